@@ -1,0 +1,242 @@
+//! Chinwag's store: the hub's source of truth, in SQLite.
+//!
+//! What it owns: the schema and its migrations ([`schema`]), the single writer thread that
+//! commits jobs in groups ([`Store::write`]), a pool of read connections that never wait
+//! behind the writer ([`Store::read`]), the domain's write operations ([`Tx`]) and queries
+//! ([`queries`]). Every write that others must hear about appends a durable event to the
+//! `events` table inside the same transaction; after the commit the writer hands the events,
+//! in id order, to the publisher the hub installed.
+//!
+//! What it must not do: speak HTTP or WebSocket, hash passwords, or hold state beyond the
+//! database. Rules that need no I/O (validation of names, bodies) live in [`validate`].
+
+pub mod queries;
+pub mod schema;
+mod tx;
+pub mod validate;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chinwag_proto::{ConversationId, EventId, UserId};
+use rusqlite::{Connection, OpenFlags};
+
+pub use tx::Tx;
+pub use writer::WriteTicket;
+
+/// Everything that can go wrong in the store, as the hub needs to tell it apart.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("username is already taken")]
+    UsernameTaken,
+    /// The database refused the write: disk full, read-only, I/O error.
+    #[error("the store cannot write: {0}")]
+    Unavailable(String),
+    /// The writer thread has stopped (shutdown).
+    #[error("the store is closed")]
+    Closed,
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    #[error("corrupt event payload: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl StoreError {
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        StoreError::Invalid {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// Maps SQLite's "the disk is full / read-only / I/O" failures to [`StoreError::Unavailable`].
+    pub(crate) fn classify(err: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode as C;
+        match err.sqlite_error_code() {
+            Some(C::DiskFull | C::ReadOnly | C::SystemIoFailure | C::CannotOpen)
+            | Some(C::DatabaseBusy | C::DatabaseLocked) => StoreError::Unavailable(err.to_string()),
+            _ => StoreError::Sqlite(err),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Who learns about a committed event and how the hub updates its membership cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    pub id: EventId,
+    /// `None`: every user receives it.
+    pub conversation_id: Option<ConversationId>,
+    /// The event as JSON (the `event` member of an `event` frame).
+    pub payload: Arc<str>,
+    /// Users who became members of `conversation_id` with this event.
+    pub joined: Vec<UserId>,
+    /// Users who stopped being members with this event (they still receive it).
+    pub left: Vec<UserId>,
+}
+
+/// Called by the writer thread after each commit with that commit's events, in id order.
+/// It must not block: the hub's implementation only does `try_send` on bounded queues.
+pub type Publisher = Arc<dyn Fn(&[Committed]) + Send + Sync>;
+
+/// Tuning of the store; the defaults suit a hub for an office.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Most jobs committed in one transaction.
+    pub max_batch: usize,
+    /// Capacity of the writer's job queue; senders wait when it is full.
+    pub queue: usize,
+    /// Idle read connections kept open.
+    pub max_idle_readers: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            max_batch: 512,
+            queue: 4096,
+            max_idle_readers: 8,
+        }
+    }
+}
+
+/// A handle to the store. Cheap to clone; all clones share the writer and the readers.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: writer::WriterHandle,
+    // A std Mutex is right here: it guards a Vec push/pop and is never held across an await
+    // or a query.
+    readers: Mutex<Vec<Connection>>,
+    max_idle_readers: usize,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, migrates it to the latest schema,
+    /// makes sure `general` exists, and starts the writer thread.
+    pub fn open(path: &Path, config: StoreConfig, publisher: Publisher) -> Result<Store> {
+        let mut conn = open_connection(path, false)?;
+        schema::migrations().to_latest(&mut conn)?;
+        tx::bootstrap(&conn)?;
+        let writer = writer::WriterHandle::spawn(conn, config.max_batch, config.queue, publisher)?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                writer,
+                readers: Mutex::new(Vec::new()),
+                max_idle_readers: config.max_idle_readers,
+            }),
+        })
+    }
+
+    /// Runs `f` inside the writer's next transaction and resolves once it is committed.
+    ///
+    /// Jobs queued together share one commit (and one fsync). Each runs in its own
+    /// savepoint: a job that fails is rolled back alone and its events are never published.
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        self.submit(f).await?.wait().await
+    }
+
+    /// Queues `f` for the writer and returns once it is queued, with a ticket that resolves
+    /// when it is committed. Jobs are committed in the order they were submitted, so a caller
+    /// can keep several in flight and still keep their order.
+    pub async fn submit<T, F>(&self, f: F) -> Result<WriteTicket<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        self.inner.writer.submit(f).await
+    }
+
+    /// Runs a read on a pooled connection, off the async runtime. Readers see the last
+    /// committed state and never wait for the writer (WAL).
+    pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.read_blocking(f))
+            .await
+            .map_err(|_| StoreError::Closed)?
+    }
+
+    /// Stops accepting writes, commits every job already queued, and joins the writer thread.
+    pub async fn close(&self) {
+        self.inner.writer.close().await;
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+}
+
+impl Inner {
+    fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let pooled = self.readers.lock().ok().and_then(|mut pool| pool.pop());
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => open_connection(&self.path, true)?,
+        };
+        let result = f(&conn);
+        if let Ok(mut pool) = self.readers.lock() {
+            if pool.len() < self.max_idle_readers {
+                pool.push(conn);
+            }
+        }
+        result
+    }
+}
+
+fn open_connection(path: &Path, read_only: bool) -> Result<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(StoreError::classify)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    if !read_only {
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Unavailable(format!(
+                "could not switch the database to WAL mode (got {mode})"
+            )));
+        }
+        // FULL: an acknowledged message survives a power cut, not only a crash. Group commit
+        // keeps the number of fsyncs low.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+    }
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,107 @@
+//! Versioned schema. Each migration is appended, never edited once released; the
+//! database's `user_version` records how far it has come.
+
+use rusqlite_migration::{Migrations, M};
+
+/// The migrations, oldest first.
+pub fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(V1)])
+}
+
+/// Version 1: accounts, sessions, conversations, members, messages and the event log.
+const V1: &str = r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY,
+    username      TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    display_name  TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    is_admin      INTEGER NOT NULL DEFAULT 0,
+    status_text   TEXT NOT NULL DEFAULT '',
+    created_at    INTEGER NOT NULL
+) STRICT;
+
+-- Session tokens are stored only as their SHA-256 hash.
+CREATE TABLE sessions (
+    token_hash BLOB PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sessions_by_user ON sessions(user_id);
+
+CREATE TABLE conversations (
+    id               INTEGER PRIMARY KEY,
+    kind             TEXT NOT NULL CHECK (kind IN ('general', 'direct', 'group')),
+    name             TEXT,
+    -- 'low:high' user ids of a direct chat, so that a pair has exactly one.
+    direct_key       TEXT UNIQUE,
+    created_by       INTEGER REFERENCES users(id),
+    created_at       INTEGER NOT NULL,
+    last_seq         INTEGER NOT NULL DEFAULT 0,
+    last_activity_at INTEGER NOT NULL
+) STRICT;
+
+-- A member row outlives leaving (active = 0) so that replay knows which events the
+-- former member saw: those with joined_event <= id <= left_event.
+CREATE TABLE members (
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+    user_id         INTEGER NOT NULL REFERENCES users(id),
+    role            TEXT NOT NULL DEFAULT 'member' CHECK (role IN ('member', 'admin')),
+    active          INTEGER NOT NULL DEFAULT 1,
+    joined_event    INTEGER NOT NULL,
+    left_event      INTEGER,
+    joined_at       INTEGER NOT NULL,
+    delivered_seq   INTEGER NOT NULL DEFAULT 0,
+    read_seq        INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (conversation_id, user_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX members_by_user ON members(user_id, active, conversation_id);
+
+CREATE TABLE messages (
+    id              INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+    seq             INTEGER NOT NULL,
+    sender_id       INTEGER NOT NULL REFERENCES users(id),
+    client_id       TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    edited_at       INTEGER,
+    deleted         INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (conversation_id, seq),
+    UNIQUE (sender_id, client_id)
+) STRICT;
+
+-- Every durable event, in commit order. AUTOINCREMENT keeps ids from ever being reused.
+CREATE TABLE events (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id INTEGER REFERENCES conversations(id),
+    payload         TEXT NOT NULL,
+    created_at      INTEGER NOT NULL
+) STRICT;
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        assert!(migrations().validate().is_ok());
+    }
+
+    #[test]
+    fn migrate_from_empty_database() {
+        let mut conn = rusqlite::Connection::open_in_memory().expect("in-memory db");
+        migrations().to_latest(&mut conn).expect("migrates");
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("user_version");
+        assert_eq!(version, 1);
+        // Running again on an up-to-date database is a no-op.
+        migrations().to_latest(&mut conn).expect("idempotent");
+    }
+}

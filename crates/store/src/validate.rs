@@ -1,0 +1,181 @@
+//! Input rules that need no I/O. Each returns the cleaned value or an
+//! [`StoreError::Invalid`] naming the field and saying what is wrong in a sentence.
+
+use crate::{Result, StoreError};
+
+pub const USERNAME_MIN: usize = 3;
+pub const USERNAME_MAX: usize = 32;
+pub const DISPLAY_NAME_MAX: usize = 64;
+pub const STATUS_TEXT_MAX: usize = 200;
+pub const GROUP_NAME_MAX: usize = 80;
+pub const CLIENT_ID_MAX: usize = 64;
+pub const PASSWORD_MIN: usize = 8;
+/// Hashing cost grows with length; nobody types more than this.
+pub const PASSWORD_MAX: usize = 1024;
+pub const GROUP_MEMBERS_MAX: usize = 1000;
+
+/// Letters, digits, `.`, `_` and `-`; 3 to 32 characters. Compared case-insensitively.
+pub fn username(raw: &str) -> Result<String> {
+    let name = raw.trim();
+    let len = name.chars().count();
+    if !(USERNAME_MIN..=USERNAME_MAX).contains(&len) {
+        return Err(StoreError::invalid(
+            "username",
+            format!("must be {USERNAME_MIN} to {USERNAME_MAX} characters long"),
+        ));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(StoreError::invalid(
+            "username",
+            "may contain only letters, digits, '.', '_' and '-'",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// A one-line human text: trimmed, no control characters, within `max` characters.
+pub fn line(field: &'static str, raw: &str, allow_empty: bool, max: usize) -> Result<String> {
+    let text = raw.trim();
+    if !allow_empty && text.is_empty() {
+        return Err(StoreError::invalid(field, "must not be empty"));
+    }
+    if text.chars().count() > max {
+        return Err(StoreError::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(StoreError::invalid(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+pub fn display_name(raw: &str) -> Result<String> {
+    line("display_name", raw, false, DISPLAY_NAME_MAX)
+}
+
+pub fn status_text(raw: &str) -> Result<String> {
+    line("status_text", raw, true, STATUS_TEXT_MAX)
+}
+
+pub fn group_name(raw: &str) -> Result<String> {
+    line("name", raw, false, GROUP_NAME_MAX)
+}
+
+pub fn password(raw: &str) -> Result<()> {
+    let len = raw.chars().count();
+    if len < PASSWORD_MIN {
+        return Err(StoreError::invalid(
+            "password",
+            format!("must be at least {PASSWORD_MIN} characters long"),
+        ));
+    }
+    if raw.len() > PASSWORD_MAX {
+        return Err(StoreError::invalid(
+            "password",
+            format!("must be at most {PASSWORD_MAX} bytes long"),
+        ));
+    }
+    Ok(())
+}
+
+/// A client-chosen id: 1 to 64 visible ASCII characters.
+pub fn client_id(raw: &str) -> Result<()> {
+    if raw.is_empty() || raw.len() > CLIENT_ID_MAX {
+        return Err(StoreError::invalid(
+            "client_id",
+            format!("must be 1 to {CLIENT_ID_MAX} characters long"),
+        ));
+    }
+    if !raw.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(StoreError::invalid(
+            "client_id",
+            "may contain only visible ASCII characters",
+        ));
+    }
+    Ok(())
+}
+
+/// A message body: not blank, at most `max_bytes` of UTF-8, no control characters other
+/// than newline and tab. Kept as typed (not trimmed) so that code blocks keep their shape.
+pub fn message_body(raw: &str, max_bytes: usize) -> Result<()> {
+    if raw.len() > max_bytes {
+        return Err(StoreError::invalid(
+            "body",
+            format!("is {} bytes; the limit is {max_bytes}", raw.len()),
+        ));
+    }
+    if raw.trim().is_empty() {
+        return Err(StoreError::invalid("body", "must not be empty"));
+    }
+    if raw
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+    {
+        return Err(StoreError::invalid(
+            "body",
+            "must not contain control characters other than newline and tab",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        assert_eq!(username("  Alice_1 ").expect("valid"), "Alice_1");
+        assert!(username("al").is_err());
+        assert!(username(&"a".repeat(33)).is_err());
+        assert!(username("al ice").is_err());
+        assert!(username("ålice").is_err());
+        assert!(username("a/b").is_err());
+    }
+
+    #[test]
+    fn lines() {
+        assert_eq!(display_name(" Alice ").expect("valid"), "Alice");
+        assert!(display_name("   ").is_err());
+        assert!(display_name("a\u{7}b").is_err());
+        assert!(display_name(&"é".repeat(65)).is_err());
+        assert!(display_name(&"é".repeat(64)).is_ok());
+        assert_eq!(status_text("").expect("empty ok"), "");
+    }
+
+    #[test]
+    fn passwords() {
+        assert!(password("1234567").is_err());
+        assert!(password("12345678").is_ok());
+        assert!(password(&"x".repeat(1025)).is_err());
+    }
+
+    #[test]
+    fn bodies() {
+        assert!(message_body("hi", 16).is_ok());
+        assert!(message_body("line\n\tindented", 64).is_ok());
+        assert!(message_body(" \n ", 16).is_err());
+        assert!(message_body("x\u{0}y", 16).is_err());
+        assert!(
+            message_body(&"é".repeat(9), 16).is_err(),
+            "limit is in bytes"
+        );
+        assert!(message_body(&"é".repeat(8), 16).is_ok());
+    }
+
+    #[test]
+    fn client_ids() {
+        assert!(client_id("c-1").is_ok());
+        assert!(client_id("").is_err());
+        assert!(client_id("has space").is_err());
+        assert!(client_id(&"x".repeat(65)).is_err());
+    }
+}

@@ -1,0 +1,308 @@
+//! The store on a real file: group commit, idempotent sends, replay visibility.
+
+use std::sync::{Arc, Mutex};
+
+use chinwag_proto::{ConversationKind, Event, Role};
+use chinwag_store::queries::{self, PageFrom};
+use chinwag_store::{Committed, Store, StoreConfig, StoreError};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Store,
+    published: Arc<Mutex<Vec<Committed>>>,
+}
+
+fn open() -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let published = Arc::new(Mutex::new(Vec::new()));
+    let sink = published.clone();
+    let store = Store::open(
+        &dir.path().join("hub.db"),
+        StoreConfig::default(),
+        Arc::new(move |events: &[Committed]| {
+            sink.lock().expect("lock").extend_from_slice(events);
+        }),
+    )
+    .expect("opens");
+    Fixture {
+        _dir: dir,
+        store,
+        published,
+    }
+}
+
+async fn register(store: &Store, name: &str) -> i64 {
+    let name = name.to_owned();
+    store
+        .write(move |tx| tx.register(&name, &name, "hash"))
+        .await
+        .expect("registers")
+        .id
+}
+
+#[tokio::test]
+async fn first_user_is_admin_and_everyone_joins_general() {
+    let f = open();
+    let alice = register(&f.store, "alice").await;
+    let bob = register(&f.store, "bob").await;
+    let (a, b) = f
+        .store
+        .read(move |c| Ok((queries::user(c, alice)?, queries::user(c, bob)?)))
+        .await
+        .expect("reads");
+    assert!(a.is_admin);
+    assert!(!b.is_admin);
+    let general = f
+        .store
+        .read(|c| queries::conversation_detail(c, 1))
+        .await
+        .expect("general");
+    assert_eq!(general.conversation.kind, ConversationKind::General);
+    assert_eq!(general.members.len(), 2);
+    let dup = f.store.write(|tx| tx.register("ALICE", "x", "h")).await;
+    assert!(matches!(dup, Err(StoreError::UsernameTaken)));
+}
+
+#[tokio::test]
+async fn concurrent_sends_share_commits_and_keep_per_conversation_order() {
+    let f = open();
+    let alice = register(&f.store, "alice").await;
+    let mut tickets = Vec::new();
+    for i in 0..200 {
+        let ticket = f
+            .store
+            .submit(move |tx| tx.send_message(alice, 1, &format!("c{i}"), &format!("m{i}"), 100))
+            .await
+            .expect("queued");
+        tickets.push(ticket);
+    }
+    for (i, ticket) in tickets.into_iter().enumerate() {
+        let (message, duplicate) = ticket.wait().await.expect("committed");
+        assert!(!duplicate);
+        assert_eq!(
+            message.seq,
+            i as i64 + 1,
+            "submission order is sequence order"
+        );
+    }
+    let published = f.published.lock().expect("lock").clone();
+    let ids: Vec<i64> = published.iter().map(|e| e.id).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    assert_eq!(ids, sorted, "events are published in id order");
+}
+
+#[tokio::test]
+async fn resend_with_same_client_id_returns_the_stored_message() {
+    let f = open();
+    let alice = register(&f.store, "alice").await;
+    let (first, dup1) = f
+        .store
+        .write(move |tx| tx.send_message(alice, 1, "same", "hello", 100))
+        .await
+        .expect("sent");
+    let (second, dup2) = f
+        .store
+        .write(move |tx| tx.send_message(alice, 1, "same", "hello again", 100))
+        .await
+        .expect("resent");
+    assert!(!dup1);
+    assert!(dup2);
+    assert_eq!(first, second);
+    let page = f
+        .store
+        .read(|c| queries::history(c, 1, PageFrom::Latest, 50))
+        .await
+        .expect("history");
+    assert_eq!(page.messages.len(), 1);
+}
+
+#[tokio::test]
+async fn a_failing_job_rolls_back_alone() {
+    let f = open();
+    let alice = register(&f.store, "alice").await;
+    let good = f
+        .store
+        .submit(move |tx| tx.send_message(alice, 1, "ok", "fine", 100))
+        .await
+        .expect("queued");
+    let bad = f
+        .store
+        .submit(move |tx| {
+            tx.send_message(alice, 1, "half", "written", 100)?;
+            Err::<(), _>(StoreError::Forbidden("abandon after a write"))
+        })
+        .await
+        .expect("queued");
+    assert!(good.wait().await.is_ok());
+    assert!(bad.wait().await.is_err());
+    let page = f
+        .store
+        .read(|c| queries::history(c, 1, PageFrom::Latest, 50))
+        .await
+        .expect("history");
+    assert_eq!(page.messages.len(), 1, "the failed job left nothing behind");
+    let published = f.published.lock().expect("lock").clone();
+    assert!(published.iter().all(|e| !e.payload.contains("written")));
+}
+
+#[tokio::test]
+async fn replay_follows_membership_periods() {
+    let f = open();
+    let alice = register(&f.store, "alice").await;
+    let bob = register(&f.store, "bob").await;
+    let group = f
+        .store
+        .write(move |tx| tx.create_group(alice, "plans", &[bob]))
+        .await
+        .expect("group")
+        .conversation
+        .id;
+    f.store
+        .write(move |tx| tx.send_message(alice, group, "1", "before", 100))
+        .await
+        .expect("sent");
+    f.store
+        .write(move |tx| tx.remove_member(alice, group, bob))
+        .await
+        .expect("removed");
+    f.store
+        .write(move |tx| tx.send_message(alice, group, "2", "secret", 100))
+        .await
+        .expect("sent");
+    let events = f
+        .store
+        .read(move |c| queries::events_for_user(c, bob, 0, 1000))
+        .await
+        .expect("events");
+    let decoded: Vec<Event> = events
+        .iter()
+        .map(|(_, json)| serde_json::from_str(json).expect("event json"))
+        .collect();
+    assert!(decoded
+        .iter()
+        .any(|e| matches!(e, Event::MessageNew { message } if message.body == "before")));
+    assert!(decoded
+        .iter()
+        .any(|e| matches!(e, Event::MemberRemoved { user_id, .. } if *user_id == bob)));
+    assert!(!decoded
+        .iter()
+        .any(|e| matches!(e, Event::MessageNew { message } if message.body == "secret")));
+    // Bob can no longer post, and cannot probe the group.
+    let refused = f
+        .store
+        .write(move |tx| tx.send_message(bob, group, "3", "hi", 100))
+        .await;
+    assert!(matches!(refused, Err(StoreError::NotFound(_))));
+    // Added back, he sees new events again.
+    f.store
+        .write(move |tx| tx.add_members(alice, group, &[bob]))
+        .await
+        .expect("re-added");
+    let member = f
+        .store
+        .read(move |c| queries::membership(c, group, bob))
+        .await
+        .expect("membership")
+        .expect("active again");
+    assert_eq!(member.role, Role::Member);
+}
+
+#[tokio::test]
+async fn last_admin_leaving_hands_the_group_on() {
+    let f = open();
+    let alice = register(&f.store, "alice").await;
+    let bob = register(&f.store, "bob").await;
+    let group = f
+        .store
+        .write(move |tx| tx.create_group(alice, "g", &[bob]))
+        .await
+        .expect("group")
+        .conversation
+        .id;
+    f.store
+        .write(move |tx| tx.remove_member(alice, group, alice))
+        .await
+        .expect("left");
+    let member = f
+        .store
+        .read(move |c| queries::membership(c, group, bob))
+        .await
+        .expect("read")
+        .expect("member");
+    assert_eq!(member.role, Role::Admin);
+}
+
+#[tokio::test]
+async fn receipts_only_move_forward_and_read_implies_delivered() {
+    let f = open();
+    let alice = register(&f.store, "alice").await;
+    let bob = register(&f.store, "bob").await;
+    for i in 0..3 {
+        f.store
+            .write(move |tx| tx.send_message(alice, 1, &format!("c{i}"), "x", 100))
+            .await
+            .expect("sent");
+    }
+    let m = f
+        .store
+        .write(move |tx| tx.receipt(bob, 1, None, Some(2)))
+        .await
+        .expect("receipt");
+    assert_eq!((m.delivered_seq, m.read_seq), (2, 2));
+    let m = f
+        .store
+        .write(move |tx| tx.receipt(bob, 1, Some(1), Some(1)))
+        .await
+        .expect("receipt");
+    assert_eq!((m.delivered_seq, m.read_seq), (2, 2), "never moves back");
+    let beyond = f
+        .store
+        .write(move |tx| tx.receipt(bob, 1, Some(99), None))
+        .await;
+    assert!(matches!(beyond, Err(StoreError::Invalid { .. })));
+    let summaries = f
+        .store
+        .read(move |c| queries::conversation_summaries(c, bob))
+        .await
+        .expect("summaries");
+    assert_eq!(summaries[0].unread, 1);
+}
+
+#[tokio::test]
+async fn reopening_keeps_everything_and_migrations_are_idempotent() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("hub.db");
+    let noop: chinwag_store::Publisher = Arc::new(|_: &[Committed]| {});
+    let store = Store::open(&path, StoreConfig::default(), noop.clone()).expect("opens");
+    let hub_id = store.read(|c| queries::hub_id(c)).await.expect("id");
+    store
+        .write(|tx| tx.register("alice", "Alice", "h"))
+        .await
+        .expect("registers");
+    store.close().await;
+    let store = Store::open(&path, StoreConfig::default(), noop).expect("reopens");
+    assert_eq!(
+        store.read(|c| queries::hub_id(c)).await.expect("id"),
+        hub_id
+    );
+    assert_eq!(
+        store
+            .read(|c| queries::users(c))
+            .await
+            .expect("users")
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .read(|c| queries::integrity_check(c))
+            .await
+            .expect("check"),
+        "ok"
+    );
+    // A closed store refuses writes with a clear error instead of hanging.
+    store.close().await;
+    let refused = store.write(|tx| tx.register("bob", "Bob", "h")).await;
+    assert!(matches!(refused, Err(StoreError::Closed)));
+}
