@@ -1,1 +1,118 @@
-fn main() {}
+//! The `chinwag` binary: glue that reads the command line and starts a node.
+//!
+//! `chinwag --server` runs a headless hub. Without `--server` the desktop window opens; until
+//! the desktop issue lands, that build says so and points at `--server`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chinwag_node::{ServerOptions, DEFAULT_PORT};
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "chinwag",
+    version,
+    about = "A self-contained LAN messenger: host a chat or join one, in one binary."
+)]
+struct Cli {
+    /// Run a headless hub (no window) that browsers and apps on the LAN can join.
+    #[arg(long)]
+    server: bool,
+
+    /// Address and port to listen on.
+    #[arg(long, env = "CHINWAG_BIND", value_name = "ADDR:PORT",
+          default_value_t = SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)))]
+    bind: SocketAddr,
+
+    /// Where the database lives (default: the platform's data directory).
+    #[arg(long, env = "CHINWAG_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// The hub's name, shown to people who join.
+    #[arg(long, env = "CHINWAG_NAME", default_value = "Chinwag")]
+    name: String,
+
+    /// Require this code to register an account.
+    #[arg(long, env = "CHINWAG_JOIN_CODE", value_name = "CODE")]
+    join_code: Option<String>,
+
+    /// Largest message, in bytes of UTF-8.
+    #[arg(long, env = "CHINWAG_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024,
+          value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    max_message_bytes: u32,
+
+    /// Another web origin allowed to open WebSockets (repeatable), e.g. http://intranet:8080.
+    #[arg(
+        long = "allow-origin",
+        env = "CHINWAG_ALLOW_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    allow_origins: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,warp=warn,hyper=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+
+    if !cli.server {
+        eprintln!(
+            "chinwag: this build has no desktop window yet; run `chinwag --server` to host a hub \
+             and open the printed address in a browser."
+        );
+        return ExitCode::from(2);
+    }
+
+    let mut options = ServerOptions {
+        bind: cli.bind,
+        data_dir: cli.data_dir,
+        ..ServerOptions::default()
+    };
+    options.hub.name = cli.name.trim().to_owned();
+    if options.hub.name.is_empty() {
+        eprintln!("chinwag: --name must not be empty");
+        return ExitCode::from(2);
+    }
+    options.hub.join_code = cli
+        .join_code
+        .map(|c| c.trim().to_owned())
+        .filter(|c| !c.is_empty());
+    let max = cli.max_message_bytes as usize;
+    options.hub.max_message_bytes = max;
+    // A frame carries the message plus its JSON envelope (escaping can double the size).
+    options.hub.max_frame_bytes = options.hub.max_frame_bytes.max(max * 2 + 4096);
+    options.hub.max_body_bytes = options.hub.max_body_bytes.max(max * 2 + 4096);
+    options.hub.allowed_origins = cli
+        .allow_origins
+        .into_iter()
+        .map(|o| o.trim().trim_end_matches('/').to_owned())
+        .filter(|o| !o.is_empty())
+        .collect();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("chinwag: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(chinwag_node::run_server(options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("chinwag: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

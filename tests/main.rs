@@ -1,1 +1,9 @@
-mod x {}
+//! Chinwag's integration tests, one binary (see `autotests = false` in Cargo.toml): the real
+//! hub on `127.0.0.1:0` with a temporary database, real HTTP and WebSocket clients, and the
+//! real `chinwag` binary where process behaviour is the point.
+
+mod common;
+
+mod chat;
+mod lifecycle;
+mod security;

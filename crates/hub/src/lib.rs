@@ -1,1 +1,291 @@
-//! placeholder
+//! Chinwag's hub: the HTTP and WebSocket server that a desktop app or `chinwag --server`
+//! runs.
+//!
+//! What it owns: the REST API under `/api/v1` ([`rest`]), the WebSocket endpoint
+//! `/api/v1/ws` ([`ws`]), authentication and throttling ([`auth`]), and live fan-out,
+//! presence and typing ([`fanout`]). It persists through `chinwag-store` and speaks only the
+//! shapes defined in `chinwag-proto`.
+//!
+//! What it must not do: know about Tauri, mDNS or the command line, or keep durable state
+//! anywhere but the store. Entry point: [`Hub::open`] then [`serve`] on a listener the caller
+//! bound.
+
+pub mod auth;
+pub mod error;
+pub mod fanout;
+mod rest;
+mod ws;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chinwag_proto::{HubInfo, Limits, UserId, PROTOCOL_VERSION};
+use chinwag_store::{queries, Committed, Store, StoreConfig, StoreError};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio_util::task::TaskTracker;
+use warp::Filter;
+
+use crate::auth::{Bucket, LoginThrottle};
+use crate::fanout::Fanout;
+
+/// Everything an admin or a test can tune. [`HubConfig::default`] is what `chinwag --server`
+/// uses unless told otherwise.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    pub name: String,
+    /// When set, registration requires this code.
+    pub join_code: Option<String>,
+    pub max_message_bytes: usize,
+    pub max_frame_bytes: usize,
+    pub max_body_bytes: usize,
+    pub messages_per_second: u32,
+    pub message_burst: u32,
+    pub typing_per_second: u32,
+    pub heartbeat: Duration,
+    pub typing_ttl: Duration,
+    /// How long a new WebSocket may take to send its `auth` frame.
+    pub auth_timeout: Duration,
+    pub max_connections: usize,
+    pub max_connections_per_addr: usize,
+    /// Frames queued per connection before it is considered lagging.
+    pub outbound_queue: usize,
+    /// Failed logins allowed per username, and per address, within `login_window`.
+    pub login_failures_per_user: u32,
+    pub login_failures_per_addr: u32,
+    pub login_window: Duration,
+    /// Bad frames tolerated within 10 seconds before the connection is closed.
+    pub max_bad_frames: u32,
+    /// Extra `Origin`s allowed to open WebSockets (the hub's own origin always is).
+    pub allowed_origins: Vec<String>,
+    pub store: StoreConfig,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            name: "Chinwag".into(),
+            join_code: None,
+            max_message_bytes: 16 * 1024,
+            max_frame_bytes: 64 * 1024,
+            max_body_bytes: 64 * 1024,
+            messages_per_second: 20,
+            message_burst: 60,
+            typing_per_second: 4,
+            heartbeat: Duration::from_secs(30),
+            typing_ttl: Duration::from_secs(6),
+            auth_timeout: Duration::from_secs(10),
+            max_connections: 20_000,
+            max_connections_per_addr: 512,
+            outbound_queue: 1024,
+            login_failures_per_user: 5,
+            login_failures_per_addr: 30,
+            login_window: Duration::from_secs(15 * 60),
+            max_bad_frames: 20,
+            allowed_origins: Vec::new(),
+            store: StoreConfig::default(),
+        }
+    }
+}
+
+/// Largest history page.
+pub const MAX_HISTORY_PAGE: u32 = 200;
+
+/// A running hub's state. Cheap to clone.
+#[derive(Clone)]
+pub struct Hub {
+    state: Arc<HubState>,
+}
+
+pub(crate) struct HubState {
+    pub config: HubConfig,
+    pub info: HubInfo,
+    pub store: Store,
+    pub fanout: Arc<Fanout>,
+    pub throttle: LoginThrottle,
+    /// Password hashing is slow on purpose; at most this many run at once.
+    pub hashing: Semaphore,
+    pub connections: Arc<Semaphore>,
+    // std Mutexes below: each guards a small map for one lookup, never across an await.
+    pub send_buckets: Mutex<HashMap<UserId, Bucket>>,
+    pub per_addr: Mutex<HashMap<IpAddr, usize>>,
+    pub shutdown: watch::Sender<bool>,
+    pub tasks: TaskTracker,
+}
+
+impl Hub {
+    /// Opens the store at `db_path` (creating and migrating it) and prepares the hub.
+    pub async fn open(config: HubConfig, db_path: &Path) -> Result<Hub, StoreError> {
+        let fanout = Arc::new(Fanout::new(config.typing_ttl));
+        let publisher = {
+            let fanout = fanout.clone();
+            Arc::new(move |events: &[Committed]| fanout.publish(events))
+        };
+        let store = Store::open(db_path, config.store.clone(), publisher)?;
+        let (hub_id, memberships) = store
+            .read(|c| Ok((queries::hub_id(c)?, queries::all_memberships(c)?)))
+            .await?;
+        fanout.load_memberships(memberships);
+        let info = HubInfo {
+            id: hub_id,
+            name: config.name.clone(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            protocol: PROTOCOL_VERSION,
+            join_code_required: config.join_code.is_some(),
+            limits: Limits {
+                max_message_bytes: config.max_message_bytes,
+                max_frame_bytes: config.max_frame_bytes,
+                max_body_bytes: config.max_body_bytes,
+                messages_per_second: config.messages_per_second,
+                typing_per_second: config.typing_per_second,
+                max_history_page: MAX_HISTORY_PAGE,
+                heartbeat_ms: config.heartbeat.as_millis() as u64,
+                typing_ttl_ms: config.typing_ttl.as_millis() as u64,
+            },
+        };
+        let hashers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let state = HubState {
+            throttle: LoginThrottle::new(
+                config.login_failures_per_user,
+                config.login_failures_per_addr,
+                config.login_window,
+            ),
+            hashing: Semaphore::new(hashers),
+            connections: Arc::new(Semaphore::new(config.max_connections)),
+            send_buckets: Mutex::new(HashMap::new()),
+            per_addr: Mutex::new(HashMap::new()),
+            shutdown: watch::channel(false).0,
+            tasks: TaskTracker::new(),
+            config,
+            info,
+            store,
+            fanout,
+        };
+        Ok(Hub {
+            state: Arc::new(state),
+        })
+    }
+
+    pub fn info(&self) -> &HubInfo {
+        &self.state.info
+    }
+
+    /// The hub's store, for tools and tests that inspect it directly.
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    /// Open WebSocket connections right now.
+    pub fn connection_count(&self) -> usize {
+        self.state.fanout.connection_count()
+    }
+}
+
+impl HubState {
+    /// Takes a message token for `user_id`, or says how long to wait.
+    pub fn take_send_token(&self, user_id: UserId) -> Result<(), Duration> {
+        let mut buckets = self.send_buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() > 100_000 {
+            buckets.clear();
+        }
+        buckets
+            .entry(user_id)
+            .or_insert_with(|| {
+                Bucket::new(self.config.messages_per_second, self.config.message_burst)
+            })
+            .take()
+    }
+}
+
+/// Serves the hub on `listener` until `shutdown` resolves, then shuts down gracefully: stop
+/// accepting, let in-flight requests finish, close WebSockets with 1001 (going away), commit
+/// every queued write, and return.
+pub async fn serve(
+    listener: TcpListener,
+    hub: Hub,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let state = hub.state.clone();
+    let routes = routes(state.clone());
+
+    let sweeper = {
+        let fanout = state.fanout.clone();
+        let mut stop = state.shutdown.subscribe();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => { fanout.expire_typing(); }
+                    _ = stop.changed() => break,
+                }
+            }
+        })
+    };
+
+    let signal_state = state.clone();
+    warp::serve(routes)
+        .incoming(listener)
+        .graceful(async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections");
+            signal_state.shutdown.send_replace(true);
+        })
+        .run()
+        .await;
+
+    state.shutdown.send_replace(true);
+    state.tasks.close();
+    if tokio::time::timeout(Duration::from_secs(5), state.tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not close within 5 s");
+    }
+    let _ = sweeper.await;
+    state.store.close().await;
+    tracing::info!("hub stopped; every queued write is committed");
+}
+
+fn routes(
+    state: Arc<HubState>,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible> + Clone {
+    let with_state = {
+        let state = state.clone();
+        warp::any().map(move || state.clone())
+    };
+    let ws_route = warp::path!("api" / "v1" / "ws")
+        .and(warp::path::end())
+        .and(with_state.clone())
+        .and(warp::method())
+        .and(warp::header::headers_cloned())
+        .and(warp::ext::optional::<hyper::upgrade::OnUpgrade>())
+        .and(warp::addr::remote())
+        .map(ws::upgrade);
+    let api_route = warp::path("api")
+        .and(warp::path("v1"))
+        .and(warp::path::tail())
+        .and(with_state.clone())
+        .and(warp::method())
+        .and(warp::header::headers_cloned())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::addr::remote())
+        .and(warp::body::stream())
+        .then(rest::handle);
+    let index = warp::path::end()
+        .and(warp::get())
+        .and(with_state)
+        .map(rest::index);
+    ws_route
+        .or(api_route)
+        .unify()
+        .or(index)
+        .unify()
+        .recover(rest::recover)
+        .unify()
+}

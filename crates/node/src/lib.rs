@@ -1,1 +1,207 @@
-//! placeholder
+//! Chinwag's composition root: turns options into a running node.
+//!
+//! It owns what the headless server and (later) the desktop app share: choosing and checking
+//! the data directory, binding the listening socket with an error a person can act on,
+//! opening the hub, telling the user where to point a browser, and shutting down on SIGINT or
+//! SIGTERM. It holds no protocol or storage logic of its own.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context, Result};
+use chinwag_hub::{Hub, HubConfig};
+use tokio::net::TcpListener;
+
+/// The port a hub listens on unless told otherwise.
+pub const DEFAULT_PORT: u16 = 7117;
+
+/// The database file inside the data directory.
+pub const DB_FILE: &str = "chinwag.db";
+
+/// What `chinwag --server` needs to start.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub bind: SocketAddr,
+    /// `None`: the platform's data directory for Chinwag.
+    pub data_dir: Option<PathBuf>,
+    pub hub: HubConfig,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), DEFAULT_PORT),
+            data_dir: None,
+            hub: HubConfig::default(),
+        }
+    }
+}
+
+/// The platform's data directory for Chinwag (e.g. `~/.local/share/chinwag` on Linux).
+pub fn default_data_dir() -> Result<PathBuf> {
+    directories::ProjectDirs::from("org", "Chinwag", "chinwag")
+        .map(|dirs| dirs.data_dir().to_owned())
+        .ok_or_else(|| anyhow!("cannot find a home directory; pass --data-dir"))
+}
+
+/// Creates the data directory if needed and proves it is writable.
+pub fn prepare_data_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    let probe = dir.join(".chinwag-write-test");
+    std::fs::write(&probe, b"ok")
+        .with_context(|| format!("the data directory {} is not writable", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// Binds the listening socket, explaining the usual failures.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
+    TcpListener::bind(addr).await.map_err(|err| match err.kind() {
+        std::io::ErrorKind::AddrInUse => anyhow!(
+            "{addr} is already in use (is another Chinwag running?); choose another with --bind"
+        ),
+        std::io::ErrorKind::PermissionDenied => anyhow!(
+            "not allowed to listen on {addr} (ports below 1024 need privileges); choose another with --bind"
+        ),
+        std::io::ErrorKind::AddrNotAvailable => {
+            anyhow!("{addr} is not an address of this machine; choose another with --bind")
+        }
+        _ => anyhow!("cannot listen on {addr}: {err}"),
+    })
+}
+
+/// URLs people can open to reach a hub listening on `addr`.
+pub fn urls(addr: SocketAddr) -> Vec<String> {
+    let port = addr.port();
+    let url = |ip: IpAddr| match ip {
+        IpAddr::V4(v4) => format!("http://{v4}:{port}/"),
+        IpAddr::V6(v6) => format!("http://[{v6}]:{port}/"),
+    };
+    if !addr.ip().is_unspecified() {
+        return vec![url(addr.ip())];
+    }
+    let mut out = vec![url(IpAddr::V4(Ipv4Addr::LOCALHOST))];
+    if let Ok(interfaces) = if_addrs::get_if_addrs() {
+        for iface in interfaces {
+            let ip = iface.ip();
+            let usable = match ip {
+                IpAddr::V4(v4) => !v4.is_loopback() && !v4.is_link_local(),
+                // Link-local IPv6 needs a zone id browsers do not accept in URLs.
+                IpAddr::V6(v6) => {
+                    addr.is_ipv6() && !v6.is_loopback() && (v6.segments()[0] & 0xffc0) != 0xfe80
+                }
+            };
+            if usable {
+                let u = url(ip);
+                if !out.contains(&u) {
+                    out.push(u);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A hub that is bound and open but not yet serving.
+pub struct Prepared {
+    pub listener: TcpListener,
+    pub hub: Hub,
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+}
+
+/// Checks the data directory, binds and opens the hub.
+pub async fn prepare(options: ServerOptions) -> Result<Prepared> {
+    let data_dir = match options.data_dir {
+        Some(dir) => dir,
+        None => default_data_dir()?,
+    };
+    prepare_data_dir(&data_dir)?;
+    let listener = bind(options.bind).await?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let db = data_dir.join(DB_FILE);
+    let hub = Hub::open(options.hub, &db)
+        .await
+        .with_context(|| format!("cannot open the database {}", db.display()))?;
+    Ok(Prepared {
+        listener,
+        hub,
+        addr,
+        data_dir,
+    })
+}
+
+/// Runs a headless hub until SIGINT or SIGTERM, then shuts down gracefully.
+pub async fn run_server(options: ServerOptions) -> Result<()> {
+    let prepared = prepare(options).await?;
+    let info = prepared.hub.info().clone();
+    println!(
+        "Chinwag hub \"{}\" is running (data in {}). Open:",
+        info.name,
+        prepared.data_dir.display()
+    );
+    for url in urls(prepared.addr) {
+        println!("  {url}");
+    }
+    if info.join_code_required {
+        println!("Registration needs the join code you set.");
+    }
+    chinwag_hub::serve(prepared.listener, prepared.hub, shutdown_signal()).await;
+    println!("Chinwag hub stopped.");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(err) => {
+                tracing::warn!("cannot listen for SIGTERM: {err}");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unwritable_data_dir_is_a_clear_error() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("not-a-dir");
+        std::fs::write(&file, b"x").expect("file");
+        let err = prepare_data_dir(&file.join("sub")).expect_err("cannot create under a file");
+        assert!(err.to_string().contains("cannot create the data directory"));
+    }
+
+    #[tokio::test]
+    async fn port_in_use_is_a_clear_error() {
+        let taken = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = taken.local_addr().expect("addr");
+        let err = bind(addr).await.expect_err("in use");
+        assert!(err.to_string().contains("already in use"), "{err}");
+    }
+
+    #[test]
+    fn urls_for_a_specific_address() {
+        let addr: SocketAddr = "127.0.0.1:7117".parse().expect("addr");
+        assert_eq!(urls(addr), vec!["http://127.0.0.1:7117/".to_owned()]);
+        let any: SocketAddr = "0.0.0.0:7117".parse().expect("addr");
+        assert_eq!(urls(any)[0], "http://127.0.0.1:7117/");
+    }
+}

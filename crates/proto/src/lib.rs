@@ -324,6 +324,19 @@ pub enum ClientFrame {
 }
 
 impl ClientFrame {
+    /// Every `type` a client may send.
+    pub const TYPES: &'static [&'static str] = &[
+        "auth",
+        "send",
+        "edit",
+        "delete",
+        "typing",
+        "delivered",
+        "read",
+        "presence",
+        "ping",
+    ];
+
     /// The client's `ref`, if the frame has one.
     pub fn reference(&self) -> Option<&str> {
         match self {
@@ -603,6 +616,15 @@ mod tests {
             r#"{"type":"read","conversation_id":"1","seq":1}"#
         )
         .is_err());
+    }
+
+    #[test]
+    fn types_list_matches_the_enum() {
+        for ty in ClientFrame::TYPES {
+            let err = serde_json::from_str::<ClientFrame>(&format!(r#"{{"type":"{ty}"}}"#))
+                .expect_err("fields missing");
+            assert!(!err.to_string().contains("unknown variant"), "{ty}: {err}");
+        }
     }
 
     #[test]

@@ -59,6 +59,27 @@ impl StoreError {
         }
     }
 
+    /// True when the store could not write for a reason outside the request: disk full,
+    /// read-only, I/O failure, locked, or shut down. The request may succeed later.
+    pub fn is_unavailable(&self) -> bool {
+        use rusqlite::ErrorCode as C;
+        match self {
+            StoreError::Unavailable(_) | StoreError::Closed => true,
+            StoreError::Sqlite(err) => matches!(
+                err.sqlite_error_code(),
+                Some(
+                    C::DiskFull
+                        | C::ReadOnly
+                        | C::SystemIoFailure
+                        | C::CannotOpen
+                        | C::DatabaseBusy
+                        | C::DatabaseLocked
+                )
+            ),
+            _ => false,
+        }
+    }
+
     /// Maps SQLite's "the disk is full / read-only / I/O" failures to [`StoreError::Unavailable`].
     pub(crate) fn classify(err: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode as C;

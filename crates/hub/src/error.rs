@@ -1,0 +1,136 @@
+//! The one error type that reaches clients, as an HTTP status plus a typed body, or as an
+//! `error` frame.
+
+use chinwag_proto::{ErrorBody, ErrorCode, ErrorEnvelope, ServerFrame};
+use chinwag_store::StoreError;
+use warp::http::StatusCode;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub retry_after_ms: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+            retry_after_ms: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadRequest, message)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            ErrorCode::Unauthorized,
+            "Sign in first: the session token is missing, unknown or revoked.",
+        )
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("No such {what}."))
+    }
+
+    pub fn rate_limited(message: impl Into<String>, retry_after_ms: u64) -> Self {
+        ApiError {
+            code: ErrorCode::RateLimited,
+            message: message.into(),
+            retry_after_ms: Some(retry_after_ms.max(1)),
+        }
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            ErrorCode::Internal,
+            "Something went wrong on the hub; it has been logged.",
+        )
+    }
+
+    /// A serde error on a request body, as a sentence that names the problem.
+    pub fn from_json(err: &serde_json::Error) -> Self {
+        Self::bad_request(format!("The JSON is not valid here: {err}."))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self.code {
+            ErrorCode::BadRequest | ErrorCode::InvalidField | ErrorCode::UnknownType => {
+                StatusCode::BAD_REQUEST
+            }
+            ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::Unauthorized | ErrorCode::BadCredentials => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden | ErrorCode::BadOrigin | ErrorCode::JoinCodeRequired => {
+                StatusCode::FORBIDDEN
+            }
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::UsernameTaken => StatusCode::CONFLICT,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            code: self.code,
+            message: self.message.clone(),
+            retry_after_ms: self.retry_after_ms,
+        }
+    }
+
+    pub fn envelope(&self) -> ErrorEnvelope {
+        ErrorEnvelope { error: self.body() }
+    }
+
+    pub fn frame(&self, reference: Option<String>) -> ServerFrame {
+        ServerFrame::Error {
+            reference,
+            error: self.body(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound(what) => ApiError::not_found(what),
+            StoreError::Forbidden(why) => {
+                let mut sentence = why.to_owned();
+                if let Some(first) = sentence.get_mut(0..1) {
+                    first.make_ascii_uppercase();
+                }
+                ApiError::new(ErrorCode::Forbidden, format!("{sentence}."))
+            }
+            StoreError::Invalid { field, reason } => {
+                ApiError::new(ErrorCode::InvalidField, format!("`{field}` {reason}."))
+            }
+            StoreError::UsernameTaken => {
+                ApiError::new(ErrorCode::UsernameTaken, "That username is already taken.")
+            }
+            StoreError::Unavailable(detail) => {
+                tracing::warn!("store unavailable: {detail}");
+                ApiError::new(
+                    ErrorCode::Unavailable,
+                    "The hub cannot save right now (its disk may be full or read-only); \
+                     nothing was changed. Try again later.",
+                )
+            }
+            StoreError::Closed => ApiError::new(
+                ErrorCode::Unavailable,
+                "The hub is shutting down; nothing was changed. Try again in a moment.",
+            ),
+            other if other.is_unavailable() => {
+                ApiError::from(StoreError::Unavailable(other.to_string()))
+            }
+            other => {
+                tracing::error!("store error: {other}");
+                ApiError::internal()
+            }
+        }
+    }
+}

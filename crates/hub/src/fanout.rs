@@ -1,0 +1,485 @@
+//! Live delivery: who is connected, who is in which conversation, who is online and who is
+//! typing.
+//!
+//! The store's writer thread calls [`Fanout::publish`] after each commit with the committed
+//! events in id order. Publishing never blocks: each connection has a bounded queue and gets
+//! a `try_send`. When a connection's queue is full, the event is dropped for it and the
+//! connection is marked *lagged*; its task then re-reads what it missed from the store (the
+//! store is the truth), so a slow client costs at most its queue in memory.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use chinwag_proto::{
+    event_frame, ConversationId, EventId, Presence, PresenceEntry, ServerFrame, UserId,
+};
+use chinwag_store::Committed;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, Notify};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+/// One frame on its way to a connection. Durable events carry their id so a connection can
+/// skip what it already sent during a catch-up.
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    pub event_id: Option<EventId>,
+    pub text: Utf8Bytes,
+}
+
+pub type ConnId = u64;
+
+struct ConnHandle {
+    user_id: UserId,
+    /// SHA-256 of the session token the connection authenticated with.
+    session: Vec<u8>,
+    kick: Arc<Notify>,
+    tx: mpsc::Sender<Outbound>,
+    lagged: Arc<AtomicBool>,
+    away: bool,
+}
+
+#[derive(Default)]
+struct Inner {
+    conns: HashMap<ConnId, ConnHandle>,
+    by_user: HashMap<UserId, Vec<ConnId>>,
+    members: HashMap<ConversationId, HashSet<UserId>>,
+    /// The presence last announced for each user with a connection.
+    presence: HashMap<UserId, Presence>,
+}
+
+/// The hub's live routing table.
+pub struct Fanout {
+    // std RwLock: held only for map lookups and non-blocking `try_send`s, never across an
+    // await, and taken from the store's writer thread as well as from async tasks.
+    inner: RwLock<Inner>,
+    next_conn: AtomicU64,
+    typing: Mutex<HashMap<(ConversationId, UserId), Instant>>,
+    typing_ttl: Duration,
+}
+
+/// Receiving side of a registered connection.
+pub struct Registration {
+    pub id: ConnId,
+    pub rx: mpsc::Receiver<Outbound>,
+    /// Set when an event could not be queued; the connection must catch up from the store.
+    pub lagged: Arc<AtomicBool>,
+    /// Notified when the connection's session is revoked.
+    pub kicked: Arc<Notify>,
+}
+
+impl Fanout {
+    pub fn new(typing_ttl: Duration) -> Self {
+        Fanout {
+            inner: RwLock::new(Inner::default()),
+            next_conn: AtomicU64::new(1),
+            typing: Mutex::new(HashMap::new()),
+            typing_ttl,
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Fills the membership cache from the store at start-up.
+    pub fn load_memberships(&self, memberships: Vec<(ConversationId, UserId)>) {
+        let mut inner = self.write();
+        for (conversation, user) in memberships {
+            inner.members.entry(conversation).or_default().insert(user);
+        }
+    }
+
+    pub fn is_member(&self, conversation_id: ConversationId, user_id: UserId) -> bool {
+        self.read()
+            .members
+            .get(&conversation_id)
+            .is_some_and(|m| m.contains(&user_id))
+    }
+
+    /// Adds a connection with a queue of `capacity` frames. Announces the user online if this
+    /// is their first connection.
+    pub fn register(&self, user_id: UserId, session: Vec<u8>, capacity: usize) -> Registration {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let lagged = Arc::new(AtomicBool::new(false));
+        let kick = Arc::new(Notify::new());
+        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let mut inner = self.write();
+        inner.conns.insert(
+            id,
+            ConnHandle {
+                user_id,
+                session,
+                kick: kick.clone(),
+                tx,
+                lagged: lagged.clone(),
+                away: false,
+            },
+        );
+        inner.by_user.entry(user_id).or_default().push(id);
+        Self::announce_presence(&mut inner, user_id);
+        Registration {
+            id,
+            rx,
+            lagged,
+            kicked: kick,
+        }
+    }
+
+    /// Tells every connection that authenticated with this session that it was revoked.
+    pub fn kick_session(&self, session: &[u8]) {
+        let inner = self.read();
+        for handle in inner.conns.values().filter(|h| h.session == session) {
+            handle.kick.notify_one();
+        }
+    }
+
+    /// Removes a connection; announces the user offline if it was their last, and stops
+    /// their typing indicators.
+    pub fn unregister(&self, conn: ConnId) {
+        let user_id = {
+            let mut inner = self.write();
+            let Some(handle) = inner.conns.remove(&conn) else {
+                return;
+            };
+            let user_id = handle.user_id;
+            if let Some(list) = inner.by_user.get_mut(&user_id) {
+                list.retain(|c| *c != conn);
+                if list.is_empty() {
+                    inner.by_user.remove(&user_id);
+                }
+            }
+            Self::announce_presence(&mut inner, user_id);
+            if inner.by_user.contains_key(&user_id) {
+                return;
+            }
+            user_id
+        };
+        let stopped: Vec<ConversationId> = {
+            let mut typing = self.typing.lock().unwrap_or_else(|p| p.into_inner());
+            let keys: Vec<_> = typing
+                .keys()
+                .filter(|(_, u)| *u == user_id)
+                .copied()
+                .collect();
+            keys.iter()
+                .filter_map(|key| typing.remove(key).map(|_| key.0))
+                .collect()
+        };
+        for conversation in stopped {
+            self.send_typing(conversation, user_id, false);
+        }
+    }
+
+    /// Marks a connection away (or back online) and announces the user's presence if it
+    /// changed.
+    pub fn set_away(&self, conn: ConnId, away: bool) {
+        let mut inner = self.write();
+        let Some(handle) = inner.conns.get_mut(&conn) else {
+            return;
+        };
+        handle.away = away;
+        let user_id = handle.user_id;
+        Self::announce_presence(&mut inner, user_id);
+    }
+
+    fn presence_in(inner: &Inner, user_id: UserId) -> Presence {
+        match inner.by_user.get(&user_id) {
+            None => Presence::Offline,
+            Some(conns) => {
+                let any_here = conns
+                    .iter()
+                    .filter_map(|c| inner.conns.get(c))
+                    .any(|h| !h.away);
+                if any_here {
+                    Presence::Online
+                } else {
+                    Presence::Away
+                }
+            }
+        }
+    }
+
+    fn announce_presence(inner: &mut Inner, user_id: UserId) {
+        let now = Self::presence_in(inner, user_id);
+        let before = inner.presence.get(&user_id).copied().unwrap_or_default();
+        if now == before {
+            return;
+        }
+        if now == Presence::Offline {
+            inner.presence.remove(&user_id);
+        } else {
+            inner.presence.insert(user_id, now);
+        }
+        let text = frame_text(&ServerFrame::Presence {
+            user_id,
+            status: now,
+        });
+        for handle in inner.conns.values() {
+            deliver(handle, None, &text);
+        }
+    }
+
+    pub fn presence_of(&self, user_id: UserId) -> Presence {
+        Self::presence_in(&self.read(), user_id)
+    }
+
+    /// Everyone online or away right now.
+    pub fn presence_snapshot(&self) -> Vec<PresenceEntry> {
+        let inner = self.read();
+        let mut out: Vec<PresenceEntry> = inner
+            .presence
+            .iter()
+            .map(|(&user_id, &status)| PresenceEntry { user_id, status })
+            .collect();
+        out.sort_by_key(|e| e.user_id);
+        out
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.read().conns.len()
+    }
+
+    /// Delivers committed events to every connection that may see them, in the order given,
+    /// and keeps the membership cache in step. Called by the store's writer thread.
+    pub fn publish(&self, events: &[Committed]) {
+        let changes_membership = events
+            .iter()
+            .any(|e| !e.joined.is_empty() || !e.left.is_empty());
+        if changes_membership {
+            let mut inner = self.write();
+            for event in events {
+                if let Some(conversation) = event.conversation_id {
+                    if !event.joined.is_empty() {
+                        let set = inner.members.entry(conversation).or_default();
+                        set.extend(event.joined.iter().copied());
+                    }
+                }
+                Self::route(&inner, event);
+                if let Some(conversation) = event.conversation_id {
+                    if let Some(set) = inner.members.get_mut(&conversation) {
+                        for user in &event.left {
+                            set.remove(user);
+                        }
+                    }
+                }
+            }
+        } else {
+            let inner = self.read();
+            for event in events {
+                Self::route(&inner, event);
+            }
+        }
+    }
+
+    fn route(inner: &Inner, event: &Committed) {
+        let text = Utf8Bytes::from(event_frame(event.id, &event.payload));
+        let id = Some(event.id);
+        match event.conversation_id {
+            None => {
+                for handle in inner.conns.values() {
+                    deliver(handle, id, &text);
+                }
+            }
+            Some(conversation) => {
+                let members = inner.members.get(&conversation);
+                let users = members
+                    .into_iter()
+                    .flatten()
+                    .chain(event.left.iter())
+                    .collect::<HashSet<_>>();
+                for user in users {
+                    for conn in inner.by_user.get(user).into_iter().flatten() {
+                        if let Some(handle) = inner.conns.get(conn) {
+                            deliver(handle, id, &text);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records that `user_id` is typing (or stopped) in a conversation and tells the other
+    /// members. Repeated "typing" only refreshes the deadline and is forwarded, so others can
+    /// extend their indicator; a "stopped" for someone not typing is not forwarded.
+    pub fn typing(&self, conversation_id: ConversationId, user_id: UserId, typing: bool) {
+        let forward = {
+            let mut map = self.typing.lock().unwrap_or_else(|p| p.into_inner());
+            if typing {
+                map.insert((conversation_id, user_id), Instant::now() + self.typing_ttl);
+                true
+            } else {
+                map.remove(&(conversation_id, user_id)).is_some()
+            }
+        };
+        if forward {
+            self.send_typing(conversation_id, user_id, typing);
+        }
+    }
+
+    /// Stops the indicators whose deadline has passed; returns how many.
+    pub fn expire_typing(&self) -> usize {
+        let now = Instant::now();
+        let expired: Vec<(ConversationId, UserId)> = {
+            let mut map = self.typing.lock().unwrap_or_else(|p| p.into_inner());
+            let keys: Vec<_> = map
+                .iter()
+                .filter(|(_, deadline)| **deadline <= now)
+                .map(|(k, _)| *k)
+                .collect();
+            for key in &keys {
+                map.remove(key);
+            }
+            keys
+        };
+        for (conversation, user) in &expired {
+            self.send_typing(*conversation, *user, false);
+        }
+        expired.len()
+    }
+
+    fn send_typing(&self, conversation_id: ConversationId, user_id: UserId, typing: bool) {
+        let text = frame_text(&ServerFrame::Typing {
+            conversation_id,
+            user_id,
+            typing,
+            expires_in_ms: self.typing_ttl.as_millis() as u64,
+        });
+        let inner = self.read();
+        let Some(members) = inner.members.get(&conversation_id) else {
+            return;
+        };
+        for user in members.iter().filter(|u| **u != user_id) {
+            for conn in inner.by_user.get(user).into_iter().flatten() {
+                if let Some(handle) = inner.conns.get(conn) {
+                    deliver(handle, None, &text);
+                }
+            }
+        }
+    }
+}
+
+/// Queues a frame without waiting. A durable event that does not fit marks the connection
+/// lagged (it will re-read from the store); an ephemeral frame that does not fit is dropped,
+/// as ephemeral frames may be.
+fn deliver(handle: &ConnHandle, event_id: Option<EventId>, text: &Utf8Bytes) {
+    match handle.tx.try_send(Outbound {
+        event_id,
+        text: text.clone(),
+    }) {
+        Ok(()) | Err(TrySendError::Closed(_)) => {}
+        Err(TrySendError::Full(_)) => {
+            if event_id.is_some() {
+                handle.lagged.store(true, Ordering::Release);
+            }
+        }
+    }
+}
+
+/// Serializes a server frame. These types always serialize; should one not, the client gets
+/// an internal-error frame rather than nothing.
+pub fn frame_text(frame: &ServerFrame) -> Utf8Bytes {
+    match serde_json::to_string(frame) {
+        Ok(text) => Utf8Bytes::from(text),
+        Err(err) => {
+            tracing::error!("cannot serialize a frame: {err}");
+            Utf8Bytes::from_static(
+                r#"{"type":"error","code":"internal","message":"The hub could not encode a reply."}"#,
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn committed(id: EventId, conversation: Option<ConversationId>) -> Committed {
+        Committed {
+            id,
+            conversation_id: conversation,
+            payload: Arc::from(r#"{"kind":"x"}"#),
+            joined: vec![],
+            left: vec![],
+        }
+    }
+
+    #[test]
+    fn full_queue_marks_lagged_instead_of_growing() {
+        let fanout = Fanout::new(Duration::from_secs(6));
+        fanout.load_memberships(vec![(1, 10)]);
+        let mut reg = fanout.register(10, vec![], 2);
+        // Drain the user's own presence announcement.
+        while reg.rx.try_recv().is_ok() {}
+        fanout.publish(&[committed(1, Some(1)), committed(2, Some(1))]);
+        assert!(!reg.lagged.load(Ordering::Acquire));
+        fanout.publish(&[committed(3, Some(1))]);
+        assert!(
+            reg.lagged.load(Ordering::Acquire),
+            "third event did not fit"
+        );
+        assert_eq!(reg.rx.len(), 2);
+    }
+
+    #[test]
+    fn events_reach_members_and_the_removed_user_only() {
+        let fanout = Fanout::new(Duration::from_secs(6));
+        fanout.load_memberships(vec![(1, 10), (1, 11)]);
+        let mut a = fanout.register(10, vec![], 16);
+        let mut b = fanout.register(11, vec![], 16);
+        let mut c = fanout.register(12, vec![], 16);
+        for r in [&mut a, &mut b, &mut c] {
+            while r.rx.try_recv().is_ok() {}
+        }
+        let mut leave = committed(5, Some(1));
+        leave.left = vec![11];
+        fanout.publish(&[leave, committed(6, Some(1))]);
+        assert_eq!(a.rx.len(), 2);
+        assert_eq!(b.rx.len(), 1, "the removed user hears of the removal only");
+        assert_eq!(c.rx.len(), 0);
+        assert!(!fanout.is_member(1, 11));
+    }
+
+    #[test]
+    fn presence_follows_connections_and_away() {
+        let fanout = Fanout::new(Duration::from_secs(6));
+        let first = fanout.register(10, vec![], 16);
+        let second = fanout.register(10, vec![], 16);
+        assert_eq!(fanout.presence_of(10), Presence::Online);
+        fanout.set_away(first.id, true);
+        assert_eq!(
+            fanout.presence_of(10),
+            Presence::Online,
+            "one device still here"
+        );
+        fanout.set_away(second.id, true);
+        assert_eq!(fanout.presence_of(10), Presence::Away);
+        fanout.unregister(first.id);
+        fanout.unregister(second.id);
+        assert_eq!(fanout.presence_of(10), Presence::Offline);
+        assert!(fanout.presence_snapshot().is_empty());
+    }
+
+    #[test]
+    fn typing_is_not_echoed_and_expires() {
+        let fanout = Fanout::new(Duration::from_millis(0));
+        fanout.load_memberships(vec![(1, 10), (1, 11)]);
+        let mut typer = fanout.register(10, vec![], 16);
+        let mut other = fanout.register(11, vec![], 16);
+        while typer.rx.try_recv().is_ok() {}
+        while other.rx.try_recv().is_ok() {}
+        fanout.typing(1, 10, true);
+        assert_eq!(typer.rx.len(), 0);
+        assert_eq!(other.rx.len(), 1);
+        assert_eq!(fanout.expire_typing(), 1);
+        let stop = other.rx.try_recv().and_then(|_| other.rx.try_recv());
+        assert!(stop.expect("stop frame").text.contains(r#""typing":false"#));
+        fanout.typing(1, 10, false);
+        assert_eq!(other.rx.len(), 0, "no stop for someone not typing");
+    }
+}

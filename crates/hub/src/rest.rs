@@ -1,0 +1,757 @@
+//! The REST API under `/api/v1`.
+//!
+//! One dispatcher parses the path into an [`Endpoint`] and the method into a handler, so
+//! that unknown paths get a JSON 404 and known paths with the wrong method a JSON 405, and
+//! bodies are read with a hard size limit before any parsing.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes, BytesMut};
+use chinwag_proto::rest::{
+    AddMembersRequest, CreateGroupRequest, DirectRequest, EditRequest, EventPage, LoginRequest,
+    ReceiptRequest, RegisterRequest, RenameRequest, SendRequest, SessionResponse, SetRoleRequest,
+    UpdateProfileRequest,
+};
+use chinwag_proto::{DirectoryEntry, ErrorCode, EventFrame, User};
+use chinwag_store::queries::{self, PageFrom};
+use chinwag_store::validate;
+use futures_util::{Stream, StreamExt};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use warp::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use warp::path::Tail;
+use warp::reply::Response;
+use warp::Reply;
+
+use crate::auth;
+use crate::error::ApiError;
+use crate::{HubState, MAX_HISTORY_PAGE};
+
+type ApiResult = Result<Response, ApiError>;
+
+/// What a path names, with its ids parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Hub,
+    Register,
+    Login,
+    Logout,
+    Me,
+    Users,
+    User(i64),
+    Conversations,
+    Direct,
+    Conversation(i64),
+    Members(i64),
+    Member(i64, i64),
+    Leave(i64),
+    Messages(i64),
+    Receipts(i64),
+    Message(i64),
+    Events,
+}
+
+impl Endpoint {
+    fn parse(path: &str) -> Result<Endpoint, ApiError> {
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        let id = |s: &str, what: &str| -> Result<i64, ApiError> {
+            s.parse::<i64>()
+                .ok()
+                .filter(|v| *v > 0)
+                .ok_or_else(|| ApiError::bad_request(format!("`{s}` is not a valid {what} id.")))
+        };
+        Ok(match parts.as_slice() {
+            ["hub"] => Endpoint::Hub,
+            ["auth", "register"] => Endpoint::Register,
+            ["auth", "login"] => Endpoint::Login,
+            ["auth", "logout"] => Endpoint::Logout,
+            ["me"] => Endpoint::Me,
+            ["users"] => Endpoint::Users,
+            ["users", u] => Endpoint::User(id(u, "user")?),
+            ["conversations"] => Endpoint::Conversations,
+            ["conversations", "direct"] => Endpoint::Direct,
+            ["conversations", c] => Endpoint::Conversation(id(c, "conversation")?),
+            ["conversations", c, "members"] => Endpoint::Members(id(c, "conversation")?),
+            ["conversations", c, "members", u] => {
+                Endpoint::Member(id(c, "conversation")?, id(u, "user")?)
+            }
+            ["conversations", c, "leave"] => Endpoint::Leave(id(c, "conversation")?),
+            ["conversations", c, "messages"] => Endpoint::Messages(id(c, "conversation")?),
+            ["conversations", c, "receipts"] => Endpoint::Receipts(id(c, "conversation")?),
+            ["messages", m] => Endpoint::Message(id(m, "message")?),
+            ["events"] => Endpoint::Events,
+            _ => {
+                return Err(ApiError::new(
+                    ErrorCode::NotFound,
+                    format!("There is no API endpoint at /api/v1/{}.", parts.join("/")),
+                ))
+            }
+        })
+    }
+
+    fn allowed(self) -> &'static str {
+        match self {
+            Endpoint::Hub | Endpoint::Users | Endpoint::User(_) | Endpoint::Events => "GET",
+            Endpoint::Register
+            | Endpoint::Login
+            | Endpoint::Logout
+            | Endpoint::Direct
+            | Endpoint::Members(_)
+            | Endpoint::Leave(_)
+            | Endpoint::Receipts(_) => "POST",
+            Endpoint::Me | Endpoint::Conversation(_) => "GET, PATCH",
+            Endpoint::Conversations | Endpoint::Messages(_) => "GET, POST",
+            Endpoint::Member(_, _) => "PATCH, DELETE",
+            Endpoint::Message(_) => "PATCH, DELETE",
+        }
+    }
+}
+
+/// A request as the handlers see it.
+struct Request {
+    state: Arc<HubState>,
+    method: Method,
+    headers: HeaderMap,
+    query: String,
+    addr: Option<SocketAddr>,
+    body: Bytes,
+}
+
+impl Request {
+    fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        if self.body.is_empty() {
+            return Err(ApiError::bad_request(
+                "This request needs a JSON body; it was empty.",
+            ));
+        }
+        serde_json::from_slice(&self.body).map_err(|e| ApiError::from_json(&e))
+    }
+
+    fn query<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        serde_urlencoded::from_str(&self.query)
+            .map_err(|e| ApiError::bad_request(format!("The query string is not valid: {e}.")))
+    }
+
+    fn ip(&self) -> Option<IpAddr> {
+        self.addr.map(|a| a.ip())
+    }
+
+    /// The user behind the bearer token, and the token's hash.
+    async fn user(&self) -> Result<(User, Vec<u8>), ApiError> {
+        let header = self
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let token = auth::bearer(header).ok_or_else(ApiError::unauthorized)?;
+        let hash = auth::token_hash(token);
+        let lookup = hash.clone();
+        let user = self
+            .state
+            .store
+            .read(move |c| queries::user_for_session(c, &lookup))
+            .await?
+            .ok_or_else(ApiError::unauthorized)?;
+        Ok((user, hash))
+    }
+}
+
+/// Entry point for every `/api/v1/...` request except the WebSocket.
+pub(crate) async fn handle<S, B>(
+    tail: Tail,
+    state: Arc<HubState>,
+    method: Method,
+    headers: HeaderMap,
+    query: String,
+    addr: Option<SocketAddr>,
+    body: S,
+) -> Response
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send,
+    B: Buf,
+{
+    let result = async {
+        let endpoint = Endpoint::parse(tail.as_str())?;
+        if !endpoint.allowed().split(", ").any(|m| m == method.as_str()) {
+            return Err(ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                format!(
+                    "{} is not allowed here; use {}.",
+                    method,
+                    endpoint.allowed()
+                ),
+            ));
+        }
+        let body = read_body(body, state.config.max_body_bytes).await?;
+        let req = Request {
+            state,
+            method,
+            headers,
+            query,
+            addr,
+            body,
+        };
+        dispatch(endpoint, req).await
+    }
+    .await;
+    match result {
+        Ok(response) => response,
+        Err(err) => {
+            let allow = (err.code == ErrorCode::MethodNotAllowed)
+                .then(|| Endpoint::parse(tail.as_str()).ok().map(|e| e.allowed()))
+                .flatten();
+            let mut response = error_response(&err);
+            if let Some(allow) = allow {
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            response
+        }
+    }
+}
+
+/// Reads the body, refusing it as soon as it passes `limit` bytes.
+async fn read_body<S, B>(body: S, limit: usize) -> Result<Bytes, ApiError>
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send,
+    B: Buf,
+{
+    let mut body = std::pin::pin!(body);
+    let mut out = BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let mut chunk = chunk.map_err(|e| {
+            ApiError::bad_request(format!("The request body could not be read: {e}."))
+        })?;
+        if out.len() + chunk.remaining() > limit {
+            return Err(ApiError::new(
+                ErrorCode::TooLarge,
+                format!("The request body is larger than the limit of {limit} bytes."),
+            ));
+        }
+        while chunk.has_remaining() {
+            let piece = chunk.chunk();
+            let n = piece.len();
+            out.extend_from_slice(piece);
+            chunk.advance(n);
+        }
+    }
+    Ok(out.freeze())
+}
+
+async fn dispatch(endpoint: Endpoint, req: Request) -> ApiResult {
+    use Endpoint as E;
+    let method = req.method.clone();
+    match (endpoint, method.as_str()) {
+        (E::Hub, _) => ok(&req.state.info),
+        (E::Register, _) => register(req).await,
+        (E::Login, _) => login(req).await,
+        (E::Logout, _) => logout(req).await,
+        (E::Me, "GET") => Ok(json(StatusCode::OK, &req.user().await?.0)),
+        (E::Me, _) => update_me(req).await,
+        (E::Users, _) => users(req).await,
+        (E::User(id), _) => user(req, id).await,
+        (E::Conversations, "GET") => conversations(req).await,
+        (E::Conversations, _) => create_group(req).await,
+        (E::Direct, _) => open_direct(req).await,
+        (E::Conversation(id), "GET") => conversation(req, id).await,
+        (E::Conversation(id), _) => rename(req, id).await,
+        (E::Members(id), _) => add_members(req, id).await,
+        (E::Member(id, user), "PATCH") => set_role(req, id, user).await,
+        (E::Member(id, user), _) => remove_member(req, id, user).await,
+        (E::Leave(id), _) => {
+            let (me, _) = req.user().await?;
+            write(&req, move |tx| tx.remove_member(me.id, id, me.id)).await?;
+            Ok(no_content())
+        }
+        (E::Messages(id), "GET") => history(req, id).await,
+        (E::Messages(id), _) => send(req, id).await,
+        (E::Receipts(id), _) => receipt(req, id).await,
+        (E::Message(id), "PATCH") => edit(req, id).await,
+        (E::Message(id), _) => delete(req, id).await,
+        (E::Events, _) => events(req).await,
+    }
+}
+
+async fn write<T, F>(req: &Request, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut chinwag_store::Tx<'_>) -> chinwag_store::Result<T> + Send + 'static,
+{
+    Ok(req.state.store.write(f).await?)
+}
+
+// ----- accounts -----
+
+async fn register(req: Request) -> ApiResult {
+    let body: RegisterRequest = req.json()?;
+    if let Some(code) = &req.state.config.join_code {
+        let given = body.join_code.as_deref().unwrap_or("");
+        if !constant_time_eq(given.trim().as_bytes(), code.as_bytes()) {
+            return Err(ApiError::new(
+                ErrorCode::JoinCodeRequired,
+                if given.is_empty() {
+                    "This hub needs a join code to register; ask its admin."
+                } else {
+                    "That join code is not right; ask the hub's admin."
+                },
+            ));
+        }
+    }
+    let username = validate::username(&body.username)?;
+    let display_name = validate::display_name(body.display_name.as_deref().unwrap_or(&username))?;
+    validate::password(&body.password)?;
+    let hash = {
+        let _permit = req
+            .state
+            .hashing
+            .acquire()
+            .await
+            .map_err(|_| ApiError::internal())?;
+        auth::hash_password(body.password).await?
+    };
+    let token = auth::new_token();
+    let token_hash = auth::token_hash(&token);
+    let user = write(&req, move |tx| {
+        let user = tx.register(&username, &display_name, &hash)?;
+        tx.create_session(user.id, &token_hash)?;
+        Ok(user)
+    })
+    .await?;
+    tracing::info!(user = user.id, "registered {}", user.username);
+    Ok(json(StatusCode::CREATED, &SessionResponse { token, user }))
+}
+
+async fn login(req: Request) -> ApiResult {
+    let body: LoginRequest = req.json()?;
+    let ip = req.ip();
+    req.state.throttle.check(&body.username, ip)?;
+    let username = body.username.clone();
+    let found = req
+        .state
+        .store
+        .read(move |c| queries::user_for_login(c, &username))
+        .await?;
+    let (user, hash) = match found {
+        Some((user, hash)) => (Some(user), Some(hash)),
+        None => (None, None),
+    };
+    let verified = {
+        let _permit = req
+            .state
+            .hashing
+            .acquire()
+            .await
+            .map_err(|_| ApiError::internal())?;
+        auth::verify_password(body.password, hash).await
+    };
+    let user = match (verified, user) {
+        (true, Some(user)) => user,
+        _ => {
+            req.state.throttle.failed(&body.username, ip);
+            return Err(ApiError::new(
+                ErrorCode::BadCredentials,
+                "Wrong username or password.",
+            ));
+        }
+    };
+    req.state.throttle.succeeded(&body.username);
+    let token = auth::new_token();
+    let token_hash = auth::token_hash(&token);
+    let user_id = user.id;
+    write(&req, move |tx| tx.create_session(user_id, &token_hash)).await?;
+    Ok(json(StatusCode::OK, &SessionResponse { token, user }))
+}
+
+async fn logout(req: Request) -> ApiResult {
+    let (_, hash) = req.user().await?;
+    let revoked = hash.clone();
+    write(&req, move |tx| tx.delete_session(&revoked)).await?;
+    req.state.fanout.kick_session(&hash);
+    Ok(no_content())
+}
+
+async fn update_me(req: Request) -> ApiResult {
+    let (me, _) = req.user().await?;
+    let body: UpdateProfileRequest = req.json()?;
+    let user = write(&req, move |tx| {
+        tx.update_profile(
+            me.id,
+            body.display_name.as_deref(),
+            body.status_text.as_deref(),
+        )
+    })
+    .await?;
+    ok(&user)
+}
+
+async fn users(req: Request) -> ApiResult {
+    req.user().await?;
+    let users = req.state.store.read(queries::users).await?;
+    let fanout = &req.state.fanout;
+    let entries: Vec<DirectoryEntry> = users
+        .into_iter()
+        .map(|user| DirectoryEntry {
+            presence: fanout.presence_of(user.id),
+            user,
+        })
+        .collect();
+    ok(&entries)
+}
+
+async fn user(req: Request, id: i64) -> ApiResult {
+    req.user().await?;
+    let user = req.state.store.read(move |c| queries::user(c, id)).await?;
+    ok(&DirectoryEntry {
+        presence: req.state.fanout.presence_of(user.id),
+        user,
+    })
+}
+
+// ----- conversations -----
+
+async fn conversations(req: Request) -> ApiResult {
+    let (me, _) = req.user().await?;
+    let list = req
+        .state
+        .store
+        .read(move |c| queries::conversation_summaries(c, me.id))
+        .await?;
+    ok(&list)
+}
+
+async fn create_group(req: Request) -> ApiResult {
+    let (me, _) = req.user().await?;
+    let body: CreateGroupRequest = req.json()?;
+    let detail = write(&req, move |tx| {
+        tx.create_group(me.id, &body.name, &body.member_ids)
+    })
+    .await?;
+    Ok(json(StatusCode::CREATED, &detail))
+}
+
+async fn open_direct(req: Request) -> ApiResult {
+    let (me, _) = req.user().await?;
+    let body: DirectRequest = req.json()?;
+    let (detail, created) = write(&req, move |tx| tx.open_direct(me.id, body.user_id)).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(json(status, &detail))
+}
+
+async fn conversation(req: Request, id: i64) -> ApiResult {
+    let (me, _) = req.user().await?;
+    let detail = req
+        .state
+        .store
+        .read(move |c| {
+            if queries::membership(c, id, me.id)?.is_none() {
+                return Err(chinwag_store::StoreError::NotFound("conversation"));
+            }
+            queries::conversation_detail(c, id)
+        })
+        .await?;
+    ok(&detail)
+}
+
+async fn rename(req: Request, id: i64) -> ApiResult {
+    let (me, _) = req.user().await?;
+    let body: RenameRequest = req.json()?;
+    let conversation = write(&req, move |tx| tx.rename_group(me.id, id, &body.name)).await?;
+    ok(&conversation)
+}
+
+async fn add_members(req: Request, id: i64) -> ApiResult {
+    let (me, _) = req.user().await?;
+    let body: AddMembersRequest = req.json()?;
+    let detail = write(&req, move |tx| tx.add_members(me.id, id, &body.user_ids)).await?;
+    ok(&detail)
+}
+
+async fn set_role(req: Request, id: i64, user: i64) -> ApiResult {
+    let (me, _) = req.user().await?;
+    let body: SetRoleRequest = req.json()?;
+    let member = write(&req, move |tx| tx.set_role(me.id, id, user, body.role)).await?;
+    ok(&member)
+}
+
+async fn remove_member(req: Request, id: i64, user: i64) -> ApiResult {
+    let (me, _) = req.user().await?;
+    write(&req, move |tx| tx.remove_member(me.id, id, user)).await?;
+    Ok(no_content())
+}
+
+// ----- messages -----
+
+#[derive(Debug, Deserialize)]
+struct HistoryQuery {
+    before: Option<i64>,
+    after: Option<i64>,
+    limit: Option<u32>,
+}
+
+async fn history(req: Request, id: i64) -> ApiResult {
+    let (me, _) = req.user().await?;
+    let q: HistoryQuery = req.query()?;
+    let from = match (q.before, q.after) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidField,
+                "Give `before` or `after`, not both.",
+            ))
+        }
+        (Some(before), None) => PageFrom::Before(before),
+        (None, Some(after)) => PageFrom::After(after),
+        (None, None) => PageFrom::Latest,
+    };
+    let limit = q.limit.unwrap_or(50);
+    if limit == 0 || limit > MAX_HISTORY_PAGE {
+        return Err(ApiError::new(
+            ErrorCode::InvalidField,
+            format!("`limit` must be between 1 and {MAX_HISTORY_PAGE}."),
+        ));
+    }
+    let page = req
+        .state
+        .store
+        .read(move |c| {
+            if queries::membership(c, id, me.id)?.is_none() {
+                return Err(chinwag_store::StoreError::NotFound("conversation"));
+            }
+            queries::history(c, id, from, limit)
+        })
+        .await?;
+    ok(&page)
+}
+
+/// Refuses a body over the hub's message limit with `too_large` before it reaches the store.
+pub(crate) fn check_message_size(state: &HubState, body: &str) -> Result<(), ApiError> {
+    let max = state.config.max_message_bytes;
+    if body.len() > max {
+        return Err(ApiError::new(
+            ErrorCode::TooLarge,
+            format!(
+                "The message is {} bytes; the limit is {max} bytes.",
+                body.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Takes a send token for the user or refuses with `rate_limited`.
+pub(crate) fn check_send_rate(state: &HubState, user_id: i64) -> Result<(), ApiError> {
+    state.take_send_token(user_id).map_err(|wait| {
+        ApiError::rate_limited(
+            format!(
+                "You are sending faster than {} messages per second; slow down.",
+                state.config.messages_per_second
+            ),
+            wait.as_millis() as u64,
+        )
+    })
+}
+
+async fn send(req: Request, id: i64) -> ApiResult {
+    let (me, _) = req.user().await?;
+    let body: SendRequest = req.json()?;
+    check_message_size(&req.state, &body.body)?;
+    check_send_rate(&req.state, me.id)?;
+    let max = req.state.config.max_message_bytes;
+    let (message, duplicate) = write(&req, move |tx| {
+        tx.send_message(me.id, id, &body.client_id, &body.body, max)
+    })
+    .await?;
+    req.state.fanout.typing(id, me.id, false);
+    let status = if duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok(json(status, &message))
+}
+
+async fn edit(req: Request, id: i64) -> ApiResult {
+    let (me, _) = req.user().await?;
+    let body: EditRequest = req.json()?;
+    check_message_size(&req.state, &body.body)?;
+    let max = req.state.config.max_message_bytes;
+    let message = write(&req, move |tx| tx.edit_message(me.id, id, &body.body, max)).await?;
+    ok(&message)
+}
+
+async fn delete(req: Request, id: i64) -> ApiResult {
+    let (me, _) = req.user().await?;
+    let message = write(&req, move |tx| tx.delete_message(me.id, id)).await?;
+    ok(&message)
+}
+
+async fn receipt(req: Request, id: i64) -> ApiResult {
+    let (me, _) = req.user().await?;
+    let body: ReceiptRequest = req.json()?;
+    if body.delivered_seq.is_none() && body.read_seq.is_none() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidField,
+            "Give `delivered_seq`, `read_seq` or both.",
+        ));
+    }
+    let member = write(&req, move |tx| {
+        tx.receipt(me.id, id, body.delivered_seq, body.read_seq)
+    })
+    .await?;
+    ok(&member)
+}
+
+#[derive(Debug, Deserialize)]
+struct EventsQuery {
+    after: Option<i64>,
+    limit: Option<u32>,
+}
+
+/// Durable events after a cursor, for clients that poll instead of holding a WebSocket.
+async fn events(req: Request) -> ApiResult {
+    let (me, _) = req.user().await?;
+    let q: EventsQuery = req.query()?;
+    let after = q.after.unwrap_or(0).max(0);
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > 1000 {
+        return Err(ApiError::new(
+            ErrorCode::InvalidField,
+            "`limit` must be between 1 and 1000.",
+        ));
+    }
+    let (rows, last) = req
+        .state
+        .store
+        .read(move |c| {
+            Ok((
+                queries::events_for_user(c, me.id, after, limit + 1)?,
+                queries::last_event_id(c)?,
+            ))
+        })
+        .await?;
+    let has_more = rows.len() > limit as usize;
+    let mut events = Vec::with_capacity(rows.len());
+    for (id, payload) in rows.into_iter().take(limit as usize) {
+        let event = serde_json::from_str(&payload).map_err(|e| {
+            tracing::error!("stored event {id} does not decode: {e}");
+            ApiError::internal()
+        })?;
+        events.push(EventFrame { id, event });
+    }
+    let last_event_id = if has_more {
+        events.last().map(|e| e.id).unwrap_or(after)
+    } else {
+        last.max(after)
+    };
+    ok(&EventPage {
+        events,
+        last_event_id,
+        has_more,
+    })
+}
+
+// ----- responses -----
+
+fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
+    warp::reply::with_status(warp::reply::json(value), status).into_response()
+}
+
+fn ok<T: Serialize>(value: &T) -> ApiResult {
+    Ok(json(StatusCode::OK, value))
+}
+
+fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+pub(crate) fn error_response(err: &ApiError) -> Response {
+    let mut response = json(err.status(), &err.envelope());
+    if let Some(ms) = err.retry_after_ms {
+        let secs = ms.div_ceil(1000).max(1);
+        if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+    }
+    response
+}
+
+/// Compares secrets without leaking where they differ through timing.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `GET /`: until the web UI lands, a short page that says what this is and where the API is.
+pub(crate) fn index(state: Arc<HubState>) -> Response {
+    let name = html_escape(&state.info.name);
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>{name} · Chinwag</title></head><body>\
+         <h1>{name}</h1><p>This is a Chinwag hub (version {version}, protocol {protocol}). \
+         Clients talk to it at <code>/api/v1</code> and <code>/api/v1/ws</code>; \
+         see <code>docs/protocol.md</code>.</p></body></html>",
+        version = state.info.version,
+        protocol = state.info.protocol,
+    );
+    warp::reply::html(page).into_response()
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Turns warp's own rejections (no route matched) into JSON errors.
+pub(crate) async fn recover(rejection: warp::Rejection) -> Result<Response, Infallible> {
+    let err = if rejection.is_not_found() {
+        ApiError::new(ErrorCode::NotFound, "There is nothing at this address.")
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            "That method is not allowed here.",
+        )
+    } else {
+        tracing::debug!("unhandled rejection: {rejection:?}");
+        ApiError::bad_request("The request could not be understood.")
+    };
+    Ok(error_response(&err))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_parse_and_reject_bad_ids() {
+        assert_eq!(
+            Endpoint::parse("conversations/7/members/3").expect("parses"),
+            Endpoint::Member(7, 3)
+        );
+        assert_eq!(
+            Endpoint::parse("/conversations/direct/").expect("parses"),
+            Endpoint::Direct
+        );
+        let bad = Endpoint::parse("conversations/abc").expect_err("bad id");
+        assert_eq!(bad.code, ErrorCode::BadRequest);
+        let neg = Endpoint::parse("messages/-1").expect_err("bad id");
+        assert_eq!(neg.code, ErrorCode::BadRequest);
+        let missing = Endpoint::parse("nope").expect_err("unknown");
+        assert_eq!(missing.code, ErrorCode::NotFound);
+    }
+
+    #[test]
+    fn constant_time_eq_compares() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}

@@ -1,0 +1,833 @@
+//! The WebSocket endpoint `/api/v1/ws`.
+//!
+//! The upgrade is done here rather than with warp's `Ws` so that the connection gets a small
+//! read buffer and hard frame limits (tokio-tungstenite would otherwise preallocate 128 KiB
+//! per connection). Each connection then runs two halves: a reader task that decodes client
+//! frames and submits work, and a writer loop that owns the socket and sends, in order, the
+//! replies to those frames, the live events from the fan-out and the heartbeats.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chinwag_proto::{event_frame, ClientFrame, ErrorCode, EventId, Presence, ServerFrame, User};
+use chinwag_store::queries;
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesOrdered;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+use tokio_tungstenite::WebSocketStream;
+use warp::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use warp::reply::Response;
+
+use crate::auth::{self, Bucket};
+use crate::error::ApiError;
+use crate::fanout::{frame_text, ConnId, Fanout};
+use crate::rest::{check_message_size, check_send_rate, error_response};
+use crate::HubState;
+
+/// Close code sent when authentication fails or the session is revoked.
+pub const CLOSE_UNAUTHORIZED: u16 = 4401;
+/// Replies a connection may have in flight before its reader waits.
+const MAX_PENDING: usize = 256;
+/// Events read from the store per page during a catch-up.
+const CATCH_UP_PAGE: u32 = 500;
+
+type ReplyFuture = BoxFuture<'static, Option<Utf8Bytes>>;
+
+/// What the reader hands the writer.
+enum Reply {
+    /// A reply to a client frame, in the order the frames arrived.
+    Frame(ReplyFuture),
+    /// Close the connection with this code and reason.
+    Close(u16, String),
+}
+
+/// Answers the upgrade request: checks origin, headers and connection limits, then replies
+/// 101 and starts the connection.
+pub(crate) fn upgrade(
+    state: Arc<HubState>,
+    method: Method,
+    headers: HeaderMap,
+    on_upgrade: Option<OnUpgrade>,
+    addr: Option<SocketAddr>,
+) -> Response {
+    match prepare(&state, &method, &headers, on_upgrade, addr) {
+        Ok((key, on_upgrade, slot)) => {
+            let config = WebSocketConfig::default()
+                .read_buffer_size(4 * 1024)
+                .write_buffer_size(8 * 1024)
+                .max_write_buffer_size(4 * 1024 * 1024)
+                .max_message_size(Some(state.config.max_frame_bytes))
+                .max_frame_size(Some(state.config.max_frame_bytes));
+            let tasks = state.tasks.clone();
+            tasks.spawn(async move {
+                match on_upgrade.await {
+                    Ok(upgraded) => {
+                        let ws = WebSocketStream::from_raw_socket(
+                            TokioIo::new(upgraded),
+                            Role::Server,
+                            Some(config),
+                        )
+                        .await;
+                        connection(state, ws, slot).await;
+                    }
+                    Err(err) => tracing::debug!("websocket upgrade failed: {err}"),
+                }
+            });
+            let mut response = Response::default();
+            *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+            let headers = response.headers_mut();
+            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+            if let Ok(accept) = HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
+                headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+            }
+            response
+        }
+        Err(err) => error_response(&err),
+    }
+}
+
+fn prepare(
+    state: &Arc<HubState>,
+    method: &Method,
+    headers: &HeaderMap,
+    on_upgrade: Option<OnUpgrade>,
+    addr: Option<SocketAddr>,
+) -> Result<(String, OnUpgrade, ConnSlot), ApiError> {
+    if method != Method::GET {
+        return Err(ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            "The WebSocket endpoint takes GET with an upgrade.",
+        ));
+    }
+    if !origin_allowed(state, headers) {
+        return Err(ApiError::new(
+            ErrorCode::BadOrigin,
+            "WebSocket connections are accepted only from this hub's own pages.",
+        ));
+    }
+    let header_is = |name: header::HeaderName, want: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(',')
+                    .any(|part| part.trim().eq_ignore_ascii_case(want))
+            })
+    };
+    let key = headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (Some(key), Some(on_upgrade)) = (key, on_upgrade) else {
+        return Err(not_websocket());
+    };
+    if !header_is(header::UPGRADE, "websocket")
+        || !header_is(header::CONNECTION, "upgrade")
+        || !header_is(header::SEC_WEBSOCKET_VERSION, "13")
+    {
+        return Err(not_websocket());
+    }
+    let slot = ConnSlot::acquire(state, addr.map(|a| a.ip()))?;
+    Ok((key, on_upgrade, slot))
+}
+
+fn not_websocket() -> ApiError {
+    ApiError::bad_request(
+        "This is the WebSocket endpoint: connect with a WebSocket client (version 13).",
+    )
+}
+
+/// A browser always sends `Origin`; it must be the hub's own (same host and port as the
+/// `Host` it asked for) or one the admin allowed. Clients that are not browsers send none.
+fn origin_allowed(state: &HubState, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    if state
+        .config
+        .allowed_origins
+        .iter()
+        .any(|allowed| allowed.eq_ignore_ascii_case(origin))
+    {
+        return true;
+    }
+    let Some(authority) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|host| host.eq_ignore_ascii_case(authority))
+}
+
+/// A place among the hub's connections, counted per address; released on drop.
+struct ConnSlot {
+    state: Arc<HubState>,
+    addr: Option<IpAddr>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl ConnSlot {
+    fn acquire(state: &Arc<HubState>, addr: Option<IpAddr>) -> Result<ConnSlot, ApiError> {
+        let permit = state.connections.clone().try_acquire_owned().map_err(|_| {
+            ApiError::new(
+                ErrorCode::Unavailable,
+                "The hub has as many connections as it can take; try again later.",
+            )
+        })?;
+        if let Some(ip) = addr {
+            let mut per_addr = state.per_addr.lock().unwrap_or_else(|p| p.into_inner());
+            let count = per_addr.entry(ip).or_insert(0);
+            if *count >= state.config.max_connections_per_addr {
+                return Err(ApiError::rate_limited(
+                    format!(
+                        "Too many connections from your address (the limit is {}).",
+                        state.config.max_connections_per_addr
+                    ),
+                    5_000,
+                ));
+            }
+            *count += 1;
+        }
+        Ok(ConnSlot {
+            state: state.clone(),
+            addr,
+            _permit: permit,
+        })
+    }
+}
+
+impl Drop for ConnSlot {
+    fn drop(&mut self) {
+        if let Some(ip) = self.addr {
+            let mut per_addr = self
+                .state
+                .per_addr
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some(count) = per_addr.get_mut(&ip) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    per_addr.remove(&ip);
+                }
+            }
+        }
+    }
+}
+
+/// Removes the connection from the fan-out however the connection ends.
+struct Registered {
+    fanout: Arc<Fanout>,
+    id: ConnId,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.fanout.unregister(self.id);
+    }
+}
+
+fn close_message(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: CloseCode::from(code),
+        reason: Utf8Bytes::from(reason),
+    }))
+}
+
+async fn send<S>(sink: &mut S, message: Message, limit: Duration) -> bool
+where
+    S: Sink<Message, Error = WsError> + Unpin,
+{
+    matches!(
+        tokio::time::timeout(limit, sink.send(message)).await,
+        Ok(Ok(()))
+    )
+}
+
+async fn connection<T>(state: Arc<HubState>, ws: WebSocketStream<T>, _slot: ConnSlot)
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sink, mut stream) = ws.split();
+    let mut shutdown = state.shutdown.subscribe();
+    // A client that stops reading must not hold its task forever: a send that cannot finish
+    // within two heartbeats ends the connection.
+    let send_limit = (state.config.heartbeat * 2).max(Duration::from_secs(5));
+
+    let first = tokio::select! {
+        first = tokio::time::timeout(state.config.auth_timeout, stream.next()) => first,
+        _ = shutdown.changed() => {
+            send(&mut sink, close_message(1001, "the hub is shutting down"), send_limit).await;
+            return;
+        }
+    };
+    let (user, session, resume_from) = match authenticate(&state, first).await {
+        Ok(auth) => auth,
+        Err(Some((err, code))) => {
+            send(
+                &mut sink,
+                Message::Text(frame_text(&err.frame(None))),
+                send_limit,
+            )
+            .await;
+            send(&mut sink, close_message(code, &err.message), send_limit).await;
+            return;
+        }
+        Err(None) => return,
+    };
+
+    let mut reg = state
+        .fanout
+        .register(user.id, session, state.config.outbound_queue);
+    let _registered = Registered {
+        fanout: state.fanout.clone(),
+        id: reg.id,
+    };
+    let last_event_id = match state.store.read(queries::last_event_id).await {
+        Ok(id) => id,
+        Err(err) => {
+            let err = ApiError::from(err);
+            send(
+                &mut sink,
+                Message::Text(frame_text(&err.frame(None))),
+                send_limit,
+            )
+            .await;
+            send(
+                &mut sink,
+                close_message(1011, "the hub cannot read its store"),
+                send_limit,
+            )
+            .await;
+            return;
+        }
+    };
+    let ready = ServerFrame::Ready {
+        user: user.clone(),
+        hub: state.info.clone(),
+        last_event_id,
+        presence: state.fanout.presence_snapshot(),
+    };
+    if !send(&mut sink, Message::Text(frame_text(&ready)), send_limit).await {
+        return;
+    }
+    // Events up to the cursor have been delivered (or were known to the client already).
+    let mut cursor = match resume_from {
+        Some(from) => {
+            let mut cursor = from.clamp(0, last_event_id);
+            if !catch_up(&state, user.id, &mut cursor, &mut sink, send_limit).await {
+                return;
+            }
+            cursor
+        }
+        None => last_event_id,
+    };
+    let synced = ServerFrame::Synced {
+        last_event_id: cursor,
+    };
+    if !send(&mut sink, Message::Text(frame_text(&synced)), send_limit).await {
+        return;
+    }
+
+    let started = Instant::now();
+    let last_seen = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU32::new(0));
+    let (reply_tx, mut reply_rx) = mpsc::channel::<Reply>(64);
+    let reader = tokio::spawn(reader(
+        ReaderCtx {
+            state: state.clone(),
+            user_id: user.id,
+            conn: reg.id,
+            started,
+            last_seen: last_seen.clone(),
+            errors,
+        },
+        stream,
+        reply_tx,
+    ));
+
+    let heartbeat = state.config.heartbeat;
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+    let mut pending: FuturesOrdered<ReplyFuture> = FuturesOrdered::new();
+    let close: Option<(u16, String)> = loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => break Some((1001, "the hub is shutting down".into())),
+            _ = reg.kicked.notified() => {
+                let err = ApiError::new(ErrorCode::Unauthorized, "This session was signed out.");
+                send(&mut sink, Message::Text(frame_text(&err.frame(None))), send_limit).await;
+                break Some((CLOSE_UNAUTHORIZED, "session revoked".into()));
+            }
+            Some(done) = pending.next(), if !pending.is_empty() => {
+                if let Some(text) = done {
+                    if !send(&mut sink, Message::Text(text), send_limit).await {
+                        break None;
+                    }
+                }
+            }
+            reply = reply_rx.recv(), if pending.len() < MAX_PENDING => match reply {
+                Some(Reply::Frame(future)) => pending.push_back(future),
+                Some(Reply::Close(code, reason)) => break Some((code, reason)),
+                None => break None,
+            },
+            out = reg.rx.recv() => {
+                let Some(out) = out else { break None };
+                if reg.lagged.swap(false, Ordering::AcqRel)
+                    && !catch_up(&state, user.id, &mut cursor, &mut sink, send_limit).await
+                {
+                    break None;
+                }
+                if let Some(id) = out.event_id {
+                    if id <= cursor {
+                        continue;
+                    }
+                    cursor = id;
+                }
+                if !send(&mut sink, Message::Text(out.text), send_limit).await {
+                    break None;
+                }
+            }
+            _ = ping.tick() => {
+                let silent_ms = (started.elapsed().as_millis() as u64)
+                    .saturating_sub(last_seen.load(Ordering::Relaxed));
+                if silent_ms > heartbeat.as_millis() as u64 * 5 / 2 {
+                    tracing::debug!(user = user.id, "no heartbeat for {silent_ms} ms; dropping");
+                    break Some((1001, "no heartbeat".into()));
+                }
+                if !send(&mut sink, Message::Ping(Default::default()), send_limit).await {
+                    break None;
+                }
+            }
+        }
+    };
+    reader.abort();
+    if let Some((code, _)) = close {
+        if code != CLOSE_UNAUTHORIZED {
+            // Answer what is already in flight before closing: those writes are committed (or
+            // refused) either way, and the client should hear which.
+            let drain = async {
+                while let Ok(reply) = reply_rx.try_recv() {
+                    if let Reply::Frame(future) = reply {
+                        pending.push_back(future);
+                    }
+                }
+                while let Some(done) = pending.next().await {
+                    if let Some(text) = done {
+                        if !send(&mut sink, Message::Text(text), send_limit).await {
+                            break;
+                        }
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
+        }
+    }
+    if let Some((code, reason)) = close {
+        send(&mut sink, close_message(code, &reason), send_limit).await;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+}
+
+/// Checks the first frame. `Err(None)` means the peer went away; `Err(Some)` carries the
+/// error to send and the close code.
+async fn authenticate(
+    state: &HubState,
+    first: Result<Option<Result<Message, WsError>>, tokio::time::error::Elapsed>,
+) -> Result<(User, Vec<u8>, Option<EventId>), Option<(ApiError, u16)>> {
+    let message = match first {
+        Err(_) => {
+            return Err(Some((
+                ApiError::new(
+                    ErrorCode::Unauthorized,
+                    format!(
+                        "No auth frame within {} seconds.",
+                        state.config.auth_timeout.as_secs()
+                    ),
+                ),
+                1008,
+            )))
+        }
+        Ok(None) | Ok(Some(Err(_))) => return Err(None),
+        Ok(Some(Ok(message))) => message,
+    };
+    let wrong_first = || {
+        Some((
+            ApiError::new(
+                ErrorCode::Unauthorized,
+                r#"The first frame must be {"type":"auth","token":"..."}."#,
+            ),
+            CLOSE_UNAUTHORIZED,
+        ))
+    };
+    let Message::Text(text) = message else {
+        return Err(wrong_first());
+    };
+    let Ok(ClientFrame::Auth { token, resume_from }) = serde_json::from_str(&text) else {
+        return Err(wrong_first());
+    };
+    let hash = auth::token_hash(&token);
+    let lookup = hash.clone();
+    let user = state
+        .store
+        .read(move |c| queries::user_for_session(c, &lookup))
+        .await
+        .map_err(|e| Some((ApiError::from(e), 1011)))?;
+    match user {
+        Some(user) => Ok((user, hash, resume_from)),
+        None => Err(Some((ApiError::unauthorized(), CLOSE_UNAUTHORIZED))),
+    }
+}
+
+/// Sends every event after `cursor` that the user may see, from the store, advancing the
+/// cursor. False when the socket failed.
+async fn catch_up<S>(
+    state: &HubState,
+    user_id: i64,
+    cursor: &mut EventId,
+    sink: &mut S,
+    limit: Duration,
+) -> bool
+where
+    S: Sink<Message, Error = WsError> + Unpin,
+{
+    loop {
+        let after = *cursor;
+        let rows = match state
+            .store
+            .read(move |c| queries::events_for_user(c, user_id, after, CATCH_UP_PAGE))
+            .await
+        {
+            Ok(rows) => rows,
+            Err(err) => {
+                tracing::error!("catch-up read failed: {err}");
+                return false;
+            }
+        };
+        let count = rows.len();
+        for (id, payload) in rows {
+            let text = Utf8Bytes::from(event_frame(id, &payload));
+            if !send(sink, Message::Text(text), limit).await {
+                return false;
+            }
+            *cursor = id;
+        }
+        if count < CATCH_UP_PAGE as usize {
+            return true;
+        }
+    }
+}
+
+struct ReaderCtx {
+    state: Arc<HubState>,
+    user_id: i64,
+    conn: ConnId,
+    started: Instant,
+    last_seen: Arc<AtomicU64>,
+    /// Errors reported by replies that completed later (store refusals).
+    errors: Arc<AtomicU32>,
+}
+
+/// Counts a connection's bad frames in 10-second windows.
+struct Abuse {
+    window: Instant,
+    count: u32,
+    seen_late: u32,
+}
+
+impl Abuse {
+    fn exceeded(&mut self, immediate: bool, late_total: u32, max: u32) -> bool {
+        if self.window.elapsed() > Duration::from_secs(10) {
+            self.window = Instant::now();
+            self.count = 0;
+        }
+        self.count += u32::from(immediate) + late_total.saturating_sub(self.seen_late);
+        self.seen_late = late_total;
+        self.count > max
+    }
+}
+
+async fn reader<S>(ctx: ReaderCtx, mut stream: S, replies: mpsc::Sender<Reply>)
+where
+    S: Stream<Item = Result<Message, WsError>> + Unpin,
+{
+    let config = &ctx.state.config;
+    let mut typing = Bucket::new(config.typing_per_second, config.typing_per_second * 2);
+    let mut abuse = Abuse {
+        window: Instant::now(),
+        count: 0,
+        seen_late: 0,
+    };
+    loop {
+        let message = match stream.next().await {
+            None => return,
+            Some(Ok(message)) => message,
+            Some(Err(err)) => {
+                let close = match err {
+                    WsError::Capacity(_) => Some((
+                        1009,
+                        format!(
+                            "frame too large: the limit is {} bytes",
+                            config.max_frame_bytes
+                        ),
+                    )),
+                    WsError::Utf8(_) => Some((1007, "text frames must be UTF-8".into())),
+                    WsError::Protocol(p) => Some((1002, format!("protocol error: {p}"))),
+                    _ => None,
+                };
+                if let Some((code, reason)) = close {
+                    let _ = replies.send(Reply::Close(code, reason)).await;
+                }
+                return;
+            }
+        };
+        ctx.last_seen
+            .store(ctx.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        let outcome = match message {
+            Message::Text(text) => handle_text(&ctx, &text, &mut typing).await,
+            Message::Binary(_) => Err((
+                ApiError::bad_request("Frames must be JSON text, not binary."),
+                None,
+            )),
+            Message::Close(_) => return,
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Ok(None),
+        };
+        let (reply, failed) = match outcome {
+            Ok(reply) => (reply, false),
+            Err((err, reference)) => {
+                let text = frame_text(&err.frame(reference));
+                let ready: ReplyFuture = Box::pin(async move { Some(text) });
+                (Some(ready), true)
+            }
+        };
+        if let Some(reply) = reply {
+            if replies.send(Reply::Frame(reply)).await.is_err() {
+                return;
+            }
+        }
+        let late = ctx.errors.load(Ordering::Relaxed);
+        if abuse.exceeded(failed, late, config.max_bad_frames) {
+            let _ = replies
+                .send(Reply::Close(1008, "too many bad frames".into()))
+                .await;
+            return;
+        }
+    }
+}
+
+type Handled = Result<Option<ReplyFuture>, (ApiError, Option<String>)>;
+
+/// Decodes and acts on one text frame. Immediate failures come back as `Err`; failures of
+/// work done by the store come back later through the reply future.
+async fn handle_text(ctx: &ReaderCtx, text: &str, typing: &mut Bucket) -> Handled {
+    let frame: ClientFrame = match serde_json::from_str(text) {
+        Ok(frame) => frame,
+        Err(err) => {
+            // Echo the `ref` of a frame that is JSON but not a valid frame, if it has one, and
+            // tell an unknown `type` apart from a malformed known one.
+            let value = serde_json::from_str::<serde_json::Value>(text).ok();
+            let field = |name: &str| {
+                value
+                    .as_ref()
+                    .and_then(|v| v.get(name))
+                    .and_then(|r| r.as_str())
+                    .map(str::to_owned)
+            };
+            let reference = field("ref");
+            let error = match field("type") {
+                Some(ty) if !ClientFrame::TYPES.contains(&ty.as_str()) => ApiError::new(
+                    ErrorCode::UnknownType,
+                    format!(
+                        "Unknown frame type `{ty}`; expected one of: {}.",
+                        ClientFrame::TYPES.join(", ")
+                    ),
+                ),
+                _ => ApiError::from_json(&err),
+            };
+            return Err((error, reference));
+        }
+    };
+    let reference = frame.reference().map(str::to_owned);
+    let fail = |err: ApiError| (err, reference.clone());
+    let state = &ctx.state;
+    let me = ctx.user_id;
+    match frame {
+        ClientFrame::Auth { .. } => Err(fail(ApiError::bad_request(
+            "This connection is already authenticated.",
+        ))),
+        ClientFrame::Send {
+            reference,
+            conversation_id,
+            client_id,
+            body,
+        } => {
+            check_message_size(state, &body).map_err(fail)?;
+            check_send_rate(state, me).map_err(fail)?;
+            let max = state.config.max_message_bytes;
+            let ticket = state
+                .store
+                .submit(move |tx| tx.send_message(me, conversation_id, &client_id, &body, max))
+                .await
+                .map_err(|e| fail(e.into()))?;
+            state.fanout.typing(conversation_id, me, false);
+            let errors = ctx.errors.clone();
+            Ok(Some(Box::pin(async move {
+                Some(match ticket.wait().await {
+                    Ok((message, duplicate)) => frame_text(&ServerFrame::Ack {
+                        reference,
+                        message,
+                        duplicate,
+                    }),
+                    Err(err) => late_error(&errors, err.into(), reference),
+                })
+            })))
+        }
+        ClientFrame::Edit {
+            reference,
+            message_id,
+            body,
+        } => {
+            check_message_size(state, &body).map_err(fail)?;
+            check_send_rate(state, me).map_err(fail)?;
+            let max = state.config.max_message_bytes;
+            let ticket = state
+                .store
+                .submit(move |tx| tx.edit_message(me, message_id, &body, max))
+                .await
+                .map_err(|e| fail(e.into()))?;
+            Ok(Some(message_reply(ticket, reference, ctx.errors.clone())))
+        }
+        ClientFrame::Delete {
+            reference,
+            message_id,
+        } => {
+            check_send_rate(state, me).map_err(fail)?;
+            let ticket = state
+                .store
+                .submit(move |tx| tx.delete_message(me, message_id))
+                .await
+                .map_err(|e| fail(e.into()))?;
+            Ok(Some(message_reply(ticket, reference, ctx.errors.clone())))
+        }
+        ClientFrame::Typing {
+            reference,
+            conversation_id,
+            typing: is_typing,
+        } => {
+            if !state.fanout.is_member(conversation_id, me) {
+                return Err(fail(ApiError::not_found("conversation")));
+            }
+            if let Err(wait) = typing.take() {
+                return Err(fail(ApiError::rate_limited(
+                    format!(
+                        "Typing frames are limited to {} per second.",
+                        state.config.typing_per_second
+                    ),
+                    wait.as_millis() as u64,
+                )));
+            }
+            state.fanout.typing(conversation_id, me, is_typing);
+            Ok(ok_reply(reference))
+        }
+        ClientFrame::Delivered {
+            reference,
+            conversation_id,
+            seq,
+        } => receipt(ctx, reference, conversation_id, Some(seq), None).await,
+        ClientFrame::Read {
+            reference,
+            conversation_id,
+            seq,
+        } => receipt(ctx, reference, conversation_id, None, Some(seq)).await,
+        ClientFrame::Presence { reference, status } => {
+            let away = match status {
+                Presence::Online => false,
+                Presence::Away => true,
+                Presence::Offline => return Err(fail(ApiError::new(
+                    ErrorCode::InvalidField,
+                    "`status` must be \"online\" or \"away\"; close the connection to go offline.",
+                ))),
+            };
+            state.fanout.set_away(ctx.conn, away);
+            Ok(ok_reply(reference))
+        }
+        ClientFrame::Ping { reference } => {
+            let text = frame_text(&ServerFrame::Pong { reference });
+            Ok(Some(Box::pin(async move { Some(text) })))
+        }
+    }
+}
+
+async fn receipt(
+    ctx: &ReaderCtx,
+    reference: Option<String>,
+    conversation_id: i64,
+    delivered: Option<i64>,
+    read: Option<i64>,
+) -> Handled {
+    let me = ctx.user_id;
+    let ticket = ctx
+        .state
+        .store
+        .submit(move |tx| tx.receipt(me, conversation_id, delivered, read))
+        .await
+        .map_err(|e| (ApiError::from(e), reference.clone()))?;
+    let errors = ctx.errors.clone();
+    Ok(Some(Box::pin(async move {
+        match ticket.wait().await {
+            Ok(_) => reference.map(|reference| {
+                frame_text(&ServerFrame::Ok {
+                    reference: Some(reference),
+                })
+            }),
+            Err(err) => Some(late_error(&errors, err.into(), reference)),
+        }
+    })))
+}
+
+fn message_reply(
+    ticket: chinwag_store::WriteTicket<chinwag_proto::Message>,
+    reference: Option<String>,
+    errors: Arc<AtomicU32>,
+) -> ReplyFuture {
+    Box::pin(async move {
+        Some(match ticket.wait().await {
+            Ok(message) => frame_text(&ServerFrame::Ack {
+                reference,
+                message,
+                duplicate: false,
+            }),
+            Err(err) => late_error(&errors, err.into(), reference),
+        })
+    })
+}
+
+fn late_error(errors: &AtomicU32, err: ApiError, reference: Option<String>) -> Utf8Bytes {
+    if err.code != ErrorCode::Unavailable {
+        errors.fetch_add(1, Ordering::Relaxed);
+    }
+    frame_text(&err.frame(reference))
+}
+
+fn ok_reply(reference: Option<String>) -> Option<ReplyFuture> {
+    let reference = reference?;
+    let text = frame_text(&ServerFrame::Ok {
+        reference: Some(reference),
+    });
+    Some(Box::pin(async move { Some(text) }))
+}

@@ -1,0 +1,489 @@
+//! Test harness: a real hub on `127.0.0.1:0` with a temporary database, driven by real HTTP
+//! (reqwest) and WebSocket (tokio-tungstenite) clients.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chinwag_hub::{Hub, HubConfig};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for a frame it expects.
+pub const WAIT: Duration = Duration::from_secs(10);
+/// How long a test waits to be sure a frame does *not* come.
+pub const QUIET: Duration = Duration::from_millis(300);
+
+pub struct TestHub {
+    pub addr: SocketAddr,
+    pub hub: Hub,
+    pub dir: tempfile::TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestHub {
+    pub async fn start() -> TestHub {
+        Self::start_with(HubConfig::default()).await
+    }
+
+    pub async fn start_with(config: HubConfig) -> TestHub {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(config, dir).await
+    }
+
+    /// Starts a hub on an existing data directory (for restarts).
+    pub async fn start_in(config: HubConfig, dir: tempfile::TempDir) -> TestHub {
+        let hub = Hub::open(config, &dir.path().join("chinwag.db"))
+            .await
+            .expect("hub opens");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(chinwag_hub::serve(listener, hub.clone(), async move {
+            let _ = rx.await;
+        }));
+        TestHub {
+            addr,
+            hub,
+            dir,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn api(&self) -> Api {
+        Api::new(self.addr)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/api/v1/ws", self.addr)
+    }
+
+    /// Graceful shutdown; returns the data directory for a restart.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(WAIT, task)
+                .await
+                .expect("hub stops within the wait")
+                .expect("serve task");
+        }
+        self.dir
+    }
+
+    /// Signals shutdown without waiting.
+    pub fn begin_stop(&mut self) -> Option<JoinHandle<()>> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.task.take()
+    }
+}
+
+pub fn config() -> HubConfig {
+    HubConfig::default()
+}
+
+/// A signed-in user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub token: String,
+    pub id: i64,
+    pub username: String,
+}
+
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+/// A response as tests look at it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    pub fn message(&self) -> &str {
+        self.body["error"]["message"].as_str().unwrap_or("")
+    }
+}
+
+impl Api {
+    pub fn new(addr: SocketAddr) -> Api {
+        Api {
+            base: format!("http://{addr}/api/v1"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("request sent");
+        Self::reply(resp).await
+    }
+
+    pub async fn raw(&self, method: &str, path: &str, token: Option<&str>, body: Vec<u8>) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        Self::reply(req.send().await.expect("request sent")).await
+    }
+
+    async fn reply(resp: reqwest::Response) -> Reply {
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Reply {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call("GET", path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call("POST", path, Some(token), Some(body)).await
+    }
+
+    pub async fn register(&self, username: &str) -> Session {
+        let reply = self
+            .call(
+                "POST",
+                "/auth/register",
+                None,
+                Some(json!({
+                    "username": username,
+                    "display_name": capitalize(username),
+                    "password": format!("{username}-password"),
+                })),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "register {username}: {:?}", reply.body);
+        Session {
+            token: reply.body["token"].as_str().expect("token").to_owned(),
+            id: reply.body["user"]["id"].as_i64().expect("id"),
+            username: username.to_owned(),
+        }
+    }
+
+    pub async fn direct(&self, me: &Session, other: &Session) -> i64 {
+        let reply = self
+            .post(
+                "/conversations/direct",
+                &me.token,
+                json!({ "user_id": other.id }),
+            )
+            .await;
+        assert!(matches!(reply.status, 200 | 201), "{:?}", reply.body);
+        reply.body["id"].as_i64().expect("conversation id")
+    }
+
+    pub async fn group(&self, me: &Session, name: &str, others: &[&Session]) -> i64 {
+        let ids: Vec<i64> = others.iter().map(|s| s.id).collect();
+        let reply = self
+            .post(
+                "/conversations",
+                &me.token,
+                json!({ "name": name, "member_ids": ids }),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        reply.body["id"].as_i64().expect("conversation id")
+    }
+
+    pub async fn send(
+        &self,
+        me: &Session,
+        conversation: i64,
+        client_id: &str,
+        body: &str,
+    ) -> Reply {
+        self.post(
+            &format!("/conversations/{conversation}/messages"),
+            &me.token,
+            json!({ "client_id": client_id, "body": body }),
+        )
+        .await
+    }
+
+    pub async fn history(&self, me: &Session, conversation: i64) -> Vec<Value> {
+        let reply = self
+            .get(
+                &format!("/conversations/{conversation}/messages?limit=200"),
+                &me.token,
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        reply.body["messages"].as_array().expect("messages").clone()
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A WebSocket client as a test drives it.
+pub struct Ws {
+    pub socket: Socket,
+    /// The `ready` frame, once authenticated.
+    pub ready: Value,
+    /// The id of the last `event` frame seen.
+    pub last_event_id: i64,
+}
+
+pub fn client_config() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(4 * 1024)
+}
+
+/// Opens a WebSocket without authenticating.
+pub async fn raw_socket(
+    url: &str,
+    origin: Option<&str>,
+) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+    let mut request = url.into_client_request().expect("request");
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().expect("origin header"));
+    }
+    tokio_tungstenite::connect_async_with_config(request, Some(client_config()), true)
+        .await
+        .map(|(socket, _)| socket)
+}
+
+impl Ws {
+    /// Connects, authenticates and reads through `synced` (replayed events are kept in
+    /// `replayed`).
+    pub async fn connect(hub: &TestHub, session: &Session) -> Ws {
+        Self::connect_resume(hub, session, None).await.0
+    }
+
+    pub async fn connect_resume(
+        hub: &TestHub,
+        session: &Session,
+        resume_from: Option<i64>,
+    ) -> (Ws, Vec<Value>) {
+        let socket = raw_socket(&hub.ws_url(), None).await.expect("connects");
+        let mut ws = Ws {
+            socket,
+            ready: Value::Null,
+            last_event_id: 0,
+        };
+        let mut auth = json!({ "type": "auth", "token": session.token });
+        if let Some(from) = resume_from {
+            auth["resume_from"] = json!(from);
+        }
+        ws.send(auth).await;
+        let ready = ws.next().await;
+        assert_eq!(ready["type"], "ready", "{ready}");
+        ws.last_event_id = match resume_from {
+            Some(from) => from,
+            None => ready["last_event_id"].as_i64().expect("last_event_id"),
+        };
+        ws.ready = ready;
+        let mut replayed = Vec::new();
+        loop {
+            let frame = ws.next().await;
+            match frame["type"].as_str() {
+                Some("synced") => break,
+                Some("event") => replayed.push(frame),
+                _ => {}
+            }
+        }
+        (ws, replayed)
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        self.socket
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .expect("frame sent");
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.socket
+            .send(Message::Text(text.into()))
+            .await
+            .expect("frame sent");
+    }
+
+    /// The next JSON frame (pings are answered by tungstenite itself).
+    pub async fn next(&mut self) -> Value {
+        match self.try_next(WAIT).await {
+            Some(frame) => frame,
+            None => panic!("no frame within {WAIT:?}"),
+        }
+    }
+
+    pub async fn try_next(&mut self, wait: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .ok()??;
+            match message.ok()? {
+                Message::Text(text) => {
+                    let value: Value = serde_json::from_str(&text).expect("hub sends JSON");
+                    if value["type"] == "event" {
+                        let id = value["id"].as_i64().expect("event id");
+                        assert!(
+                            id > self.last_event_id,
+                            "event ids increase: {id} after {}",
+                            self.last_event_id
+                        );
+                        self.last_event_id = id;
+                    }
+                    return Some(value);
+                }
+                Message::Close(frame) => {
+                    return Some(json!({
+                        "type": "__close",
+                        "code": frame.as_ref().map(|f| u16::from(f.code)),
+                        "reason": frame.as_ref().map(|f| f.reason.to_string()),
+                    }));
+                }
+                _ => continue,
+            }
+        }
+    }
+
+    /// Skips frames until one matches; panics if none does within the wait.
+    pub async fn expect(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.try_next(left).await {
+                Some(frame) if pred(&frame) => return frame,
+                Some(_) => continue,
+                None => panic!("expected {what} within {WAIT:?}"),
+            }
+        }
+    }
+
+    /// The next event of this kind.
+    pub async fn event(&mut self, kind: &str) -> Value {
+        let frame = self
+            .expect(kind, |f| f["type"] == "event" && f["event"]["kind"] == kind)
+            .await;
+        frame["event"].clone()
+    }
+
+    /// The next `message_new` event whose body is `body`.
+    pub async fn message(&mut self, body: &str) -> Value {
+        let frame = self
+            .expect(body, |f| {
+                f["event"]["kind"] == "message_new" && f["event"]["message"]["body"] == body
+            })
+            .await;
+        frame["event"]["message"].clone()
+    }
+
+    /// The next frame of this type.
+    pub async fn frame(&mut self, kind: &str) -> Value {
+        self.expect(kind, |f| f["type"] == kind).await
+    }
+
+    /// Asserts that no frame matching `pred` arrives within [`QUIET`].
+    pub async fn assert_none(&mut self, what: &str, pred: impl Fn(&Value) -> bool) {
+        let deadline = tokio::time::Instant::now() + QUIET;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            match self.try_next(left).await {
+                Some(frame) if pred(&frame) => panic!("unexpected {what}: {frame}"),
+                Some(_) => continue,
+                None => return,
+            }
+        }
+    }
+
+    /// Keeps reading (and so answering pings) for `duration`; panics if the hub closes.
+    pub async fn stay_connected(&mut self, duration: Duration) {
+        let deadline = tokio::time::Instant::now() + duration;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            if let Some(frame) = self.try_next(left).await {
+                assert_ne!(frame["type"], "__close", "closed unexpectedly: {frame}");
+            }
+        }
+    }
+
+    /// Waits for the close frame and returns its code.
+    pub async fn closed(&mut self) -> u16 {
+        let frame = self.frame("__close").await;
+        frame["code"].as_u64().expect("close code") as u16
+    }
+
+    /// Sends a message and returns its `ack`.
+    pub async fn say(&mut self, conversation: i64, client_id: &str, body: &str) -> Value {
+        self.send(json!({
+            "type": "send", "ref": client_id, "conversation_id": conversation,
+            "client_id": client_id, "body": body
+        }))
+        .await;
+        let reference = client_id.to_owned();
+        self.expect("ack", move |f| {
+            (f["type"] == "ack" || f["type"] == "error") && f["ref"] == reference.as_str()
+        })
+        .await
+    }
+}

@@ -1,0 +1,706 @@
+//! Who may do what, and what bad input gets: a typed error, an open connection where that
+//! makes sense, and nothing stored lost or corrupted.
+
+use std::time::Duration;
+
+use futures_util::SinkExt;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::common::{config, raw_socket, TestHub, Ws};
+
+#[tokio::test]
+async fn anonymous_and_bad_tokens_are_refused_everywhere() {
+    let hub = TestHub::start().await;
+    let api = hub.api();
+    let alice = api.register("alice").await;
+    let message = api.send(&alice, 1, "m", "hi").await.body["id"]
+        .as_i64()
+        .expect("id");
+    let endpoints = [
+        ("GET", "/me".to_owned()),
+        ("PATCH", "/me".to_owned()),
+        ("GET", "/users".to_owned()),
+        ("GET", format!("/users/{}", alice.id)),
+        ("GET", "/conversations".to_owned()),
+        ("POST", "/conversations".to_owned()),
+        ("POST", "/conversations/direct".to_owned()),
+        ("GET", "/conversations/1".to_owned()),
+        ("PATCH", "/conversations/1".to_owned()),
+        ("POST", "/conversations/1/members".to_owned()),
+        ("DELETE", format!("/conversations/1/members/{}", alice.id)),
+        ("PATCH", format!("/conversations/1/members/{}", alice.id)),
+        ("POST", "/conversations/1/leave".to_owned()),
+        ("GET", "/conversations/1/messages".to_owned()),
+        ("POST", "/conversations/1/messages".to_owned()),
+        ("POST", "/conversations/1/receipts".to_owned()),
+        ("PATCH", format!("/messages/{message}")),
+        ("DELETE", format!("/messages/{message}")),
+        ("GET", "/events".to_owned()),
+        ("POST", "/auth/logout".to_owned()),
+    ];
+    for token in [None, Some("not-a-real-token"), Some("")] {
+        for (method, path) in &endpoints {
+            let r = api.call(method, path, token, Some(json!({}))).await;
+            assert_eq!(
+                r.status, 401,
+                "{method} {path} with {token:?}: {:?}",
+                r.body
+            );
+            assert_eq!(r.code(), "unauthorized");
+        }
+    }
+    // Public: the hub's description.
+    assert_eq!(api.call("GET", "/hub", None, None).await.status, 200);
+    // Nothing was changed by any of it.
+    assert_eq!(api.history(&alice, 1).await.len(), 1);
+}
+
+#[tokio::test]
+async fn non_members_can_neither_see_read_post_nor_touch() {
+    let hub = TestHub::start().await;
+    let api = hub.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let eve = api.register("eve").await;
+    let direct = api.direct(&alice, &bob).await;
+    let group = api.group(&alice, "Secret", &[&bob]).await;
+    let sent = api.send(&alice, direct, "s1", "private").await;
+    let message = sent.body["id"].as_i64().expect("id");
+
+    for conv in [direct, group] {
+        let list = api.get("/conversations", &eve.token).await;
+        assert!(!list
+            .body
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|c| c["id"] == conv));
+        let checks = [
+            api.get(&format!("/conversations/{conv}"), &eve.token).await,
+            api.get(&format!("/conversations/{conv}/messages"), &eve.token)
+                .await,
+            api.send(&eve, conv, "e1", "let me in").await,
+            api.post(
+                &format!("/conversations/{conv}/receipts"),
+                &eve.token,
+                json!({ "read_seq": 1 }),
+            )
+            .await,
+            api.post(
+                &format!("/conversations/{conv}/members"),
+                &eve.token,
+                json!({ "user_ids": [eve.id] }),
+            )
+            .await,
+            api.call(
+                "PATCH",
+                &format!("/conversations/{conv}"),
+                Some(&eve.token),
+                Some(json!({ "name": "mine" })),
+            )
+            .await,
+            api.call(
+                "POST",
+                &format!("/conversations/{conv}/leave"),
+                Some(&eve.token),
+                None,
+            )
+            .await,
+        ];
+        for r in checks {
+            assert_eq!(
+                r.status, 404,
+                "non-member gets not found, not a hint: {:?}",
+                r.body
+            );
+        }
+    }
+    let edit = api
+        .call(
+            "PATCH",
+            &format!("/messages/{message}"),
+            Some(&eve.token),
+            Some(json!({ "body": "x" })),
+        )
+        .await;
+    assert_eq!(edit.status, 404);
+    let delete = api
+        .call(
+            "DELETE",
+            &format!("/messages/{message}"),
+            Some(&eve.token),
+            None,
+        )
+        .await;
+    assert_eq!(delete.status, 404);
+
+    // Over the WebSocket too, and Eve hears nothing of it.
+    let mut e = Ws::connect(&hub, &eve).await;
+    for frame in [
+        json!({ "type": "send", "ref": "1", "conversation_id": direct, "client_id": "w1", "body": "hi" }),
+        json!({ "type": "typing", "ref": "2", "conversation_id": direct, "typing": true }),
+        json!({ "type": "read", "ref": "3", "conversation_id": direct, "seq": 1 }),
+        json!({ "type": "delivered", "ref": "4", "conversation_id": group, "seq": 1 }),
+        json!({ "type": "edit", "ref": "5", "message_id": message, "body": "x" }),
+        json!({ "type": "delete", "ref": "6", "message_id": message }),
+    ] {
+        e.send(frame).await;
+        let err = e.frame("error").await;
+        assert_eq!(err["code"], "not_found", "{err}");
+    }
+    api.send(&alice, direct, "s2", "still private").await;
+    e.assert_none("someone else's message", |f| {
+        f.to_string().contains("private")
+    })
+    .await;
+    let history = api.history(&alice, direct).await;
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0]["body"], "private");
+}
+
+#[tokio::test]
+async fn malformed_rest_bodies_get_typed_errors() {
+    let mut cfg = config();
+    cfg.max_body_bytes = 4096;
+    let hub = TestHub::start_with(cfg).await;
+    let api = hub.api();
+    let alice = api.register("alice").await;
+    let t = Some(alice.token.as_str());
+    let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
+        (
+            "POST",
+            "/conversations/1/messages",
+            b"{not json".to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            "/conversations/1/messages",
+            b"".to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            "/conversations/1/messages",
+            br#"{"client_id": 5, "body": "x"}"#.to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            "/conversations/1/messages",
+            br#"{"client_id": "a", "body": "x", "extra": 1}"#.to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            "/conversations/1/messages",
+            br#"{"client_id": "a"}"#.to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            "/conversations/1/messages",
+            br#"{"client_id": "a", "body": "   "}"#.to_vec(),
+            400,
+            "invalid_field",
+        ),
+        (
+            "POST",
+            "/conversations/1/messages",
+            br#"{"client_id": "has space", "body": "x"}"#.to_vec(),
+            400,
+            "invalid_field",
+        ),
+        (
+            "POST",
+            "/conversations/1/messages",
+            br#"{"client_id": "a", "body": "nul\u0000byte"}"#.to_vec(),
+            400,
+            "invalid_field",
+        ),
+        (
+            "POST",
+            "/conversations/1/messages",
+            vec![b'x'; 5000],
+            413,
+            "too_large",
+        ),
+        (
+            "POST",
+            "/conversations/999/messages",
+            br#"{"client_id": "a", "body": "x"}"#.to_vec(),
+            404,
+            "not_found",
+        ),
+        (
+            "POST",
+            "/conversations/abc/messages",
+            br#"{"client_id": "a", "body": "x"}"#.to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            "PATCH",
+            "/messages/999",
+            br#"{"body": "x"}"#.to_vec(),
+            404,
+            "not_found",
+        ),
+        (
+            "POST",
+            "/conversations/direct",
+            br#"{"user_id": 999}"#.to_vec(),
+            404,
+            "not_found",
+        ),
+        (
+            "POST",
+            "/conversations/direct",
+            format!(r#"{{"user_id": {}}}"#, alice.id).into_bytes(),
+            400,
+            "invalid_field",
+        ),
+        (
+            "POST",
+            "/conversations",
+            br#"{"name": "", "member_ids": []}"#.to_vec(),
+            400,
+            "invalid_field",
+        ),
+        (
+            "POST",
+            "/conversations",
+            br#"{"name": "g", "member_ids": [999]}"#.to_vec(),
+            404,
+            "not_found",
+        ),
+        (
+            "POST",
+            "/conversations/1/receipts",
+            br#"{}"#.to_vec(),
+            400,
+            "invalid_field",
+        ),
+        (
+            "POST",
+            "/conversations/1/receipts",
+            br#"{"read_seq": 99}"#.to_vec(),
+            400,
+            "invalid_field",
+        ),
+        (
+            "PATCH",
+            "/me",
+            br#"{"display_name": "  "}"#.to_vec(),
+            400,
+            "invalid_field",
+        ),
+        (
+            "PATCH",
+            "/me",
+            br#"{"status_text": [1]}"#.to_vec(),
+            400,
+            "bad_request",
+        ),
+        (
+            "PATCH",
+            "/conversations/1",
+            br#"{"name": "x"}"#.to_vec(),
+            403,
+            "forbidden",
+        ),
+        (
+            "POST",
+            "/conversations/1/leave",
+            b"".to_vec(),
+            403,
+            "forbidden",
+        ),
+        (
+            "PUT",
+            "/conversations/1/messages",
+            b"".to_vec(),
+            405,
+            "method_not_allowed",
+        ),
+    ];
+    for (method, path, body, status, code) in cases {
+        let r = api.raw(method, path, t, body.clone()).await;
+        assert_eq!(
+            r.status,
+            status,
+            "{method} {path} {:?}: {:?}",
+            String::from_utf8_lossy(&body[..body.len().min(60)]),
+            r.body
+        );
+        assert_eq!(r.code(), code, "{method} {path}: {:?}", r.body);
+        assert!(!r.message().is_empty(), "every error has a sentence");
+    }
+    let r = api.raw("PUT", "/conversations/1/messages", t, vec![]).await;
+    assert_eq!(
+        r.headers.get("allow").and_then(|v| v.to_str().ok()),
+        Some("GET, POST")
+    );
+    // A message over the limit (but inside the body limit) is `too_large`, not a crash.
+    let mut cfg = config();
+    cfg.max_message_bytes = 100;
+    let small = TestHub::start_with(cfg).await;
+    let sapi = small.api();
+    let bob = sapi.register("bob").await;
+    let r = sapi.send(&bob, 1, "big", &"x".repeat(101)).await;
+    assert_eq!((r.status, r.code()), (413, "too_large"));
+    assert_eq!(api.history(&alice, 1).await.len(), 0);
+}
+
+#[tokio::test]
+async fn registration_rules_and_join_code() {
+    let mut cfg = config();
+    cfg.join_code = Some("open-sesame".into());
+    let hub = TestHub::start_with(cfg).await;
+    let api = hub.api();
+    let info = api.call("GET", "/hub", None, None).await;
+    assert_eq!(info.body["join_code_required"], true);
+    let register = |body: serde_json::Value| {
+        let api = api.clone();
+        async move { api.call("POST", "/auth/register", None, Some(body)).await }
+    };
+    let r = register(json!({ "username": "alice", "password": "long enough" })).await;
+    assert_eq!((r.status, r.code()), (403, "join_code_required"));
+    let r =
+        register(json!({ "username": "alice", "password": "long enough", "join_code": "wrong" }))
+            .await;
+    assert_eq!((r.status, r.code()), (403, "join_code_required"));
+    let ok = |name: &str| json!({ "username": name, "password": "long enough", "join_code": "open-sesame" });
+    assert_eq!(register(ok("alice")).await.status, 201);
+    let r = register(ok("Alice")).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "username_taken"),
+        "case-insensitive"
+    );
+    for bad in ["al", "has space", "x/y", "émile"] {
+        let r = register(ok(bad)).await;
+        assert_eq!((r.status, r.code()), (400, "invalid_field"), "{bad}");
+    }
+    let r = register(json!({ "username": "bob", "password": "short", "join_code": "open-sesame" }))
+        .await;
+    assert_eq!((r.status, r.code()), (400, "invalid_field"));
+    assert!(r.message().contains("at least 8"));
+    let r = register(json!({ "username": "bob", "password": "long enough", "join_code": "open-sesame", "admin": true })).await;
+    assert_eq!(r.status, 400, "unknown fields are refused");
+}
+
+#[tokio::test]
+async fn login_logout_and_throttling() {
+    let mut cfg = config();
+    cfg.login_failures_per_user = 3;
+    let hub = TestHub::start_with(cfg).await;
+    let api = hub.api();
+    let alice = api.register("alice").await;
+    let login = |user: &str, pass: &str| {
+        let api = api.clone();
+        let body = json!({ "username": user, "password": pass });
+        async move { api.call("POST", "/auth/login", None, Some(body)).await }
+    };
+    let r = login("ALICE", "alice-password").await;
+    assert_eq!(
+        r.status, 200,
+        "usernames are case-insensitive: {:?}",
+        r.body
+    );
+    let second = r.body["token"].as_str().expect("token").to_owned();
+    assert_ne!(second, alice.token, "each login is its own session");
+
+    let r = login("nobody", "whatever1").await;
+    assert_eq!((r.status, r.code()), (401, "bad_credentials"));
+    for _ in 0..3 {
+        let r = login("alice", "wrong-password").await;
+        assert_eq!((r.status, r.code()), (401, "bad_credentials"));
+    }
+    let r = login("alice", "alice-password").await;
+    assert_eq!(
+        (r.status, r.code()),
+        (429, "rate_limited"),
+        "throttled even with the right password"
+    );
+    assert!(r.headers.get("retry-after").is_some());
+
+    // Logout revokes that session only, and closes its sockets.
+    let mut ws = Ws::connect(&hub, &alice).await;
+    let r = api
+        .call("POST", "/auth/logout", Some(&alice.token), None)
+        .await;
+    assert_eq!(r.status, 204);
+    let err = ws.frame("error").await;
+    assert_eq!(err["code"], "unauthorized");
+    assert_eq!(ws.closed().await, 4401);
+    assert_eq!(api.get("/me", &alice.token).await.status, 401);
+    assert_eq!(api.get("/me", &second).await.status, 200);
+}
+
+#[tokio::test]
+async fn websocket_bad_frames_get_errors_and_the_connection_stays() {
+    let mut cfg = config();
+    cfg.max_message_bytes = 1000;
+    let hub = TestHub::start_with(cfg).await;
+    let api = hub.api();
+    let alice = api.register("alice").await;
+    let mut ws = Ws::connect(&hub, &alice).await;
+    let cases = [
+        (r#"{not json"#, "bad_request"),
+        (r#"[1,2,3]"#, "bad_request"),
+        (r#"{"type":"launch_missiles"}"#, "unknown_type"),
+        (r#"{"no_type":true}"#, "bad_request"),
+        (
+            r#"{"type":"send","conversation_id":"one","client_id":"a","body":"x"}"#,
+            "bad_request",
+        ),
+        (
+            r#"{"type":"send","conversation_id":1,"client_id":"a"}"#,
+            "bad_request",
+        ),
+        (
+            r#"{"type":"send","conversation_id":1,"client_id":"a","body":"x","sneaky":1}"#,
+            "bad_request",
+        ),
+        (
+            r#"{"type":"send","conversation_id":1,"client_id":"","body":"x"}"#,
+            "invalid_field",
+        ),
+        (
+            r#"{"type":"send","conversation_id":1,"client_id":"a","body":""}"#,
+            "invalid_field",
+        ),
+        (
+            r#"{"type":"send","conversation_id":424242,"client_id":"a","body":"x"}"#,
+            "not_found",
+        ),
+        (
+            r#"{"type":"edit","message_id":424242,"body":"x"}"#,
+            "not_found",
+        ),
+        (
+            r#"{"type":"read","conversation_id":1,"seq":99}"#,
+            "invalid_field",
+        ),
+        (r#"{"type":"presence","status":"offline"}"#, "invalid_field"),
+        (r#"{"type":"presence","status":"invisible"}"#, "bad_request"),
+        (r#"{"type":"auth","token":"again"}"#, "bad_request"),
+    ];
+    for (text, code) in cases {
+        ws.send_text(text).await;
+        let err = ws.frame("error").await;
+        assert_eq!(err["code"], code, "{text}: {err}");
+        assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    // A `ref` is echoed even when the frame is otherwise wrong.
+    ws.send_text(r#"{"type":"send","ref":"r7","conversation_id":"x"}"#)
+        .await;
+    assert_eq!(ws.frame("error").await["ref"], "r7");
+    // Oversized message body: typed error, connection stays.
+    ws.send(json!({ "type": "send", "conversation_id": 1, "client_id": "big", "body": "x".repeat(1001) })).await;
+    assert_eq!(ws.frame("error").await["code"], "too_large");
+    // Binary frames are refused.
+    ws.socket
+        .send(Message::Binary(vec![1, 2, 3].into()))
+        .await
+        .expect("sent");
+    assert_eq!(ws.frame("error").await["code"], "bad_request");
+    // Still alive and useful.
+    ws.send(json!({ "type": "ping", "ref": "alive" })).await;
+    assert_eq!(ws.frame("pong").await["ref"], "alive");
+    let ack = ws.say(1, "fine", "still here").await;
+    assert_eq!(ack["type"], "ack");
+    assert_eq!(api.history(&alice, 1).await.len(), 1);
+}
+
+#[tokio::test]
+async fn oversized_frames_close_with_1009_and_abuse_with_1008() {
+    let mut cfg = config();
+    cfg.max_frame_bytes = 8 * 1024;
+    cfg.max_bad_frames = 5;
+    let hub = TestHub::start_with(cfg).await;
+    let api = hub.api();
+    let alice = api.register("alice").await;
+    let mut ws = Ws::connect(&hub, &alice).await;
+    ws.send_text(&format!(
+        r#"{{"type":"ping","ref":"{}"}}"#,
+        "x".repeat(9000)
+    ))
+    .await;
+    assert_eq!(ws.closed().await, 1009);
+
+    let mut ws = Ws::connect(&hub, &alice).await;
+    for _ in 0..10 {
+        if ws
+            .socket
+            .send(Message::Text("garbage".into()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    assert_eq!(ws.closed().await, 1008);
+    // Others, and a fresh connection, are unaffected.
+    let mut again = Ws::connect(&hub, &alice).await;
+    assert_eq!(again.say(1, "ok", "fine").await["type"], "ack");
+}
+
+#[tokio::test]
+async fn websocket_authentication_failures_close_the_socket() {
+    let mut cfg = config();
+    cfg.auth_timeout = Duration::from_millis(300);
+    let hub = TestHub::start_with(cfg).await;
+    let api = hub.api();
+    let alice = api.register("alice").await;
+
+    let try_first = |frame: &'static str| {
+        let url = hub.ws_url();
+        async move {
+            let socket = raw_socket(&url, None).await.expect("connects");
+            let mut ws = Ws {
+                socket,
+                ready: serde_json::Value::Null,
+                last_event_id: 0,
+            };
+            ws.send_text(frame).await;
+            let err = ws.frame("error").await;
+            assert_eq!(err["code"], "unauthorized", "{frame}: {err}");
+            ws.closed().await
+        }
+    };
+    assert_eq!(try_first(r#"{"type":"auth","token":"forged"}"#).await, 4401);
+    assert_eq!(try_first(r#"{"type":"ping"}"#).await, 4401);
+    assert_eq!(try_first(r#"nonsense"#).await, 4401);
+
+    // Silence after connecting: closed after the auth timeout.
+    let socket = raw_socket(&hub.ws_url(), None).await.expect("connects");
+    let mut ws = Ws {
+        socket,
+        ready: serde_json::Value::Null,
+        last_event_id: 0,
+    };
+    assert_eq!(ws.frame("error").await["code"], "unauthorized");
+    assert_eq!(ws.closed().await, 1008);
+
+    // The token travels in the first frame only; a token in the URL means nothing.
+    let url = format!("{}?token={}", hub.ws_url(), alice.token);
+    let socket = raw_socket(&url, None).await.expect("connects");
+    let mut ws = Ws {
+        socket,
+        ready: serde_json::Value::Null,
+        last_event_id: 0,
+    };
+    ws.send(json!({ "type": "ping" })).await;
+    assert_eq!(ws.closed().await, 4401);
+}
+
+#[tokio::test]
+async fn websocket_origin_is_checked() {
+    let mut cfg = config();
+    cfg.allowed_origins = vec!["http://intranet.example:8080".into()];
+    let hub = TestHub::start_with(cfg).await;
+    let evil = raw_socket(&hub.ws_url(), Some("http://evil.example")).await;
+    let status = match evil {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => resp.status().as_u16(),
+        other => panic!("a foreign origin must be refused, got {other:?}"),
+    };
+    assert_eq!(status, 403);
+    assert!(raw_socket(&hub.ws_url(), Some("null")).await.is_err());
+    let own = format!("http://{}", hub.addr);
+    assert!(
+        raw_socket(&hub.ws_url(), Some(&own)).await.is_ok(),
+        "the hub's own pages"
+    );
+    assert!(
+        raw_socket(&hub.ws_url(), Some("http://intranet.example:8080"))
+            .await
+            .is_ok()
+    );
+    // A plain GET on the endpoint explains itself.
+    let r = reqwest::get(format!("http://{}/api/v1/ws", hub.addr))
+        .await
+        .expect("get");
+    assert_eq!(r.status().as_u16(), 400);
+}
+
+#[tokio::test]
+async fn sending_too_fast_is_rate_limited_without_loss() {
+    let mut cfg = config();
+    cfg.messages_per_second = 2;
+    cfg.message_burst = 5;
+    cfg.typing_per_second = 1;
+    let hub = TestHub::start_with(cfg).await;
+    let api = hub.api();
+    let alice = api.register("alice").await;
+    let mut ws = Ws::connect(&hub, &alice).await;
+    let mut acked = 0;
+    let mut limited = 0;
+    for i in 0..10 {
+        let reply = ws.say(1, &format!("f{i}"), "flood").await;
+        match reply["type"].as_str() {
+            Some("ack") => acked += 1,
+            _ => {
+                assert_eq!(reply["code"], "rate_limited");
+                assert!(reply["retry_after_ms"].as_u64().is_some());
+                limited += 1;
+            }
+        }
+    }
+    assert!(
+        acked >= 5 && limited >= 3,
+        "acked {acked}, limited {limited}"
+    );
+    assert_eq!(
+        api.history(&alice, 1).await.len(),
+        acked,
+        "every ack is stored, nothing else"
+    );
+    let r = api.send(&alice, 1, "rest-flood", "x").await;
+    assert_eq!(r.status, 429);
+    // Typing is limited per connection.
+    let mut typing_limited = false;
+    for _ in 0..5 {
+        ws.send(json!({ "type": "typing", "ref": "t", "conversation_id": 1, "typing": true }))
+            .await;
+        let reply = ws.expect("typing reply", |f| f["ref"] == "t").await;
+        typing_limited |= reply["code"] == "rate_limited";
+    }
+    assert!(typing_limited);
+}
+
+#[tokio::test]
+async fn connections_per_address_are_capped() {
+    let mut cfg = config();
+    cfg.max_connections_per_addr = 2;
+    let hub = TestHub::start_with(cfg).await;
+    let api = hub.api();
+    let alice = api.register("alice").await;
+    let a1 = Ws::connect(&hub, &alice).await;
+    let _a2 = Ws::connect(&hub, &alice).await;
+    let third = raw_socket(&hub.ws_url(), None).await;
+    match third {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status().as_u16(), 429)
+        }
+        other => panic!("third connection must be refused, got {other:?}"),
+    }
+    drop(a1);
+    // The slot frees once the hub notices the close.
+    let mut ok = false;
+    for _ in 0..50 {
+        if raw_socket(&hub.ws_url(), None).await.is_ok() {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ok, "a freed slot can be used again");
+}
