@@ -342,6 +342,22 @@ async fn malformed_rest_bodies_get_typed_errors() {
         assert_eq!(r.code(), code, "{method} {path}: {:?}", r.body);
         assert!(!r.message().is_empty(), "every error has a sentence");
     }
+    // A body that is not declared JSON is refused (a cross-site form cannot post here).
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ] {
+        let r = api
+            .http
+            .post(format!("{}/auth/register", api.base))
+            .header("content-type", content_type)
+            .body(r#"{"username":"csrf","password":"long enough"}"#)
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(r.status().as_u16(), 400, "{content_type}");
+    }
     let r = api.raw("PUT", "/conversations/1/messages", t, vec![]).await;
     assert_eq!(
         r.headers.get("allow").and_then(|v| v.to_str().ok()),

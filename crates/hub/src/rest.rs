@@ -184,6 +184,13 @@ where
             ));
         }
         let body = read_body(body, state.config.max_body_bytes).await?;
+        if !body.is_empty() && !is_json(&headers) {
+            // Browsers send JSON across origins only after a CORS preflight, which the hub
+            // never grants; insisting on it keeps other sites' pages from posting here.
+            return Err(ApiError::bad_request(
+                "Send the body as JSON with `Content-Type: application/json`.",
+            ));
+        }
         let req = Request {
             state,
             method,
@@ -210,6 +217,14 @@ where
             response
         }
     }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
 }
 
 /// Reads the body, refusing it as soon as it passes `limit` bytes.
@@ -579,6 +594,7 @@ async fn edit(req: Request, id: i64) -> ApiResult {
     let (me, _) = req.user().await?;
     let body: EditRequest = req.json()?;
     check_message_size(&req.state, &body.body)?;
+    check_send_rate(&req.state, me.id)?;
     let max = req.state.config.max_message_bytes;
     let message = write(&req, move |tx| tx.edit_message(me.id, id, &body.body, max)).await?;
     ok(&message)
@@ -586,6 +602,7 @@ async fn edit(req: Request, id: i64) -> ApiResult {
 
 async fn delete(req: Request, id: i64) -> ApiResult {
     let (me, _) = req.user().await?;
+    check_send_rate(&req.state, me.id)?;
     let message = write(&req, move |tx| tx.delete_message(me.id, id)).await?;
     ok(&message)
 }

@@ -621,9 +621,11 @@ mod tests {
     #[test]
     fn types_list_matches_the_enum() {
         for ty in ClientFrame::TYPES {
-            let err = serde_json::from_str::<ClientFrame>(&format!(r#"{{"type":"{ty}"}}"#))
-                .expect_err("fields missing");
-            assert!(!err.to_string().contains("unknown variant"), "{ty}: {err}");
+            // Known types fail, if at all, for missing fields, never as an unknown variant.
+            if let Err(err) = serde_json::from_str::<ClientFrame>(&format!(r#"{{"type":"{ty}"}}"#))
+            {
+                assert!(!err.to_string().contains("unknown variant"), "{ty}: {err}");
+            }
         }
     }
 

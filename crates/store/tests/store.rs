@@ -275,30 +275,17 @@ async fn reopening_keeps_everything_and_migrations_are_idempotent() {
     let path = dir.path().join("hub.db");
     let noop: chinwag_store::Publisher = Arc::new(|_: &[Committed]| {});
     let store = Store::open(&path, StoreConfig::default(), noop.clone()).expect("opens");
-    let hub_id = store.read(|c| queries::hub_id(c)).await.expect("id");
+    let hub_id = store.read(queries::hub_id).await.expect("id");
     store
         .write(|tx| tx.register("alice", "Alice", "h"))
         .await
         .expect("registers");
     store.close().await;
     let store = Store::open(&path, StoreConfig::default(), noop).expect("reopens");
+    assert_eq!(store.read(queries::hub_id).await.expect("id"), hub_id);
+    assert_eq!(store.read(queries::users).await.expect("users").len(), 1);
     assert_eq!(
-        store.read(|c| queries::hub_id(c)).await.expect("id"),
-        hub_id
-    );
-    assert_eq!(
-        store
-            .read(|c| queries::users(c))
-            .await
-            .expect("users")
-            .len(),
-        1
-    );
-    assert_eq!(
-        store
-            .read(|c| queries::integrity_check(c))
-            .await
-            .expect("check"),
+        store.read(queries::integrity_check).await.expect("check"),
         "ok"
     );
     // A closed store refuses writes with a clear error instead of hanging.
