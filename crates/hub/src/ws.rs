@@ -684,15 +684,20 @@ async fn handle_text(ctx: &ReaderCtx, text: &str, typing: &mut Bucket) -> Handle
                 .submit(move |tx| tx.send_message(me, conversation_id, &client_id, &body, max))
                 .await
                 .map_err(|e| fail(e.into()))?;
-            state.fanout.typing(conversation_id, me, false);
             let errors = ctx.errors.clone();
+            let fanout = state.fanout.clone();
             Ok(Some(Box::pin(async move {
                 Some(match ticket.wait().await {
-                    Ok((message, duplicate)) => frame_text(&ServerFrame::Ack {
-                        reference,
-                        message,
-                        duplicate,
-                    }),
+                    Ok((message, duplicate)) => {
+                        // After the commit, so that others see the message arrive before the
+                        // indicator goes.
+                        fanout.typing(conversation_id, me, false);
+                        frame_text(&ServerFrame::Ack {
+                            reference,
+                            message,
+                            duplicate,
+                        })
+                    }
                     Err(err) => late_error(&errors, err.into(), reference),
                 })
             })))
