@@ -47,16 +47,7 @@ async fn graceful_shutdown_acks_in_flight_writes_and_says_going_away() {
 
     let hub = TestHub::start_in(cfg, dir).await;
     let api = hub.api();
-    let login = api
-        .call(
-            "POST",
-            "/auth/login",
-            None,
-            Some(json!({ "username": "alice", "password": "alice-password" })),
-        )
-        .await;
-    let token = login.body["token"].as_str().expect("token").to_owned();
-    let alice = Session { token, ..alice };
+    let alice = api.login(&alice.username).await;
     let stored: HashSet<String> = api
         .history(&alice, 1)
         .await
@@ -288,19 +279,7 @@ async fn sigkill_mid_stream_loses_no_acknowledged_message() {
 
     let bin = Binary::start(dir.path());
     let api = bin.api();
-    let login = api
-        .call(
-            "POST",
-            "/auth/login",
-            None,
-            Some(json!({ "username": "alice", "password": "alice-password" })),
-        )
-        .await;
-    assert_eq!(login.status, 200);
-    let alice = Session {
-        token: login.body["token"].as_str().expect("token").to_owned(),
-        ..alice
-    };
+    let alice = api.login(&alice.username).await;
     let mut stored = Vec::new();
     let mut before = None::<i64>;
     loop {

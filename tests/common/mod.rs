@@ -214,6 +214,24 @@ impl Api {
         }
     }
 
+    /// Logs in with the password `register` chose.
+    pub async fn login(&self, username: &str) -> Session {
+        let reply = self
+            .call(
+                "POST",
+                "/auth/login",
+                None,
+                Some(json!({ "username": username, "password": format!("{username}-password") })),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "login {username}: {:?}", reply.body);
+        Session {
+            token: reply.body["token"].as_str().expect("token").to_owned(),
+            id: reply.body["user"]["id"].as_i64().expect("id"),
+            username: username.to_owned(),
+        }
+    }
+
     pub async fn direct(&self, me: &Session, other: &Session) -> i64 {
         let reply = self
             .post(

@@ -450,12 +450,7 @@ async fn open_direct(req: Request) -> ApiResult {
     let (me, _) = req.user().await?;
     let body: DirectRequest = req.json()?;
     let (detail, created) = write(&req, move |tx| tx.open_direct(me.id, body.user_id)).await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok(json(status, &detail))
+    Ok(json(created_or_ok(created), &detail))
 }
 
 async fn conversation(req: Request, id: i64) -> ApiResult {
@@ -582,12 +577,7 @@ async fn send(req: Request, id: i64) -> ApiResult {
     })
     .await?;
     req.state.fanout.typing(id, me.id, false);
-    let status = if duplicate {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok(json(status, &message))
+    Ok(json(created_or_ok(!duplicate), &message))
 }
 
 async fn edit(req: Request, id: i64) -> ApiResult {
@@ -680,6 +670,15 @@ fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
 
 fn ok<T: Serialize>(value: &T) -> ApiResult {
     Ok(json(StatusCode::OK, value))
+}
+
+/// `201 Created` for something new, `200 OK` for something that already existed.
+fn created_or_ok(created: bool) -> StatusCode {
+    if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
 }
 
 fn no_content() -> Response {
