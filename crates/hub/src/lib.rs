@@ -10,6 +10,7 @@
 //! anywhere but the store. Entry point: [`Hub::open`] then [`serve`] on a listener the caller
 //! bound.
 
+mod assets;
 pub mod auth;
 pub mod error;
 pub mod fanout;
@@ -255,10 +256,7 @@ pub async fn serve(
 fn routes(
     state: Arc<HubState>,
 ) -> impl Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible> + Clone {
-    let with_state = {
-        let state = state.clone();
-        warp::any().map(move || state.clone())
-    };
+    let with_state = warp::any().map(move || state.clone());
     let ws_route = warp::path!("api" / "v1" / "ws")
         .and(warp::path::end())
         .and(with_state.clone())
@@ -277,14 +275,16 @@ fn routes(
         .and(warp::addr::remote())
         .and(warp::body::stream())
         .then(rest::handle);
-    let index = warp::path::end()
-        .and(warp::get())
-        .and(with_state)
-        .map(rest::index);
+    let ui = warp::get()
+        .and(warp::path::tail())
+        .and(warp::header::headers_cloned())
+        .map(|tail: warp::path::Tail, headers: warp::http::HeaderMap| {
+            assets::serve(tail.as_str(), &headers)
+        });
     ws_route
         .or(api_route)
         .unify()
-        .or(index)
+        .or(ui)
         .unify()
         .recover(rest::recover)
         .unify()

@@ -704,28 +704,6 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// `GET /`: until the web UI lands, a short page that says what this is and where the API is.
-pub(crate) fn index(state: Arc<HubState>) -> Response {
-    let name = html_escape(&state.info.name);
-    let page = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>{name} · Chinwag</title></head><body>\
-         <h1>{name}</h1><p>This is a Chinwag hub (version {version}, protocol {protocol}). \
-         Clients talk to it at <code>/api/v1</code> and <code>/api/v1/ws</code>; \
-         see <code>docs/protocol.md</code>.</p></body></html>",
-        version = state.info.version,
-        protocol = state.info.protocol,
-    );
-    warp::reply::html(page).into_response()
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// Turns warp's own rejections (no route matched) into JSON errors.
 pub(crate) async fn recover(rejection: warp::Rejection) -> Result<Response, Infallible> {
     let err = if rejection.is_not_found() {

@@ -1,0 +1,149 @@
+// Harness for the browser tests: the real `chinwag --server` binary on a free loopback port
+// with a temporary data directory, and Debian's chromium driven by playwright-core.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const root = path.resolve(here, '../..');
+export const artifacts = path.join(here, 'artifacts');
+mkdirSync(artifacts, { recursive: true });
+
+const BINARY = process.env.CHINWAG_BIN || path.join(root, 'target/debug/chinwag');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+/** A hub process. `restart()` keeps its port and data directory. */
+export class Hub {
+  static async start() {
+    const hub = new Hub(mkdtempSync(path.join(tmpdir(), 'chinwag-e2e-')));
+    await hub.spawn('127.0.0.1:0');
+    return hub;
+  }
+
+  constructor(dir) {
+    this.dir = dir;
+    this.proc = null;
+    this.url = null;
+  }
+
+  spawn(bind) {
+    return new Promise((resolve, reject) => {
+      const proc = spawn(BINARY, ['--server', '--bind', bind, '--data-dir', this.dir, '--name', 'Test Office'], {
+        env: { ...process.env, RUST_LOG: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      this.proc = proc;
+      let out = '';
+      let err = '';
+      const timer = setTimeout(() => reject(new Error(`hub did not start: ${err}`)), 15000);
+      proc.stdout.on('data', (chunk) => {
+        out += chunk;
+        const m = out.match(/http:\/\/127\.0\.0\.1:(\d+)\//);
+        if (m && !this.url) {
+          this.url = m[0];
+          this.port = m[1];
+        }
+        if (m) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      proc.stderr.on('data', (chunk) => { err += chunk; });
+      proc.on('exit', (code) => {
+        clearTimeout(timer);
+        if (!this.url) reject(new Error(`hub exited with ${code}: ${err}`));
+      });
+    });
+  }
+
+  async stop(signal = 'SIGTERM') {
+    if (!this.proc || this.proc.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.proc.once('exit', resolve));
+    this.proc.kill(signal);
+    await exited;
+  }
+
+  /** Stops the hub and starts it again on the same port and data directory. */
+  async restart(signal = 'SIGTERM', downMs = 0) {
+    await this.stop(signal);
+    if (downMs) await sleep(downMs);
+    await this.spawn(`127.0.0.1:${this.port}`);
+  }
+
+  async dispose() {
+    await this.stop('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
+  });
+}
+
+export const DESKTOP = { width: 1200, height: 800 };
+export const PHONE = { width: 360, height: 740 };
+
+/** A person in their own browser context (own storage), on the hub's page. */
+export async function person(browser, hub, { viewport = DESKTOP, colorScheme = 'light' } = {}) {
+  const context = await browser.newContext({ viewport, colorScheme, reducedMotion: 'reduce' });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (err) => page.errors.push(String(err)));
+  page.on('console', (msg) => { if (msg.type() === 'error') page.errors.push(msg.text()); });
+  page.dialogsSeen = [];
+  page.on('dialog', (dialog) => {
+    page.dialogsSeen.push(dialog.message());
+    // Confirm prompts are accepted; an alert() would mean injected script ran.
+    if (dialog.type() === 'confirm') dialog.accept(); else dialog.dismiss();
+  });
+  await page.goto(hub.url);
+  return page;
+}
+
+export async function register(page, username, displayName = username) {
+  await page.click('#tab-register');
+  await page.fill('#auth-form input[name=username]', username);
+  await page.fill('#auth-form input[name=display_name]', displayName);
+  await page.fill('#auth-form input[name=password]', `${username}-password`);
+  await page.click('#auth-submit');
+  await page.waitForSelector('#app-screen:not([hidden])');
+}
+
+/** Opens the conversation whose list entry has this name. */
+export async function openConversation(page, name) {
+  await page.locator('#conversation-list button', { has: page.locator('.conv-name', { hasText: name }) }).first().click();
+  await page.waitForFunction((n) => document.getElementById('chat-name').textContent.includes(n), name);
+}
+
+export async function startDirect(page, displayName) {
+  await page.click('#new-direct');
+  await page.locator('#directory-list button', { hasText: displayName }).click();
+  await page.waitForFunction((n) => document.getElementById('chat-name').textContent === n, displayName);
+}
+
+export async function send(page, text) {
+  await page.fill('#composer-input', text);
+  await page.press('#composer-input', 'Enter');
+}
+
+/** Bodies of the messages shown, in order. */
+export async function bodies(page) {
+  return page.$$eval('#messages .msg .bubble', (els) => els.map((e) => e.textContent));
+}
+
+export async function shot(page, name) {
+  await page.screenshot({ path: path.join(artifacts, `${name}.png`) });
+}

@@ -1,0 +1,1173 @@
+// Chinwag's web UI: the same page in the desktop window and in any browser.
+//
+// State lives in one object; the hub's events are applied to it idempotently (by message id,
+// by receipt maximum) and the affected parts of the page are re-rendered. User text is only
+// ever placed with text nodes (see dom.js).
+
+import { api, ApiError, Connection, Outbox, newClientId } from './hub.js';
+import { h, linkify, avatar, clock, shortWhen, dayLabel, sameDay, utf8Length, $ } from './dom.js';
+
+const TOKEN_KEY = 'chinwag.token';
+const PAGE = 50;
+const TYPING_REFRESH_MS = 3000;
+const RETRYABLE = new Set(['rate_limited', 'unavailable', 'internal']);
+
+const state = {
+  hub: null,
+  token: null,
+  me: null,
+  users: new Map(), // id -> user with .presence
+  convs: new Map(), // id -> conversation summary
+  members: new Map(), // conversation id -> Map(user id -> member)
+  history: new Map(), // conversation id -> { list, hasMore, loading }
+  active: null,
+  typing: new Map(), // conversation id -> Map(user id -> timer)
+  typingSent: { conv: null, at: 0 },
+  conn: null,
+  outbox: null,
+  requests: new Map(), // ref -> { resolve, reject }
+  nextRef: 1,
+  delivered: new Map(), // conversation id -> highest seq reported delivered
+  pendingDelivered: new Map(),
+  deliveredTimer: null,
+  firstSync: true,
+};
+
+// ---------------------------------------------------------------- start-up and sign-in
+
+let authMode = 'login';
+
+async function boot() {
+  const announcer = h('div', { id: 'announcer', class: 'visually-hidden', 'aria-live': 'polite' });
+  document.body.append(announcer);
+  wireStatic();
+  try {
+    state.hub = await api('GET', '/hub');
+  } catch (err) {
+    showAuth();
+    authError(err.message);
+    return;
+  }
+  $('hub-name').textContent = state.hub.name;
+  document.title = `${state.hub.name} · Chinwag`;
+  $('auth-form').querySelector('.join-code').hidden = true;
+  const token = localStorage.getItem(TOKEN_KEY);
+  if (token) {
+    try {
+      const me = await api('GET', '/me', { token });
+      start(token, me);
+      return;
+    } catch (err) {
+      if (err.status === 401) localStorage.removeItem(TOKEN_KEY);
+      else authError(err.message);
+    }
+  }
+  showAuth();
+}
+
+function showAuth() {
+  $('app-screen').hidden = true;
+  $('auth-screen').hidden = false;
+  setAuthMode(authMode);
+  $('auth-form').username.focus();
+}
+
+function setAuthMode(mode) {
+  authMode = mode;
+  const register = mode === 'register';
+  $('tab-login').setAttribute('aria-selected', String(!register));
+  $('tab-register').setAttribute('aria-selected', String(register));
+  const form = $('auth-form');
+  form.querySelector('.register-only').hidden = !register;
+  form.querySelector('.join-code').hidden = !(register && state.hub && state.hub.join_code_required);
+  form.password.autocomplete = register ? 'new-password' : 'current-password';
+  $('auth-submit').textContent = register ? 'Create account' : 'Sign in';
+  authError('');
+}
+
+function authError(message) {
+  $('auth-error').textContent = message;
+}
+
+async function submitAuth(event) {
+  event.preventDefault();
+  const form = $('auth-form');
+  const username = form.username.value.trim();
+  const password = form.password.value;
+  if (username.length < 3) return authError('Enter your username (at least 3 characters).');
+  if (password.length < 8) return authError('The password has at least 8 characters.');
+  const button = $('auth-submit');
+  button.disabled = true;
+  try {
+    let reply;
+    if (authMode === 'register') {
+      const body = { username, password };
+      const display = form.display_name.value.trim();
+      if (display) body.display_name = display;
+      if (state.hub && state.hub.join_code_required) body.join_code = form.join_code.value.trim();
+      reply = await api('POST', '/auth/register', { body });
+    } else {
+      reply = await api('POST', '/auth/login', { body: { username, password } });
+    }
+    localStorage.setItem(TOKEN_KEY, reply.token);
+    form.reset();
+    start(reply.token, reply.user);
+  } catch (err) {
+    authError(err.message);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function start(token, me) {
+  state.token = token;
+  state.me = me;
+  state.users.set(me.id, { ...me, presence: 'online' });
+  state.outbox = new Outbox(me.id);
+  $('auth-screen').hidden = true;
+  $('app-screen').hidden = false;
+  renderMe();
+  const conn = new Connection(token);
+  state.conn = conn;
+  conn.addEventListener('ready', (e) => onReady(e.detail));
+  conn.addEventListener('synced', () => onSynced());
+  conn.addEventListener('event', (e) => applyEvent(e.detail.event));
+  conn.addEventListener('reply', (e) => onReply(e.detail));
+  conn.addEventListener('typing', (e) => onTyping(e.detail));
+  conn.addEventListener('presence', (e) => setPresence(e.detail.user_id, e.detail.status));
+  conn.addEventListener('state', (e) => onConnectionState(e.detail));
+  conn.addEventListener('unauthorized', () => signedOut());
+  conn.start();
+  loadEverything();
+}
+
+async function loadEverything() {
+  try {
+    const [users, convs] = await Promise.all([
+      call('GET', '/users'),
+      call('GET', '/conversations'),
+    ]);
+    for (const user of users) mergeUser(user);
+    state.convs = new Map(convs.map((c) => [c.id, c]));
+    for (const c of convs) reportDelivered(c.id, c.last_seq, c.delivered_seq);
+    renderList();
+    if (state.active === null) {
+      const first = sortedConversations()[0];
+      if (first && window.matchMedia('(min-width: 721px)').matches) openConversation(first.id, { focus: false });
+    } else {
+      refreshActive();
+    }
+  } catch (err) {
+    if (err.status !== 401) flash(err.message);
+  }
+}
+
+/** A REST call with my token; a 401 signs me out. */
+async function call(method, path, body) {
+  try {
+    return await api(method, path, { token: state.token, body });
+  } catch (err) {
+    if (err.status === 401) signedOut();
+    throw err;
+  }
+}
+
+function signedOut() {
+  if (state.conn) state.conn.stop();
+  localStorage.removeItem(TOKEN_KEY);
+  location.reload();
+}
+
+async function logout() {
+  try {
+    await api('POST', '/auth/logout', { token: state.token });
+  } catch {
+    // Signing out locally is what matters; the session dies with the token either way.
+  }
+  localStorage.removeItem(`chinwag.outbox.${state.me.id}`);
+  signedOut();
+}
+
+// ---------------------------------------------------------------- connection
+
+function onReady(frame) {
+  state.me = frame.user;
+  mergeUser({ ...frame.user, presence: 'online' });
+  const here = new Map(frame.presence.map((p) => [p.user_id, p.status]));
+  for (const user of state.users.values()) user.presence = here.get(user.id) || 'offline';
+  renderMe();
+  renderList();
+  renderChatHead();
+}
+
+function onSynced() {
+  if (!state.firstSync) {
+    // Resumed: events filled the gaps; refresh summaries so unread counts are exact.
+    loadEverything();
+  }
+  state.firstSync = false;
+  for (const item of state.outbox.items) {
+    if (item.state !== 'failed') sendItem(item);
+  }
+  maybeRead();
+}
+
+let bannerTimer = null;
+
+function onConnectionState({ online, retryInMs }) {
+  clearInterval(bannerTimer);
+  const banner = $('banner');
+  if (online) {
+    banner.hidden = true;
+    return;
+  }
+  banner.hidden = false;
+  const until = Date.now() + retryInMs;
+  const tick = () => {
+    const secs = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+    $('banner-text').textContent = secs > 0
+      ? `Connection to the hub lost. Reconnecting in ${secs} s…`
+      : 'Connection to the hub lost. Reconnecting…';
+  };
+  tick();
+  bannerTimer = setInterval(tick, 1000);
+  renderChat();
+}
+
+function request(frame) {
+  const ref = `r${state.nextRef++}`;
+  return new Promise((resolve, reject) => {
+    if (!state.conn.send({ ...frame, ref })) {
+      reject(new ApiError(0, 'offline', 'You are offline; try again when the connection is back.'));
+      return;
+    }
+    state.requests.set(ref, { resolve, reject });
+  });
+}
+
+function onReply(frame) {
+  const waiting = state.requests.get(frame.ref);
+  if (waiting) {
+    state.requests.delete(frame.ref);
+    if (frame.type === 'error') waiting.reject(new ApiError(0, frame.code, frame.message, frame.retry_after_ms));
+    else waiting.resolve(frame);
+    return;
+  }
+  const item = state.outbox.items.find((i) => i.client_id === frame.ref);
+  if (!item) return;
+  if (frame.type === 'ack') {
+    state.outbox.remove(item.client_id);
+    addMessage(frame.message);
+  } else if (frame.type === 'error') {
+    if (RETRYABLE.has(frame.code)) {
+      setTimeout(() => sendItem(item), Math.max(500, frame.retry_after_ms || 2000));
+    } else {
+      state.outbox.update(item.client_id, { state: 'failed', error: frame.message });
+      if (item.conversation_id === state.active) renderMessages();
+    }
+  }
+}
+
+// ---------------------------------------------------------------- events
+
+function applyEvent(ev) {
+  switch (ev.kind) {
+    case 'message_new':
+      addMessage(ev.message);
+      break;
+    case 'message_edited':
+    case 'message_deleted':
+      replaceMessage(ev.message);
+      break;
+    case 'conversation_created':
+    case 'members_added': {
+      const mine = ev.members.some((m) => m.user_id === state.me.id);
+      if (mine || !state.convs.has(ev.conversation.id)) {
+        loadEverything();
+      } else {
+        const members = state.members.get(ev.conversation.id);
+        if (members) for (const m of ev.members) members.set(m.user_id, m);
+        const conv = state.convs.get(ev.conversation.id);
+        conv.member_count += ev.members.length;
+        renderChatHead();
+      }
+      break;
+    }
+    case 'conversation_updated': {
+      const conv = state.convs.get(ev.conversation.id);
+      if (conv) Object.assign(conv, ev.conversation);
+      renderList();
+      renderChatHead();
+      break;
+    }
+    case 'member_removed': {
+      if (ev.user_id === state.me.id) {
+        state.convs.delete(ev.conversation_id);
+        if (state.active === ev.conversation_id) closeConversation();
+        renderList();
+      } else {
+        const members = state.members.get(ev.conversation_id);
+        if (members) members.delete(ev.user_id);
+        const conv = state.convs.get(ev.conversation_id);
+        if (conv) conv.member_count = Math.max(0, conv.member_count - 1);
+        if (state.active === ev.conversation_id) { renderChatHead(); renderMessages(); }
+      }
+      break;
+    }
+    case 'member_updated': {
+      const members = state.members.get(ev.conversation_id);
+      if (members) members.set(ev.member.user_id, ev.member);
+      if (ev.member.user_id === state.me.id) {
+        const conv = state.convs.get(ev.conversation_id);
+        if (conv) conv.my_role = ev.member.role;
+      }
+      break;
+    }
+    case 'receipt':
+      onReceipt(ev);
+      break;
+    case 'user_joined':
+    case 'user_updated':
+      mergeUser(ev.user);
+      if (ev.user.id === state.me.id) { state.me = ev.user; renderMe(); }
+      renderList();
+      renderChatHead();
+      if (state.active !== null) renderMessages();
+      break;
+    default:
+      break;
+  }
+}
+
+function mergeUser(user) {
+  const known = state.users.get(user.id);
+  state.users.set(user.id, { presence: 'offline', ...known, ...user });
+}
+
+function setPresence(userId, status) {
+  const user = state.users.get(userId);
+  if (!user) return;
+  user.presence = status;
+  renderList();
+  renderChatHead();
+}
+
+function addMessage(message) {
+  const conv = state.convs.get(message.conversation_id);
+  if (!conv) {
+    loadEverything();
+    return;
+  }
+  const mine = message.sender_id === state.me.id;
+  const hist = state.history.get(message.conversation_id);
+  let isNew = true;
+  if (hist) {
+    isNew = !hist.list.some((m) => m.id === message.id);
+    if (isNew) insertSorted(hist.list, message);
+  } else {
+    isNew = message.seq > conv.last_seq;
+  }
+  if (mine) state.outbox.remove(message.client_id);
+  if (message.seq >= conv.last_seq) {
+    conv.last_seq = message.seq;
+    conv.last_message = message;
+    conv.last_activity_at = Math.max(conv.last_activity_at, message.created_at);
+  }
+  if (mine) {
+    conv.read_seq = Math.max(conv.read_seq, message.seq);
+  } else if (isNew) {
+    if (message.seq > conv.read_seq) conv.unread += 1;
+    reportDelivered(conv.id, message.seq, conv.delivered_seq);
+    clearTyping(conv.id, message.sender_id);
+    if (conv.id !== state.active || document.hidden) {
+      announce(`New message from ${userName(message.sender_id)} in ${convName(conv)}: ${message.body}`);
+    }
+  }
+  renderList();
+  if (message.conversation_id === state.active) {
+    const wasAtBottom = atBottom();
+    renderMessages();
+    if (wasAtBottom || mine) scrollToBottom();
+    else if (isNew) $('jump').hidden = false;
+    maybeRead();
+  }
+}
+
+function replaceMessage(message) {
+  const hist = state.history.get(message.conversation_id);
+  if (hist) {
+    const i = hist.list.findIndex((m) => m.id === message.id);
+    if (i >= 0) hist.list[i] = message;
+  }
+  const conv = state.convs.get(message.conversation_id);
+  if (conv && conv.last_message && conv.last_message.id === message.id) conv.last_message = message;
+  renderList();
+  if (message.conversation_id === state.active) renderMessages();
+}
+
+function insertSorted(list, message) {
+  let i = list.length;
+  while (i > 0 && list[i - 1].seq > message.seq) i -= 1;
+  list.splice(i, 0, message);
+}
+
+function onReceipt(ev) {
+  const members = state.members.get(ev.conversation_id);
+  if (members) {
+    const before = members.get(ev.user_id) || { user_id: ev.user_id, role: 'member', delivered_seq: 0, read_seq: 0 };
+    members.set(ev.user_id, {
+      ...before,
+      delivered_seq: Math.max(before.delivered_seq, ev.delivered_seq),
+      read_seq: Math.max(before.read_seq, ev.read_seq),
+    });
+  }
+  if (ev.user_id === state.me.id) {
+    // Another of my devices read it.
+    const conv = state.convs.get(ev.conversation_id);
+    if (conv && ev.read_seq > conv.read_seq) {
+      conv.read_seq = ev.read_seq;
+      if (conv.read_seq >= conv.last_seq) conv.unread = 0;
+      renderList();
+    }
+  }
+  if (ev.conversation_id === state.active) renderMessages();
+}
+
+// ---------------------------------------------------------------- receipts I send
+
+function reportDelivered(convId, seq, alreadyDelivered = 0) {
+  const known = Math.max(state.delivered.get(convId) || 0, alreadyDelivered);
+  if (seq <= known) return;
+  state.delivered.set(convId, seq);
+  state.pendingDelivered.set(convId, seq);
+  clearTimeout(state.deliveredTimer);
+  state.deliveredTimer = setTimeout(flushDelivered, 150);
+}
+
+function flushDelivered() {
+  for (const [convId, seq] of state.pendingDelivered) {
+    if (state.conn.send({ type: 'delivered', conversation_id: convId, seq })) {
+      state.pendingDelivered.delete(convId);
+    }
+  }
+}
+
+/** Reports "read" when the active conversation is visible, focused and scrolled to the end. */
+function maybeRead() {
+  const conv = state.convs.get(state.active);
+  if (!conv || document.hidden || !document.hasFocus() || !atBottom()) return;
+  const hist = state.history.get(conv.id);
+  if (!hist) return;
+  const last = conv.last_seq;
+  if (last > 0 && conv.read_seq < last) {
+    if (state.conn.send({ type: 'read', conversation_id: conv.id, seq: last })) {
+      conv.read_seq = last;
+      state.delivered.set(conv.id, Math.max(state.delivered.get(conv.id) || 0, last));
+    }
+  }
+  if (conv.unread !== 0 && conv.read_seq >= last) {
+    conv.unread = 0;
+    renderList();
+  }
+  $('jump').hidden = true;
+}
+
+// ---------------------------------------------------------------- typing
+
+function onTyping({ conversation_id: convId, user_id: userId, typing, expires_in_ms: ttl }) {
+  if (!state.typing.has(convId)) state.typing.set(convId, new Map());
+  const people = state.typing.get(convId);
+  clearTimeout(people.get(userId));
+  if (typing) {
+    people.set(userId, setTimeout(() => clearTyping(convId, userId), ttl || 6000));
+  } else {
+    people.delete(userId);
+  }
+  if (convId === state.active) renderTyping();
+}
+
+function clearTyping(convId, userId) {
+  const people = state.typing.get(convId);
+  if (!people || !people.has(userId)) return;
+  clearTimeout(people.get(userId));
+  people.delete(userId);
+  if (convId === state.active) renderTyping();
+}
+
+function renderTyping() {
+  const people = state.typing.get(state.active);
+  const names = people ? [...people.keys()].map(userName) : [];
+  let text = '';
+  if (names.length === 1) text = `${names[0]} is typing…`;
+  else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
+  else if (names.length > 2) text = 'Several people are typing…';
+  $('typing').textContent = text;
+}
+
+function sendTyping(typing) {
+  const conv = state.active;
+  const now = Date.now();
+  const sent = state.typingSent;
+  if (typing) {
+    if (sent.conv === conv && now - sent.at < TYPING_REFRESH_MS) return;
+    if (state.conn.send({ type: 'typing', conversation_id: conv, typing: true })) {
+      state.typingSent = { conv, at: now };
+    }
+  } else if (sent.conv !== null) {
+    state.conn.send({ type: 'typing', conversation_id: sent.conv, typing: false });
+    state.typingSent = { conv: null, at: 0 };
+  }
+}
+
+// ---------------------------------------------------------------- conversations
+
+function userName(id) {
+  const user = state.users.get(id);
+  return user ? user.display_name : 'Someone';
+}
+
+function peerOf(conv) {
+  return conv.peer_id ? state.users.get(conv.peer_id) : null;
+}
+
+function convName(conv) {
+  if (conv.kind === 'direct') {
+    const peer = peerOf(conv);
+    return peer ? peer.display_name : 'Direct message';
+  }
+  return conv.kind === 'general' ? `# ${conv.name || 'general'}` : conv.name || 'Group';
+}
+
+function sortedConversations() {
+  return [...state.convs.values()].sort((a, b) => b.last_activity_at - a.last_activity_at || b.id - a.id);
+}
+
+function previewOf(conv) {
+  const m = conv.last_message;
+  if (!m) return conv.kind === 'direct' ? 'Say hello' : 'No messages yet';
+  if (m.deleted) return 'Message deleted';
+  const body = m.body.replace(/\s+/g, ' ');
+  if (m.sender_id === state.me.id) return `You: ${body}`;
+  return conv.kind === 'direct' ? body : `${userName(m.sender_id)}: ${body}`;
+}
+
+function convAvatar(conv) {
+  if (conv.kind === 'direct') {
+    const peer = peerOf(conv);
+    return avatar(peer ? peer.display_name : '?', conv.peer_id || 0, { presence: peer ? peer.presence : 'offline' });
+  }
+  return avatar(conv.kind === 'general' ? '#' : conv.name, conv.id + 7, { group: true });
+}
+
+function renderList() {
+  const list = $('conversation-list');
+  const focused = document.activeElement && document.activeElement.dataset.conv;
+  list.replaceChildren();
+  let totalUnread = 0;
+  for (const conv of sortedConversations()) {
+    totalUnread += conv.unread;
+    const peer = peerOf(conv);
+    const label = [convName(conv), conv.unread ? `${conv.unread} unread` : '',
+      peer ? peer.presence : ''].filter(Boolean).join(', ');
+    const button = h('button', {
+      type: 'button',
+      'aria-current': conv.id === state.active ? 'true' : 'false',
+      'aria-label': label,
+      dataset: { conv: String(conv.id) },
+      class: conv.unread ? 'unread' : '',
+      onclick: () => openConversation(conv.id),
+    },
+    convAvatar(conv),
+    h('span', { class: 'conv-main' },
+      h('span', { class: 'conv-top' },
+        h('span', { class: 'conv-name' }, convName(conv)),
+        h('span', { class: 'conv-time' }, conv.last_message ? shortWhen(conv.last_message.created_at) : '')),
+      h('span', { class: 'conv-bottom' },
+        h('span', { class: 'conv-preview' }, previewOf(conv)),
+        conv.unread ? h('span', { class: 'badge', 'aria-hidden': 'true' }, conv.unread > 999 ? '999+' : conv.unread) : null)));
+    list.append(h('li', {}, button));
+  }
+  if (focused) {
+    const again = list.querySelector(`[data-conv="${CSS.escape(focused)}"]`);
+    if (again) again.focus();
+  }
+  const name = state.hub ? state.hub.name : 'Chinwag';
+  document.title = totalUnread ? `(${totalUnread}) ${name} · Chinwag` : `${name} · Chinwag`;
+}
+
+async function openConversation(id, { focus = true } = {}) {
+  if (state.active !== id) sendTyping(false);
+  state.active = id;
+  $('app-screen').classList.add('show-chat');
+  $('empty-state').hidden = true;
+  $('chat-head').hidden = false;
+  $('messages-wrap').hidden = false;
+  $('composer').hidden = false;
+  $('jump').hidden = true;
+  renderList();
+  renderChatHead();
+  renderTyping();
+  const input = $('composer-input');
+  input.value = drafts.get(id) || '';
+  composerChanged(false);
+  if (!state.history.has(id)) {
+    state.history.set(id, { list: [], hasMore: true, loading: false });
+    renderMessages();
+    await loadOlder(id);
+  } else {
+    renderMessages();
+  }
+  scrollToBottom();
+  refreshMembers(id);
+  maybeRead();
+  if (focus) input.focus();
+}
+
+function closeConversation() {
+  state.active = null;
+  $('app-screen').classList.remove('show-chat');
+  $('empty-state').hidden = false;
+  $('chat-head').hidden = true;
+  $('messages-wrap').hidden = true;
+  $('composer').hidden = true;
+  $('typing').textContent = '';
+}
+
+async function refreshMembers(id) {
+  try {
+    const detail = await call('GET', `/conversations/${id}`);
+    state.members.set(id, new Map(detail.members.map((m) => [m.user_id, m])));
+    const conv = state.convs.get(id);
+    if (conv) conv.member_count = detail.members.length;
+    if (id === state.active) { renderChatHead(); renderMessages(); }
+  } catch (err) {
+    if (err.status === 404) { state.convs.delete(id); closeConversation(); renderList(); }
+  }
+}
+
+function refreshActive() {
+  if (state.active === null) return;
+  const id = state.active;
+  if (!state.convs.has(id)) { closeConversation(); return; }
+  refreshMembers(id);
+  // Fill any gap at the end of the loaded history (events cover it too; this is cheap).
+  const hist = state.history.get(id);
+  const last = hist && hist.list.length ? hist.list[hist.list.length - 1].seq : 0;
+  call('GET', `/conversations/${id}/messages?after=${last}&limit=200`).then((page) => {
+    for (const m of page.messages) addMessage(m);
+  }).catch(() => {});
+}
+
+async function loadOlder(id) {
+  const hist = state.history.get(id);
+  if (!hist || hist.loading || !hist.hasMore) return;
+  hist.loading = true;
+  const first = hist.list[0];
+  const query = first ? `?before=${first.seq}&limit=${PAGE}` : `?limit=${PAGE}`;
+  try {
+    const page = await call('GET', `/conversations/${id}/messages${query}`);
+    const known = new Set(hist.list.map((m) => m.id));
+    hist.list = [...page.messages.filter((m) => !known.has(m.id)), ...hist.list];
+    hist.hasMore = page.has_more;
+  } catch (err) {
+    flash(err.message);
+  } finally {
+    hist.loading = false;
+  }
+  if (id !== state.active) return;
+  const box = $('messages');
+  const fromBottom = box.scrollHeight - box.scrollTop;
+  renderMessages();
+  box.scrollTop = box.scrollHeight - fromBottom;
+}
+
+function renderChatHead() {
+  const conv = state.convs.get(state.active);
+  if (!conv) return;
+  $('chat-name').textContent = convName(conv);
+  let sub = '';
+  if (conv.kind === 'direct') {
+    const peer = peerOf(conv);
+    if (peer) sub = [peer.presence, peer.status_text].filter(Boolean).join(' · ');
+  } else {
+    sub = `${conv.member_count} ${conv.member_count === 1 ? 'member' : 'members'}`;
+  }
+  $('chat-sub').textContent = sub;
+}
+
+// ---------------------------------------------------------------- the message list
+
+function atBottom() {
+  const box = $('messages');
+  return box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+}
+
+function scrollToBottom() {
+  const box = $('messages');
+  box.scrollTop = box.scrollHeight;
+  $('jump').hidden = true;
+}
+
+/** Receipt state of my message `seq`: sent, delivered or read (by anyone else). */
+function receiptOf(convId, seq) {
+  const members = state.members.get(convId);
+  if (!members) return 'sent';
+  let status = 'sent';
+  for (const m of members.values()) {
+    if (m.user_id === state.me.id) continue;
+    if (m.read_seq >= seq) return 'read';
+    if (m.delivered_seq >= seq) status = 'delivered';
+  }
+  return status;
+}
+
+function seenBy(convId, seq) {
+  const members = state.members.get(convId);
+  if (!members) return [];
+  return [...members.values()]
+    .filter((m) => m.user_id !== state.me.id && m.read_seq >= seq)
+    .map((m) => userName(m.user_id));
+}
+
+function renderMessages() {
+  const conv = state.convs.get(state.active);
+  const hist = state.history.get(state.active);
+  const box = $('messages');
+  if (!conv || !hist) return;
+  const nodes = [];
+  nodes.push(h('p', { class: 'history-edge' },
+    hist.hasMore ? (hist.loading ? 'Loading older messages…' : 'Scroll up for older messages')
+      : `This is the beginning of ${convName(conv)}.`));
+  let prev = null;
+  const group = conv.kind !== 'direct';
+  let lastMine = null;
+  for (const m of hist.list) if (m.sender_id === state.me.id && !m.deleted) lastMine = m;
+  const pending = state.outbox.forConversation(conv.id).map((p) => ({
+    ...p, id: `pending-${p.client_id}`, sender_id: state.me.id, pending: true, deleted: false, edited_at: null,
+  }));
+  for (const m of [...hist.list, ...pending]) {
+    const when = new Date(m.created_at);
+    if (!prev || !sameDay(new Date(prev.created_at), when)) {
+      nodes.push(h('div', { class: 'day', role: 'separator' }, dayLabel(m.created_at)));
+      prev = null;
+    }
+    const first = !prev || prev.sender_id !== m.sender_id || m.created_at - prev.created_at > 5 * 60000;
+    nodes.push(messageNode(conv, m, first, group));
+    if (group && lastMine && m.id === lastMine.id) {
+      const names = seenBy(conv.id, m.seq);
+      if (names.length) nodes.push(h('p', { class: 'seen-by' }, `Seen by ${names.join(', ')}`));
+    }
+    prev = m;
+  }
+  box.replaceChildren(...nodes);
+}
+
+function messageNode(conv, m, first, group) {
+  const mine = m.sender_id === state.me.id;
+  const classes = ['msg', mine ? 'mine' : 'theirs', first ? 'first' : '', m.pending ? 'pending' : ''];
+  const bubble = m.deleted
+    ? h('div', { class: 'bubble deleted' }, 'This message was deleted')
+    : h('div', { class: 'bubble' }, linkify(m.body));
+  const meta = h('div', { class: 'meta' }, h('time', { datetime: new Date(m.created_at).toISOString() }, clock(m.created_at)));
+  if (m.edited_at && !m.deleted) meta.append(h('span', {}, '· edited'));
+  if (mine) meta.append(ticks(conv, m));
+  if (mine && !m.deleted && !m.pending) {
+    meta.append(h('span', { class: 'msg-actions' },
+      h('button', { type: 'button', onclick: () => editMessage(m), 'aria-label': 'Edit message' }, 'Edit'),
+      h('button', { type: 'button', onclick: () => deleteMessage(m), 'aria-label': 'Delete message' }, 'Delete')));
+  }
+  if (m.pending && m.state === 'failed') {
+    meta.append(h('span', { class: 'msg-actions always' },
+      h('button', { type: 'button', onclick: () => retryItem(m.client_id) }, 'Retry'),
+      h('button', { type: 'button', onclick: () => discardItem(m.client_id) }, 'Discard')));
+  }
+  const who = !mine && first && group ? h('span', { class: 'who' }, userName(m.sender_id)) : null;
+  return h('div', { class: classes.filter(Boolean).join(' '), dataset: { id: String(m.id), seq: String(m.seq || '') } },
+    who, bubble, meta);
+}
+
+function ticks(conv, m) {
+  if (m.pending) {
+    if (m.state === 'failed') return h('span', { class: 'ticks failed', title: m.error }, `Not sent: ${m.error}`);
+    return h('span', { class: 'ticks pending', 'aria-label': 'Sending', title: 'Sending' }, '◷');
+  }
+  const status = receiptOf(conv.id, m.seq);
+  const marks = { sent: '✓', delivered: '✓✓', read: '✓✓' }[status];
+  const label = { sent: 'Sent', delivered: 'Delivered', read: 'Read' }[status];
+  return h('span', { class: `ticks ${status}`, 'aria-label': label, title: label, dataset: { receipt: status } }, marks);
+}
+
+// ---------------------------------------------------------------- composing
+
+const drafts = new Map();
+
+function limit() {
+  return state.hub ? state.hub.limits.max_message_bytes : 16384;
+}
+
+function composerChanged(typed = true) {
+  const input = $('composer-input');
+  input.style.height = 'auto';
+  input.style.height = `${Math.min(input.scrollHeight + 2, window.innerHeight * 0.4)}px`;
+  const bytes = utf8Length(input.value);
+  const max = limit();
+  const hint = $('composer-hint');
+  const over = bytes > max;
+  hint.classList.toggle('over', over);
+  if (over) hint.textContent = `Too long by ${bytes - max} bytes (the limit is ${max}).`;
+  else if (bytes > max * 0.8) hint.textContent = `${max - bytes} bytes left.`;
+  else hint.textContent = '';
+  $('send').disabled = over || input.value.trim() === '';
+  if (state.active !== null) drafts.set(state.active, input.value);
+  if (typed) sendTyping(input.value.trim() !== '');
+}
+
+function submitComposer(event) {
+  event.preventDefault();
+  const input = $('composer-input');
+  const body = input.value;
+  if (body.trim() === '' || utf8Length(body) > limit() || state.active === null) return;
+  const item = {
+    client_id: newClientId(),
+    conversation_id: state.active,
+    body,
+    created_at: Date.now(),
+    state: 'pending',
+  };
+  state.outbox.add(item);
+  input.value = '';
+  drafts.delete(state.active);
+  composerChanged(false);
+  state.typingSent = { conv: null, at: 0 }; // the hub stops my indicator when the message lands
+  renderMessages();
+  scrollToBottom();
+  sendItem(item);
+}
+
+function sendItem(item) {
+  state.conn.send({
+    type: 'send', ref: item.client_id, conversation_id: item.conversation_id,
+    client_id: item.client_id, body: item.body,
+  });
+}
+
+function retryItem(clientId) {
+  state.outbox.update(clientId, { state: 'pending', error: undefined });
+  const item = state.outbox.items.find((i) => i.client_id === clientId);
+  renderMessages();
+  if (item) sendItem(item);
+}
+
+function discardItem(clientId) {
+  state.outbox.remove(clientId);
+  renderMessages();
+}
+
+let editing = null;
+
+function editMessage(m) {
+  editing = m;
+  $('edit-input').value = m.body;
+  $('edit-error').textContent = '';
+  $('edit-dialog').showModal();
+  $('edit-input').focus();
+}
+
+async function submitEdit(event) {
+  event.preventDefault();
+  const body = $('edit-input').value;
+  if (body.trim() === '') { $('edit-error').textContent = 'A message cannot be empty; delete it instead.'; return; }
+  try {
+    const ack = await request({ type: 'edit', message_id: editing.id, body });
+    replaceMessage(ack.message);
+    $('edit-dialog').close();
+  } catch (err) {
+    $('edit-error').textContent = err.message;
+  }
+}
+
+async function deleteMessage(m) {
+  if (!window.confirm('Delete this message for everyone?')) return;
+  try {
+    const ack = await request({ type: 'delete', message_id: m.id });
+    replaceMessage(ack.message);
+  } catch (err) {
+    flash(err.message);
+  }
+}
+
+// ---------------------------------------------------------------- dialogs
+
+function renderMe() {
+  const me = state.me;
+  $('me-name').textContent = me.display_name;
+  $('hub-label').textContent = me.status_text || (state.hub ? state.hub.name : '');
+  const slot = $('me-avatar');
+  slot.replaceWith(Object.assign(avatar(me.display_name, me.id, { presence: 'online' }), { id: 'me-avatar' }));
+}
+
+function otherUsers() {
+  return [...state.users.values()]
+    .filter((u) => u.id !== state.me.id)
+    .sort((a, b) => a.display_name.localeCompare(b.display_name));
+}
+
+function personRow(user, extra) {
+  return [avatar(user.display_name, user.id, { presence: user.presence }),
+    h('span', { class: 'who' }, h('span', {}, user.display_name),
+      h('span', { class: 'muted small' }, `@${user.username}${user.status_text ? ` · ${user.status_text}` : ''}`)),
+    extra];
+}
+
+function openDirectory() {
+  $('directory-filter').value = '';
+  renderDirectory();
+  $('directory-dialog').showModal();
+  $('directory-filter').focus();
+}
+
+function renderDirectory() {
+  const filter = $('directory-filter').value.trim().toLowerCase();
+  const items = otherUsers()
+    .filter((u) => !filter || u.display_name.toLowerCase().includes(filter) || u.username.toLowerCase().includes(filter))
+    .map((u) => h('li', {}, h('button', { type: 'button', class: 'pick', onclick: () => startDirect(u.id) }, ...personRow(u))));
+  $('directory-list').replaceChildren(...(items.length ? items : [h('li', { class: 'muted' }, 'Nobody else here yet.')]));
+}
+
+async function startDirect(userId) {
+  try {
+    const detail = await call('POST', '/conversations/direct', { user_id: userId });
+    $('directory-dialog').close();
+    if (!state.convs.has(detail.id)) await loadEverything();
+    openConversation(detail.id);
+  } catch (err) {
+    flash(err.message);
+  }
+}
+
+function openGroupDialog() {
+  const form = $('group-form');
+  form.reset();
+  $('group-error').textContent = '';
+  $('group-members').replaceChildren(...otherUsers().map((u) => h('li', {},
+    h('label', {}, h('input', { type: 'checkbox', name: 'member', value: String(u.id) }), ...personRow(u)))));
+  $('group-dialog').showModal();
+  form.name.focus();
+}
+
+async function submitGroup(event) {
+  event.preventDefault();
+  const form = $('group-form');
+  const name = form.name.value.trim();
+  if (!name) { $('group-error').textContent = 'Give the group a name.'; return; }
+  const memberIds = [...form.querySelectorAll('input[name=member]:checked')].map((i) => Number(i.value));
+  try {
+    const detail = await call('POST', '/conversations', { name, member_ids: memberIds });
+    $('group-dialog').close();
+    await loadEverything();
+    openConversation(detail.id);
+  } catch (err) {
+    $('group-error').textContent = err.message;
+  }
+}
+
+async function openInfo() {
+  const conv = state.convs.get(state.active);
+  if (!conv) return;
+  await refreshMembers(conv.id);
+  renderInfo();
+  $('info-dialog').showModal();
+}
+
+function renderInfo() {
+  const conv = state.convs.get(state.active);
+  if (!conv) return;
+  const members = state.members.get(conv.id) || new Map();
+  const admin = conv.kind === 'group' && conv.my_role === 'admin';
+  $('info-title').textContent = convName(conv);
+  $('info-error').textContent = '';
+  const rename = $('rename-form');
+  rename.hidden = !admin;
+  rename.name.value = conv.name || '';
+  const rows = [...members.values()]
+    .map((m) => ({ m, user: state.users.get(m.user_id) }))
+    .filter((r) => r.user)
+    .sort((a, b) => a.user.display_name.localeCompare(b.user.display_name))
+    .map(({ m, user }) => h('li', {}, ...personRow(user,
+      h('span', { class: 'role' }, m.role === 'admin' ? 'admin' : ''),
+    ), admin && user.id !== state.me.id
+      ? h('button', { type: 'button', onclick: () => removeMember(conv.id, user.id), 'aria-label': `Remove ${user.display_name}` }, 'Remove')
+      : null));
+  $('info-members').replaceChildren(...rows);
+  const add = $('add-member-form');
+  const candidates = otherUsers().filter((u) => !members.has(u.id));
+  add.hidden = !admin || candidates.length === 0;
+  add.user.replaceChildren(...candidates.map((u) => h('option', { value: String(u.id) }, u.display_name)));
+  $('leave-group').hidden = conv.kind !== 'group';
+}
+
+async function removeMember(convId, userId) {
+  try {
+    await call('DELETE', `/conversations/${convId}/members/${userId}`);
+    await refreshMembers(convId);
+    renderInfo();
+  } catch (err) {
+    $('info-error').textContent = err.message;
+  }
+}
+
+async function submitAddMember(event) {
+  event.preventDefault();
+  const userId = Number($('add-member-form').user.value);
+  if (!userId) return;
+  try {
+    await call('POST', `/conversations/${state.active}/members`, { user_ids: [userId] });
+    await refreshMembers(state.active);
+    renderInfo();
+  } catch (err) {
+    $('info-error').textContent = err.message;
+  }
+}
+
+async function submitRename(event) {
+  event.preventDefault();
+  try {
+    const conv = await call('PATCH', `/conversations/${state.active}`, { name: $('rename-form').name.value });
+    Object.assign(state.convs.get(conv.id), conv);
+    renderList();
+    renderChatHead();
+    renderInfo();
+  } catch (err) {
+    $('info-error').textContent = err.message;
+  }
+}
+
+async function leaveGroup() {
+  const conv = state.convs.get(state.active);
+  if (!conv || !window.confirm(`Leave ${convName(conv)}? You will stop receiving its messages.`)) return;
+  try {
+    await call('POST', `/conversations/${conv.id}/leave`);
+    $('info-dialog').close();
+    state.convs.delete(conv.id);
+    closeConversation();
+    renderList();
+  } catch (err) {
+    $('info-error').textContent = err.message;
+  }
+}
+
+function openProfile() {
+  const form = $('profile-form');
+  form.display_name.value = state.me.display_name;
+  form.status_text.value = state.me.status_text;
+  $('profile-error').textContent = '';
+  $('profile-dialog').showModal();
+  form.display_name.focus();
+}
+
+async function submitProfile(event) {
+  event.preventDefault();
+  const form = $('profile-form');
+  try {
+    state.me = await call('PATCH', '/me', { display_name: form.display_name.value, status_text: form.status_text.value });
+    mergeUser(state.me);
+    renderMe();
+    $('profile-dialog').close();
+  } catch (err) {
+    $('profile-error').textContent = err.message;
+  }
+}
+
+let flashTimer = null;
+
+/** A passing notice in the banner area for errors that have no better place. */
+function flash(message) {
+  const banner = $('banner');
+  if (!banner.hidden && state.conn && !state.conn.online) return;
+  $('banner-text').textContent = message;
+  $('banner-retry').hidden = true;
+  banner.hidden = false;
+  clearTimeout(flashTimer);
+  flashTimer = setTimeout(() => { banner.hidden = true; $('banner-retry').hidden = false; }, 5000);
+}
+
+function announce(text) {
+  const el = $('announcer');
+  el.textContent = '';
+  setTimeout(() => { el.textContent = text.length > 200 ? `${text.slice(0, 200)}…` : text; }, 50);
+}
+
+// ---------------------------------------------------------------- keyboard and wiring
+
+function moveConversation(step, onlyUnread = false) {
+  const list = sortedConversations();
+  if (!list.length) return;
+  const at = list.findIndex((c) => c.id === state.active);
+  for (let i = 1; i <= list.length; i += 1) {
+    const next = list[(at + step * i + list.length * 2) % list.length];
+    if (!onlyUnread || next.unread > 0) {
+      openConversation(next.id);
+      return;
+    }
+  }
+}
+
+function onKey(event) {
+  if (!state.me || document.querySelector('dialog[open]')) return;
+  if (event.altKey && event.key === 'ArrowDown') { event.preventDefault(); moveConversation(1); }
+  else if (event.altKey && event.key === 'ArrowUp') { event.preventDefault(); moveConversation(-1); }
+  else if (event.altKey && (event.key === 'u' || event.key === 'U')) { event.preventDefault(); moveConversation(1, true); }
+  else if (event.altKey && (event.key === 'n' || event.key === 'N')) { event.preventDefault(); openDirectory(); }
+  else if (event.key === 'Escape' && $('app-screen').classList.contains('show-chat') && window.matchMedia('(max-width: 720px)').matches) {
+    closeConversation();
+  }
+}
+
+function wireStatic() {
+  $('tab-login').addEventListener('click', () => setAuthMode('login'));
+  $('tab-register').addEventListener('click', () => setAuthMode('register'));
+  $('auth-form').addEventListener('submit', submitAuth);
+  $('banner-retry').addEventListener('click', () => state.conn && state.conn.retryNow());
+  $('new-direct').addEventListener('click', openDirectory);
+  $('new-group').addEventListener('click', openGroupDialog);
+  $('me-button').addEventListener('click', openProfile);
+  $('chat-info').addEventListener('click', openInfo);
+  $('back').addEventListener('click', () => { closeConversation(); renderList(); });
+  $('directory-filter').addEventListener('input', renderDirectory);
+  $('group-form').addEventListener('submit', submitGroup);
+  $('profile-form').addEventListener('submit', submitProfile);
+  $('edit-form').addEventListener('submit', submitEdit);
+  $('rename-form').addEventListener('submit', submitRename);
+  $('add-member-form').addEventListener('submit', submitAddMember);
+  $('leave-group').addEventListener('click', leaveGroup);
+  $('logout').addEventListener('click', logout);
+  for (const button of document.querySelectorAll('.close-dialog')) {
+    button.addEventListener('click', () => button.closest('dialog').close());
+  }
+  const input = $('composer-input');
+  $('composer').addEventListener('submit', submitComposer);
+  input.addEventListener('input', () => composerChanged(true));
+  input.addEventListener('blur', () => sendTyping(false));
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      $('composer').requestSubmit();
+    }
+  });
+  const box = $('messages');
+  box.addEventListener('scroll', () => {
+    if (box.scrollTop < 80 && state.active !== null) loadOlder(state.active);
+    if (atBottom()) maybeRead();
+  });
+  $('jump').addEventListener('click', () => { scrollToBottom(); maybeRead(); });
+  document.addEventListener('keydown', onKey);
+  window.addEventListener('focus', maybeRead);
+  document.addEventListener('visibilitychange', () => {
+    if (!state.conn) return;
+    state.conn.send({ type: 'presence', status: document.hidden ? 'away' : 'online' });
+    maybeRead();
+  });
+  window.addEventListener('online', () => state.conn && state.conn.retryNow());
+}
+
+boot();
