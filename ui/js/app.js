@@ -231,7 +231,7 @@ function onConnectionState({ online, retryInMs }) {
   };
   tick();
   bannerTimer = setInterval(tick, 1000);
-  renderChat();
+  if (state.active !== null) renderMessages();
 }
 
 function request(frame) {

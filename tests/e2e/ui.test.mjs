@@ -1,0 +1,320 @@
+// The web UI in a real browser (Debian chromium via playwright-core) against the real hub.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  Hub, launch, person, register, startDirect, openConversation, send, bodies, shot, sleep,
+  DESKTOP, PHONE,
+} from './harness.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser.close(); });
+
+/** A fresh hub and cleanup for one test. */
+async function withHub(fn) {
+  const hub = await Hub.start();
+  const pages = [];
+  const open = async (opts) => { const p = await person(browser, hub, opts); pages.push(p); return p; };
+  try {
+    await fn(hub, open);
+    for (const p of pages) assert.deepEqual(p.errors, [], 'no script errors on the page');
+  } finally {
+    for (const p of pages) await p.context().close();
+    await hub.dispose();
+  }
+}
+
+const until = (page, fn, arg, timeout = 10000) => page.waitForFunction(fn, arg, { timeout });
+
+async function messageTicks(page, body) {
+  return page.locator('#messages .msg.mine', { hasText: body }).last().locator('.ticks').getAttribute('data-receipt');
+}
+
+test('two people chat in a direct conversation, with typing and receipts', async () => {
+  await withHub(async (hub, open) => {
+    const alice = await open();
+    await shot(alice, 'login-light-desktop');
+    await register(alice, 'alice', 'Alice Archer');
+    const bob = await open({ colorScheme: 'dark' });
+    await register(bob, 'bob', 'Bob Baker');
+
+    await startDirect(alice, 'Bob Baker');
+    // Typing: appears for Bob, never for Alice, and goes when she clears the box.
+    await openConversation(bob, 'Alice Archer');
+    await alice.bringToFront();
+    await alice.fill('#composer-input', 'Hi Bo');
+    await until(bob, () => document.getElementById('typing').textContent === 'Alice Archer is typing…');
+    assert.equal(await alice.textContent('#typing'), '');
+    await alice.fill('#composer-input', '');
+    await until(bob, () => document.getElementById('typing').textContent === '');
+
+    // Send: Bob is looking at the conversation but his window is not focused → delivered.
+    await send(alice, 'Hi Bob! Lunch at noon?');
+    await until(bob, () => [...document.querySelectorAll('#messages .bubble')].some((b) => b.textContent === 'Hi Bob! Lunch at noon?'));
+    await until(alice, () => ['delivered', 'read'].includes(document.querySelector('#messages .msg.mine .ticks')?.dataset.receipt));
+    // Bob focuses his window → read.
+    await bob.bringToFront();
+    await bob.evaluate(() => window.dispatchEvent(new Event('focus')));
+    await until(alice, () => document.querySelector('#messages .msg.mine .ticks')?.dataset.receipt === 'read');
+    assert.equal(await messageTicks(alice, 'Lunch at noon'), 'read');
+
+    await send(bob, 'Sure, see you there 🍜');
+    await until(alice, () => [...document.querySelectorAll('#messages .bubble')].some((b) => b.textContent.includes('see you there')));
+    assert.deepEqual(await bodies(alice), ['Hi Bob! Lunch at noon?', 'Sure, see you there 🍜']);
+    assert.deepEqual(await bodies(bob), ['Hi Bob! Lunch at noon?', 'Sure, see you there 🍜']);
+
+    // Edit and delete own messages.
+    const mine = alice.locator('#messages .msg.mine').first();
+    await mine.hover();
+    await mine.getByRole('button', { name: 'Edit message' }).click();
+    await alice.fill('#edit-input', 'Hi Bob! Lunch at 12:30?');
+    await alice.click('#edit-form button.primary');
+    await until(bob, () => [...document.querySelectorAll('#messages .msg')].some((m) => m.textContent.includes('12:30') && m.textContent.includes('edited')));
+    await shot(alice, 'chat-light-desktop');
+    await shot(bob, 'chat-dark-desktop');
+    await mine.hover();
+    await mine.getByRole('button', { name: 'Delete message' }).click();
+    await until(bob, () => [...document.querySelectorAll('#messages .bubble')].some((b) => b.textContent === 'This message was deleted'));
+  });
+});
+
+test('a group of three shows who has seen my message', async () => {
+  await withHub(async (hub, open) => {
+    const alice = await open();
+    await register(alice, 'alice', 'Alice Archer');
+    const bob = await open();
+    await register(bob, 'bob', 'Bob Baker');
+    const carol = await open();
+    await register(carol, 'carol', 'Carol Cho');
+
+    await alice.bringToFront();
+    await alice.reload();
+    await alice.waitForSelector('#app-screen:not([hidden])');
+    await alice.click('#new-group');
+    await alice.fill('#group-form input[name=name]', 'Lunch crew');
+    await alice.locator('#group-members label', { hasText: 'Bob Baker' }).click();
+    await alice.locator('#group-members label', { hasText: 'Carol Cho' }).click();
+    await alice.click('#group-form button[type=submit]');
+    await until(alice, () => document.getElementById('chat-name').textContent === 'Lunch crew');
+    await until(alice, () => document.getElementById('chat-sub').textContent === '3 members');
+    await send(alice, 'Who is in for ramen?');
+
+    for (const [page, name] of [[bob, 'Bob Baker'], [carol, 'Carol Cho']]) {
+      await page.bringToFront();
+      await openConversation(page, 'Lunch crew');
+      await until(page, () => [...document.querySelectorAll('#messages .bubble')].some((b) => b.textContent === 'Who is in for ramen?'));
+      await page.evaluate(() => window.dispatchEvent(new Event('focus')));
+      assert.ok(name);
+    }
+    await until(alice, () => document.querySelector('#messages .seen-by')?.textContent === 'Seen by Bob Baker, Carol Cho');
+    await send(bob, 'Me!');
+    await until(alice, () => [...document.querySelectorAll('#messages .who')].some((w) => w.textContent === 'Bob Baker'));
+    await shot(alice, 'group-light-desktop');
+
+    // The admin manages members; Carol leaves.
+    await carol.bringToFront();
+    await carol.click('#chat-info');
+    await carol.click('#leave-group');
+    await until(carol, () => ![...document.querySelectorAll('#conversation-list .conv-name')].some((n) => n.textContent === 'Lunch crew'));
+    await alice.bringToFront();
+    await until(alice, () => document.getElementById('chat-sub').textContent === '2 members');
+  });
+});
+
+test('unread badges count and clear, and older history loads on scroll', async () => {
+  await withHub(async (hub, open) => {
+    const alice = await open();
+    await register(alice, 'alice', 'Alice Archer');
+    const bob = await open();
+    await register(bob, 'bob', 'Bob Baker');
+    // Bob looks at a direct chat while Alice writes in general.
+    await startDirect(bob, 'Alice Archer');
+    await alice.bringToFront();
+    await openConversation(alice, 'general');
+    const token = await alice.evaluate(() => localStorage.getItem('chinwag.token'));
+    for (let i = 1; i <= 58; i += 1) {
+      const r = await fetch(`${hub.url}api/v1/conversations/1/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ client_id: `seed-${i}`, body: `message number ${i}` }),
+      });
+      assert.equal(r.status, 201);
+    }
+    const badge = bob.locator('#conversation-list button', { hasText: 'general' }).locator('.badge');
+    await until(bob, () => document.querySelector('#conversation-list .badge')?.textContent === '58');
+    assert.equal(await badge.textContent(), '58');
+    assert.match(await bob.title(), /^\(58\)/);
+    // A fresh page load, so that general's history comes from the hub in pages.
+    await bob.reload();
+    await until(bob, () => document.querySelector('#conversation-list .badge')?.textContent === '58');
+    await bob.bringToFront();
+    await openConversation(bob, 'general');
+    await bob.evaluate(() => window.dispatchEvent(new Event('focus')));
+    await until(bob, () => document.querySelector('#conversation-list .badge') === null);
+    assert.doesNotMatch(await bob.title(), /^\(/);
+
+    // 50 per page: the oldest 8 arrive when scrolling up.
+    assert.equal((await bodies(bob)).length, 50);
+    await bob.evaluate(() => { document.getElementById('messages').scrollTop = 0; });
+    await until(bob, () => document.querySelectorAll('#messages .bubble').length === 58);
+    const all = await bodies(bob);
+    assert.deepEqual(all, Array.from({ length: 58 }, (_, i) => `message number ${i + 1}`));
+    assert.match(await bob.textContent('#messages .history-edge'), /beginning/);
+
+    // Scrolled up, a new message shows the jump button instead of moving the view.
+    await send(alice, 'new while you read');
+    await until(bob, () => !document.getElementById('jump').hidden);
+    await bob.click('#jump');
+    await until(bob, () => document.getElementById('jump').hidden);
+  });
+});
+
+test('the UI survives a hub restart without losing or doubling a message', async () => {
+  await withHub(async (hub, open) => {
+    const alice = await open();
+    await register(alice, 'alice', 'Alice Archer');
+    const bob = await open();
+    await register(bob, 'bob', 'Bob Baker');
+    await startDirect(alice, 'Bob Baker');
+    await openConversation(bob, 'Alice Archer');
+    await send(alice, 'before the restart');
+    await until(bob, () => document.querySelectorAll('#messages .bubble').length === 1);
+
+    // A clean restart: both reconnect on their own.
+    await hub.restart('SIGTERM');
+    await until(alice, () => !document.getElementById('banner').hidden);
+    await until(alice, () => document.getElementById('banner').hidden, undefined, 20000);
+    await until(bob, () => document.getElementById('banner').hidden, undefined, 20000);
+    await send(bob, 'after the restart');
+    await until(alice, () => document.querySelectorAll('#messages .bubble').length === 2);
+
+    // The hub goes down hard; Alice writes while it is away.
+    await hub.stop('SIGKILL');
+    await until(alice, () => !document.getElementById('banner').hidden);
+    await shot(alice, 'offline-light-desktop');
+    await send(alice, 'typed while the hub was down');
+    await until(alice, () => document.querySelector('#messages .msg.pending .ticks')?.getAttribute('aria-label') === 'Sending');
+    await sleep(300);
+    await hub.restart('SIGKILL');
+    await until(bob, () => document.querySelectorAll('#messages .bubble').length === 3, undefined, 20000);
+    await until(alice, () => document.querySelectorAll('#messages .msg.pending').length === 0, undefined, 20000);
+    await sleep(500);
+    const expected = ['before the restart', 'after the restart', 'typed while the hub was down'];
+    assert.deepEqual(await bodies(alice), expected);
+    assert.deepEqual(await bodies(bob), expected);
+    // And the hub itself has each exactly once.
+    const token = await alice.evaluate(() => localStorage.getItem('chinwag.token'));
+    const conv = await (await fetch(`${hub.url}api/v1/conversations`, { headers: { authorization: `Bearer ${token}` } })).json();
+    const direct = conv.find((c) => c.kind === 'direct');
+    const page = await (await fetch(`${hub.url}api/v1/conversations/${direct.id}/messages`, { headers: { authorization: `Bearer ${token}` } })).json();
+    assert.deepEqual(page.messages.map((m) => m.body), expected);
+  });
+});
+
+test('hostile text in messages, names and group names is shown as text and runs nothing', async () => {
+  const corpus = [
+    '<img src=x onerror="window.__xss=1;alert(1)">',
+    '<script>window.__xss=2;alert(2)</script>',
+    '<a href="javascript:window.__xss=3">click me</a>',
+    'javascript:window.__xss=4',
+    '<svg onload="window.__xss=5">',
+    '"><iframe src="javascript:alert(6)"></iframe>',
+    '<style>body{display:none}</style>',
+    'see http://ok.example/"onmouseover="window.__xss=7"',
+  ];
+  await withHub(async (hub, open) => {
+    const alice = await open();
+    await register(alice, 'alice', '<img src=x onerror="window.__xss=8">');
+    const bob = await open();
+    await register(bob, 'bob', 'Bob Baker');
+    await alice.bringToFront();
+    await alice.click('#new-group');
+    await alice.fill('#group-form input[name=name]', '<b onclick="window.__xss=9">grp</b>');
+    await alice.locator('#group-members label', { hasText: 'Bob Baker' }).click();
+    await alice.click('#group-form button[type=submit]');
+    await until(alice, () => document.getElementById('chat-name').textContent.startsWith('<b'));
+    for (const text of corpus) await send(alice, text);
+    await until(alice, (n) => document.querySelectorAll('#messages .msg:not(.pending) .bubble').length === n, corpus.length);
+    await bob.bringToFront();
+    await openConversation(bob, '<b onclick');
+    await until(bob, (n) => document.querySelectorAll('#messages .bubble').length === n, corpus.length);
+    for (const page of [alice, bob]) {
+      assert.deepEqual(await bodies(page), corpus, 'every payload appears literally');
+      const state = await page.evaluate(() => ({
+        xss: window.__xss,
+        imgs: document.querySelectorAll('#messages img, #conversation-list img, #chat-name img').length,
+        scripts: document.querySelectorAll('body script').length,
+        iframes: document.querySelectorAll('iframe, svg[onload]').length,
+        jsLinks: [...document.querySelectorAll('a')].filter((a) => !/^https?:/.test(a.href)).length,
+        hrefs: [...document.querySelectorAll('#messages a')].map((a) => [a.href, a.rel]),
+      }));
+      assert.equal(state.xss, undefined, 'no payload ran');
+      assert.equal(state.imgs, 0);
+      assert.equal(state.scripts, 0);
+      assert.equal(state.iframes, 0);
+      assert.equal(state.jsLinks, 0);
+      for (const [href, rel] of state.hrefs) {
+        assert.match(href, /^http:\/\/ok\.example\//);
+        assert.equal(rel, 'noopener noreferrer');
+      }
+      assert.deepEqual(page.dialogsSeen, []);
+    }
+    const name = await bob.locator('#messages .who').first().textContent();
+    assert.equal(name, '<img src=x onerror="window.__xss=8">');
+    // The hub sends a strict policy with the page.
+    const r = await fetch(hub.url);
+    const csp = r.headers.get('content-security-policy');
+    assert.match(csp, /script-src 'self'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+  });
+});
+
+test('phone width: one column, list then chat', async () => {
+  await withHub(async (hub, open) => {
+    const alice = await open({ viewport: PHONE });
+    await shot(alice, 'login-light-phone');
+    await register(alice, 'alice', 'Alice Archer');
+    const bob = await open({ viewport: PHONE, colorScheme: 'dark' });
+    await register(bob, 'bob', 'Bob Baker');
+    await bob.reload();
+    await bob.waitForSelector('#conversation-list button');
+    await shot(bob, 'list-dark-phone');
+    await startDirect(bob, 'Alice Archer');
+    await send(bob, 'Hello from a small screen, with a fairly long line to show wrapping works.');
+    assert.equal(await bob.isVisible('#conversation-list'), false, 'the list makes way for the chat');
+    await until(bob, () => document.querySelectorAll('#messages .msg.mine:not(.pending)').length === 1);
+    await shot(bob, 'chat-dark-phone');
+    await bob.click('#back');
+    assert.equal(await bob.isVisible('#conversation-list'), true);
+    // Keyboard: Esc closes a dialog; Alt+N opens the directory.
+    await bob.keyboard.press('Alt+N');
+    assert.equal(await bob.isVisible('#directory-dialog'), true);
+    await bob.keyboard.press('Escape');
+    assert.equal(await bob.isVisible('#directory-dialog'), false);
+  });
+});
+
+test('sign-in errors are clear', async () => {
+  await withHub(async (hub, open) => {
+    const page = await open({ viewport: DESKTOP });
+    await register(page, 'alice', 'Alice');
+    await page.evaluate(() => localStorage.clear());
+    await page.reload();
+    await page.fill('#auth-form input[name=username]', 'alice');
+    await page.fill('#auth-form input[name=password]', 'wrong-password');
+    await page.click('#auth-submit');
+    await until(page, () => document.getElementById('auth-error').textContent === 'Wrong username or password.');
+    await page.click('#tab-register');
+    await page.fill('#auth-form input[name=username]', 'ALICE');
+    await page.fill('#auth-form input[name=password]', 'long enough');
+    await page.click('#auth-submit');
+    await until(page, () => document.getElementById('auth-error').textContent === 'That username is already taken.');
+    await hub.stop('SIGKILL');
+    await page.click('#tab-login');
+    await page.fill('#auth-form input[name=username]', 'alice');
+    await page.fill('#auth-form input[name=password]', 'alice-password');
+    await page.click('#auth-submit');
+    await until(page, () => document.getElementById('auth-error').textContent.startsWith('Cannot reach the hub'));
+  });
+});
