@@ -188,10 +188,13 @@ test('the UI survives a hub restart without losing or doubling a message', async
     await until(bob, () => document.getElementById('banner').hidden, undefined, 20000);
     await send(bob, 'after the restart');
     await until(alice, () => document.querySelectorAll('#messages .bubble').length === 2);
+    // The list's preview follows the newest message, whatever the order of refetch and event.
+    await until(alice, () => document.querySelector('#conversation-list .conv-preview').textContent === 'after the restart');
 
     // The hub goes down hard; Alice writes while it is away.
     await hub.stop('SIGKILL');
     await until(alice, () => !document.getElementById('banner').hidden);
+    await until(alice, () => document.getElementById('chat-sub').textContent.startsWith('offline'));
     await shot(alice, 'offline-light-desktop');
     await send(alice, 'typed while the hub was down');
     await until(alice, () => document.querySelector('#messages .msg.pending .ticks')?.getAttribute('aria-label') === 'Sending');

@@ -148,7 +148,7 @@ async function loadEverything() {
       call('GET', '/conversations'),
     ]);
     for (const user of users) mergeUser(user);
-    state.convs = new Map(convs.map((c) => [c.id, c]));
+    state.convs = new Map(convs.map((c) => [c.id, freshest(state.convs.get(c.id), c)]));
     for (const c of convs) reportDelivered(c.id, c.last_seq, c.delivered_seq);
     renderList();
     if (state.active === null) {
@@ -160,6 +160,23 @@ async function loadEverything() {
   } catch (err) {
     if (err.status !== 401) flash(err.message);
   }
+}
+
+/**
+ * Merges a summary fetched over REST with the one kept live from events. The fetch may have
+ * started before an event arrived, so neither side may move the other backwards.
+ */
+function freshest(live, fetched) {
+  if (!live) return fetched;
+  const merged = live.last_seq > fetched.last_seq
+    ? { ...fetched, last_seq: live.last_seq, last_message: live.last_message,
+      last_activity_at: live.last_activity_at, unread: live.unread }
+    : fetched;
+  if (live.read_seq > merged.read_seq) {
+    merged.read_seq = live.read_seq;
+    if (merged.read_seq >= merged.last_seq) merged.unread = 0;
+  }
+  return merged;
 }
 
 /** A REST call with my token; a 401 signs me out. */
@@ -222,6 +239,10 @@ function onConnectionState({ online, retryInMs }) {
     return;
   }
   banner.hidden = false;
+  // While disconnected nobody's presence is known; `ready` restores it.
+  for (const user of state.users.values()) if (user.id !== state.me.id) user.presence = 'offline';
+  renderList();
+  renderChatHead();
   const until = Date.now() + retryInMs;
   const tick = () => {
     const secs = Math.max(0, Math.ceil((until - Date.now()) / 1000));
