@@ -273,6 +273,64 @@ test('hostile text in messages, names and group names is shown as text and runs 
   });
 });
 
+test('group admins manage members; several typers; the length limit shows before sending', async () => {
+  await withHub(async (hub, open) => {
+    const alice = await open();
+    await register(alice, 'alice', 'Alice Archer');
+    const bob = await open();
+    await register(bob, 'bob', 'Bob Baker');
+    const carol = await open();
+    await register(carol, 'carol', 'Carol Cho');
+    const dave = await open();
+    await register(dave, 'dave', 'Dave Diaz');
+    await alice.bringToFront();
+    await alice.reload();
+    await alice.waitForSelector('#app-screen:not([hidden])');
+    await alice.click('#new-group');
+    await alice.fill('#group-form input[name=name]', 'Planning');
+    for (const name of ['Bob Baker', 'Carol Cho']) await alice.locator('#group-members label', { hasText: name }).click();
+    await alice.click('#group-form button[type=submit]');
+    await until(alice, () => document.getElementById('chat-sub').textContent === '3 members');
+
+    // Alice (admin) adds Dave and removes Carol from the details dialog.
+    await alice.click('#chat-info');
+    await alice.selectOption('#add-member-form select', { label: 'Dave Diaz' });
+    await alice.click('#add-member-form button');
+    await until(alice, () => [...document.querySelectorAll('#info-members li')].some((li) => li.textContent.includes('Dave Diaz')));
+    await shot(alice, 'group-details-light-desktop');
+    await alice.getByRole('button', { name: 'Remove Carol Cho' }).click();
+    await until(alice, () => ![...document.querySelectorAll('#info-members li')].some((li) => li.textContent.includes('Carol Cho')));
+    await alice.keyboard.press('Escape');
+    assert.equal(await alice.isVisible('#info-dialog'), false, 'Esc closes the dialog');
+    await until(dave, () => [...document.querySelectorAll('#conversation-list .conv-name')].some((n) => n.textContent === 'Planning'));
+    await until(carol, () => ![...document.querySelectorAll('#conversation-list .conv-name')].some((n) => n.textContent === 'Planning'));
+    // Bob is not an admin: no member controls for him.
+    await bob.bringToFront();
+    await openConversation(bob, 'Planning');
+    await bob.click('#chat-info');
+    assert.equal(await bob.isVisible('#add-member-form'), false);
+    assert.equal(await bob.locator('#info-members button').count(), 0);
+    await bob.keyboard.press('Escape');
+
+    // Two people typing, seen by the third.
+    await openConversation(dave, 'Planning');
+    await bob.fill('#composer-input', 'I think');
+    await alice.fill('#composer-input', 'Maybe');
+    await until(dave, () => ['Alice Archer and Bob Baker are typing…', 'Bob Baker and Alice Archer are typing…']
+      .includes(document.getElementById('typing').textContent));
+
+    // One byte over the hub's limit: said before sending, and Send is disabled.
+    const limit = (await (await fetch(`${hub.url}api/v1/hub`)).json()).limits.max_message_bytes;
+    await alice.fill('#composer-input', 'x'.repeat(limit + 1));
+    await until(alice, () => document.getElementById('composer-hint').textContent.startsWith('Too long by 1 bytes'));
+    assert.equal(await alice.isDisabled('#send'), true);
+    await alice.press('#composer-input', 'Enter');
+    assert.equal(await alice.locator('#messages .msg').count(), 0, 'nothing was sent');
+    await alice.fill('#composer-input', 'x'.repeat(limit));
+    assert.equal(await alice.isDisabled('#send'), false);
+  });
+});
+
 test('phone width: one column, list then chat', async () => {
   await withHub(async (hub, open) => {
     const alice = await open({ viewport: PHONE });
