@@ -216,6 +216,19 @@ async fn sigterm_stops_the_binary_cleanly() {
     assert_eq!(status.code(), Some(0), "graceful exit");
 }
 
+/// `(client_id, seq)` of an `ack` frame.
+fn ack_of(frame: &serde_json::Value) -> Option<(String, i64)> {
+    (frame["type"] == "ack").then(|| {
+        (
+            frame["message"]["client_id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+            frame["message"]["seq"].as_i64().expect("seq"),
+        )
+    })
+}
+
 #[tokio::test]
 async fn sigkill_mid_stream_loses_no_acknowledged_message() {
     let dir = tempfile::tempdir().expect("dir");
@@ -233,15 +246,7 @@ async fn sigkill_mid_stream_loses_no_acknowledged_message() {
             sent += 1;
         }
         while let Some(frame) = ws.try_next(Duration::from_millis(5)).await {
-            if frame["type"] == "ack" {
-                acked.push((
-                    frame["message"]["client_id"]
-                        .as_str()
-                        .expect("id")
-                        .to_owned(),
-                    frame["message"]["seq"].as_i64().expect("seq"),
-                ));
-            }
+            acked.extend(ack_of(&frame));
         }
         if acked.len() >= 40 {
             break;
@@ -250,15 +255,7 @@ async fn sigkill_mid_stream_loses_no_acknowledged_message() {
     bin.signal("KILL");
     // Acks already on the wire still count as acknowledged.
     while let Some(frame) = ws.try_next(Duration::from_millis(500)).await {
-        if frame["type"] == "ack" {
-            acked.push((
-                frame["message"]["client_id"]
-                    .as_str()
-                    .expect("id")
-                    .to_owned(),
-                frame["message"]["seq"].as_i64().expect("seq"),
-            ));
-        }
+        acked.extend(ack_of(&frame));
     }
     let status = bin.wait();
     assert_eq!(status.code(), None, "killed by a signal");

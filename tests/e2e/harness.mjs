@@ -140,6 +140,15 @@ export async function startDirect(page, displayName) {
   await page.waitForFunction((n) => document.getElementById('chat-name').textContent === n, displayName);
 }
 
+/** Creates a group from the UI and waits until it is open. */
+export async function createGroup(page, name, memberNames) {
+  await page.click('#new-group');
+  await page.fill('#group-form input[name=name]', name);
+  for (const member of memberNames) await page.locator('#group-members label', { hasText: member }).click();
+  await page.click('#group-form button[type=submit]');
+  await page.waitForFunction((n) => document.getElementById('chat-name').textContent === n, name);
+}
+
 export async function send(page, text) {
   await page.fill('#composer-input', text);
   await page.press('#composer-input', 'Enter');

@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Hub, launch, person, register, startDirect, openConversation, send, bodies, shot, sleep,
+  Hub, launch, person, register, startDirect, openConversation, createGroup, send, bodies, shot, sleep,
   DESKTOP, PHONE,
 } from './harness.mjs';
 
@@ -91,12 +91,7 @@ test('a group of three shows who has seen my message', async () => {
     await alice.bringToFront();
     await alice.reload();
     await alice.waitForSelector('#app-screen:not([hidden])');
-    await alice.click('#new-group');
-    await alice.fill('#group-form input[name=name]', 'Lunch crew');
-    await alice.locator('#group-members label', { hasText: 'Bob Baker' }).click();
-    await alice.locator('#group-members label', { hasText: 'Carol Cho' }).click();
-    await alice.click('#group-form button[type=submit]');
-    await until(alice, () => document.getElementById('chat-name').textContent === 'Lunch crew');
+    await createGroup(alice, 'Lunch crew', ['Bob Baker', 'Carol Cho']);
     await until(alice, () => document.getElementById('chat-sub').textContent === '3 members');
     await send(alice, 'Who is in for ramen?');
 
@@ -232,11 +227,7 @@ test('hostile text in messages, names and group names is shown as text and runs 
     const bob = await open();
     await register(bob, 'bob', 'Bob Baker');
     await alice.bringToFront();
-    await alice.click('#new-group');
-    await alice.fill('#group-form input[name=name]', '<b onclick="window.__xss=9">grp</b>');
-    await alice.locator('#group-members label', { hasText: 'Bob Baker' }).click();
-    await alice.click('#group-form button[type=submit]');
-    await until(alice, () => document.getElementById('chat-name').textContent.startsWith('<b'));
+    await createGroup(alice, '<b onclick="window.__xss=9">grp</b>', ['Bob Baker']);
     for (const text of corpus) await send(alice, text);
     await until(alice, (n) => document.querySelectorAll('#messages .msg:not(.pending) .bubble').length === n, corpus.length);
     await bob.bringToFront();
@@ -286,10 +277,7 @@ test('group admins manage members; several typers; the length limit shows before
     await alice.bringToFront();
     await alice.reload();
     await alice.waitForSelector('#app-screen:not([hidden])');
-    await alice.click('#new-group');
-    await alice.fill('#group-form input[name=name]', 'Planning');
-    for (const name of ['Bob Baker', 'Carol Cho']) await alice.locator('#group-members label', { hasText: name }).click();
-    await alice.click('#group-form button[type=submit]');
+    await createGroup(alice, 'Planning', ['Bob Baker', 'Carol Cho']);
     await until(alice, () => document.getElementById('chat-sub').textContent === '3 members');
 
     // Alice (admin) adds Dave and removes Carol from the details dialog.

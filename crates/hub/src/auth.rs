@@ -15,11 +15,14 @@ use argon2::{Argon2, PasswordVerifier};
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
 
-/// Hashes a password with argon2id and a random salt (PHC string format).
-pub async fn hash_password(password: String) -> Result<String, ApiError> {
+/// Hashes a password with argon2id and a random salt (PHC string format), once `limit` has
+/// a free place: hashing is slow on purpose, so only so many may run at once.
+pub async fn hash_password(limit: &Semaphore, password: String) -> Result<String, ApiError> {
+    let _permit = limit.acquire().await.map_err(|_| ApiError::internal())?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -36,7 +39,11 @@ pub async fn hash_password(password: String) -> Result<String, ApiError> {
 
 /// Checks a password against a stored hash. With no hash (unknown user) it still spends the
 /// same effort against a dummy hash, so response time does not reveal which usernames exist.
-pub async fn verify_password(password: String, hash: Option<String>) -> bool {
+/// Waits for a place in `limit` like [`hash_password`].
+pub async fn verify_password(limit: &Semaphore, password: String, hash: Option<String>) -> bool {
+    let Ok(_permit) = limit.acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| DUMMY_HASH.to_owned());
@@ -228,11 +235,14 @@ mod tests {
 
     #[tokio::test]
     async fn passwords_verify_and_dummy_never_matches() {
-        let hash = hash_password("correct horse".into()).await.expect("hash");
+        let limit = Semaphore::new(1);
+        let hash = hash_password(&limit, "correct horse".into())
+            .await
+            .expect("hash");
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse".into(), Some(hash.clone())).await);
-        assert!(!verify_password("wrong horse".into(), Some(hash)).await);
-        assert!(!verify_password("anything".into(), None).await);
+        assert!(verify_password(&limit, "correct horse".into(), Some(hash.clone())).await);
+        assert!(!verify_password(&limit, "wrong horse".into(), Some(hash)).await);
+        assert!(!verify_password(&limit, "anything".into(), None).await);
         assert!(PasswordHash::new(DUMMY_HASH).is_ok(), "dummy hash parses");
     }
 

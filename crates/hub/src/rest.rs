@@ -317,15 +317,7 @@ async fn register(req: Request) -> ApiResult {
     let username = validate::username(&body.username)?;
     let display_name = validate::display_name(body.display_name.as_deref().unwrap_or(&username))?;
     validate::password(&body.password)?;
-    let hash = {
-        let _permit = req
-            .state
-            .hashing
-            .acquire()
-            .await
-            .map_err(|_| ApiError::internal())?;
-        auth::hash_password(body.password).await?
-    };
+    let hash = auth::hash_password(&req.state.hashing, body.password).await?;
     let token = auth::new_token();
     let token_hash = auth::token_hash(&token);
     let user = write(&req, move |tx| {
@@ -352,15 +344,7 @@ async fn login(req: Request) -> ApiResult {
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
     };
-    let verified = {
-        let _permit = req
-            .state
-            .hashing
-            .acquire()
-            .await
-            .map_err(|_| ApiError::internal())?;
-        auth::verify_password(body.password, hash).await
-    };
+    let verified = auth::verify_password(&req.state.hashing, body.password, hash).await;
     let user = match (verified, user) {
         (true, Some(user)) => user,
         _ => {
