@@ -51,6 +51,14 @@ struct Cli {
         value_name = "ORIGIN"
     )]
     allow_origins: Vec<String>,
+
+    /// Do not advertise the hub on the LAN with mDNS.
+    #[arg(long, env = "CHINWAG_NO_MDNS")]
+    no_mdns: bool,
+
+    /// Advertise on loopback too (one-machine setups and tests in a network namespace).
+    #[arg(long, hide = true, env = "CHINWAG_MDNS_LOOPBACK")]
+    mdns_loopback: bool,
 }
 
 fn main() -> ExitCode {
@@ -76,6 +84,11 @@ fn main() -> ExitCode {
         bind: cli.bind,
         data_dir: cli.data_dir,
         ..ServerOptions::default()
+    };
+    options.mdns = match (cli.no_mdns, cli.mdns_loopback) {
+        (true, _) => chinwag_node::Mdns::Off,
+        (false, true) => chinwag_node::Mdns::IncludingLoopback,
+        (false, false) => chinwag_node::Mdns::On,
     };
     options.hub.name = cli.name.trim().to_owned();
     if options.hub.name.is_empty() {

@@ -5,5 +5,6 @@
 mod common;
 
 mod chat;
+mod discovery;
 mod lifecycle;
 mod security;

@@ -9,6 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
+use chinwag_discovery::{Advertisement, Advertiser, Options};
 use chinwag_hub::{Hub, HubConfig};
 use tokio::net::TcpListener;
 
@@ -25,6 +26,18 @@ pub struct ServerOptions {
     /// `None`: the platform's data directory for Chinwag.
     pub data_dir: Option<PathBuf>,
     pub hub: HubConfig,
+    /// Advertise the hub on the LAN with mDNS (`--no-mdns` turns it off).
+    pub mdns: Mdns,
+}
+
+/// Whether and where the hub is advertised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mdns {
+    #[default]
+    On,
+    Off,
+    /// Also on loopback: for a single machine, and for tests in a private network namespace.
+    IncludingLoopback,
 }
 
 impl Default for ServerOptions {
@@ -33,6 +46,7 @@ impl Default for ServerOptions {
             bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), DEFAULT_PORT),
             data_dir: None,
             hub: HubConfig::default(),
+            mdns: Mdns::On,
         }
     }
 }
@@ -112,6 +126,36 @@ pub struct Prepared {
 }
 
 /// Checks the data directory, binds and opens the hub.
+/// Starts advertising the hub, unless told not to or it listens on loopback only. Failure to
+/// advertise is logged, not fatal: joining by address always works.
+pub fn advertise(prepared: &Prepared, mdns: Mdns) -> Option<Advertiser> {
+    if mdns == Mdns::Off {
+        return None;
+    }
+    if prepared.addr.ip().is_loopback() && mdns != Mdns::IncludingLoopback {
+        tracing::info!("listening on loopback only; not advertising on the LAN");
+        return None;
+    }
+    let info = prepared.hub.info();
+    let ad = Advertisement {
+        hub_id: info.id.clone(),
+        name: info.name.clone(),
+        port: prepared.addr.port(),
+        protocol: info.protocol,
+        version: info.version.clone(),
+    };
+    let options = Options {
+        include_loopback: mdns == Mdns::IncludingLoopback,
+    };
+    match Advertiser::start(&ad, options) {
+        Ok(advertiser) => Some(advertiser),
+        Err(err) => {
+            tracing::warn!("cannot advertise on the LAN ({err}); people can still join by address");
+            None
+        }
+    }
+}
+
 pub async fn prepare(options: ServerOptions) -> Result<Prepared> {
     let data_dir = match options.data_dir {
         Some(dir) => dir,
@@ -134,7 +178,9 @@ pub async fn prepare(options: ServerOptions) -> Result<Prepared> {
 
 /// Runs a headless hub until SIGINT or SIGTERM, then shuts down gracefully.
 pub async fn run_server(options: ServerOptions) -> Result<()> {
+    let mdns = options.mdns;
     let prepared = prepare(options).await?;
+    let advertiser = advertise(&prepared, mdns);
     let info = prepared.hub.info().clone();
     println!(
         "Chinwag hub \"{}\" is running (data in {}). Open:",
@@ -147,7 +193,17 @@ pub async fn run_server(options: ServerOptions) -> Result<()> {
     if info.join_code_required {
         println!("Registration needs the join code you set.");
     }
+    if advertiser.is_some() {
+        println!(
+            "Advertised on the LAN as \"{}\" (turn off with --no-mdns).",
+            info.name
+        );
+    }
     chinwag_hub::serve(prepared.listener, prepared.hub, shutdown_signal()).await;
+    if let Some(advertiser) = advertiser {
+        // The goodbye, so that browsers drop the hub at once.
+        let _ = tokio::task::spawn_blocking(move || advertiser.stop()).await;
+    }
     println!("Chinwag hub stopped.");
     Ok(())
 }
