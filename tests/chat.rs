@@ -253,16 +253,7 @@ async fn delivered_and_read_receipts_move_and_are_told() {
     .await;
 
     // Carol reads over REST; unread drops to zero.
-    let list = api.get("/conversations", &carol.token).await;
-    let unread = list
-        .body
-        .as_array()
-        .expect("list")
-        .iter()
-        .find(|c| c["id"] == group)
-        .expect("listed")["unread"]
-        .clone();
-    assert_eq!(unread, 1);
+    assert_eq!(api.unread(&carol, group).await, 1);
     let moved = api
         .post(
             &format!("/conversations/{group}/receipts"),
@@ -272,16 +263,7 @@ async fn delivered_and_read_receipts_move_and_are_told() {
         .await;
     assert_eq!(moved.status, 200, "{:?}", moved.body);
     assert_eq!(moved.body["delivered_seq"], seq, "read implies delivered");
-    let list = api.get("/conversations", &carol.token).await;
-    let unread = list
-        .body
-        .as_array()
-        .expect("list")
-        .iter()
-        .find(|c| c["id"] == group)
-        .expect("listed")["unread"]
-        .clone();
-    assert_eq!(unread, 0);
+    assert_eq!(api.unread(&carol, group).await, 0);
 }
 
 #[tokio::test]

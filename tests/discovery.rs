@@ -6,33 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use chinwag_discovery::test_support::in_private_netns;
 use chinwag_discovery::{Browser, HubEvent, Options};
-
-const INSIDE: &str = "CHINWAG_TEST_IN_NETNS";
-
-fn in_private_netns(test: &str) -> bool {
-    if std::env::var_os(INSIDE).is_some() {
-        return false;
-    }
-    let exe = std::env::current_exe().expect("test binary");
-    let script = "ip link set lo up && ip link set lo multicast on && \
-                  ip route add 224.0.0.0/4 dev lo && exec \"$0\" \"$@\"";
-    let out = Command::new("unshare")
-        .args(["--user", "--map-root-user", "--net", "sh", "-c", script])
-        .arg(exe)
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(INSIDE, "1")
-        .output()
-        .expect("unshare makes a private network namespace");
-    // The inner run's own report is shown only when it failed, so totals are not counted twice.
-    assert!(
-        out.status.success(),
-        "{test} failed inside the namespace:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    true
-}
 
 /// Starts the binary; returns it and its port.
 fn hub(extra: &[&str], dir: &std::path::Path) -> (std::process::Child, u16) {

@@ -272,6 +272,19 @@ impl Api {
         .await
     }
 
+    /// My unread count for a conversation, from the conversation list.
+    pub async fn unread(&self, me: &Session, conversation: i64) -> i64 {
+        let list = self.get("/conversations", &me.token).await;
+        list.body
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|c| c["id"] == conversation)
+            .expect("listed")["unread"]
+            .as_i64()
+            .expect("unread")
+    }
+
     pub async fn history(&self, me: &Session, conversation: i64) -> Vec<Value> {
         let reply = self
             .get(

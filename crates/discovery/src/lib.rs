@@ -253,6 +253,42 @@ impl Drop for Browser {
     }
 }
 
+/// For tests of real multicast: run a test inside a private user + network namespace, so
+/// nothing reaches the real LAN.
+pub mod test_support {
+    use std::process::Command;
+
+    const INSIDE: &str = "CHINWAG_TEST_IN_NETNS";
+
+    /// Re-runs the test named `test` (its full path in the test binary) inside a fresh
+    /// namespace with only loopback, up and multicast-capable, and asserts that it passed.
+    /// Returns `false` when already inside: then the caller runs the test body.
+    pub fn in_private_netns(test: &str) -> bool {
+        if std::env::var_os(INSIDE).is_some() {
+            return false;
+        }
+        let exe = std::env::current_exe().expect("test binary");
+        let script = "ip link set lo up && ip link set lo multicast on && \
+                      ip route add 224.0.0.0/4 dev lo && exec \"$0\" \"$@\"";
+        let out = Command::new("unshare")
+            .args(["--user", "--map-root-user", "--net", "sh", "-c", script])
+            .arg(exe)
+            .args(["--exact", test, "--nocapture", "--test-threads=1"])
+            .env(INSIDE, "1")
+            .output()
+            .expect("unshare makes a private network namespace");
+        // The inner run's own report is shown only when it failed, so totals are not
+        // counted twice.
+        assert!(
+            out.status.success(),
+            "{test} failed inside the namespace:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,38 +1,10 @@
 //! Real mDNS between two daemons, inside a private user + network namespace made by the test
 //! itself, so that nothing is multicast on the real LAN.
 
-use std::process::Command;
 use std::time::Duration;
 
+use chinwag_discovery::test_support::in_private_netns;
 use chinwag_discovery::{Advertisement, Advertiser, Browser, HubEvent, Options};
-
-const INSIDE: &str = "CHINWAG_DISCOVERY_IN_NETNS";
-
-/// Runs `test` inside a fresh namespace (re-executing this test binary there). Returns false
-/// when already inside, meaning: run the body now.
-fn in_private_netns(test: &str) -> bool {
-    if std::env::var_os(INSIDE).is_some() {
-        return false;
-    }
-    let exe = std::env::current_exe().expect("test binary");
-    let script = "ip link set lo up && ip link set lo multicast on && \
-                  ip route add 224.0.0.0/4 dev lo && exec \"$0\" \"$@\"";
-    let out = Command::new("unshare")
-        .args(["--user", "--map-root-user", "--net", "sh", "-c", script])
-        .arg(exe)
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(INSIDE, "1")
-        .output()
-        .expect("unshare makes a private network namespace");
-    // The inner run's own report is shown only when it failed, so totals are not counted twice.
-    assert!(
-        out.status.success(),
-        "{test} failed inside the namespace:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    true
-}
 
 #[test]
 fn a_hub_is_found_with_its_txt_and_its_goodbye_removes_it() {
