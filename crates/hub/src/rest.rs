@@ -171,18 +171,23 @@ where
     S: Stream<Item = Result<B, warp::Error>> + Send,
     B: Buf,
 {
+    let endpoint = match Endpoint::parse(tail.as_str()) {
+        Ok(endpoint) => endpoint,
+        Err(err) => return error_response(&err),
+    };
+    let allowed = endpoint.allowed();
+    if !allowed.split(", ").any(|m| m == method.as_str()) {
+        let err = ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            format!("{method} is not allowed here; use {allowed}."),
+        );
+        let mut response = error_response(&err);
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allowed));
+        return response;
+    }
     let result = async {
-        let endpoint = Endpoint::parse(tail.as_str())?;
-        if !endpoint.allowed().split(", ").any(|m| m == method.as_str()) {
-            return Err(ApiError::new(
-                ErrorCode::MethodNotAllowed,
-                format!(
-                    "{} is not allowed here; use {}.",
-                    method,
-                    endpoint.allowed()
-                ),
-            ));
-        }
         let body = read_body(body, state.config.max_body_bytes).await?;
         if !body.is_empty() && !is_json(&headers) {
             // Browsers send JSON across origins only after a CORS preflight, which the hub
@@ -202,21 +207,7 @@ where
         dispatch(endpoint, req).await
     }
     .await;
-    match result {
-        Ok(response) => response,
-        Err(err) => {
-            let allow = (err.code == ErrorCode::MethodNotAllowed)
-                .then(|| Endpoint::parse(tail.as_str()).ok().map(|e| e.allowed()))
-                .flatten();
-            let mut response = error_response(&err);
-            if let Some(allow) = allow {
-                response
-                    .headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static(allow));
-            }
-            response
-        }
-    }
+    result.unwrap_or_else(|err| error_response(&err))
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

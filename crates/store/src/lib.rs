@@ -80,13 +80,14 @@ impl StoreError {
         }
     }
 
-    /// Maps SQLite's "the disk is full / read-only / I/O" failures to [`StoreError::Unavailable`].
+    /// Maps SQLite's "cannot write now" failures (those [`StoreError::is_unavailable`] names)
+    /// to [`StoreError::Unavailable`].
     pub(crate) fn classify(err: rusqlite::Error) -> Self {
-        use rusqlite::ErrorCode as C;
-        match err.sqlite_error_code() {
-            Some(C::DiskFull | C::ReadOnly | C::SystemIoFailure | C::CannotOpen)
-            | Some(C::DatabaseBusy | C::DatabaseLocked) => StoreError::Unavailable(err.to_string()),
-            _ => StoreError::Sqlite(err),
+        let err = StoreError::Sqlite(err);
+        if err.is_unavailable() {
+            StoreError::Unavailable(err.to_string())
+        } else {
+            err
         }
     }
 }

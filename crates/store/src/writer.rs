@@ -145,7 +145,7 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>, publisher:
     let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
     let mut events: Vec<Committed> = Vec::new();
 
-    let txn = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+    let mut txn = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(txn) => txn,
         Err(err) => {
             let message = err.to_string();
@@ -156,7 +156,6 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>, publisher:
             return;
         }
     };
-    let mut txn = txn;
     for job in batch.drain(..) {
         let mut savepoint = match txn.savepoint() {
             Ok(sp) => sp,
