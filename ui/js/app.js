@@ -323,9 +323,7 @@ function applyEvent(ev) {
     }
     case 'member_removed': {
       if (ev.user_id === state.me.id) {
-        state.convs.delete(ev.conversation_id);
-        if (state.active === ev.conversation_id) closeConversation();
-        renderList();
+        forgetConversation(ev.conversation_id);
       } else {
         const members = state.members.get(ev.conversation_id);
         if (members) members.delete(ev.user_id);
@@ -654,6 +652,13 @@ function closeConversation() {
   $('typing').textContent = '';
 }
 
+/** Drops a conversation I am no longer in from the list, closing it if it is open. */
+function forgetConversation(id) {
+  state.convs.delete(id);
+  if (state.active === id) closeConversation();
+  renderList();
+}
+
 async function refreshMembers(id) {
   try {
     const detail = await call('GET', `/conversations/${id}`);
@@ -662,7 +667,7 @@ async function refreshMembers(id) {
     if (conv) conv.member_count = detail.members.length;
     if (id === state.active) { renderChatHead(); renderMessages(); }
   } catch (err) {
-    if (err.status === 404) { state.convs.delete(id); closeConversation(); renderList(); }
+    if (err.status === 404) forgetConversation(id);
   }
 }
 
@@ -1069,9 +1074,7 @@ async function leaveGroup() {
   try {
     await call('POST', `/conversations/${conv.id}/leave`);
     $('info-dialog').close();
-    state.convs.delete(conv.id);
-    closeConversation();
-    renderList();
+    forgetConversation(conv.id);
   } catch (err) {
     $('info-error').textContent = err.message;
   }
