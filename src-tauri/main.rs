@@ -1,12 +1,14 @@
 //! The `chinwag` binary: glue that reads the command line and starts a node.
 //!
-//! `chinwag --server` runs a headless hub. Without `--server` the desktop window opens; until
-//! the desktop issue lands, that build says so and points at `--server`.
+//! `chinwag --server` runs a headless hub; `chinwag --join HOST:PORT` uses a hub elsewhere on
+//! the LAN and serves its UI on loopback. Without either the desktop window opens; until the
+//! desktop issue lands, that build says so and points at the other two.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use chinwag_node::join::JoinOptions;
 use chinwag_node::{ServerOptions, DEFAULT_PORT};
 use clap::Parser;
 
@@ -18,13 +20,18 @@ use clap::Parser;
 )]
 struct Cli {
     /// Run a headless hub (no window) that browsers and apps on the LAN can join.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "join")]
     server: bool,
 
-    /// Address and port to listen on.
-    #[arg(long, env = "CHINWAG_BIND", value_name = "ADDR:PORT",
-          default_value_t = SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)))]
-    bind: SocketAddr,
+    /// Use the hub at HOST[:PORT] (port 7117 unless given) and open its UI locally; messages
+    /// sent while it is unreachable are kept and delivered when it is back.
+    #[arg(long, env = "CHINWAG_JOIN", value_name = "HOST:PORT")]
+    join: Option<String>,
+
+    /// Address and port to listen on (default 0.0.0.0:7117 for --server, 127.0.0.1:7118
+    /// for --join).
+    #[arg(long, env = "CHINWAG_BIND", value_name = "ADDR:PORT")]
+    bind: Option<SocketAddr>,
 
     /// Where the database lives (default: the platform's data directory).
     #[arg(long, env = "CHINWAG_DATA_DIR", value_name = "DIR")]
@@ -52,7 +59,7 @@ struct Cli {
     )]
     allow_origins: Vec<String>,
 
-    /// Do not advertise the hub on the LAN with mDNS.
+    /// Do not advertise the hub on the LAN with mDNS (with --join: do not browse for hubs).
     #[arg(long, env = "CHINWAG_NO_MDNS")]
     no_mdns: bool,
 
@@ -72,16 +79,28 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
+    if let Some(hub) = cli.join {
+        let options = JoinOptions {
+            hub,
+            bind: cli.bind.unwrap_or(JoinOptions::default().bind),
+            data_dir: cli.data_dir,
+            browse: !cli.no_mdns,
+            browse_loopback: cli.mdns_loopback,
+        };
+        return run(chinwag_node::join::run_join(options));
+    }
     if !cli.server {
         eprintln!(
-            "chinwag: this build has no desktop window yet; run `chinwag --server` to host a hub \
-             and open the printed address in a browser."
+            "chinwag: this build has no desktop window yet; run `chinwag --server` to host a hub, \
+             or `chinwag --join HOST:PORT` to use one, and open the printed address in a browser."
         );
         return ExitCode::from(2);
     }
 
     let mut options = ServerOptions {
-        bind: cli.bind,
+        bind: cli
+            .bind
+            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT))),
         data_dir: cli.data_dir,
         ..ServerOptions::default()
     };
@@ -111,6 +130,10 @@ fn main() -> ExitCode {
         .filter(|o| !o.is_empty())
         .collect();
 
+    run(chinwag_node::run_server(options))
+}
+
+fn run(work: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -121,7 +144,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(chinwag_node::run_server(options)) {
+    match runtime.block_on(work) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("chinwag: {err:#}");

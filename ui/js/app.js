@@ -136,9 +136,33 @@ function start(token, me) {
   conn.addEventListener('typing', (e) => onTyping(e.detail));
   conn.addEventListener('presence', (e) => setPresence(e.detail.user_id, e.detail.status));
   conn.addEventListener('state', (e) => onConnectionState(e.detail));
+  conn.addEventListener('link', (e) => onLinkState(e.detail));
   conn.addEventListener('unauthorized', () => signedOut());
   conn.start();
   loadEverything();
+  adoptNodeOutbox();
+}
+
+/**
+ * Joined through a local node: messages it still holds for the hub (kept on disk, perhaps
+ * from before the app was restarted) show as pending here too. A hub answers 404: nothing to do.
+ */
+async function adoptNodeOutbox() {
+  let node;
+  try {
+    node = await api('GET', '/node', { token: state.token });
+  } catch {
+    return;
+  }
+  state.joined = node.mode === 'joined';
+  for (const p of node.pending || []) {
+    if (state.outbox.items.some((i) => i.client_id === p.client_id)) continue;
+    state.outbox.add({
+      client_id: p.client_id, conversation_id: p.conversation_id, body: p.body,
+      created_at: p.created_at, state: 'pending',
+    });
+  }
+  if (state.active !== null) renderMessages();
 }
 
 async function loadEverything() {
@@ -253,6 +277,26 @@ function onConnectionState({ online, retryInMs }) {
   tick();
   bannerTimer = setInterval(tick, 1000);
   if (state.active !== null) renderMessages();
+}
+
+/** A joined node tells whether it reaches the hub; while it does not, say so and keep going. */
+function onLinkState(frame) {
+  clearInterval(bannerTimer);
+  const banner = $('banner');
+  state.linkDown = frame.state !== 'online';
+  if (frame.state === 'online') {
+    banner.hidden = true;
+    $('banner-retry').hidden = false;
+    return;
+  }
+  for (const user of state.users.values()) if (user.id !== state.me.id) user.presence = 'offline';
+  renderList();
+  renderChatHead();
+  $('banner-retry').hidden = true; // the app retries by itself
+  banner.hidden = false;
+  $('banner-text').textContent = frame.state === 'signed_out'
+    ? 'Signed out of the hub.'
+    : 'The hub is out of reach. Messages you send are kept and go out when it is back.';
 }
 
 function request(frame) {
@@ -1107,7 +1151,7 @@ let flashTimer = null;
 /** A passing notice in the banner area for errors that have no better place. */
 function flash(message) {
   const banner = $('banner');
-  if (!banner.hidden && state.conn && !state.conn.online) return;
+  if (!banner.hidden && state.conn && (!state.conn.online || state.linkDown)) return;
   $('banner-text').textContent = message;
   $('banner-retry').hidden = true;
   banner.hidden = false;

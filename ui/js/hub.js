@@ -134,6 +134,7 @@ export class Connection extends EventTarget {
         break;
       case 'typing':
       case 'presence':
+      case 'link': // only from a joined node: whether it reaches the hub
         this.emit(frame.type, frame);
         break;
       default:

@@ -10,7 +10,7 @@ use warp::reply::Response;
 use warp::Reply;
 
 use crate::error::ApiError;
-use crate::rest::error_response;
+use crate::error::error_response;
 
 #[derive(RustEmbed)]
 #[folder = "../../ui/"]
@@ -37,7 +37,7 @@ fn content_type(path: &str) -> &'static str {
 
 /// Serves `path` from the embedded UI (`""` is `index.html`), with an ETag so browsers
 /// revalidate cheaply.
-pub(crate) fn serve(path: &str, headers: &HeaderMap) -> Response {
+pub fn serve(path: &str, headers: &HeaderMap) -> Response {
     let path = if path.is_empty() { "index.html" } else { path };
     let Some(file) = Ui::get(path) else {
         return error_response(&ApiError::not_found("page"));

@@ -3,7 +3,9 @@
 
 use chinwag_proto::{ErrorBody, ErrorCode, ErrorEnvelope, ServerFrame};
 use chinwag_store::StoreError;
-use warp::http::StatusCode;
+use warp::http::{header, HeaderValue, StatusCode};
+use warp::reply::Response;
+use warp::Reply;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -133,4 +135,18 @@ impl From<StoreError> for ApiError {
             }
         }
     }
+}
+
+/// The HTTP response for an error: its status, the JSON envelope, and `Retry-After` when the
+/// client should wait.
+pub fn error_response(err: &ApiError) -> Response {
+    let mut response =
+        warp::reply::with_status(warp::reply::json(&err.envelope()), err.status()).into_response();
+    if let Some(ms) = err.retry_after_ms {
+        let secs = ms.div_ceil(1000).max(1);
+        if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+    }
+    response
 }

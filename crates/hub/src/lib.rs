@@ -10,7 +10,7 @@
 //! anywhere but the store. Entry point: [`Hub::open`] then [`serve`] on a listener the caller
 //! bound.
 
-mod assets;
+pub mod assets;
 pub mod auth;
 pub mod error;
 pub mod fanout;

@@ -26,6 +26,7 @@ use warp::reply::Response;
 use warp::Reply;
 
 use crate::auth;
+pub(crate) use crate::error::error_response;
 use crate::error::ApiError;
 use crate::{HubState, MAX_HISTORY_PAGE};
 
@@ -658,17 +659,6 @@ fn created_or_ok(created: bool) -> StatusCode {
 
 fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
-}
-
-pub(crate) fn error_response(err: &ApiError) -> Response {
-    let mut response = json(err.status(), &err.envelope());
-    if let Some(ms) = err.retry_after_ms {
-        let secs = ms.div_ceil(1000).max(1);
-        if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-    }
-    response
 }
 
 /// Compares secrets without leaking where they differ through timing.

@@ -16,8 +16,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chinwag_proto::{
-    ClientFrame, ConversationId, ErrorBody, ErrorCode, EventFrame, EventId, Message, ServerFrame,
-    User,
+    ClientFrame, ConversationId, ErrorBody, ErrorCode, EventFrame, EventId, HubInfo, Message,
+    PresenceEntry, ServerFrame, User,
 };
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
@@ -69,7 +69,13 @@ impl LinkConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum LinkEvent {
     /// Authenticated (`ready`); replayed events follow, then `Synced`.
-    Connected { user: User, last_event_id: EventId },
+    Connected {
+        user: User,
+        hub: HubInfo,
+        last_event_id: EventId,
+        /// Who is online or away right now.
+        presence: Vec<PresenceEntry>,
+    },
     /// Every missed event has been delivered; the outbox is being sent.
     Synced,
     /// A durable event, exactly once and in order across reconnects.
@@ -125,10 +131,17 @@ impl Link {
             body: body.to_owned(),
             created_at: now_millis(),
         };
-        self.state.push(&pending).await?;
+        self.enqueue(&pending).await?;
+        Ok(pending.client_id)
+    }
+
+    /// Queues a message whose `client_id` the caller chose (a UI relaying its own outbox).
+    /// Queuing the same `client_id` twice keeps one entry; returns whether it was new.
+    pub async fn enqueue(&self, pending: &Pending) -> Result<bool> {
+        let added = self.state.push(pending).await?;
         // If the task is busy the flush happens on the next sync anyway.
         let _ = self.commands.try_send(Command::Flush);
-        Ok(pending.client_id)
+        Ok(added)
     }
 
     /// Sends any other frame (typing, receipts, presence) if connected; dropped otherwise.
@@ -372,8 +385,9 @@ async fn handle(
     let delivered = match frame {
         ServerFrame::Ready {
             user,
+            hub,
             last_event_id,
-            ..
+            presence,
         } => {
             if cursor.is_none() {
                 *cursor = Some(last_event_id);
@@ -381,7 +395,9 @@ async fn handle(
             }
             emit(LinkEvent::Connected {
                 user,
+                hub,
                 last_event_id,
+                presence,
             })
             .await
         }

@@ -45,16 +45,45 @@ impl LocalState {
         Self::from_db(sled::Config::new().temporary(true).open()?)
     }
 
+    /// The state kept in trees of a sled database the caller also uses for other things.
+    pub fn in_db(db: &sled::Db) -> Result<LocalState> {
+        Self::from_db(db.clone())
+    }
+
     fn from_db(db: sled::Db) -> Result<LocalState> {
         let outbox = db.open_tree("outbox")?;
         Ok(LocalState { db, outbox })
     }
 
-    /// Queues a message and returns once it is on disk.
-    pub async fn push(&self, pending: &Pending) -> Result<()> {
+    /// Queues a message and returns once it is on disk; a `client_id` already queued is
+    /// not queued again (returns false).
+    pub async fn push(&self, pending: &Pending) -> Result<bool> {
+        if self.find(&pending.client_id)?.is_some() {
+            return Ok(false);
+        }
         let key = self.db.generate_id()?.to_be_bytes();
         self.outbox.insert(key, serde_json::to_vec(pending)?)?;
         self.outbox.flush_async().await?;
+        Ok(true)
+    }
+
+    fn find(&self, client_id: &str) -> Result<Option<sled::IVec>> {
+        for item in self.outbox.iter() {
+            let (key, value) = item?;
+            let matches = serde_json::from_slice::<Pending>(&value)
+                .map(|p| p.client_id == client_id)
+                .unwrap_or(false);
+            if matches {
+                return Ok(Some(key));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Forgets everything: outbox and cursor (signing out, or another user signing in).
+    pub fn clear(&self) -> Result<()> {
+        self.outbox.clear()?;
+        self.db.remove(CURSOR)?;
         Ok(())
     }
 
@@ -73,17 +102,13 @@ impl LocalState {
 
     /// Drops a message from the outbox; true when it was there.
     pub fn remove(&self, client_id: &str) -> Result<bool> {
-        for item in self.outbox.iter() {
-            let (key, value) = item?;
-            let matches = serde_json::from_slice::<Pending>(&value)
-                .map(|p| p.client_id == client_id)
-                .unwrap_or(false);
-            if matches {
+        match self.find(client_id)? {
+            Some(key) => {
                 self.outbox.remove(key)?;
-                return Ok(true);
+                Ok(true)
             }
+            None => Ok(false),
         }
-        Ok(false)
     }
 
     /// The id of the last event processed, if any.

@@ -13,6 +13,8 @@ use chinwag_discovery::{Advertisement, Advertiser, Options};
 use chinwag_hub::{Hub, HubConfig};
 use tokio::net::TcpListener;
 
+pub mod join;
+
 /// The port a hub listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 7117;
 

@@ -1,0 +1,319 @@
+//! What a joined node keeps on disk, in sled: the session, the link's outbox and cursor, a
+//! log of the hub's events (so the local UI can resume from the node as it would from the
+//! hub), recent history per conversation and the last answers to the UI's reads (so the user
+//! can read while the hub is away), and the hubs joined before.
+
+use std::path::Path;
+
+use chinwag_link::LocalState;
+use chinwag_proto::{ConversationId, Event, EventId, HubInfo, Message, Seq, User};
+use serde::{Deserialize, Serialize};
+
+/// How many messages of each conversation are kept for reading offline.
+pub const HISTORY_PER_CONVERSATION: usize = 1000;
+
+pub type Result<T, E = sled::Error> = std::result::Result<T, E>;
+
+/// The signed-in user on this node.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Session {
+    pub token: String,
+    pub user: User,
+}
+
+/// A hub joined before, for the "saved hubs" list.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SavedHub {
+    pub address: String,
+    pub id: String,
+    pub name: String,
+    /// Milliseconds since the epoch.
+    pub last_joined_at: i64,
+}
+
+#[derive(Clone)]
+pub struct NodeStore {
+    db: sled::Db,
+    meta: sled::Tree,
+    log: sled::Tree,
+    cache: sled::Tree,
+    history: sled::Tree,
+    saved: sled::Tree,
+    pub link: LocalState,
+}
+
+fn json<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+fn history_key(conversation: ConversationId, seq: Seq) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&conversation.to_be_bytes());
+    key[8..].copy_from_slice(&seq.to_be_bytes());
+    key
+}
+
+impl NodeStore {
+    pub fn open(dir: &Path) -> Result<NodeStore> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(16 * 1024 * 1024)
+            .open()?;
+        let link = LocalState::in_db(&db).map_err(|err| match err {
+            chinwag_link::LinkError::State(err) => err,
+            other => sled::Error::Unsupported(other.to_string()),
+        })?;
+        Ok(NodeStore {
+            meta: db.open_tree("meta")?,
+            log: db.open_tree("log")?,
+            cache: db.open_tree("cache")?,
+            history: db.open_tree("history")?,
+            saved: db.open_tree("saved")?,
+            link,
+            db,
+        })
+    }
+
+    pub async fn flush(&self) -> Result<()> {
+        self.db.flush_async().await.map(|_| ())
+    }
+
+    pub fn session(&self) -> Option<Session> {
+        let raw = self.meta.get("session").ok()??;
+        serde_json::from_slice(&raw).ok()
+    }
+
+    pub async fn set_session(&self, session: &Session) -> Result<()> {
+        self.meta.insert("session", json(session))?;
+        self.flush().await
+    }
+
+    pub fn hub_info(&self) -> Option<HubInfo> {
+        let raw = self.meta.get("hub").ok()??;
+        serde_json::from_slice(&raw).ok()
+    }
+
+    pub fn set_hub_info(&self, hub: &HubInfo) -> Result<()> {
+        self.meta.insert("hub", json(hub))?;
+        Ok(())
+    }
+
+    /// Forgets everything about the signed-in user: session, outbox, cursor, event log,
+    /// history and cached answers. The saved hubs stay.
+    pub async fn clear_user(&self) -> Result<()> {
+        self.meta.remove("session")?;
+        self.log.clear()?;
+        self.cache.clear()?;
+        self.history.clear()?;
+        if let Err(err) = self.link.clear() {
+            tracing::warn!("cannot clear the outbox: {err}");
+        }
+        self.flush().await
+    }
+
+    /// Records an event received from the hub and keeps the history current.
+    pub fn append_event(&self, id: EventId, text: &str, event: &Event) -> Result<()> {
+        self.log.insert(id.to_be_bytes(), text.as_bytes())?;
+        match event {
+            Event::MessageNew { message }
+            | Event::MessageEdited { message }
+            | Event::MessageDeleted { message } => self.remember(message)?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The newest event in the log.
+    pub fn last_event_id(&self) -> Option<EventId> {
+        let (key, _) = self.log.last().ok()??;
+        Some(i64::from_be_bytes(key.as_ref().try_into().ok()?))
+    }
+
+    /// Up to `limit` logged events with an id above `after`, oldest first, as frame text.
+    pub fn events_after(&self, after: EventId, limit: usize) -> Vec<(EventId, String)> {
+        let start = after.saturating_add(1).max(0).to_be_bytes();
+        self.log
+            .range(start..)
+            .take(limit)
+            .filter_map(|item| {
+                let (key, value) = item.ok()?;
+                let id = i64::from_be_bytes(key.as_ref().try_into().ok()?);
+                Some((id, String::from_utf8(value.to_vec()).ok()?))
+            })
+            .collect()
+    }
+
+    /// Keeps a message for offline reading (newer versions replace older ones).
+    pub fn remember(&self, message: &Message) -> Result<()> {
+        let key = history_key(message.conversation_id, message.seq);
+        if let Some(old) = self.history.get(key)? {
+            // An edit or tombstone must not be undone by an older copy fetched later.
+            if let Ok(old) = serde_json::from_slice::<Message>(&old) {
+                if old.deleted && !message.deleted
+                    || old.edited_at.unwrap_or(0) > message.edited_at.unwrap_or(0)
+                {
+                    return Ok(());
+                }
+            }
+        }
+        self.history.insert(key, json(message))?;
+        if message.seq % 100 == 0 {
+            self.prune(message.conversation_id)?;
+        }
+        Ok(())
+    }
+
+    fn prune(&self, conversation: ConversationId) -> Result<()> {
+        let prefix = conversation.to_be_bytes();
+        let count = self.history.scan_prefix(prefix).count();
+        if count > HISTORY_PER_CONVERSATION {
+            let extra = count - HISTORY_PER_CONVERSATION;
+            for item in self.history.scan_prefix(prefix).take(extra) {
+                let (key, _) = item?;
+                self.history.remove(key)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A page of kept history, answering like the hub's
+    /// `GET /conversations/{id}/messages`: newest `limit` before `before`, or oldest `limit`
+    /// after `after`, oldest first.
+    pub fn history_page(
+        &self,
+        conversation: ConversationId,
+        before: Option<Seq>,
+        after: Option<Seq>,
+        limit: usize,
+    ) -> (Vec<Message>, bool) {
+        let decode = |item: sled::Result<(sled::IVec, sled::IVec)>| {
+            let (_, value) = item.ok()?;
+            serde_json::from_slice::<Message>(&value).ok()
+        };
+        match after {
+            Some(after) => {
+                let start = history_key(conversation, after.saturating_add(1));
+                let end = history_key(conversation, Seq::MAX);
+                let mut messages: Vec<Message> = self
+                    .history
+                    .range(start..=end)
+                    .filter_map(decode)
+                    .take(limit + 1)
+                    .collect();
+                let more = messages.len() > limit;
+                messages.truncate(limit);
+                (messages, more)
+            }
+            None => {
+                let start = history_key(conversation, 0);
+                let end = history_key(conversation, before.unwrap_or(Seq::MAX));
+                let mut messages: Vec<Message> = self
+                    .history
+                    .range(start..end)
+                    .rev()
+                    .filter_map(decode)
+                    .take(limit + 1)
+                    .collect();
+                // Only what is kept counts: older pages cannot be fetched while the hub is away.
+                let more = messages.len() > limit;
+                messages.truncate(limit);
+                messages.reverse();
+                (messages, more)
+            }
+        }
+    }
+
+    /// Kept messages of a conversation newer than `seq`, oldest first.
+    pub fn newer_than(&self, conversation: ConversationId, seq: Seq) -> Vec<Message> {
+        self.history_page(conversation, None, Some(seq), HISTORY_PER_CONVERSATION)
+            .0
+    }
+
+    pub fn cache_put(&self, key: &str, body: &[u8]) -> Result<()> {
+        self.cache.insert(key, body)?;
+        Ok(())
+    }
+
+    pub fn cache_get(&self, key: &str) -> Option<Vec<u8>> {
+        self.cache.get(key).ok()?.map(|v| v.to_vec())
+    }
+
+    pub fn save_hub(&self, hub: &SavedHub) -> Result<()> {
+        self.saved.insert(hub.address.as_bytes(), json(hub))?;
+        Ok(())
+    }
+
+    /// Hubs joined before, most recent first.
+    pub fn saved_hubs(&self) -> Vec<SavedHub> {
+        let mut hubs: Vec<SavedHub> = self
+            .saved
+            .iter()
+            .filter_map(|item| serde_json::from_slice(&item.ok()?.1).ok())
+            .collect();
+        hubs.sort_by_key(|h: &SavedHub| std::cmp::Reverse(h.last_joined_at));
+        hubs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(conversation: ConversationId, seq: Seq, body: &str) -> Message {
+        Message {
+            id: conversation * 10_000 + seq,
+            conversation_id: conversation,
+            seq,
+            sender_id: 1,
+            client_id: format!("c{seq}"),
+            body: body.into(),
+            created_at: seq,
+            edited_at: None,
+            deleted: false,
+        }
+    }
+
+    #[test]
+    fn history_pages_like_the_hub_and_keeps_edits() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = NodeStore::open(dir.path()).expect("opens");
+        for seq in 1..=30 {
+            store.remember(&message(7, seq, "hi")).expect("kept");
+        }
+        store.remember(&message(8, 1, "other")).expect("kept");
+        let (page, more) = store.history_page(7, None, None, 10);
+        assert_eq!(page.first().map(|m| m.seq), Some(21));
+        assert_eq!(page.last().map(|m| m.seq), Some(30));
+        assert!(more);
+        let (page, more) = store.history_page(7, Some(5), None, 10);
+        assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        assert!(!more);
+        let (page, more) = store.history_page(7, None, Some(25), 10);
+        assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), [26, 27, 28, 29, 30]);
+        assert!(!more);
+
+        let mut edited = message(7, 3, "edited");
+        edited.edited_at = Some(99);
+        store.remember(&edited).expect("kept");
+        store.remember(&message(7, 3, "stale copy")).expect("ignored");
+        let (page, _) = store.history_page(7, Some(4), None, 1);
+        assert_eq!(page[0].body, "edited");
+    }
+
+    #[test]
+    fn the_log_replays_after_a_cursor() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = NodeStore::open(dir.path()).expect("opens");
+        for id in 1..=5 {
+            let event = Event::MessageNew {
+                message: message(1, id, "x"),
+            };
+            store.append_event(id, &format!("e{id}"), &event).expect("logged");
+        }
+        assert_eq!(store.last_event_id(), Some(5));
+        let ids: Vec<EventId> = store.events_after(2, 10).into_iter().map(|e| e.0).collect();
+        assert_eq!(ids, [3, 4, 5]);
+        assert_eq!(store.events_after(-7, 2).len(), 2);
+        assert_eq!(store.history_page(1, None, None, 50).0.len(), 5);
+    }
+}
