@@ -6,5 +6,6 @@ mod common;
 
 mod chat;
 mod discovery;
+mod join;
 mod lifecycle;
 mod security;

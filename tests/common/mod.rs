@@ -42,10 +42,15 @@ impl TestHub {
 
     /// Starts a hub on an existing data directory (for restarts).
     pub async fn start_in(config: HubConfig, dir: tempfile::TempDir) -> TestHub {
+        Self::start_on(config, dir, 0).await
+    }
+
+    /// Starts a hub on a given loopback port (0: any), e.g. where it was before a restart.
+    pub async fn start_on(config: HubConfig, dir: tempfile::TempDir, port: u16) -> TestHub {
         let hub = Hub::open(config, &dir.path().join("chinwag.db"))
             .await
             .expect("hub opens");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("binds");
         let addr = listener.local_addr().expect("addr");
@@ -348,7 +353,16 @@ impl Ws {
         session: &Session,
         resume_from: Option<i64>,
     ) -> (Ws, Vec<Value>) {
-        let socket = raw_socket(&hub.ws_url(), None).await.expect("connects");
+        Self::connect_url(&hub.ws_url(), session, resume_from).await
+    }
+
+    /// Like [`Ws::connect_resume`], to any server speaking the protocol (a joined node).
+    pub async fn connect_url(
+        url: &str,
+        session: &Session,
+        resume_from: Option<i64>,
+    ) -> (Ws, Vec<Value>) {
+        let socket = raw_socket(url, None).await.expect("connects");
         let mut ws = Ws {
             socket,
             ready: Value::Null,

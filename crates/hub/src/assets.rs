@@ -9,8 +9,8 @@ use warp::http::{header, HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::Reply;
 
-use crate::error::ApiError;
 use crate::error::error_response;
+use crate::error::ApiError;
 
 #[derive(RustEmbed)]
 #[folder = "../../ui/"]

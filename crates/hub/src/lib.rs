@@ -17,6 +17,8 @@ pub mod fanout;
 mod rest;
 mod ws;
 
+pub use rest::read_body;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::IpAddr;

@@ -220,7 +220,8 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 /// Reads the body, refusing it as soon as it passes `limit` bytes.
-async fn read_body<S, B>(body: S, limit: usize) -> Result<Bytes, ApiError>
+/// Reads a request body, refusing (413 `too_large`) past `limit` bytes without buffering more.
+pub async fn read_body<S, B>(body: S, limit: usize) -> Result<Bytes, ApiError>
 where
     S: Stream<Item = Result<B, warp::Error>> + Send,
     B: Buf,

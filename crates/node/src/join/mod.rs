@@ -39,6 +39,9 @@ use crate::{bind, default_data_dir, prepare_data_dir, shutdown_signal, DEFAULT_P
 /// The port a joined node serves its UI on unless told otherwise.
 pub const DEFAULT_LOCAL_PORT: u16 = 7118;
 
+/// Largest request body the node forwards (the hub applies its own, smaller limit).
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
 /// Where a hub is: `host:port`, as typed or discovered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HubAddress {
@@ -105,7 +108,13 @@ impl HubAddress {
         let host: String = self
             .host
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         format!("{host}_{}", self.port)
     }
@@ -164,7 +173,7 @@ impl Directory {
     pub fn list(&self) -> Vec<DiscoveredHub> {
         let hubs = self.hubs.lock().unwrap_or_else(|p| p.into_inner());
         let mut list: Vec<DiscoveredHub> = hubs.values().cloned().collect();
-        list.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        list.sort_by_key(|h| h.name.to_lowercase());
         list
     }
 
@@ -375,10 +384,9 @@ impl NodeApi {
                     "That method is not allowed here.",
                 ));
                 let allow = if rest == "verify" { "POST" } else { "GET" };
-                response.headers_mut().insert(
-                    header::ALLOW,
-                    warp::http::HeaderValue::from_static(allow),
-                );
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, warp::http::HeaderValue::from_static(allow));
                 response
             }
             _ => error_response(&ApiError::new(
@@ -386,6 +394,30 @@ impl NodeApi {
                 "There is nothing at this address.",
             )),
         }
+    }
+}
+
+async fn api(
+    node: Arc<NodeApi>,
+    joined: Arc<Joined>,
+    path: String,
+    method: Method,
+    headers: HeaderMap,
+    query: String,
+    body: Bytes,
+) -> Response {
+    if let Some(rest) = node_path(&path) {
+        let rest = rest.to_owned();
+        return node.handle(&rest, &method, &headers, &query, &body).await;
+    }
+    proxy::forward(joined, path, method, headers, query, body).await
+}
+
+/// `node` and `node/...` are the node's own; everything else goes to the hub.
+fn node_path(path: &str) -> Option<&str> {
+    match path.strip_prefix("node")? {
+        "" => Some(""),
+        rest => rest.strip_prefix('/'),
     }
 }
 
@@ -399,6 +431,19 @@ pub async fn serve(
     let local = listener
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+    warp::serve(routes(joined.clone(), directory, local))
+        .incoming(listener)
+        .graceful(shutdown)
+        .run()
+        .await;
+    Joined::close(joined).await;
+}
+
+fn routes(
+    joined: Arc<Joined>,
+    directory: Directory,
+    local: SocketAddr,
+) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone {
     let node = Arc::new(NodeApi {
         joined: joined.clone(),
         directory,
@@ -421,48 +466,56 @@ pub async fn serve(
         .and(warp::ws())
         .and(warp::header::headers_cloned())
         .and(with_joined.clone())
-        .map(|ws: warp::ws::Ws, headers: HeaderMap, joined: Arc<Joined>| {
-            if !origin_allowed(&headers) {
-                return error_response(&ApiError::new(
-                    ErrorCode::BadOrigin,
-                    "WebSocket connections are only accepted from this app's own page.",
-                ));
-            }
-            let max = joined
-                .store
-                .hub_info()
-                .map(|h| h.limits.max_frame_bytes)
-                .unwrap_or(64 * 1024);
-            ws.max_message_size(max)
-                .max_frame_size(max)
-                .on_upgrade(move |socket| joined.ui_socket(socket))
-                .into_response()
-        });
+        .map(
+            |ws: warp::ws::Ws, headers: HeaderMap, joined: Arc<Joined>| {
+                if !origin_allowed(&headers) {
+                    return error_response(&ApiError::new(
+                        ErrorCode::BadOrigin,
+                        "WebSocket connections are only accepted from this app's own page.",
+                    ));
+                }
+                let max = joined
+                    .store
+                    .hub_info()
+                    .map(|h| h.limits.max_frame_bytes)
+                    .unwrap_or(64 * 1024);
+                ws.max_message_size(max)
+                    .max_frame_size(max)
+                    .on_upgrade(move |socket| joined.ui_socket(socket))
+                    .into_response()
+            },
+        );
     let api_route = warp::path("api")
         .and(warp::path("v1"))
         .and(warp::path::tail())
         .and(warp::method())
         .and(warp::header::headers_cloned())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-        .and(warp::body::content_length_limit(1024 * 1024))
-        .and(warp::body::bytes())
+        .and(warp::body::stream())
         .and(with_joined)
+        .and(warp::any().map(move || node.clone()))
         .then(
-            move |tail: warp::path::Tail,
-                  method: Method,
-                  headers: HeaderMap,
-                  query: String,
-                  body: Bytes,
-                  joined: Arc<Joined>| {
-                let node = node.clone();
-                async move {
-                    let path = tail.as_str().to_owned();
-                    if path == "node" || path.starts_with("node/") {
-                        let rest = path.trim_start_matches("node").trim_start_matches('/');
-                        return node.handle(rest, &method, &headers, &query, &body).await;
-                    }
-                    proxy::forward(joined, path, method, headers, query, body).await
-                }
+            |tail: warp::path::Tail,
+             method: Method,
+             headers: HeaderMap,
+             query: String,
+             body,
+             joined: Arc<Joined>,
+             node: Arc<NodeApi>| async move {
+                let body = match chinwag_hub::read_body(body, MAX_BODY_BYTES).await {
+                    Ok(body) => body,
+                    Err(err) => return error_response(&err),
+                };
+                api(
+                    node,
+                    joined,
+                    tail.as_str().to_owned(),
+                    method,
+                    headers,
+                    query,
+                    body,
+                )
+                .await
             },
         );
     let ui = warp::get()
@@ -471,16 +524,10 @@ pub async fn serve(
         .map(|tail: warp::path::Tail, headers: HeaderMap| {
             chinwag_hub::assets::serve(tail.as_str(), &headers)
         });
-    let routes = host_check
+    host_check
         .and(ws_route.or(api_route).unify().or(ui).unify())
-        .recover(recover);
-
-    warp::serve(routes)
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
-    joined.shutdown().await;
+        .recover(recover)
+        .unify()
 }
 
 #[derive(Debug)]
@@ -495,13 +542,13 @@ async fn recover(rejection: warp::Rejection) -> Result<Response, std::convert::I
         )
     } else if rejection.is_not_found() {
         ApiError::new(ErrorCode::NotFound, "There is nothing at this address.")
-    } else if rejection
-        .find::<warp::reject::PayloadTooLarge>()
-        .is_some()
-    {
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
         ApiError::new(ErrorCode::TooLarge, "The request body is too large.")
     } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        ApiError::new(ErrorCode::MethodNotAllowed, "That method is not allowed here.")
+        ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            "That method is not allowed here.",
+        )
     } else {
         ApiError::bad_request("The request could not be understood.")
     };
@@ -536,8 +583,7 @@ impl Default for JoinOptions {
 /// Opens the node's local state for `hub` under `data_dir`.
 pub fn open_store(data_dir: &std::path::Path, hub: &HubAddress) -> Result<NodeStore> {
     let dir = data_dir.join("joined").join(hub.dir_name());
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     NodeStore::open(&dir).map_err(|err| {
         anyhow!(
             "cannot open the local state in {} ({err}); is another Chinwag using it?",
@@ -597,7 +643,10 @@ mod tests {
         let ok = |raw: &str| HubAddress::parse(raw).map(|a| a.to_string());
         assert_eq!(ok("office-pc").as_deref(), Ok("office-pc:7117"));
         assert_eq!(ok(" 10.0.0.5:8000 ").as_deref(), Ok("10.0.0.5:8000"));
-        assert_eq!(ok("http://Hub.local:7117/").as_deref(), Ok("hub.local:7117"));
+        assert_eq!(
+            ok("http://Hub.local:7117/").as_deref(),
+            Ok("hub.local:7117")
+        );
         assert_eq!(ok("[fe80::1]:9000").as_deref(), Ok("[fe80::1]:9000"));
         assert_eq!(ok("::1").as_deref(), Ok("[::1]:7117"));
         assert!(HubAddress::parse("").is_err());

@@ -288,7 +288,11 @@ fn patch_conversations(joined: &Joined, raw: &[u8]) -> Vec<u8> {
         summary["unread"] = unread.min(9999).into();
     }
     list.sort_by_key(|s| {
-        std::cmp::Reverse(s.get("last_activity_at").and_then(Value::as_i64).unwrap_or(0))
+        std::cmp::Reverse(
+            s.get("last_activity_at")
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
+        )
     });
     serde_json::to_vec(&list).unwrap_or_else(|_| raw.to_vec())
 }
@@ -305,7 +309,10 @@ mod tests {
             cacheable("conversations/12"),
             Some(Cacheable::Whole("conversations/12".into()))
         );
-        assert_eq!(cacheable("conversations/12/messages"), Some(Cacheable::Messages(12)));
+        assert_eq!(
+            cacheable("conversations/12/messages"),
+            Some(Cacheable::Messages(12))
+        );
         assert_eq!(cacheable("conversations/x/messages"), None);
         assert_eq!(cacheable("auth/login"), None);
         assert_eq!(cacheable("events"), None);

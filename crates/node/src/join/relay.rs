@@ -35,7 +35,10 @@ const REPLAY_BATCH: usize = 500;
 /// Something every local connection receives.
 #[derive(Debug, Clone)]
 pub(crate) enum Live {
-    Event { id: EventId, text: Arc<str> },
+    Event {
+        id: EventId,
+        text: Arc<str>,
+    },
     Frame(Arc<str>),
     /// Close every local connection with this code (the session ended).
     Close(u16, &'static str),
@@ -47,7 +50,9 @@ pub enum LinkState {
     /// Nobody is signed in on this node.
     SignedOut,
     /// Signed in, not connected yet (or reconnecting); `retry_in_ms` when waiting.
-    Offline { retry_in_ms: Option<u64> },
+    Offline {
+        retry_in_ms: Option<u64>,
+    },
     Online,
 }
 
@@ -235,9 +240,7 @@ impl Joined {
             tracing::warn!("cannot clear the user's data: {err}");
         }
         self.set_status(LinkState::SignedOut);
-        let _ = self
-            .live
-            .send(Live::Close(4401, "signed out of the hub"));
+        let _ = self.live.send(Live::Close(4401, "signed out of the hub"));
     }
 
     async fn stop_link(&self) {
@@ -247,7 +250,11 @@ impl Joined {
     }
 
     /// Stops the link cleanly (the node is shutting down); the outbox stays on disk.
-    pub async fn shutdown(&self) {
+    pub async fn close(this: Arc<Self>) {
+        this.shutdown().await;
+    }
+
+    async fn shutdown(&self) {
         self.stop_link().await;
         let _ = self.live.send(Live::Close(1001, "the app is closing"));
         if let Err(err) = self.store.flush().await {
@@ -288,8 +295,7 @@ impl Joined {
                 LinkEvent::Event(frame) => {
                     let body = text(&frame.event);
                     let frame_text = event_frame(frame.id, &body);
-                    if let Err(err) = self.store.append_event(frame.id, &frame_text, &frame.event)
-                    {
+                    if let Err(err) = self.store.append_event(frame.id, &frame_text, &frame.event) {
                         tracing::warn!("cannot log event {}: {err}", frame.id);
                     }
                     let _ = self.live.send(Live::Event {
@@ -461,12 +467,12 @@ impl Joined {
     fn max_message_bytes(&self) -> usize {
         self.store
             .hub_info()
-            .map(|h| h.limits.max_message_bytes as usize)
+            .map(|h| h.limits.max_message_bytes)
             .unwrap_or(16 * 1024)
     }
 
     /// Handles one frame from a local connection; returns the immediate reply, if any.
-    async fn from_ui(&self, conn: u64, raw: &str) -> Option<String> {
+    async fn handle_ui_frame(&self, conn: u64, raw: &str) -> Option<String> {
         let frame: ClientFrame = match serde_json::from_str(raw) {
             Ok(frame) => frame,
             Err(err) => {
@@ -478,10 +484,9 @@ impl Joined {
                     .and_then(|v| v.get("type")?.as_str().map(str::to_owned))
                     .map(|t| ClientFrame::TYPES.contains(&t.as_str()));
                 let err = match known {
-                    Some(false) => ApiError::new(
-                        ErrorCode::UnknownType,
-                        "This frame type is not known.",
-                    ),
+                    Some(false) => {
+                        ApiError::new(ErrorCode::UnknownType, "This frame type is not known.")
+                    }
                     _ => ApiError::from_json(&err),
                 };
                 return Some(error_frame(reference, &err));
@@ -551,10 +556,7 @@ impl Joined {
         if body.len() > max {
             return Err(ApiError::new(
                 ErrorCode::TooLarge,
-                format!(
-                    "The message is {} bytes; the limit is {max}.",
-                    body.len()
-                ),
+                format!("The message is {} bytes; the limit is {max}.", body.len()),
             ));
         }
         chinwag_store::validate::client_id(client_id).map_err(ApiError::from)?;
@@ -579,7 +581,9 @@ impl Joined {
                 r#"The first frame must be {"type":"auth","token":"..."}."#,
             );
             let _ = sink.send(WsMessage::text(error_frame(None, &err))).await;
-            let _ = sink.send(WsMessage::close_with(4401u16, "unauthorized")).await;
+            let _ = sink
+                .send(WsMessage::close_with(4401u16, "unauthorized"))
+                .await;
             return;
         };
         let known = self
@@ -591,7 +595,9 @@ impl Joined {
                 Ok(false) => {
                     let err = ApiError::unauthorized();
                     let _ = sink.send(WsMessage::text(error_frame(None, &err))).await;
-                    let _ = sink.send(WsMessage::close_with(4401u16, "unauthorized")).await;
+                    let _ = sink
+                        .send(WsMessage::close_with(4401u16, "unauthorized"))
+                        .await;
                     return;
                 }
                 Err(err) => {
@@ -604,7 +610,9 @@ impl Joined {
             }
         }
         let Some(user) = lock(&self.session).as_ref().map(|s| s.user.clone()) else {
-            let _ = sink.send(WsMessage::close_with(4401u16, "signed out")).await;
+            let _ = sink
+                .send(WsMessage::close_with(4401u16, "signed out"))
+                .await;
             return;
         };
 
@@ -634,8 +642,7 @@ impl Joined {
             return;
         }
         let state = self.link_state();
-        if state != LinkState::Online && sink.send(WsMessage::text(state.frame())).await.is_err()
-        {
+        if state != LinkState::Online && sink.send(WsMessage::text(state.frame())).await.is_err() {
             return;
         }
 
@@ -688,7 +695,7 @@ impl Joined {
                     let Ok(raw) = message.to_str() else {
                         continue; // pings, pongs and binary frames
                     };
-                    if let Some(reply) = self.from_ui(conn, raw).await {
+                    if let Some(reply) = self.handle_ui_frame(conn, raw).await {
                         if sink.send(WsMessage::text(reply)).await.is_err() {
                             return;
                         }

@@ -289,13 +289,18 @@ mod tests {
         assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
         assert!(!more);
         let (page, more) = store.history_page(7, None, Some(25), 10);
-        assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), [26, 27, 28, 29, 30]);
+        assert_eq!(
+            page.iter().map(|m| m.seq).collect::<Vec<_>>(),
+            [26, 27, 28, 29, 30]
+        );
         assert!(!more);
 
         let mut edited = message(7, 3, "edited");
         edited.edited_at = Some(99);
         store.remember(&edited).expect("kept");
-        store.remember(&message(7, 3, "stale copy")).expect("ignored");
+        store
+            .remember(&message(7, 3, "stale copy"))
+            .expect("ignored");
         let (page, _) = store.history_page(7, Some(4), None, 1);
         assert_eq!(page[0].body, "edited");
     }
@@ -308,7 +313,9 @@ mod tests {
             let event = Event::MessageNew {
                 message: message(1, id, "x"),
             };
-            store.append_event(id, &format!("e{id}"), &event).expect("logged");
+            store
+                .append_event(id, &format!("e{id}"), &event)
+                .expect("logged");
         }
         assert_eq!(store.last_event_id(), Some(5));
         let ids: Vec<EventId> = store.events_after(2, 10).into_iter().map(|e| e.0).collect();

@@ -1,0 +1,466 @@
+//! Join mode: a node that uses a hub elsewhere, serving the same protocol to its UI. Real hub,
+//! real node (warp + sled on disk), real HTTP and WebSocket clients; the hub is stopped and
+//! started again on its port, and the node is restarted on its data directory.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chinwag_node::join::{self, Directory, HubAddress, Joined, LinkState};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::common::{config, raw_socket, Api, Session, TestHub, Ws, QUIET, WAIT};
+
+struct TestNode {
+    addr: SocketAddr,
+    joined: Arc<Joined>,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl TestNode {
+    async fn start(dir: &Path, hub: SocketAddr) -> TestNode {
+        let address = HubAddress::parse(&hub.to_string()).expect("address");
+        // sled holds a lock until every handle of the last run is gone; wait for it.
+        let mut store = None;
+        for _ in 0..100 {
+            match join::open_store(dir, &address) {
+                Ok(s) => {
+                    store = Some(s);
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        let store = store.expect("node state opens");
+        let joined = Joined::open_with_backoff(
+            store,
+            address,
+            (Duration::from_millis(50), Duration::from_millis(400)),
+        )
+        .await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(join::serve(
+            listener,
+            joined.clone(),
+            Directory::new(Vec::new()),
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        TestNode {
+            addr,
+            joined,
+            stop,
+            task,
+        }
+    }
+
+    fn api(&self) -> Api {
+        Api::new(self.addr)
+    }
+
+    fn ws_url(&self) -> String {
+        format!("ws://{}/api/v1/ws", self.addr)
+    }
+
+    async fn online(&self) {
+        tokio::time::timeout(WAIT, self.joined.wait_for(|s| *s == LinkState::Online))
+            .await
+            .expect("the node reaches the hub");
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("node stops")
+            .expect("node task");
+    }
+}
+
+async fn send(ws: &mut Ws, conversation: i64, body: &str) -> String {
+    let client_id = format!("c-{}", body.replace(' ', "-"));
+    ws.send(json!({
+        "type": "send", "ref": client_id, "conversation_id": conversation,
+        "client_id": client_id, "body": body,
+    }))
+    .await;
+    client_id
+}
+
+fn bodies(history: &[Value]) -> Vec<String> {
+    history
+        .iter()
+        .map(|m| m["body"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_joined_user_chats_through_outages_and_restarts_with_nothing_lost_or_doubled() {
+    let hub = TestHub::start_with(config()).await;
+    let hub_addr = hub.addr;
+    let node_dir = tempfile::tempdir().expect("dir");
+    let node = TestNode::start(node_dir.path(), hub_addr).await;
+
+    // Alice signs up through her node (proxied to the hub); Bob uses the hub directly.
+    let alice = node.api().register("alice").await;
+    let bob = hub.api().register("bob").await;
+    node.online().await;
+    let me = node.api().get("/me", &alice.token).await;
+    assert_eq!(me.body["username"], "alice", "{me:?}");
+    let conv = node.api().direct(&alice, &bob).await;
+    // What the UI loads on start; the node keeps it for reading offline.
+    assert_eq!(
+        node.api().get("/conversations", &alice.token).await.status,
+        200
+    );
+
+    let (mut a, _) = Ws::connect_url(&node.ws_url(), &alice, None).await;
+    assert_eq!(a.ready["user"]["id"], alice.id);
+    assert_eq!(a.ready["hub"]["id"], hub.hub.info().id.as_str());
+    let mut b = Ws::connect(&hub, &bob).await;
+
+    send(&mut a, conv, "a1").await;
+    let ack = a.expect("ack", |f| f["type"] == "ack").await;
+    assert_eq!(
+        ack["ref"], "c-a1",
+        "the ack goes back under the UI's own ref"
+    );
+    b.message("a1").await;
+    hub.api()
+        .send(&bob, conv, &format!("c-{}", "b1"), "b1")
+        .await;
+    a.message("b1").await;
+
+    // Typing and receipts are relayed, with replies routed back by ref.
+    a.send(json!({"type": "typing", "conversation_id": conv, "typing": true}))
+        .await;
+    b.expect("typing", |f| {
+        f["type"] == "typing" && f["user_id"] == alice.id
+    })
+    .await;
+    a.send(json!({"type": "read", "ref": "r1", "conversation_id": conv, "seq": 2}))
+        .await;
+    a.expect("ok r1", |f| f["type"] == "ok" && f["ref"] == "r1")
+        .await;
+    a.send(json!({"type": "ping", "ref": "p1"})).await;
+    a.expect("pong", |f| f["type"] == "pong" && f["ref"] == "p1")
+        .await;
+
+    // The hub goes away. Alice keeps writing; the node keeps her messages on disk.
+    let hub_dir = hub.stop().await;
+    a.expect("link offline", |f| {
+        f["type"] == "link" && f["state"] == "offline"
+    })
+    .await;
+    send(&mut a, conv, "a2").await;
+    send(&mut a, conv, "a3").await;
+    assert!(
+        a.try_next(QUIET).await.is_none_or(|f| f["type"] != "ack"),
+        "nothing is acknowledged while the hub is away"
+    );
+    let status = node.api().get("/node", &alice.token).await;
+    assert_eq!(status.body["link"]["state"], "offline");
+    let pending: Vec<&str> = status.body["pending"]
+        .as_array()
+        .expect("pending")
+        .iter()
+        .filter_map(|p| p["body"].as_str())
+        .collect();
+    assert_eq!(pending, ["a2", "a3"]);
+    // Without her token the node shows nothing private.
+    let anonymous = node.api().call("GET", "/node", None, None).await;
+    assert!(anonymous.body.get("pending").is_none());
+
+    // She can still read what she had.
+    let history = node
+        .api()
+        .get(&format!("/conversations/{conv}/messages"), &alice.token)
+        .await;
+    assert_eq!(history.status, 200, "{:?}", history.body);
+    assert_eq!(
+        history
+            .headers
+            .get("x-chinwag-offline")
+            .map(|v| v.as_bytes()),
+        Some(&b"1"[..])
+    );
+    assert_eq!(
+        bodies(history.body["messages"].as_array().expect("page")),
+        ["a1", "b1"]
+    );
+    let list = node.api().get("/conversations", &alice.token).await;
+    assert_eq!(list.status, 200, "{:?}", list.body);
+    assert_eq!(
+        list.body[0]["last_message"]["body"], "b1",
+        "the kept list is brought up to the kept history"
+    );
+    // Writes other than messages are refused clearly.
+    let rename = node
+        .api()
+        .post(
+            "/conversations",
+            &alice.token,
+            json!({"name": "x", "member_ids": []}),
+        )
+        .await;
+    assert_eq!(rename.status, 503);
+    assert_eq!(rename.code(), "unavailable");
+    // Someone else's token gets nothing from the node's memory.
+    let stranger = node.api().get("/conversations", "not-a-token").await;
+    assert_eq!(stranger.status, 401);
+
+    // The app is closed with the messages queued, and opened again while the hub is away.
+    drop(a);
+    node.stop().await;
+    let node = TestNode::start(node_dir.path(), hub_addr).await;
+    let status = node.api().get("/node", &alice.token).await;
+    assert_eq!(status.body["pending"].as_array().map(Vec::len), Some(2));
+    let (mut a, _) = Ws::connect_url(&node.ws_url(), &alice, Some(0)).await;
+
+    // The hub comes back on its port: the node delivers each queued message once.
+    let hub = TestHub::start_on(config(), hub_dir, hub_addr.port()).await;
+    node.online().await;
+    a.message("a2").await;
+    a.message("a3").await;
+    let (mut b, replayed) = Ws::connect_url(&hub.ws_url(), &bob, Some(b.last_event_id)).await;
+    let got: Vec<&str> = replayed
+        .iter()
+        .filter(|f| f["event"]["kind"] == "message_new")
+        .filter_map(|f| f["event"]["message"]["body"].as_str())
+        .collect();
+    assert_eq!(got, ["a2", "a3"]);
+    // The UI resending its own outbox (same client ids) makes nothing new.
+    send(&mut a, conv, "a3").await;
+    let ack = a.expect("ack", |f| f["type"] == "ack").await;
+    assert_eq!(ack["duplicate"], true);
+
+    hub.api()
+        .send(&bob, conv, &format!("c-{}", "b2"), "b2")
+        .await;
+    a.message("b2").await;
+    b.message("b2").await;
+    let history = hub.api().history(&bob, conv).await;
+    assert_eq!(bodies(&history), ["a1", "b1", "a2", "a3", "b2"]);
+    let status = node.api().get("/node", &alice.token).await;
+    assert_eq!(status.body["pending"].as_array().map(Vec::len), Some(0));
+    assert!(
+        status.body["hub"]["name"].is_string(),
+        "the node learned the hub's name"
+    );
+    let hubs = node.api().call("GET", "/node/hubs", None, None).await;
+    assert_eq!(
+        hubs.body["saved"][0]["address"],
+        hub_addr.to_string(),
+        "the hub is remembered"
+    );
+    node.stop().await;
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn a_local_connection_resumes_from_the_node_without_gaps() {
+    let hub = TestHub::start().await;
+    let node_dir = tempfile::tempdir().expect("dir");
+    let node = TestNode::start(node_dir.path(), hub.addr).await;
+    let alice = node.api().register("alice").await;
+    let bob = hub.api().register("bob").await;
+    node.online().await;
+    let conv = node.api().direct(&alice, &bob).await;
+    let (mut a, _) = Ws::connect_url(&node.ws_url(), &alice, None).await;
+    hub.api()
+        .send(&bob, conv, &format!("c-{}", "one"), "one")
+        .await;
+    a.message("one").await;
+    let cursor = a.last_event_id;
+    drop(a);
+    for body in ["two", "three"] {
+        hub.api()
+            .send(&bob, conv, &format!("c-{}", body), body)
+            .await;
+    }
+    // Give the node time to log them, then resume: exactly the missed ones, in order.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, replayed) = Ws::connect_url(&node.ws_url(), &alice, Some(cursor)).await;
+    let got: Vec<&str> = replayed
+        .iter()
+        .filter_map(|f| f["event"]["message"]["body"].as_str())
+        .collect();
+    assert_eq!(got, ["two", "three"]);
+    node.stop().await;
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn the_node_refuses_hostile_and_malformed_input() {
+    let hub = TestHub::start().await;
+    let node_dir = tempfile::tempdir().expect("dir");
+    let node = TestNode::start(node_dir.path(), hub.addr).await;
+    let alice = node.api().register("alice").await;
+    let bob = hub.api().register("bob").await;
+    node.online().await;
+    let conv = node.api().direct(&alice, &bob).await;
+    let http = reqwest::Client::new();
+
+    // DNS rebinding: another host name for the node is refused.
+    let rebound = http
+        .get(format!("http://{}/api/v1/hub", node.addr))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(rebound.status(), 403);
+
+    // A page of another site cannot open the node's WebSocket.
+    let foreign = raw_socket(&node.ws_url(), Some("http://evil.example")).await;
+    assert!(foreign.is_err(), "a foreign origin is refused");
+
+    // A wrong token is refused with 4401 (the hub is asked); a missing auth frame too.
+    let mut socket = Ws {
+        socket: raw_socket(&node.ws_url(), None).await.expect("connects"),
+        ready: Value::Null,
+        last_event_id: 0,
+    };
+    socket
+        .send(json!({"type": "auth", "token": "forged"}))
+        .await;
+    let close = socket.expect("close", |f| f["type"] == "__close").await;
+    assert_eq!(close["code"], 4401);
+    let mut socket = Ws {
+        socket: raw_socket(&node.ws_url(), None).await.expect("connects"),
+        ready: Value::Null,
+        last_event_id: 0,
+    };
+    socket.send(json!({"type": "ping"})).await;
+    let close = socket.expect("close", |f| f["type"] == "__close").await;
+    assert_eq!(close["code"], 4401);
+
+    let (mut a, _) = Ws::connect_url(&node.ws_url(), &alice, None).await;
+    a.send_text("{not json").await;
+    let err = a.expect("error", |f| f["type"] == "error").await;
+    assert_eq!(err["code"], "bad_request");
+    a.send(json!({"type": "launch_missiles", "ref": "x"})).await;
+    let err = a.expect("error", |f| f["type"] == "error").await;
+    assert_eq!(err["code"], "unknown_type");
+    assert_eq!(err["ref"], "x");
+    let limit = hub.hub.info().limits.max_message_bytes;
+    a.send(json!({
+        "type": "send", "ref": "big", "conversation_id": conv,
+        "client_id": "big", "body": "x".repeat(limit + 1),
+    }))
+    .await;
+    let err = a.expect("error", |f| f["type"] == "error").await;
+    assert_eq!(
+        (err["code"].as_str(), err["ref"].as_str()),
+        (Some("too_large"), Some("big"))
+    );
+    a.send(json!({
+        "type": "send", "ref": "ws", "conversation_id": conv,
+        "client_id": "has space", "body": "hi",
+    }))
+    .await;
+    let err = a.expect("error", |f| f["type"] == "error").await;
+    assert_eq!(err["code"], "invalid_field");
+    a.send(json!({
+        "type": "send", "ref": "blank", "conversation_id": conv,
+        "client_id": "c-blank", "body": "  \n ",
+    }))
+    .await;
+    let err = a.expect("error", |f| f["type"] == "error").await;
+    assert_eq!(err["code"], "invalid_field");
+    // Not a member: the hub refuses it for good and the node's outbox lets it go.
+    a.send(json!({
+        "type": "send", "ref": "nm", "conversation_id": 999_999,
+        "client_id": "c-nm", "body": "hello?",
+    }))
+    .await;
+    let err = a
+        .expect("error nm", |f| f["type"] == "error" && f["ref"] == "nm")
+        .await;
+    assert_eq!(err["code"], "not_found");
+    assert_eq!(
+        node.api().get("/node", &alice.token).await.body["pending"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    // The connection is still usable after all that.
+    send(&mut a, conv, "still here").await;
+    a.expect("ack", |f| f["type"] == "ack").await;
+    // An oversized frame closes the connection (1009), as the hub does.
+    a.send_text(&"y".repeat(200 * 1024)).await;
+    let close = a.expect("close", |f| f["type"] == "__close").await;
+    assert_eq!(close["code"], 1009);
+
+    // The node's own endpoints check what they are given.
+    let api = node.api();
+    let bad = api
+        .call(
+            "POST",
+            "/node/verify",
+            None,
+            Some(json!({"address": "bad host!"})),
+        )
+        .await;
+    assert_eq!((bad.status, bad.code()), (400, "invalid_field"));
+    let bad = api.raw("POST", "/node/verify", None, b"{".to_vec()).await;
+    assert_eq!(bad.code(), "bad_request");
+    let free = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let nobody = free.local_addr().expect("addr");
+    drop(free);
+    let gone = api
+        .call(
+            "POST",
+            "/node/verify",
+            None,
+            Some(json!({"address": nobody.to_string()})),
+        )
+        .await;
+    assert_eq!(gone.code(), "unavailable");
+    let fine = api
+        .call(
+            "POST",
+            "/node/verify",
+            None,
+            Some(json!({"address": hub.addr.to_string()})),
+        )
+        .await;
+    assert_eq!(fine.status, 200, "{:?}", fine.body);
+    assert_eq!(fine.body["hub"]["id"], hub.hub.info().id.as_str());
+    let wrong = api.call("DELETE", "/node/hubs", None, None).await;
+    assert_eq!(
+        (
+            wrong.status,
+            wrong.headers.get("allow").map(|v| v.as_bytes())
+        ),
+        (405, Some(&b"GET"[..]))
+    );
+    let huge = api
+        .raw("POST", "/auth/login", None, vec![b'a'; 2 * 1024 * 1024])
+        .await;
+    assert_eq!(huge.status, 413);
+
+    // Signing out through the node stops the link and forgets her data.
+    let out = api
+        .call("POST", "/auth/logout", Some(&alice.token), None)
+        .await;
+    assert_eq!(out.status, 204, "{:?}", out.body);
+    tokio::time::timeout(WAIT, node.joined.wait_for(|s| *s == LinkState::SignedOut))
+        .await
+        .expect("signed out");
+    let after = api.call("GET", "/node", Some(&alice.token), None).await;
+    assert!(after.body.get("pending").is_none());
+    let _: &Session = &bob;
+    node.stop().await;
+    hub.stop().await;
+}
