@@ -28,6 +28,19 @@ struct Cli {
     #[arg(long, env = "CHINWAG_JOIN", value_name = "HOST:PORT")]
     join: Option<String>,
 
+    /// List the hubs advertised on the LAN (one per line: ADDRESS, NAME, ID, tab-separated)
+    /// and exit.
+    #[arg(long, conflicts_with_all = ["server", "join"])]
+    discover: bool,
+
+    /// With --discover: stop at the first hub found.
+    #[arg(long, requires = "discover")]
+    first: bool,
+
+    /// With --discover: how long to listen, in seconds.
+    #[arg(long, default_value_t = 3.0, value_name = "SECONDS")]
+    timeout: f64,
+
     /// Address and port to listen on (default 0.0.0.0:7117 for --server, 127.0.0.1:7118
     /// for --join).
     #[arg(long, env = "CHINWAG_BIND", value_name = "ADDR:PORT")]
@@ -79,6 +92,9 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
+    if cli.discover {
+        return discover(cli.timeout, cli.first, cli.mdns_loopback);
+    }
     if let Some(hub) = cli.join {
         let options = JoinOptions {
             hub,
@@ -131,6 +147,52 @@ fn main() -> ExitCode {
         .collect();
 
     run(chinwag_node::run_server(options))
+}
+
+/// Browses for `seconds` and prints each hub once, as soon as it is resolved.
+fn discover(seconds: f64, first: bool, loopback: bool) -> ExitCode {
+    if !(0.0..=3600.0).contains(&seconds) {
+        eprintln!("chinwag: --timeout must be between 0 and 3600 seconds");
+        return ExitCode::from(2);
+    }
+    let options = chinwag_discovery::Options {
+        include_loopback: loopback,
+    };
+    let mut browser = match chinwag_discovery::Browser::start(options) {
+        Ok(browser) => browser,
+        Err(err) => {
+            eprintln!("chinwag: cannot browse the LAN: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(seconds);
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        if let Some(
+            chinwag_discovery::HubEvent::Added(hub) | chinwag_discovery::HubEvent::Updated(hub),
+        ) = browser.next_timeout(left)
+        {
+            if seen.insert(hub.id.clone()) {
+                let address = match hub.addresses.first() {
+                    Some(ip @ std::net::IpAddr::V6(_)) => format!("[{ip}]:{}", hub.port),
+                    Some(ip) => format!("{ip}:{}", hub.port),
+                    None => continue,
+                };
+                println!("{address}\t{}\t{}", hub.name, hub.id);
+                if first {
+                    break;
+                }
+            }
+        }
+    }
+    if seen.is_empty() {
+        eprintln!("chinwag: no hub answered within {seconds} s");
+    }
+    ExitCode::SUCCESS
 }
 
 fn run(work: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {

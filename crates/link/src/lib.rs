@@ -48,8 +48,10 @@ pub struct LinkConfig {
     pub token: String,
     pub backoff_min: Duration,
     pub backoff_max: Duration,
-    /// A connection that hears nothing for this long is considered dead (the hub pings every
-    /// 30 s by default).
+    /// When nothing has been heard for this long, the link pings the hub.
+    pub keepalive: Duration,
+    /// A connection that hears nothing (not even a pong) for this long is considered dead. A
+    /// cable pulled out leaves TCP silent rather than closed; this is how it is noticed.
     pub idle_timeout: Duration,
 }
 
@@ -60,7 +62,8 @@ impl LinkConfig {
             token: token.into(),
             backoff_min: Duration::from_millis(250),
             backoff_max: Duration::from_secs(15),
-            idle_timeout: Duration::from_secs(80),
+            keepalive: Duration::from_secs(4),
+            idle_timeout: Duration::from_secs(12),
         }
     }
 }
@@ -273,14 +276,30 @@ async fn session(
     let mut synced = false;
     let mut cursor = resume_from;
     let mut in_flight: HashSet<String> = HashSet::new();
+    let mut last_heard = tokio::time::Instant::now();
+    let mut tick = tokio::time::interval(config.keepalive.min(config.idle_timeout));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let flush = tokio::select! {
-            incoming = tokio::time::timeout(config.idle_timeout, ws.next()) => {
+            _ = tick.tick() => {
+                let silent = last_heard.elapsed();
+                if silent >= config.idle_timeout {
+                    tracing::info!("the hub has been silent for {silent:?}; reconnecting");
+                    return End::Lost { synced };
+                }
+                if silent >= config.keepalive
+                    && ws.send(WsMessage::Ping(Vec::new().into())).await.is_err()
+                {
+                    return End::Lost { synced };
+                }
+                false
+            }
+            incoming = ws.next() => {
                 let message = match incoming {
-                    Err(_) => return End::Lost { synced }, // silent too long: dead
-                    Ok(None) | Ok(Some(Err(_))) => return End::Lost { synced },
-                    Ok(Some(Ok(message))) => message,
+                    None | Some(Err(_)) => return End::Lost { synced },
+                    Some(Ok(message)) => message,
                 };
+                last_heard = tokio::time::Instant::now();
                 let raw = match message {
                     WsMessage::Text(raw) => raw,
                     WsMessage::Close(frame) => {
