@@ -30,9 +30,13 @@ export class Hub {
     this.url = null;
   }
 
+  args(bind) {
+    return ['--server', '--bind', bind, '--data-dir', this.dir, '--name', 'Test Office'];
+  }
+
   spawn(bind) {
     return new Promise((resolve, reject) => {
-      const proc = spawn(BINARY, ['--server', '--bind', bind, '--data-dir', this.dir, '--name', 'Test Office'], {
+      const proc = spawn(BINARY, this.args(bind), {
         env: { ...process.env, RUST_LOG: 'warn' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -78,6 +82,23 @@ export class Hub {
   async dispose() {
     await this.stop('SIGKILL');
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A node joined to a hub (`chinwag --join`): serves the UI on loopback and relays to the hub.
+ * `restart()` keeps its port and data directory, so the page's origin stays the same.
+ */
+export class JoinedNode extends Hub {
+  static async start(hub) {
+    const node = new JoinedNode(mkdtempSync(path.join(tmpdir(), 'chinwag-e2e-node-')));
+    node.hubAddress = `127.0.0.1:${hub.port}`;
+    await node.spawn('127.0.0.1:0');
+    return node;
+  }
+
+  args(bind) {
+    return ['--join', this.hubAddress, '--bind', bind, '--data-dir', this.dir, '--no-mdns'];
   }
 }
 

@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Hub, launch, person, register, startDirect, openConversation, createGroup, send, bodies, shot, sleep,
+  Hub, JoinedNode, launch, person, register, startDirect, openConversation, createGroup, send, bodies, shot, sleep,
   DESKTOP, PHONE,
 } from './harness.mjs';
 
@@ -373,4 +373,61 @@ test('sign-in errors are clear', async () => {
     await page.click('#auth-submit');
     await until(page, () => document.getElementById('auth-error').textContent.startsWith('Cannot reach the hub'));
   });
+});
+
+test('joined through a node: chat, a hub outage with pending messages, an app restart, nothing lost', async () => {
+  const hub = await Hub.start();
+  const node = await JoinedNode.start(hub);
+  const pages = [];
+  try {
+    const bob = await person(browser, hub);
+    pages.push(bob);
+    await register(bob, 'bob', 'Bob Baker');
+    // Alice's app is the joined node; her page is served by it.
+    const alice = await person(browser, node);
+    pages.push(alice);
+    await register(alice, 'alice', 'Alice Archer');
+    await startDirect(alice, 'Bob Baker');
+    await send(alice, 'Hello from the joined app');
+    await openConversation(bob, 'Alice Archer');
+    await until(bob, () => [...document.querySelectorAll('#messages .bubble')].some((b) => b.textContent === 'Hello from the joined app'));
+    await send(bob, 'Hi Alice, got it');
+    await until(alice, () => [...document.querySelectorAll('#messages .bubble')].some((b) => b.textContent === 'Hi Alice, got it'));
+
+    // The hub goes away: Alice's app says so, keeps what she writes, and still shows history.
+    await hub.stop();
+    await until(alice, () => !document.getElementById('banner').hidden
+      && document.getElementById('banner-text').textContent.includes('out of reach'), undefined, 20000);
+    await send(alice, 'Written while the hub was away');
+    await until(alice, () => document.querySelector('#messages .msg.mine.pending .bubble')?.textContent === 'Written while the hub was away');
+    await shot(alice, 'joined-hub-away');
+
+    // She closes the app (the node and the page) and opens it again, hub still away.
+    await alice.context().close();
+    pages.splice(pages.indexOf(alice), 1);
+    await node.restart();
+    const again = await person(browser, node);
+    pages.push(again);
+    // A new browser profile: no localStorage. Sign-in needs the hub, so sign in after it is
+    // back; the pending message comes from the node's disk, not from the page.
+    await hub.restart('SIGTERM');
+    await until(again, () => !document.getElementById('auth-screen').hidden);
+    await again.fill('#auth-form input[name=username]', 'alice');
+    await again.fill('#auth-form input[name=password]', 'alice-password');
+    await again.click('#auth-submit');
+    await again.waitForSelector('#app-screen:not([hidden])');
+    await openConversation(again, 'Bob Baker');
+    await until(bob, () => [...document.querySelectorAll('#messages .bubble')].some((b) => b.textContent === 'Written while the hub was away'), undefined, 20000);
+    await until(again, () => [...document.querySelectorAll('#messages .msg.mine:not(.pending) .bubble')]
+      .some((b) => b.textContent === 'Written while the hub was away'), undefined, 20000);
+    await shot(again, 'joined-after-restart');
+    const seen = await bodies(bob);
+    assert.deepEqual(seen.filter((b) => b === 'Written while the hub was away'), ['Written while the hub was away'], 'delivered once');
+    assert.deepEqual(await bodies(again), ['Hello from the joined app', 'Hi Alice, got it', 'Written while the hub was away']);
+    for (const p of pages) assert.deepEqual(p.errors, [], 'no script errors on the page');
+  } finally {
+    for (const p of pages) await p.context().close();
+    await node.dispose();
+    await hub.dispose();
+  }
 });
