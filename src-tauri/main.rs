@@ -4,6 +4,9 @@
 //! the LAN and serves its UI on loopback. Without either the desktop window opens; until the
 //! desktop issue lands, that build says so and points at the other two.
 
+#[cfg(feature = "desktop")]
+mod desktop;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -105,9 +108,13 @@ fn main() -> ExitCode {
         };
         return run(chinwag_node::join::run_join(options));
     }
+    #[cfg(feature = "desktop")]
+    if !cli.server {
+        return desktop::run(cli.data_dir, cli.mdns_loopback);
+    }
     if !cli.server {
         eprintln!(
-            "chinwag: this build has no desktop window yet; run `chinwag --server` to host a hub, \
+            "chinwag: this build has no desktop window; run `chinwag --server` to host a hub, \
              or `chinwag --join HOST:PORT` to use one, and open the printed address in a browser."
         );
         return ExitCode::from(2);

@@ -31,7 +31,7 @@ use warp::http::{header, HeaderMap, Method};
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
-pub use relay::{Joined, LinkState};
+pub use relay::{Joined, LinkState, Live};
 pub use store::NodeStore;
 
 use crate::{bind, default_data_dir, prepare_data_dir, shutdown_signal, DEFAULT_PORT};
@@ -283,12 +283,104 @@ fn origin_allowed(headers: &HeaderMap) -> bool {
         .is_some_and(|authority| authority.eq_ignore_ascii_case(host))
 }
 
-struct NodeApi {
-    joined: Arc<Joined>,
-    directory: Directory,
+/// What the desktop start screen chose.
+#[derive(Debug, Clone, serde::Deserialize, PartialEq, Eq)]
+#[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Choice {
+    /// Start a hub on this computer and use it.
+    Host {
+        #[serde(default)]
+        name: Option<String>,
+    },
+    /// Use the hub at this address.
+    Join { address: String },
 }
 
+/// Carries out a [`Choice`] (the desktop app starts a hub, or checks the address) and
+/// returns the joined node to use.
+pub type Chooser = Arc<
+    dyn Fn(Choice) -> std::pin::Pin<Box<dyn Future<Output = Result<Arc<Joined>, ApiError>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// The node's HTTP side: which hub it is joined to (none yet on the desktop start screen),
+/// what it discovered, and how it is guarded.
+pub struct NodeApi {
+    slot: std::sync::RwLock<Option<Arc<Joined>>>,
+    directory: Directory,
+    /// When set, every request must carry the cookie `chinwag_launch=SECRET`, obtained by
+    /// opening `/?launch=SECRET` (the desktop window does; nobody else knows it).
+    secret: Option<String>,
+    chooser: Option<Chooser>,
+    /// What the page says it shows: the open conversation, and whether its window has focus
+    /// (`POST /api/v1/node/view`). Notifications skip what the user is looking at.
+    viewing: Mutex<(Option<i64>, bool)>,
+}
+
+const LAUNCH_COOKIE: &str = "chinwag_launch";
+
 impl NodeApi {
+    /// A node joined to one hub (`chinwag --join`).
+    pub fn joined(joined: Arc<Joined>, directory: Directory) -> Arc<NodeApi> {
+        Arc::new(NodeApi {
+            slot: std::sync::RwLock::new(Some(joined)),
+            directory,
+            secret: None,
+            chooser: None,
+            viewing: Mutex::new((None, false)),
+        })
+    }
+
+    /// The desktop app's node: guarded by a per-launch secret, starting on the start screen
+    /// unless `joined` is given (the choice remembered from last time).
+    pub fn desktop(
+        joined: Option<Arc<Joined>>,
+        directory: Directory,
+        secret: String,
+        chooser: Chooser,
+    ) -> Arc<NodeApi> {
+        Arc::new(NodeApi {
+            slot: std::sync::RwLock::new(joined),
+            directory,
+            secret: Some(secret),
+            chooser: Some(chooser),
+            viewing: Mutex::new((None, false)),
+        })
+    }
+
+    /// The hub this node uses, once chosen.
+    pub fn current(&self) -> Option<Arc<Joined>> {
+        self.slot.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The conversation the page shows and whether its window is focused.
+    pub fn viewing(&self) -> (Option<i64>, bool) {
+        *self.viewing.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set_current(&self, joined: Arc<Joined>) -> Option<Arc<Joined>> {
+        self.slot
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(joined)
+    }
+
+    fn launch_ok(&self, headers: &HeaderMap) -> bool {
+        let Some(secret) = &self.secret else {
+            return true;
+        };
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|c| c.trim().split_once('='))
+            .any(|(name, value)| {
+                name == LAUNCH_COOKIE && relay::constant_time_eq(value.as_bytes(), secret.as_bytes())
+            })
+    }
+
     async fn handle(
         &self,
         rest: &str,
@@ -298,36 +390,56 @@ impl NodeApi {
         body: &Bytes,
     ) -> Response {
         match (method, rest) {
+            (&Method::POST, "choose") => return self.choose(body).await,
+            (&Method::POST, "view") => {
+                #[derive(serde::Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct View {
+                    conversation_id: Option<i64>,
+                    focused: bool,
+                }
+                return match serde_json::from_slice::<View>(body) {
+                    Ok(view) => {
+                        *self.viewing.lock().unwrap_or_else(|p| p.into_inner()) =
+                            (view.conversation_id, view.focused);
+                        warp::http::StatusCode::NO_CONTENT.into_response()
+                    }
+                    Err(err) => error_response(&ApiError::from_json(&err)),
+                };
+            }
             (&Method::GET, "") => {
+                let Some(joined) = self.current() else {
+                    return warp::reply::json(&json!({"mode": "choosing"})).into_response();
+                };
                 let authorized = match (
                     headers
                         .get(header::AUTHORIZATION)
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.strip_prefix("Bearer ")),
-                    self.joined.session_token(),
+                    joined.session_token(),
                 ) {
                     (Some(sent), Some(ours)) => {
                         relay::constant_time_eq(sent.as_bytes(), ours.as_bytes())
                     }
                     _ => false,
                 };
-                let (state, retry_in_ms) = match self.joined.link_state() {
+                let (state, retry_in_ms) = match joined.link_state() {
                     LinkState::Online => ("online", None),
                     LinkState::Offline { retry_in_ms } => ("offline", retry_in_ms),
                     LinkState::SignedOut => ("signed_out", None),
                 };
-                let info = self.joined.store.hub_info();
+                let info = joined.store.hub_info();
                 let mut out = json!({
                     "mode": "joined",
                     "hub": {
-                        "address": self.joined.hub.to_string(),
+                        "address": joined.hub.to_string(),
                         "id": info.as_ref().map(|i| i.id.clone()),
                         "name": info.as_ref().map(|i| i.name.clone()),
                     },
                     "link": {"state": state, "retry_in_ms": retry_in_ms},
                 });
                 if authorized {
-                    out["pending"] = json!(self.joined.pending());
+                    out["pending"] = json!(joined.pending());
                 }
                 warp::reply::json(&out).into_response()
             }
@@ -346,7 +458,7 @@ impl NodeApi {
                 warp::reply::json(&json!({
                     "version": self.directory.version(),
                     "discovered": discovered,
-                    "saved": self.joined.store.saved_hubs(),
+                    "saved": self.current().map(|j| j.store.saved_hubs()).unwrap_or_default(),
                 }))
                 .into_response()
             }
@@ -369,7 +481,7 @@ impl NodeApi {
                         ))
                     }
                 };
-                match verify(&self.joined.http, &address).await {
+                match verify(&reqwest::Client::new(), &address).await {
                     Ok(info) => warp::reply::json(&json!({
                         "address": address.to_string(),
                         "hub": info,
@@ -378,12 +490,16 @@ impl NodeApi {
                     Err(err) => error_response(&err),
                 }
             }
-            (_, "" | "hubs" | "verify") => {
+            (_, "" | "hubs" | "verify" | "choose" | "view") => {
                 let mut response = error_response(&ApiError::new(
                     ErrorCode::MethodNotAllowed,
                     "That method is not allowed here.",
                 ));
-                let allow = if rest == "verify" { "POST" } else { "GET" };
+                let allow = if matches!(rest, "verify" | "choose" | "view") {
+                    "POST"
+                } else {
+                    "GET"
+                };
                 response
                     .headers_mut()
                     .insert(header::ALLOW, warp::http::HeaderValue::from_static(allow));
@@ -397,9 +513,41 @@ impl NodeApi {
     }
 }
 
+impl NodeApi {
+    /// The start screen's choice: only on the desktop, and only once per launch.
+    async fn choose(&self, body: &Bytes) -> Response {
+        let Some(chooser) = &self.chooser else {
+            return error_response(&ApiError::new(
+                ErrorCode::NotFound,
+                "There is nothing at this address.",
+            ));
+        };
+        let choice: Choice = match serde_json::from_slice(body) {
+            Ok(c) => c,
+            Err(err) => return error_response(&ApiError::from_json(&err)),
+        };
+        if self.current().is_some() {
+            return error_response(&ApiError::new(
+                ErrorCode::Forbidden,
+                "This app already uses a hub; switch hubs from the menu.",
+            ));
+        }
+        match chooser(choice).await {
+            Ok(joined) => {
+                let address = joined.hub.to_string();
+                if let Some(old) = self.set_current(joined) {
+                    Joined::close(old).await;
+                }
+                warp::reply::json(&json!({"mode": "joined", "hub": {"address": address}}))
+                    .into_response()
+            }
+            Err(err) => error_response(&err),
+        }
+    }
+}
+
 async fn api(
     node: Arc<NodeApi>,
-    joined: Arc<Joined>,
     path: String,
     method: Method,
     headers: HeaderMap,
@@ -410,7 +558,18 @@ async fn api(
         let rest = rest.to_owned();
         return node.handle(&rest, &method, &headers, &query, &body).await;
     }
-    proxy::forward(joined, path, method, headers, query, body).await
+    match node.current() {
+        Some(joined) => proxy::forward(joined, path, method, headers, query, body).await,
+        None => error_response(&not_chosen()),
+    }
+}
+
+fn not_chosen() -> ApiError {
+    ApiError {
+        code: ErrorCode::Unavailable,
+        message: "Choose a hub to join, or host one, first.".into(),
+        retry_after_ms: Some(1000),
+    }
 }
 
 /// `node` and `node/...` are the node's own; everything else goes to the hub.
@@ -428,63 +587,99 @@ pub async fn serve(
     directory: Directory,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    serve_node(listener, NodeApi::joined(joined, directory), shutdown).await;
+}
+
+/// Serves a node (joined, or on the desktop possibly still choosing) until `shutdown`, then
+/// closes its link.
+pub async fn serve_node(
+    listener: TcpListener,
+    node: Arc<NodeApi>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
     let local = listener
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
-    warp::serve(routes(joined.clone(), directory, local))
+    warp::serve(routes(node.clone(), local))
         .incoming(listener)
         .graceful(shutdown)
         .run()
         .await;
-    Joined::close(joined).await;
+    if let Some(joined) = node.current() {
+        Joined::close(joined).await;
+    }
 }
 
 fn routes(
-    joined: Arc<Joined>,
-    directory: Directory,
+    node: Arc<NodeApi>,
     local: SocketAddr,
 ) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone {
-    let node = Arc::new(NodeApi {
-        joined: joined.clone(),
-        directory,
-    });
-    let host_check = warp::header::headers_cloned()
-        .and_then(move |headers: HeaderMap| async move {
-            if host_allowed(&headers, local) {
-                Ok(())
-            } else {
+    let with_node = warp::any().map(move || node.clone());
+    // `/?launch=SECRET` hands the window its cookie; everything else needs it.
+    let launch = warp::get()
+        .and(warp::path::end())
+        .and(warp::query::raw())
+        .and(with_node.clone())
+        .and_then(|query: String, node: Arc<NodeApi>| async move {
+            let given = query
+                .split('&')
+                .find_map(|p| p.strip_prefix("launch="))
+                .unwrap_or("");
+            match &node.secret {
+                Some(secret) if relay::constant_time_eq(given.as_bytes(), secret.as_bytes()) => {
+                    let cookie = format!(
+                        "{LAUNCH_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict"
+                    );
+                    let mut response = warp::http::Response::new(warp::hyper::body::Bytes::new().into());
+                    *response.status_mut() = warp::http::StatusCode::SEE_OTHER;
+                    response
+                        .headers_mut()
+                        .insert(header::LOCATION, warp::http::HeaderValue::from_static("/"));
+                    if let Ok(value) = warp::http::HeaderValue::from_str(&cookie) {
+                        response.headers_mut().insert(header::SET_COOKIE, value);
+                    }
+                    Ok::<Response, warp::Rejection>(response)
+                }
+                _ => Err(warp::reject::not_found()),
+            }
+        });
+    let gate = warp::header::headers_cloned()
+        .and(with_node.clone())
+        .and_then(move |headers: HeaderMap, node: Arc<NodeApi>| async move {
+            if !host_allowed(&headers, local) {
                 Err(warp::reject::custom(BadHost))
+            } else if !node.launch_ok(&headers) {
+                Err(warp::reject::custom(NoLaunchCookie))
+            } else {
+                Ok(())
             }
         })
         .untuple_one();
 
-    let with_joined = {
-        let joined = joined.clone();
-        warp::any().map(move || joined.clone())
-    };
     let ws_route = warp::path!("api" / "v1" / "ws")
         .and(warp::ws())
         .and(warp::header::headers_cloned())
-        .and(with_joined.clone())
-        .map(
-            |ws: warp::ws::Ws, headers: HeaderMap, joined: Arc<Joined>| {
-                if !origin_allowed(&headers) {
-                    return error_response(&ApiError::new(
-                        ErrorCode::BadOrigin,
-                        "WebSocket connections are only accepted from this app's own page.",
-                    ));
-                }
-                let max = joined
-                    .store
-                    .hub_info()
-                    .map(|h| h.limits.max_frame_bytes)
-                    .unwrap_or(64 * 1024);
-                ws.max_message_size(max)
-                    .max_frame_size(max)
-                    .on_upgrade(move |socket| joined.ui_socket(socket))
-                    .into_response()
-            },
-        );
+        .and(with_node.clone())
+        .map(|ws: warp::ws::Ws, headers: HeaderMap, node: Arc<NodeApi>| {
+            if !origin_allowed(&headers) {
+                return error_response(&ApiError::new(
+                    ErrorCode::BadOrigin,
+                    "WebSocket connections are only accepted from this app's own page.",
+                ));
+            }
+            let Some(joined) = node.current() else {
+                return error_response(&not_chosen());
+            };
+            let max = joined
+                .store
+                .hub_info()
+                .map(|h| h.limits.max_frame_bytes)
+                .unwrap_or(64 * 1024);
+            ws.max_message_size(max)
+                .max_frame_size(max)
+                .on_upgrade(move |socket| joined.ui_socket(socket))
+                .into_response()
+        });
     let api_route = warp::path("api")
         .and(warp::path("v1"))
         .and(warp::path::tail())
@@ -492,40 +687,36 @@ fn routes(
         .and(warp::header::headers_cloned())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::body::stream())
-        .and(with_joined)
-        .and(warp::any().map(move || node.clone()))
+        .and(with_node.clone())
         .then(
             |tail: warp::path::Tail,
              method: Method,
              headers: HeaderMap,
              query: String,
              body,
-             joined: Arc<Joined>,
              node: Arc<NodeApi>| async move {
                 let body = match chinwag_hub::read_body(body, MAX_BODY_BYTES).await {
                     Ok(body) => body,
                     Err(err) => return error_response(&err),
                 };
-                api(
-                    node,
-                    joined,
-                    tail.as_str().to_owned(),
-                    method,
-                    headers,
-                    query,
-                    body,
-                )
-                .await
+                api(node, tail.as_str().to_owned(), method, headers, query, body).await
             },
         );
     let ui = warp::get()
         .and(warp::path::tail())
         .and(warp::header::headers_cloned())
-        .map(|tail: warp::path::Tail, headers: HeaderMap| {
-            chinwag_hub::assets::serve(tail.as_str(), &headers)
+        .and(with_node)
+        .map(|tail: warp::path::Tail, headers: HeaderMap, node: Arc<NodeApi>| {
+            // Until a hub is chosen, the app's page is the start screen.
+            let path = match tail.as_str() {
+                "" | "index.html" if node.current().is_none() => "start.html",
+                other => other,
+            };
+            chinwag_hub::assets::serve(path, &headers)
         });
-    host_check
-        .and(ws_route.or(api_route).unify().or(ui).unify())
+    launch
+        .or(gate.and(ws_route.or(api_route).unify().or(ui).unify()))
+        .unify()
         .recover(recover)
         .unify()
 }
@@ -534,8 +725,17 @@ fn routes(
 struct BadHost;
 impl warp::reject::Reject for BadHost {}
 
+#[derive(Debug)]
+struct NoLaunchCookie;
+impl warp::reject::Reject for NoLaunchCookie {}
+
 async fn recover(rejection: warp::Rejection) -> Result<Response, std::convert::Infallible> {
-    let err = if rejection.find::<BadHost>().is_some() {
+    let err = if rejection.find::<NoLaunchCookie>().is_some() {
+        ApiError::new(
+            ErrorCode::Forbidden,
+            "This is the Chinwag app's private address; open Chinwag itself.",
+        )
+    } else if rejection.find::<BadHost>().is_some() {
         ApiError::new(
             ErrorCode::Forbidden,
             "This app answers only under its loopback address.",

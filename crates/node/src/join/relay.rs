@@ -34,7 +34,7 @@ const REPLAY_BATCH: usize = 500;
 
 /// Something every local connection receives.
 #[derive(Debug, Clone)]
-pub(crate) enum Live {
+pub enum Live {
     Event {
         id: EventId,
         text: Arc<str>,
@@ -166,6 +166,48 @@ impl Joined {
             joined.start_link(&session.token).await;
         }
         joined
+    }
+
+    /// Everything sent to local connections (the desktop app's notifier listens here).
+    pub fn subscribe(&self) -> broadcast::Receiver<Live> {
+        self.live.subscribe()
+    }
+
+    /// Sends a node frame to every local connection (e.g. "open this conversation").
+    pub fn announce(&self, frame: serde_json::Value) {
+        let _ = self.live.send(Live::Frame(frame.to_string().into()));
+    }
+
+    /// The signed-in user's id.
+    pub fn user_id(&self) -> Option<UserId> {
+        self.session_user_id()
+    }
+
+    /// A name for a user and for a conversation, from what the node kept (for notifications).
+    pub fn names(&self, user: UserId, conversation: i64) -> (String, Option<String>) {
+        let users: Vec<serde_json::Value> = self
+            .store
+            .cache_get("users")
+            .and_then(|raw| serde_json::from_slice(&raw).ok())
+            .unwrap_or_default();
+        let sender = users
+            .iter()
+            .find(|u| u["id"] == user)
+            .and_then(|u| u["display_name"].as_str())
+            .map(str::to_owned)
+            .unwrap_or_else(|| "Someone".into());
+        let convs: Vec<serde_json::Value> = self
+            .store
+            .cache_get("conversations")
+            .and_then(|raw| serde_json::from_slice(&raw).ok())
+            .unwrap_or_default();
+        let conv = convs.iter().find(|c| c["id"] == conversation);
+        let name = conv.and_then(|c| match c["kind"].as_str() {
+            Some("direct") => None,
+            Some("general") => Some("# general".to_owned()),
+            _ => c["name"].as_str().map(str::to_owned),
+        });
+        (sender, name)
     }
 
     pub fn link_state(&self) -> LinkState {
