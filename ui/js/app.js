@@ -137,6 +137,10 @@ function start(token, me) {
   conn.addEventListener('presence', (e) => setPresence(e.detail.user_id, e.detail.status));
   conn.addEventListener('state', (e) => onConnectionState(e.detail));
   conn.addEventListener('link', (e) => onLinkState(e.detail));
+  // The desktop app's notification was clicked: show that conversation.
+  conn.addEventListener('open', (e) => {
+    if (state.convs.has(e.detail.conversation_id)) openConversation(e.detail.conversation_id);
+  });
   conn.addEventListener('unauthorized', () => signedOut());
   conn.start();
   loadEverything();
@@ -155,6 +159,7 @@ async function adoptNodeOutbox() {
     return;
   }
   state.joined = node.mode === 'joined';
+  reportView();
   for (const p of node.pending || []) {
     if (state.outbox.items.some((i) => i.client_id === p.client_id)) continue;
     state.outbox.add({
@@ -277,6 +282,17 @@ function onConnectionState({ online, retryInMs }) {
   tick();
   bannerTimer = setInterval(tick, 1000);
   if (state.active !== null) renderMessages();
+}
+
+/**
+ * In the desktop app, tell the local node what is on screen, so it does not notify about
+ * messages the user is reading. A hub has no such endpoint; nothing is sent to it.
+ */
+function reportView() {
+  if (!state.joined) return;
+  api('POST', '/node/view', {
+    token: state.token, body: { conversation_id: state.active, focused: document.hasFocus() },
+  }).catch(() => {});
 }
 
 /** A joined node tells whether it reaches the hub; while it does not, say so and keep going. */
@@ -661,6 +677,7 @@ function renderList() {
 async function openConversation(id, { focus = true } = {}) {
   if (state.active !== id) sendTyping(false);
   state.active = id;
+  reportView();
   $('app-screen').classList.add('show-chat');
   $('empty-state').hidden = true;
   $('chat-head').hidden = false;
@@ -1230,6 +1247,8 @@ function wireStatic() {
   $('jump').addEventListener('click', () => { scrollToBottom(); maybeRead(); });
   document.addEventListener('keydown', onKey);
   window.addEventListener('focus', maybeRead);
+  window.addEventListener('focus', reportView);
+  window.addEventListener('blur', reportView);
   document.addEventListener('visibilitychange', () => {
     if (!state.conn) return;
     state.conn.send({ type: 'presence', status: document.hidden ? 'away' : 'online' });

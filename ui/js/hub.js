@@ -135,6 +135,7 @@ export class Connection extends EventTarget {
       case 'typing':
       case 'presence':
       case 'link': // only from a joined node: whether it reaches the hub
+      case 'open': // only from the desktop app: a notification was clicked
         this.emit(frame.type, frame);
         break;
       default:
