@@ -398,7 +398,11 @@ pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
         };
         let key = secret();
         let node = NodeApi::desktop(initial, directory, key.clone(), chooser);
-        let listener = chinwag_node::bind(([127, 0, 0, 1], 0).into()).await?;
+        // A stable port keeps the page's origin, and so its stored sign-in, across launches.
+        let listener = match chinwag_node::bind(([127, 0, 0, 1], join::DEFAULT_LOCAL_PORT).into()).await {
+            Ok(l) => l,
+            Err(_) => chinwag_node::bind(([127, 0, 0, 1], 0).into()).await?,
+        };
         let addr = listener.local_addr()?;
         let (stop, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(join::serve_node(listener, node.clone(), async move {
