@@ -107,9 +107,13 @@ async fn host(shared: &Shared, name: &str) -> Result<HubAddress, ApiError> {
     let port = prepared.addr.port();
     let advertiser = chinwag_node::advertise(&prepared, Mdns::On);
     let (stop, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(chinwag_hub::serve(prepared.listener, prepared.hub, async move {
-        let _ = rx.await;
-    }));
+    let task = tokio::spawn(chinwag_hub::serve(
+        prepared.listener,
+        prepared.hub,
+        async move {
+            let _ = rx.await;
+        },
+    ));
     *shared.hosted.lock().unwrap_or_else(|p| p.into_inner()) = Some(Hosted {
         stop,
         task,
@@ -222,7 +226,9 @@ async fn notify_loop(shared: Arc<Shared>, joined: Arc<Joined>) {
         // notify-rust blocks while it waits for a click; each notification gets a thread.
         let sent = std::thread::Builder::new()
             .name("notification".into())
-            .spawn(move || show_notification(&shared, &joined, &summary, &preview, conversation_id));
+            .spawn(move || {
+                show_notification(&shared, &joined, &summary, &preview, conversation_id)
+            });
         if let Err(err) = sent {
             if !warned {
                 tracing::warn!("cannot show notifications: {err}");
@@ -277,7 +283,11 @@ fn update_tray(shared: &Shared, unseen: u32) {
             n => format!("Chinwag: {n} new messages"),
         };
         let _ = tray.set_tooltip(Some(&tip));
-        let _ = tray.set_title(if unseen > 0 { Some(unseen.to_string()) } else { None });
+        let _ = tray.set_title(if unseen > 0 {
+            Some(unseen.to_string())
+        } else {
+            None
+        });
     }
 }
 
@@ -323,7 +333,10 @@ fn secret() -> String {
 }
 
 pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
-    let data_dir = match data_dir.map(Ok).unwrap_or_else(chinwag_node::default_data_dir) {
+    let data_dir = match data_dir
+        .map(Ok)
+        .unwrap_or_else(chinwag_node::default_data_dir)
+    {
         Ok(dir) => dir,
         Err(err) => {
             eprintln!("chinwag: {err:#}");
@@ -345,7 +358,10 @@ pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("chinwag: cannot start the async runtime: {err}");
@@ -375,7 +391,9 @@ pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
         }
         let initial = match load_remembered(&data_dir) {
             Some(Remembered::Host { name }) => {
-                carry_out(shared.clone(), Choice::Host { name: Some(name) }).await.ok()
+                carry_out(shared.clone(), Choice::Host { name: Some(name) })
+                    .await
+                    .ok()
             }
             Some(Remembered::Join { address }) => {
                 // Reopen without checking: the hub may be away, and the outbox works offline.
@@ -399,10 +417,11 @@ pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
         let key = secret();
         let node = NodeApi::desktop(initial, directory, key.clone(), chooser);
         // A stable port keeps the page's origin, and so its stored sign-in, across launches.
-        let listener = match chinwag_node::bind(([127, 0, 0, 1], join::DEFAULT_LOCAL_PORT).into()).await {
-            Ok(l) => l,
-            Err(_) => chinwag_node::bind(([127, 0, 0, 1], 0).into()).await?,
-        };
+        let listener =
+            match chinwag_node::bind(([127, 0, 0, 1], join::DEFAULT_LOCAL_PORT).into()).await {
+                Ok(l) => l,
+                Err(_) => chinwag_node::bind(([127, 0, 0, 1], 0).into()).await?,
+            };
         let addr = listener.local_addr()?;
         let (stop, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(join::serve_node(listener, node.clone(), async move {
@@ -432,7 +451,13 @@ pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
                 .build()?;
 
             let open = MenuItem::with_id(app, "open", "Open Chinwag", true, None::<&str>)?;
-            let mute = MenuItem::with_id(app, "mute", "Mute notifications for 1 hour", true, None::<&str>)?;
+            let mute = MenuItem::with_id(
+                app,
+                "mute",
+                "Mute notifications for 1 hour",
+                true,
+                None::<&str>,
+            )?;
             let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
             let separator = PredefinedMenuItem::separator(app)?;
             let menu = Menu::with_items(app, &[&open, &mute, &separator, &quit])?;
@@ -493,7 +518,11 @@ pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
     runtime.block_on(async {
         let _ = stop_node.send(());
         let _ = tokio::time::timeout(Duration::from_secs(5), node_task).await;
-        let hosted = shared.hosted.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let hosted = shared
+            .hosted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         if let Some(hosted) = hosted {
             let _ = hosted.stop.send(());
             let _ = tokio::time::timeout(Duration::from_secs(5), hosted.task).await;

@@ -464,3 +464,115 @@ async fn the_node_refuses_hostile_and_malformed_input() {
     node.stop().await;
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn the_desktop_node_is_guarded_by_its_launch_secret_and_starts_on_the_start_screen() {
+    use chinwag_node::join::{Choice, Chooser, NodeApi};
+    let hub = TestHub::start().await;
+    let node_dir = tempfile::tempdir().expect("dir");
+    let dir = node_dir.path().to_owned();
+    let chooser: Chooser = Arc::new(move |choice| {
+        let dir = dir.clone();
+        Box::pin(async move {
+            let Choice::Join { address } = choice else {
+                return Err(chinwag_hub::error::ApiError::bad_request("join only here"));
+            };
+            let address = HubAddress::parse(&address).expect("address");
+            let store = join::open_store(&dir, &address).expect("store");
+            Ok(Joined::open(store, address).await)
+        })
+    });
+    let node = NodeApi::desktop(None, Directory::new(Vec::new()), "s3cret".into(), chooser);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(join::serve_node(listener, node.clone(), async move {
+        let _ = rx.await;
+    }));
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let base = format!("http://{addr}");
+
+    // Without the cookie: nothing, not even the page; a wrong secret gets no cookie.
+    assert_eq!(plain.get(&base).send().await.expect("sent").status(), 403);
+    let api = plain
+        .get(format!("{base}/api/v1/hub"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(api.status(), 403);
+    let wrong = plain
+        .get(format!("{base}/?launch=guess"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(wrong.status(), 403);
+    assert!(wrong.headers().get("set-cookie").is_none());
+
+    // The window's first request hands it the cookie.
+    let launch = plain
+        .get(format!("{base}/?launch=s3cret"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(launch.status(), 303);
+    let cookie = launch.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let cookie = cookie.split(';').next().expect("pair").to_owned();
+    let get = |path: &str| plain.get(format!("{base}{path}")).header("cookie", &cookie);
+    let page = get("/")
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        page.contains("Welcome to Chinwag"),
+        "the start screen first"
+    );
+    let not_yet = get("/api/v1/hub").send().await.expect("sent");
+    assert_eq!(not_yet.status(), 503);
+
+    let choose = |body: Value| {
+        plain
+            .post(format!("{base}/api/v1/node/choose"))
+            .header("cookie", &cookie)
+            .json(&body)
+            .send()
+    };
+    let bad = choose(json!({"mode": "teleport"})).await.expect("sent");
+    assert_eq!(bad.status(), 400);
+    let chosen = choose(json!({"mode": "join", "address": hub.addr.to_string()}))
+        .await
+        .expect("sent");
+    assert_eq!(chosen.status(), 200);
+    let page = get("/")
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text");
+    assert!(page.contains("js/app.js"), "then the chat");
+    let hub_info = get("/api/v1/hub").send().await.expect("sent");
+    assert_eq!(hub_info.status(), 200);
+    let again = choose(json!({"mode": "join", "address": hub.addr.to_string()}))
+        .await
+        .expect("sent");
+    assert_eq!(again.status(), 403, "one choice per launch");
+
+    let _ = stop.send(());
+    task.await.expect("node task");
+    hub.stop().await;
+}

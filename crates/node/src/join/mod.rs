@@ -377,7 +377,8 @@ impl NodeApi {
             .flat_map(|v| v.split(';'))
             .filter_map(|c| c.trim().split_once('='))
             .any(|(name, value)| {
-                name == LAUNCH_COOKIE && relay::constant_time_eq(value.as_bytes(), secret.as_bytes())
+                name == LAUNCH_COOKIE
+                    && relay::constant_time_eq(value.as_bytes(), secret.as_bytes())
             })
     }
 
@@ -390,7 +391,7 @@ impl NodeApi {
         body: &Bytes,
     ) -> Response {
         match (method, rest) {
-            (&Method::POST, "choose") => return self.choose(body).await,
+            (&Method::POST, "choose") => self.choose(body).await,
             (&Method::POST, "view") => {
                 #[derive(serde::Deserialize)]
                 #[serde(deny_unknown_fields)]
@@ -398,14 +399,14 @@ impl NodeApi {
                     conversation_id: Option<i64>,
                     focused: bool,
                 }
-                return match serde_json::from_slice::<View>(body) {
+                match serde_json::from_slice::<View>(body) {
                     Ok(view) => {
                         *self.viewing.lock().unwrap_or_else(|p| p.into_inner()) =
                             (view.conversation_id, view.focused);
                         warp::http::StatusCode::NO_CONTENT.into_response()
                     }
                     Err(err) => error_response(&ApiError::from_json(&err)),
-                };
+                }
             }
             (&Method::GET, "") => {
                 let Some(joined) = self.current() else {
@@ -627,10 +628,10 @@ fn routes(
                 .unwrap_or("");
             match &node.secret {
                 Some(secret) if relay::constant_time_eq(given.as_bytes(), secret.as_bytes()) => {
-                    let cookie = format!(
-                        "{LAUNCH_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict"
-                    );
-                    let mut response = warp::http::Response::new(warp::hyper::body::Bytes::new().into());
+                    let cookie =
+                        format!("{LAUNCH_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict");
+                    let mut response =
+                        warp::http::Response::new(warp::hyper::body::Bytes::new().into());
                     *response.status_mut() = warp::http::StatusCode::SEE_OTHER;
                     response
                         .headers_mut()
@@ -706,14 +707,16 @@ fn routes(
         .and(warp::path::tail())
         .and(warp::header::headers_cloned())
         .and(with_node)
-        .map(|tail: warp::path::Tail, headers: HeaderMap, node: Arc<NodeApi>| {
-            // Until a hub is chosen, the app's page is the start screen.
-            let path = match tail.as_str() {
-                "" | "index.html" if node.current().is_none() => "start.html",
-                other => other,
-            };
-            chinwag_hub::assets::serve(path, &headers)
-        });
+        .map(
+            |tail: warp::path::Tail, headers: HeaderMap, node: Arc<NodeApi>| {
+                // Until a hub is chosen, the app's page is the start screen.
+                let path = match tail.as_str() {
+                    "" | "index.html" if node.current().is_none() => "start.html",
+                    other => other,
+                };
+                chinwag_hub::assets::serve(path, &headers)
+            },
+        );
     launch
         .or(gate.and(ws_route.or(api_route).unify().or(ui).unify()))
         .unify()
