@@ -358,15 +358,9 @@ pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime() {
         Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("chinwag: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     tauri::async_runtime::set(runtime.handle().clone());
 

@@ -202,16 +202,21 @@ fn discover(seconds: f64, first: bool, loopback: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn run(work: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+/// The async runtime, or a one-line error for the user.
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
+        .map_err(|err| {
             eprintln!("chinwag: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
+            ExitCode::FAILURE
+        })
+}
+
+fn run(work: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
     };
     match runtime.block_on(work) {
         Ok(()) => ExitCode::SUCCESS,
