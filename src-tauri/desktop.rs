@@ -177,7 +177,6 @@ fn default_hub_name() -> String {
 /// Desktop notifications for messages the user is not looking at.
 async fn notify_loop(shared: Arc<Shared>, joined: Arc<Joined>) {
     let mut live = joined.subscribe();
-    let mut warned = false;
     loop {
         let text = match live.recv().await {
             Ok(Live::Event { text, .. }) => text,
@@ -230,9 +229,8 @@ async fn notify_loop(shared: Arc<Shared>, joined: Arc<Joined>) {
                 show_notification(&shared, &joined, &summary, &preview, conversation_id)
             });
         if let Err(err) = sent {
-            if !warned {
+            if !NOTIFY_WARNED.swap(true, Ordering::Relaxed) {
                 tracing::warn!("cannot show notifications: {err}");
-                warned = true;
             }
         }
     }
@@ -324,14 +322,6 @@ fn listen_for_others(listener: UnixListener, shared: Arc<Shared>) {
     });
 }
 
-fn secret() -> String {
-    let mut bytes = [0u8; 24];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut f, &mut bytes);
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
     let data_dir = match data_dir
         .map(Ok)
@@ -408,7 +398,8 @@ pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
             let shared = shared.clone();
             Arc::new(move |choice| Box::pin(carry_out(shared.clone(), choice)))
         };
-        let key = secret();
+        // As unguessable as a session token.
+        let key = chinwag_hub::auth::new_token();
         let node = NodeApi::desktop(initial, directory, key.clone(), chooser);
         // A stable port keeps the page's origin, and so its stored sign-in, across launches.
         let listener =

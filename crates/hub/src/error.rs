@@ -150,3 +150,34 @@ pub fn error_response(err: &ApiError) -> Response {
     }
     response
 }
+
+/// Refuses a message body over `max` bytes with `too_large`, naming both sizes.
+pub fn check_message_size(body: &str, max: usize) -> Result<(), ApiError> {
+    if body.len() > max {
+        return Err(ApiError::new(
+            ErrorCode::TooLarge,
+            format!(
+                "The message is {} bytes; the limit is {max} bytes.",
+                body.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The error for one of warp's own rejections (no route matched, wrong method...).
+pub fn rejection_error(rejection: &warp::Rejection) -> ApiError {
+    if rejection.is_not_found() {
+        ApiError::new(ErrorCode::NotFound, "There is nothing at this address.")
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            "That method is not allowed here.",
+        )
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        ApiError::new(ErrorCode::TooLarge, "The request body is too large.")
+    } else {
+        tracing::debug!("unhandled rejection: {rejection:?}");
+        ApiError::bad_request("The request could not be understood.")
+    }
+}

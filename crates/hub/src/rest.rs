@@ -296,7 +296,7 @@ async fn register(req: Request) -> ApiResult {
     let body: RegisterRequest = req.json()?;
     if let Some(code) = &req.state.config.join_code {
         let given = body.join_code.as_deref().unwrap_or("");
-        if !constant_time_eq(given.trim().as_bytes(), code.as_bytes()) {
+        if !auth::constant_time_eq(given.trim().as_bytes(), code.as_bytes()) {
             return Err(ApiError::new(
                 ErrorCode::JoinCodeRequired,
                 if given.is_empty() {
@@ -517,17 +517,7 @@ async fn history(req: Request, id: i64) -> ApiResult {
 
 /// Refuses a body over the hub's message limit with `too_large` before it reaches the store.
 pub(crate) fn check_message_size(state: &HubState, body: &str) -> Result<(), ApiError> {
-    let max = state.config.max_message_bytes;
-    if body.len() > max {
-        return Err(ApiError::new(
-            ErrorCode::TooLarge,
-            format!(
-                "The message is {} bytes; the limit is {max} bytes.",
-                body.len()
-            ),
-        ));
-    }
-    Ok(())
+    crate::error::check_message_size(body, state.config.max_message_bytes)
 }
 
 /// Takes a send token for the user or refuses with `rate_limited`.
@@ -662,28 +652,9 @@ fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// Compares secrets without leaking where they differ through timing.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// Turns warp's own rejections (no route matched) into JSON errors.
 pub(crate) async fn recover(rejection: warp::Rejection) -> Result<Response, Infallible> {
-    let err = if rejection.is_not_found() {
-        ApiError::new(ErrorCode::NotFound, "There is nothing at this address.")
-    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        ApiError::new(
-            ErrorCode::MethodNotAllowed,
-            "That method is not allowed here.",
-        )
-    } else {
-        tracing::debug!("unhandled rejection: {rejection:?}");
-        ApiError::bad_request("The request could not be understood.")
-    };
-    Ok(error_response(&err))
+    Ok(error_response(&crate::error::rejection_error(&rejection)))
 }
 
 #[cfg(test)]
@@ -706,12 +677,5 @@ mod tests {
         assert_eq!(neg.code, ErrorCode::BadRequest);
         let missing = Endpoint::parse("nope").expect_err("unknown");
         assert_eq!(missing.code, ErrorCode::NotFound);
-    }
-
-    #[test]
-    fn constant_time_eq_compares() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
     }
 }

@@ -150,30 +150,17 @@ fn not_websocket() -> ApiError {
 /// A browser always sends `Origin`; it must be the hub's own (same host and port as the
 /// `Host` it asked for) or one the admin allowed. Clients that are not browsers send none.
 fn origin_allowed(state: &HubState, headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let Ok(origin) = origin.to_str() else {
-        return false;
-    };
-    if state
-        .config
-        .allowed_origins
-        .iter()
-        .any(|allowed| allowed.eq_ignore_ascii_case(origin))
-    {
-        return true;
-    }
-    let Some(authority) = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-    else {
-        return false;
-    };
-    headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .is_some_and(|host| host.eq_ignore_ascii_case(authority))
+    let listed = headers
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .is_some_and(|origin| {
+            state
+                .config
+                .allowed_origins
+                .iter()
+                .any(|allowed| allowed.eq_ignore_ascii_case(origin))
+        });
+    listed || auth::same_origin(headers)
 }
 
 /// A place among the hub's connections, counted per address; released on drop.

@@ -22,7 +22,8 @@ use std::time::Duration;
 use anyhow::{anyhow, Context, Result};
 use bytes::Bytes;
 use chinwag_discovery::{Browser, DiscoveredHub, HubEvent};
-use chinwag_hub::error::{error_response, ApiError};
+use chinwag_hub::auth::{constant_time_eq, same_origin};
+use chinwag_hub::error::{error_response, rejection_error, ApiError};
 use chinwag_proto::{ErrorCode, HubInfo};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -266,23 +267,6 @@ fn host_allowed(headers: &HeaderMap, local: SocketAddr) -> bool {
             .is_ok_and(|ip| ip.is_loopback() || ip == local.ip())
 }
 
-/// A WebSocket from a page must come from the node's own origin.
-fn origin_allowed(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let (Ok(origin), Some(Ok(host))) = (
-        origin.to_str(),
-        headers.get(header::HOST).map(|h| h.to_str()),
-    ) else {
-        return false;
-    };
-    origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-        .is_some_and(|authority| authority.eq_ignore_ascii_case(host))
-}
-
 /// What the desktop start screen chose.
 #[derive(Debug, Clone, serde::Deserialize, PartialEq, Eq)]
 #[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
@@ -377,8 +361,7 @@ impl NodeApi {
             .flat_map(|v| v.split(';'))
             .filter_map(|c| c.trim().split_once('='))
             .any(|(name, value)| {
-                name == LAUNCH_COOKIE
-                    && relay::constant_time_eq(value.as_bytes(), secret.as_bytes())
+                name == LAUNCH_COOKIE && constant_time_eq(value.as_bytes(), secret.as_bytes())
             })
     }
 
@@ -412,18 +395,7 @@ impl NodeApi {
                 let Some(joined) = self.current() else {
                     return warp::reply::json(&json!({"mode": "choosing"})).into_response();
                 };
-                let authorized = match (
-                    headers
-                        .get(header::AUTHORIZATION)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.strip_prefix("Bearer ")),
-                    joined.session_token(),
-                ) {
-                    (Some(sent), Some(ours)) => {
-                        relay::constant_time_eq(sent.as_bytes(), ours.as_bytes())
-                    }
-                    _ => false,
-                };
+                let authorized = joined.carries_session(headers);
                 let (state, retry_in_ms) = match joined.link_state() {
                     LinkState::Online => ("online", None),
                     LinkState::Offline { retry_in_ms } => ("offline", retry_in_ms),
@@ -627,7 +599,7 @@ fn routes(
                 .find_map(|p| p.strip_prefix("launch="))
                 .unwrap_or("");
             match &node.secret {
-                Some(secret) if relay::constant_time_eq(given.as_bytes(), secret.as_bytes()) => {
+                Some(secret) if constant_time_eq(given.as_bytes(), secret.as_bytes()) => {
                     let cookie =
                         format!("{LAUNCH_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict");
                     let mut response =
@@ -662,7 +634,7 @@ fn routes(
         .and(warp::header::headers_cloned())
         .and(with_node.clone())
         .map(|ws: warp::ws::Ws, headers: HeaderMap, node: Arc<NodeApi>| {
-            if !origin_allowed(&headers) {
+            if !same_origin(&headers) {
                 return error_response(&ApiError::new(
                     ErrorCode::BadOrigin,
                     "WebSocket connections are only accepted from this app's own page.",
@@ -743,17 +715,8 @@ async fn recover(rejection: warp::Rejection) -> Result<Response, std::convert::I
             ErrorCode::Forbidden,
             "This app answers only under its loopback address.",
         )
-    } else if rejection.is_not_found() {
-        ApiError::new(ErrorCode::NotFound, "There is nothing at this address.")
-    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
-        ApiError::new(ErrorCode::TooLarge, "The request body is too large.")
-    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
-        ApiError::new(
-            ErrorCode::MethodNotAllowed,
-            "That method is not allowed here.",
-        )
     } else {
-        ApiError::bad_request("The request could not be understood.")
+        rejection_error(&rejection)
     };
     Ok(error_response(&err))
 }

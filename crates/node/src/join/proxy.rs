@@ -12,7 +12,7 @@ use serde_json::Value;
 use warp::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use warp::reply::Response;
 
-use super::relay::{constant_time_eq, unreachable_error, Joined};
+use super::relay::{unreachable_error, Joined};
 
 /// Largest answer the node relays from the hub.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
@@ -54,14 +54,6 @@ fn cacheable(path: &str) -> Option<Cacheable> {
         ["conversations", id, "messages"] => id.parse().ok().map(Cacheable::Messages),
         _ => None,
     }
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
 }
 
 fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
@@ -148,11 +140,7 @@ async fn remember(
             return;
         }
         (&Method::POST, "auth/logout") => {
-            let mine = match (bearer(headers), joined.session_token()) {
-                (Some(sent), Some(ours)) => constant_time_eq(sent.as_bytes(), ours.as_bytes()),
-                _ => false,
-            };
-            if mine {
+            if joined.carries_session(headers) {
                 joined.signed_out().await;
             }
             return;
@@ -166,11 +154,7 @@ async fn remember(
         return;
     };
     // Keep answers for the signed-in user only (and the hub's public facts).
-    let ours = match (bearer(headers), joined.session_token()) {
-        (Some(sent), Some(ours)) => constant_time_eq(sent.as_bytes(), ours.as_bytes()),
-        _ => false,
-    };
-    if !ours && kind != Cacheable::Whole("hub".into()) {
+    if !joined.carries_session(headers) && kind != Cacheable::Whole("hub".into()) {
         return;
     }
     let stored = match kind {
@@ -205,10 +189,7 @@ fn offline(
     let Some(kind) = cacheable(path) else {
         return refuse();
     };
-    let ours = match (bearer(headers), joined.session_token()) {
-        (Some(sent), Some(ours)) => constant_time_eq(sent.as_bytes(), ours.as_bytes()),
-        _ => false,
-    };
+    let ours = joined.carries_session(headers);
     let body = match kind {
         Cacheable::Whole(key) if key == "hub" => joined.store.cache_get(&key),
         _ if !ours => {

@@ -13,12 +13,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chinwag_hub::error::ApiError;
+use chinwag_hub::auth::{bearer, constant_time_eq};
+use chinwag_hub::error::{check_message_size, ApiError};
 use chinwag_link::{Link, LinkConfig, LinkEvent, Pending};
 use chinwag_proto::{
     event_frame, ClientFrame, ErrorCode, EventId, HubInfo, Presence, PresenceEntry, ServerFrame,
     User, UserId,
 };
+use chinwag_store::now_millis;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::sync::{broadcast, mpsc, watch};
@@ -93,13 +95,6 @@ pub struct Joined {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn text<T: serde::Serialize>(value: &T) -> String {
@@ -222,6 +217,19 @@ impl Joined {
 
     pub(crate) fn session_token(&self) -> Option<String> {
         lock(&self.session).as_ref().map(|s| s.token.clone())
+    }
+
+    /// Whether a request carries the signed-in user's token (`Authorization: Bearer`).
+    pub(crate) fn carries_session(&self, headers: &warp::http::HeaderMap) -> bool {
+        let sent = bearer(
+            headers
+                .get(warp::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok()),
+        );
+        match (sent, lock(&self.session).as_ref()) {
+            (Some(sent), Some(ours)) => constant_time_eq(sent.as_bytes(), ours.token.as_bytes()),
+            _ => false,
+        }
     }
 
     pub(crate) fn session_user_id(&self) -> Option<UserId> {
@@ -518,13 +526,14 @@ impl Joined {
         let frame: ClientFrame = match serde_json::from_str(raw) {
             Ok(frame) => frame,
             Err(err) => {
-                let reference = serde_json::from_str::<serde_json::Value>(raw)
-                    .ok()
-                    .and_then(|v| v.get("ref")?.as_str().map(str::to_owned));
-                let known = serde_json::from_str::<serde_json::Value>(raw)
-                    .ok()
-                    .and_then(|v| v.get("type")?.as_str().map(str::to_owned))
-                    .map(|t| ClientFrame::TYPES.contains(&t.as_str()));
+                let value = serde_json::from_str::<serde_json::Value>(raw).ok();
+                let field = |name: &str| {
+                    value
+                        .as_ref()
+                        .and_then(|v| v.get(name)?.as_str().map(str::to_owned))
+                };
+                let reference = field("ref");
+                let known = field("type").map(|t| ClientFrame::TYPES.contains(&t.as_str()));
                 let err = match known {
                     Some(false) => {
                         ApiError::new(ErrorCode::UnknownType, "This frame type is not known.")
@@ -595,12 +604,7 @@ impl Joined {
 
     fn check_send(&self, client_id: &str, body: &str) -> Result<(), ApiError> {
         let max = self.max_message_bytes();
-        if body.len() > max {
-            return Err(ApiError::new(
-                ErrorCode::TooLarge,
-                format!("The message is {} bytes; the limit is {max}.", body.len()),
-            ));
-        }
+        check_message_size(body, max)?;
         chinwag_store::validate::client_id(client_id).map_err(ApiError::from)?;
         chinwag_store::validate::message_body(body, max).map_err(ApiError::from)?;
         Ok(())
@@ -789,11 +793,4 @@ fn with_reference(frame: &ClientFrame, reference: &str) -> Option<ClientFrame> {
         .as_object_mut()?
         .insert("ref".into(), serde_json::Value::String(reference.into()));
     serde_json::from_value(value).ok()
-}
-
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
