@@ -12,18 +12,20 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chinwag_hub::error::ApiError;
+use chinwag_node::join::notify::{Attention, NotifyChange, NotifySettings};
 use chinwag_node::join::{self, Choice, Chooser, Directory, HubAddress, Joined, Live, NodeApi};
 use chinwag_node::{Mdns, ServerOptions, DEFAULT_PORT};
 use chinwag_proto::{ErrorCode, Event};
+use chinwag_store::now_millis;
 use serde::{Deserialize, Serialize};
-use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
+use tauri::menu::{AboutMetadata, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
-use tauri::{AppHandle, Manager, WebviewUrl, WebviewWindowBuilder, WindowEvent};
+use tauri::{AppHandle, Manager, RunEvent, WebviewUrl, WebviewWindowBuilder, WindowEvent};
 use tokio::sync::oneshot;
 
 /// What the start screen chose, remembered for the next launch.
@@ -36,6 +38,7 @@ enum Remembered {
 
 /// A hub this app hosts: stopping it commits every write and says goodbye on the LAN.
 struct Hosted {
+    address: HubAddress,
     stop: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
     advertiser: Option<chinwag_discovery::Advertiser>,
@@ -46,18 +49,9 @@ struct Shared {
     hosted: Mutex<Option<Hosted>>,
     node: OnceLock<Arc<NodeApi>>,
     app: OnceLock<AppHandle>,
-    /// Notifications are off until this time (ms since the epoch): "mute for 1 hour".
-    muted_until: AtomicI64,
-    /// Messages notified since the window last had focus (the tray shows it).
-    unseen: AtomicU32,
+    /// The tray menu's "mute" item, whose text follows the settings.
+    mute_item: OnceLock<MenuItem<tauri::Wry>>,
     quitting: AtomicBool,
-}
-
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn remembered_path(dir: &Path) -> PathBuf {
@@ -70,14 +64,92 @@ fn load_remembered(dir: &Path) -> Option<Remembered> {
 }
 
 fn save_remembered(dir: &Path, choice: &Remembered) {
-    let path = remembered_path(dir);
+    write_json(&remembered_path(dir), choice);
+}
+
+/// Where the window was, remembered across launches (logical pixels).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+struct Placement {
+    width: f64,
+    height: f64,
+    x: Option<f64>,
+    y: Option<f64>,
+    maximized: bool,
+}
+
+impl Default for Placement {
+    fn default() -> Self {
+        Placement {
+            width: 1100.0,
+            height: 720.0,
+            x: None,
+            y: None,
+            maximized: false,
+        }
+    }
+}
+
+impl Placement {
+    /// A hand-edited or corrupt file cannot put the window out of reach.
+    fn sane(self) -> Placement {
+        let within = |v: f64, lo: f64, hi: f64| v.is_finite() && (lo..=hi).contains(&v);
+        if !within(self.width, 360.0, 16_384.0) || !within(self.height, 480.0, 16_384.0) {
+            return Placement::default();
+        }
+        let on_screen = |v: Option<f64>| v.filter(|v| within(*v, -1_000.0, 16_384.0));
+        Placement {
+            x: on_screen(self.x).and(on_screen(self.y)).and(self.x),
+            y: on_screen(self.x).and(on_screen(self.y)).and(self.y),
+            ..self
+        }
+    }
+}
+
+fn load_placement(path: &Path) -> Placement {
+    std::fs::read(path)
+        .ok()
+        .and_then(|raw| serde_json::from_slice::<Placement>(&raw).ok())
+        .map(Placement::sane)
+        .unwrap_or_default()
+}
+
+fn save_placement(path: &Path, window: &tauri::Window) {
+    let placement = (|| -> tauri::Result<Placement> {
+        let scale = window.scale_factor()?;
+        let maximized = window.is_maximized()?;
+        let size = window.inner_size()?.to_logical::<f64>(scale);
+        let position = window.outer_position()?.to_logical::<f64>(scale);
+        Ok(Placement {
+            width: size.width,
+            height: size.height,
+            x: Some(position.x),
+            y: Some(position.y),
+            maximized,
+        })
+    })();
+    let Ok(placement) = placement else {
+        return;
+    };
+    // A maximized window keeps the size it had before, where it is known.
+    let placement = if placement.maximized {
+        Placement {
+            maximized: true,
+            ..load_placement(path)
+        }
+    } else {
+        placement.sane()
+    };
+    write_json(path, &placement);
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) {
     let tmp = path.with_extension("json.tmp");
-    let written = serde_json::to_vec_pretty(choice)
+    let written = serde_json::to_vec_pretty(value)
         .map_err(std::io::Error::other)
         .and_then(|raw| std::fs::write(&tmp, raw))
-        .and_then(|()| std::fs::rename(&tmp, &path));
+        .and_then(|()| std::fs::rename(&tmp, path));
     if let Err(err) = written {
-        tracing::warn!("cannot remember the choice in {}: {err}", path.display());
+        tracing::warn!("cannot write {}: {err}", path.display());
     }
 }
 
@@ -87,6 +159,9 @@ fn unavailable(message: String) -> ApiError {
 
 /// Starts a hub here (port 7117, or any free port if taken) and returns its local address.
 async fn host(shared: &Shared, name: &str) -> Result<HubAddress, ApiError> {
+    if let Some(hosted) = lock(&shared.hosted).as_ref() {
+        return Ok(hosted.address.clone());
+    }
     let mut options = ServerOptions {
         bind: ([0, 0, 0, 0], DEFAULT_PORT).into(),
         data_dir: Some(shared.data_dir.join("hub")),
@@ -114,12 +189,30 @@ async fn host(shared: &Shared, name: &str) -> Result<HubAddress, ApiError> {
             let _ = rx.await;
         },
     ));
-    *shared.hosted.lock().unwrap_or_else(|p| p.into_inner()) = Some(Hosted {
+    let address = HubAddress::parse(&format!("127.0.0.1:{port}")).map_err(unavailable)?;
+    *lock(&shared.hosted) = Some(Hosted {
+        address: address.clone(),
         stop,
         task,
         advertiser,
     });
-    HubAddress::parse(&format!("127.0.0.1:{port}")).map_err(unavailable)
+    Ok(address)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Stops the hosted hub, if any: commits its writes and says goodbye on the LAN.
+async fn stop_hosting(shared: &Shared) {
+    let hosted = lock(&shared.hosted).take();
+    if let Some(hosted) = hosted {
+        let _ = hosted.stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(5), hosted.task).await;
+        if let Some(ad) = hosted.advertiser {
+            let _ = tokio::task::spawn_blocking(move || ad.stop()).await;
+        }
+    }
 }
 
 async fn open_joined(shared: &Shared, address: &HubAddress) -> Result<Arc<Joined>, ApiError> {
@@ -149,16 +242,34 @@ async fn carry_out(shared: Arc<Shared>, choice: Choice) -> Result<Arc<Joined>, A
             let parsed = HubAddress::parse(&address).map_err(|why| {
                 ApiError::new(ErrorCode::InvalidField, format!("address: {why}."))
             })?;
-            join::verify(&reqwest_client(), &parsed).await?;
+            let info = join::verify(&reqwest_client(), &parsed).await?;
+            let current = shared.node.get().and_then(|n| n.current());
+            let hosted_here = lock(&shared.hosted).is_some();
+            if let Some(current) = current.filter(|c| {
+                c.hub_id().as_deref() == Some(info.id.as_str())
+                    && (hosted_here || c.hub() == &parsed)
+            }) {
+                // The hub in use, under another address (the one hosted here, as seen on
+                // the LAN): keep using it as it is.
+                return Ok(current);
+            }
             let remembered = Remembered::Join {
                 address: parsed.to_string(),
             };
             (parsed, remembered)
         }
     };
-    let joined = open_joined(&shared, &address).await?;
+    // Switching back to the hub in use keeps it (its state is open, and stays so).
+    let current = shared.node.get().and_then(|n| n.current());
+    let joined = match current {
+        Some(current) if current.hub() == &address => current,
+        _ => open_joined(&shared, &address).await?,
+    };
+    if !matches!(remembered, Remembered::Host { .. }) {
+        // Joined elsewhere: the hub hosted here, if any, stops for everyone.
+        stop_hosting(&shared).await;
+    }
     save_remembered(&shared.data_dir, &remembered);
-    tokio::spawn(notify_loop(shared.clone(), joined.clone()));
     Ok(joined)
 }
 
@@ -174,64 +285,72 @@ fn default_hub_name() -> String {
         .unwrap_or_else(|| "Office chat".into())
 }
 
-/// Desktop notifications for messages the user is not looking at.
-async fn notify_loop(shared: Arc<Shared>, joined: Arc<Joined>) {
-    let mut live = joined.subscribe();
+/// Desktop notifications for messages the user is not looking at, following the hub in use.
+async fn notify_loop(shared: Arc<Shared>, node: Arc<NodeApi>) {
+    let mut current = node.watch_current();
     loop {
-        let text = match live.recv().await {
-            Ok(Live::Event { text, .. }) => text,
-            Ok(_) => continue,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-        };
-        let Ok(frame) = serde_json::from_str::<chinwag_proto::EventFrame>(&text) else {
-            continue;
-        };
-        let Event::MessageNew { message } = frame.event else {
-            continue;
-        };
-        if Some(message.sender_id) == joined.user_id() {
-            continue;
-        }
-        let (viewing, focused) = shared
-            .node
-            .get()
-            .map(|n| n.viewing())
-            .unwrap_or((None, false));
-        let window_focused = focused
-            && shared
-                .app
-                .get()
-                .and_then(|a| a.get_webview_window("main"))
-                .and_then(|w| w.is_focused().ok())
-                .unwrap_or(false);
-        if window_focused && viewing == Some(message.conversation_id) {
-            continue;
-        }
-        if now_millis() < shared.muted_until.load(Ordering::Relaxed) {
-            continue;
-        }
-        let unseen = shared.unseen.fetch_add(1, Ordering::Relaxed) + 1;
-        update_tray(&shared, unseen);
-        let (sender, conversation) = joined.names(message.sender_id, message.conversation_id);
-        let summary = match conversation {
-            Some(name) => format!("{sender} in {name}"),
-            None => sender,
-        };
-        let preview: String = message.body.chars().take(140).collect();
-        let shared = shared.clone();
-        let joined = joined.clone();
-        let conversation_id = message.conversation_id;
-        // notify-rust blocks while it waits for a click; each notification gets a thread.
-        let sent = std::thread::Builder::new()
-            .name("notification".into())
-            .spawn(move || {
-                show_notification(&shared, &joined, &summary, &preview, conversation_id)
-            });
-        if let Err(err) = sent {
-            if !NOTIFY_WARNED.swap(true, Ordering::Relaxed) {
-                tracing::warn!("cannot show notifications: {err}");
+        let joined = current.borrow_and_update().clone();
+        if let Some(joined) = joined {
+            let mut live = joined.subscribe();
+            let mut settings = joined.watch_notify_settings();
+            update_mute_item(&shared, &settings.borrow_and_update());
+            loop {
+                tokio::select! {
+                    changed = current.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        break;
+                    }
+                    Ok(()) = settings.changed() => {
+                        update_mute_item(&shared, &settings.borrow_and_update());
+                    }
+                    received = live.recv() => match received {
+                        Ok(Live::Event { text, .. }) => {
+                            notify_about(&shared, &node, &joined, &text).await;
+                        }
+                        Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    },
+                }
             }
+        } else if current.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn notify_about(shared: &Arc<Shared>, node: &NodeApi, joined: &Arc<Joined>, text: &str) {
+    let Ok(frame) = serde_json::from_str::<chinwag_proto::EventFrame>(text) else {
+        return;
+    };
+    let Event::MessageNew { message } = frame.event else {
+        return;
+    };
+    let view = node.view();
+    // The page reports whether it has focus; a window hidden in the tray has none.
+    let visible = shared
+        .app
+        .get()
+        .and_then(|a| a.get_webview_window("main"))
+        .and_then(|w| w.is_visible().ok())
+        .unwrap_or(false);
+    let attention = Attention {
+        conversation: view.conversation_id,
+        focused: view.focused && visible,
+    };
+    let Some(notice) = joined.notice(&message, attention).await else {
+        return;
+    };
+    let shared = shared.clone();
+    let joined = joined.clone();
+    // notify-rust blocks while it waits for a click; each notification gets a thread.
+    let sent = std::thread::Builder::new()
+        .name("notification".into())
+        .spawn(move || show_notification(&shared, &joined, &notice));
+    if let Err(err) = sent {
+        if !NOTIFY_WARNED.swap(true, Ordering::Relaxed) {
+            tracing::warn!("cannot show notifications: {err}");
         }
     }
 }
@@ -241,15 +360,14 @@ static NOTIFY_WARNED: AtomicBool = AtomicBool::new(false);
 fn show_notification(
     shared: &Arc<Shared>,
     joined: &Arc<Joined>,
-    summary: &str,
-    body: &str,
-    conversation_id: i64,
+    notice: &chinwag_node::join::notify::Notice,
 ) {
     let shown = notify_rust::Notification::new()
         .appname("Chinwag")
-        .summary(summary)
-        .body(body)
+        .summary(&notice.summary)
+        .body(&notice.body)
         .icon("mail-message-new")
+        .hint(notify_rust::Hint::Category("im.received".into()))
         .action("default", "Open")
         .show();
     match shown {
@@ -258,7 +376,7 @@ fn show_notification(
                 show_window(shared);
                 joined.announce(serde_json::json!({
                     "type": "open",
-                    "conversation_id": conversation_id,
+                    "conversation_id": notice.conversation_id,
                 }));
             }
         }),
@@ -270,21 +388,159 @@ fn show_notification(
     }
 }
 
-fn update_tray(shared: &Shared, unseen: u32) {
+/// The tray's "mute" item says what clicking it will do.
+fn update_mute_item(shared: &Shared, settings: &NotifySettings) {
+    if let Some(item) = shared.mute_item.get() {
+        let text = if settings.muted_at(now_millis()) {
+            "Unmute notifications"
+        } else {
+            "Mute notifications for 1 hour"
+        };
+        let _ = item.set_text(text);
+    }
+}
+
+fn toggle_mute(shared: &Shared) {
+    let Some(joined) = shared.node.get().and_then(|n| n.current()) else {
+        return;
+    };
+    let now = now_millis();
+    let until = if joined.notify_settings().muted_at(now) {
+        None
+    } else {
+        Some(now + 3_600_000)
+    };
+    let change = NotifyChange {
+        muted_until: Some(until),
+        ..NotifyChange::default()
+    };
+    if let Err(err) = joined.change_notify_settings(change) {
+        tracing::warn!("cannot change the notification settings: {}", err.message);
+    }
+}
+
+/// The tray follows the page's unread count.
+async fn tray_loop(shared: Arc<Shared>, node: Arc<NodeApi>) {
+    let mut view = node.watch_view();
+    loop {
+        let unread = view.borrow_and_update().unread;
+        update_tray(&shared, unread);
+        if view.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The window's menu: the hub in use, switching hubs, About and Quit.
+fn window_menu(app: &AppHandle, shared: &Shared) -> tauri::Result<Menu<tauri::Wry>> {
+    let current = shared.node.get().and_then(|n| n.current());
+    let hub = match &current {
+        Some(j) => match j.hub_name() {
+            Some(name) => format!("{name} ({})", j.hub()),
+            None => j.hub().to_string(),
+        },
+        None => "none chosen yet".into(),
+    };
+    let hosting = lock(&shared.hosted).is_some();
+    let about = AboutMetadata {
+        name: Some("Chinwag".into()),
+        version: Some(env!("CARGO_PKG_VERSION").into()),
+        comments: Some(format!(
+            "A LAN messenger in one program.\n\nHub: {hub}{}\nData: {}",
+            if hosting { ", hosted here" } else { "" },
+            shared.data_dir.display()
+        )),
+        license: Some("MIT OR Apache-2.0".into()),
+        icon: app.default_window_icon().cloned(),
+        ..AboutMetadata::default()
+    };
+    let switch = MenuItem::with_id(
+        app,
+        "switch",
+        "Switch hub…",
+        current.is_some(),
+        None::<&str>,
+    )?;
+    let close = MenuItem::with_id(app, "close", "Close window", true, Some("CmdOrCtrl+W"))?;
+    let quit = MenuItem::with_id(app, "quit", "Quit Chinwag", true, Some("CmdOrCtrl+Q"))?;
+    let chinwag = Submenu::with_items(
+        app,
+        "Chinwag",
+        true,
+        &[&switch, &PredefinedMenuItem::separator(app)?, &close, &quit],
+    )?;
+    let help = Submenu::with_items(
+        app,
+        "Help",
+        true,
+        &[&PredefinedMenuItem::about(
+            app,
+            Some("About Chinwag"),
+            Some(about),
+        )?],
+    )?;
+    Menu::with_items(app, &[&chinwag, &help])
+}
+
+/// Rebuilds the window menu when the hub in use changes (About names it).
+async fn menu_loop(shared: Arc<Shared>, node: Arc<NodeApi>) {
+    let mut current = node.watch_current();
+    while current.changed().await.is_ok() {
+        let Some(app) = shared.app.get() else {
+            continue;
+        };
+        if let Some(window) = app.get_webview_window("main") {
+            match window_menu(app, &shared) {
+                Ok(menu) => {
+                    let _ = window.set_menu(menu);
+                }
+                Err(err) => tracing::warn!("cannot rebuild the menu: {err}"),
+            }
+        }
+    }
+}
+
+fn menu_event(app: &AppHandle, shared: &Arc<Shared>, id: &str) {
+    match id {
+        "open" => show_window(shared),
+        "mute" => toggle_mute(shared),
+        "switch" => {
+            if let Some(node) = shared.node.get() {
+                node.set_switching(true);
+            }
+            show_window(shared);
+            if let Some(window) = app.get_webview_window("main") {
+                let _ = window.eval("location.assign('/')");
+            }
+        }
+        "close" => {
+            if let Some(window) = app.get_webview_window("main") {
+                let _ = window.close();
+            }
+        }
+        "quit" => {
+            shared.quitting.store(true, Ordering::Relaxed);
+            app.exit(0);
+        }
+        _ => {}
+    }
+}
+
+fn update_tray(shared: &Shared, unread: u32) {
     let Some(app) = shared.app.get() else {
         return;
     };
     if let Some(tray) = app.tray_by_id("main") {
-        let tip = match unseen {
+        let tip = match unread {
             0 => "Chinwag".to_owned(),
-            1 => "Chinwag: 1 new message".to_owned(),
-            n => format!("Chinwag: {n} new messages"),
+            1 => "Chinwag: 1 unread message".to_owned(),
+            n => format!("Chinwag: {n} unread messages"),
         };
         let _ = tray.set_tooltip(Some(&tip));
-        let _ = tray.set_title(if unseen > 0 {
-            Some(unseen.to_string())
-        } else {
-            None
+        let _ = tray.set_title(match unread {
+            0 => None,
+            1..=999 => Some(unread.to_string()),
+            _ => Some("999+".to_owned()),
         });
     }
 }
@@ -359,8 +615,7 @@ pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
         hosted: Mutex::new(None),
         node: OnceLock::new(),
         app: OnceLock::new(),
-        muted_until: AtomicI64::new(0),
-        unseen: AtomicU32::new(0),
+        mute_item: OnceLock::new(),
         quitting: AtomicBool::new(false),
     });
     listen_for_others(instance, shared.clone());
@@ -382,13 +637,7 @@ pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
             Some(Remembered::Join { address }) => {
                 // Reopen without checking: the hub may be away, and the outbox works offline.
                 match HubAddress::parse(&address) {
-                    Ok(parsed) => match open_joined(&shared, &parsed).await {
-                        Ok(joined) => {
-                            tokio::spawn(notify_loop(shared.clone(), joined.clone()));
-                            Some(joined)
-                        }
-                        Err(_) => None,
-                    },
+                    Ok(parsed) => open_joined(&shared, &parsed).await.ok(),
                     Err(_) => None,
                 }
             }
@@ -421,7 +670,12 @@ pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let _ = shared.node.set(node);
+    let _ = shared.node.set(node.clone());
+    runtime.spawn(notify_loop(shared.clone(), node.clone()));
+    runtime.spawn(tray_loop(shared.clone(), node.clone()));
+    runtime.spawn(menu_loop(shared.clone(), node));
+    let window_file = data_dir.join("window.json");
+    let placement = load_placement(&window_file);
 
     let setup_shared = shared.clone();
     let app = tauri::Builder::default()
@@ -429,11 +683,17 @@ pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
             let shared = setup_shared.clone();
             let _ = shared.app.set(app.handle().clone());
             let url = url.parse().map_err(|e| format!("bad local URL: {e}"))?;
-            WebviewWindowBuilder::new(app, "main", WebviewUrl::External(url))
+            let menu = window_menu(app.handle(), &shared)?;
+            let mut window = WebviewWindowBuilder::new(app, "main", WebviewUrl::External(url))
                 .title("Chinwag")
-                .inner_size(1100.0, 720.0)
+                .menu(menu)
+                .inner_size(placement.width, placement.height)
                 .min_inner_size(360.0, 480.0)
-                .build()?;
+                .maximized(placement.maximized);
+            if let (Some(x), Some(y)) = (placement.x, placement.y) {
+                window = window.position(x, y);
+            }
+            window.build()?;
 
             let open = MenuItem::with_id(app, "open", "Open Chinwag", true, None::<&str>)?;
             let mute = MenuItem::with_id(
@@ -443,24 +703,16 @@ pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
                 true,
                 None::<&str>,
             )?;
+            let _ = shared.mute_item.set(mute.clone());
             let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
             let separator = PredefinedMenuItem::separator(app)?;
             let menu = Menu::with_items(app, &[&open, &mute, &separator, &quit])?;
             let mut tray = TrayIconBuilder::with_id("main")
                 .tooltip("Chinwag")
                 .menu(&menu)
-                .on_menu_event(move |app, event| match event.id().as_ref() {
-                    "open" => show_window(&shared),
-                    "mute" => {
-                        shared
-                            .muted_until
-                            .store(now_millis() + 3_600_000, Ordering::Relaxed);
-                    }
-                    "quit" => {
-                        shared.quitting.store(true, Ordering::Relaxed);
-                        app.exit(0);
-                    }
-                    _ => {}
+                .on_menu_event({
+                    let shared = shared.clone();
+                    move |app, event| menu_event(app, &shared, event.id().as_ref())
                 });
             if let Some(icon) = app.default_window_icon() {
                 tray = tray.icon(icon.clone());
@@ -469,22 +721,32 @@ pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
                 // No tray on this desktop: closing the window then quits.
                 tracing::warn!("no tray icon: {err}");
             }
+            // SIGTERM (logout, systemd, kill) and Ctrl-C quit as the menu does.
+            let handle = app.handle().clone();
+            let quitting = shared.clone();
+            tauri::async_runtime::spawn(async move {
+                chinwag_node::shutdown_signal().await;
+                quitting.quitting.store(true, Ordering::Relaxed);
+                handle.exit(0);
+            });
             Ok(())
+        })
+        .on_menu_event({
+            let shared = shared.clone();
+            move |app, event| menu_event(app, &shared, event.id().as_ref())
         })
         .on_window_event({
             let shared = shared.clone();
+            let window_file_for_events = window_file.clone();
             move |window, event| match event {
                 WindowEvent::CloseRequested { api, .. } => {
                     let has_tray = window.app_handle().tray_by_id("main").is_some();
+                    save_placement(&window_file_for_events, window);
                     if has_tray && !shared.quitting.load(Ordering::Relaxed) {
                         // Close to the tray: still connected, still notified.
                         api.prevent_close();
                         let _ = window.hide();
                     }
-                }
-                WindowEvent::Focused(true) => {
-                    shared.unseen.store(0, Ordering::Relaxed);
-                    update_tray(&shared, 0);
                 }
                 _ => {}
             }
@@ -497,24 +759,19 @@ pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let _ = app.run_return(|_, _| {});
+    let _ = app.run_return(move |app, event| {
+        if let RunEvent::ExitRequested { .. } = event {
+            if let Some(window) = app.get_webview_window("main") {
+                save_placement(&window_file, &window.as_ref().window());
+            }
+        }
+    });
 
     // Quit: close the node's link, then the hub (commits writes, says goodbye on the LAN).
     runtime.block_on(async {
         let _ = stop_node.send(());
         let _ = tokio::time::timeout(Duration::from_secs(5), node_task).await;
-        let hosted = shared
-            .hosted
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(hosted) = hosted {
-            let _ = hosted.stop.send(());
-            let _ = tokio::time::timeout(Duration::from_secs(5), hosted.task).await;
-            if let Some(ad) = hosted.advertiser {
-                let _ = tokio::task::spawn_blocking(move || ad.stop()).await;
-            }
-        }
+        stop_hosting(&shared).await;
     });
     let _ = std::fs::remove_file(data_dir.join("desktop.sock"));
     ExitCode::SUCCESS

@@ -31,6 +31,9 @@ const state = {
   pendingDelivered: new Map(),
   deliveredTimer: null,
   firstSync: true,
+  desktop: false, // in the desktop app (its node notifies; settings below)
+  notify: null, // the desktop's notification settings
+  unread: 0,
 };
 
 // ---------------------------------------------------------------- start-up and sign-in
@@ -159,6 +162,8 @@ async function adoptNodeOutbox() {
     return;
   }
   state.joined = node.mode === 'joined';
+  state.desktop = node.desktop === true;
+  if (state.desktop) loadNotifySettings();
   reportView();
   for (const p of node.pending || []) {
     if (state.outbox.items.some((i) => i.client_id === p.client_id)) continue;
@@ -288,11 +293,59 @@ function onConnectionState({ online, retryInMs }) {
  * In the desktop app, tell the local node what is on screen, so it does not notify about
  * messages the user is reading. A hub has no such endpoint; nothing is sent to it.
  */
+let lastView = '';
 function reportView() {
   if (!state.joined) return;
-  api('POST', '/node/view', {
-    token: state.token, body: { conversation_id: state.active, focused: document.hasFocus() },
-  }).catch(() => {});
+  const view = { conversation_id: state.active, focused: document.hasFocus(), unread: state.unread };
+  const key = JSON.stringify(view);
+  if (key === lastView) return;
+  lastView = key;
+  api('POST', '/node/view', { token: state.token, body: view }).catch(() => { lastView = ''; });
+}
+
+// ---------------------------------------------------------------- desktop notifications
+
+async function loadNotifySettings() {
+  try {
+    state.notify = await call('GET', '/node/notifications');
+  } catch {
+    return;
+  }
+  renderNotifySettings();
+  renderList();
+}
+
+/** Applies a change at once (no Save needed) and shows the result. */
+async function changeNotify(change) {
+  try {
+    state.notify = await call('PATCH', '/node/notifications', change);
+    $('notify-saved').textContent = 'Saved.';
+  } catch (err) {
+    $('notify-saved').textContent = err.message;
+  }
+  renderNotifySettings();
+  renderList();
+}
+
+function isMuted(convId) {
+  return Boolean(state.notify && state.notify.muted_conversations.includes(convId));
+}
+
+function renderNotifySettings() {
+  const box = $('notify-settings');
+  box.hidden = !state.notify;
+  $('conv-mute-row').hidden = !state.notify;
+  if (!state.notify) return;
+  $('notify-level').value = state.notify.level;
+  $('notify-previews').checked = state.notify.previews;
+  const until = state.notify.muted_until;
+  const muted = until !== null && until > Date.now();
+  $('notify-muted').hidden = false;
+  const time = muted ? new Date(until).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : '';
+  $('notify-muted-text').textContent = muted ? `All notifications are muted until ${time}.` : '';
+  $('notify-unmute').textContent = muted ? 'Unmute' : 'Mute all for 1 hour';
+  $('notify-unmute').dataset.muted = muted ? 'yes' : 'no';
+  if (state.active !== null) $('conv-mute').checked = isMuted(state.active);
 }
 
 /** A joined node tells whether it reaches the hub; while it does not, say so and keep going. */
@@ -647,6 +700,7 @@ function renderList() {
     totalUnread += conv.unread;
     const peer = peerOf(conv);
     const label = [convName(conv), conv.unread ? `${conv.unread} unread` : '',
+      isMuted(conv.id) ? 'notifications muted' : '',
       peer ? peer.presence : ''].filter(Boolean).join(', ');
     const button = h('button', {
       type: 'button',
@@ -659,7 +713,8 @@ function renderList() {
     convAvatar(conv),
     h('span', { class: 'conv-main' },
       h('span', { class: 'conv-top' },
-        h('span', { class: 'conv-name' }, convName(conv)),
+        h('span', { class: 'conv-name' }, convName(conv),
+          isMuted(conv.id) ? h('span', { class: 'conv-muted', title: 'Notifications muted', 'aria-label': 'muted' }, '🔕') : null),
         h('span', { class: 'conv-time' }, conv.last_message ? shortWhen(conv.last_message.created_at) : '')),
       h('span', { class: 'conv-bottom' },
         h('span', { class: 'conv-preview' }, previewOf(conv)),
@@ -672,6 +727,8 @@ function renderList() {
   }
   const name = state.hub ? state.hub.name : 'Chinwag';
   document.title = totalUnread ? `(${totalUnread}) ${name} · Chinwag` : `${name} · Chinwag`;
+  state.unread = totalUnread;
+  reportView();
 }
 
 async function openConversation(id, { focus = true } = {}) {
@@ -1091,6 +1148,7 @@ function renderInfo() {
   add.hidden = !admin || candidates.length === 0;
   add.user.replaceChildren(...candidates.map((u) => h('option', { value: String(u.id) }, u.display_name)));
   $('leave-group').hidden = conv.kind !== 'group';
+  renderNotifySettings();
 }
 
 async function removeMember(convId, userId) {
@@ -1146,6 +1204,8 @@ function openProfile() {
   form.display_name.value = state.me.display_name;
   form.status_text.value = state.me.status_text;
   $('profile-error').textContent = '';
+  $('notify-saved').textContent = '';
+  if (state.desktop) loadNotifySettings();
   $('profile-dialog').showModal();
   form.display_name.focus();
 }
@@ -1221,6 +1281,14 @@ function wireStatic() {
   $('directory-filter').addEventListener('input', renderDirectory);
   $('group-form').addEventListener('submit', submitGroup);
   $('profile-form').addEventListener('submit', submitProfile);
+  $('notify-level').addEventListener('change', (e) => changeNotify({ level: e.target.value }));
+  $('notify-previews').addEventListener('change', (e) => changeNotify({ previews: e.target.checked }));
+  $('notify-unmute').addEventListener('click', (e) => changeNotify({
+    muted_until: e.target.dataset.muted === 'yes' ? null : Date.now() + 3600 * 1000,
+  }));
+  $('conv-mute').addEventListener('change', (e) => {
+    if (state.active !== null) changeNotify({ conversation: { id: state.active, muted: e.target.checked } });
+  });
   $('edit-form').addEventListener('submit', submitEdit);
   $('rename-form').addEventListener('submit', submitRename);
   $('add-member-form').addEventListener('submit', submitAddMember);

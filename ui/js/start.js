@@ -6,6 +6,9 @@ import { h } from './dom.js';
 
 const $ = (id) => document.getElementById(id);
 let busy = false;
+let current = null; // the hub in use, when switching from the menu
+const online = new Map(); // address -> { count, at }
+let lastHubs = [];
 
 function setError(message) {
   $('start-error').textContent = message;
@@ -29,17 +32,29 @@ async function choose(choice, button) {
   }
 }
 
+function describe(hub) {
+  const parts = [hub.host ? `${hub.host.replace(/\.local\.?$/, '')} · ${hub.address}` : hub.address];
+  const seen = online.get(hub.address);
+  if (seen && seen.count !== null) parts.push(seen.count === 1 ? '1 person online' : `${seen.count} people online`);
+  if (hub.saved) parts.push('joined before');
+  return parts.join(' · ');
+}
+
 function renderHubs(hubs) {
+  lastHubs = hubs;
   const list = $('hub-list');
   list.replaceChildren(...hubs.map((hub) => {
-    const button = h('button', { type: 'button', class: 'primary' }, 'Join');
-    button.addEventListener('click', () => choose({ mode: 'join', address: hub.address }, button));
+    const inUse = current && current.id && hub.id === current.id;
+    const button = h('button', { type: 'button', class: inUse ? '' : 'primary' }, inUse ? 'In use' : 'Join');
+    if (inUse) button.addEventListener('click', goBack);
+    else button.addEventListener('click', () => choose({ mode: 'join', address: hub.address }, button));
     return h('li', { class: 'hub-item' },
       h('div', { class: 'hub-text' },
         h('strong', {}, hub.name),
-        h('span', { class: 'muted small' }, hub.saved ? `${hub.address} · joined before` : hub.address)),
+        h('span', { class: 'muted small' }, describe(hub))),
       button);
   }));
+  countOnline(hubs);
   $('hub-empty').hidden = hubs.length > 0;
   if (!hubs.length) $('hub-empty').textContent = 'No chats found on this network yet. You can host one, or join by address.';
 }
@@ -59,6 +74,53 @@ async function watchHubs() {
     }
   }
 }
+
+/** How many people each listed hub has online (asked at most every 15 s per hub). */
+function countOnline(hubs) {
+  const now = Date.now();
+  for (const hub of hubs) {
+    if (!hub.address) continue;
+    const seen = online.get(hub.address);
+    if (seen && now - seen.at < 15000) continue;
+    online.set(hub.address, { count: seen ? seen.count : null, at: now });
+    api('POST', '/node/verify', { body: { address: hub.address } })
+      .then((reply) => {
+        const count = typeof reply.hub.online === 'number' ? reply.hub.online : null;
+        online.set(hub.address, { count, at: Date.now() });
+        renderHubs(lastHubs);
+      })
+      .catch(() => {});
+  }
+}
+
+async function goBack() {
+  try {
+    await api('POST', '/node/switch', { body: { switching: false } });
+  } catch {
+    // Nothing to go back to: stay here.
+    return;
+  }
+  location.replace('/');
+}
+
+/** Opened from the menu's "Switch hub": offer the way back. */
+async function showCurrent() {
+  try {
+    const node = await api('GET', '/node');
+    if (node.mode !== 'joined') return;
+    current = node.hub;
+  } catch {
+    return;
+  }
+  $('start-title').textContent = 'Switch to another chat';
+  $('back-text').textContent = `You are using ${current.name || current.address}.`;
+  $('back-row').hidden = false;
+  renderHubs(lastHubs);
+}
+
+$('back-button').addEventListener('click', goBack);
+setInterval(() => countOnline(lastHubs), 15000);
+showCurrent();
 
 $('host-form').addEventListener('submit', (event) => {
   event.preventDefault();

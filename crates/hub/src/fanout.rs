@@ -229,6 +229,11 @@ impl Fanout {
         Self::presence_in(&self.read(), user_id)
     }
 
+    /// How many people are connected (online or away) right now.
+    pub fn online_count(&self) -> u32 {
+        u32::try_from(self.read().presence.len()).unwrap_or(u32::MAX)
+    }
+
     /// Everyone online or away right now.
     pub fn presence_snapshot(&self) -> Vec<PresenceEntry> {
         let inner = self.read();

@@ -149,6 +149,7 @@ impl Hub {
                 heartbeat_ms: config.heartbeat.as_millis() as u64,
                 typing_ttl_ms: config.typing_ttl.as_millis() as u64,
             },
+            online: None,
         };
         let hashers = std::thread::available_parallelism()
             .map(|n| n.get())

@@ -14,7 +14,7 @@ use chinwag_proto::rest::{
     ReceiptRequest, RegisterRequest, RenameRequest, SendRequest, SessionResponse, SetRoleRequest,
     UpdateProfileRequest,
 };
-use chinwag_proto::{DirectoryEntry, ErrorCode, EventFrame, User};
+use chinwag_proto::{DirectoryEntry, ErrorCode, EventFrame, HubInfo, User};
 use chinwag_store::queries::{self, PageFrom};
 use chinwag_store::validate;
 use futures_util::{Stream, StreamExt};
@@ -252,7 +252,10 @@ async fn dispatch(endpoint: Endpoint, req: Request) -> ApiResult {
     use Endpoint as E;
     let method = req.method.clone();
     match (endpoint, method.as_str()) {
-        (E::Hub, _) => ok(&req.state.info),
+        (E::Hub, _) => ok(&HubInfo {
+            online: Some(req.state.fanout.online_count()),
+            ..req.state.info.clone()
+        }),
         (E::Register, _) => register(req).await,
         (E::Login, _) => login(req).await,
         (E::Logout, _) => logout(req).await,

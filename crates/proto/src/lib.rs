@@ -59,6 +59,9 @@ pub struct HubInfo {
     /// Whether registration needs the hub's join code.
     pub join_code_required: bool,
     pub limits: Limits,
+    /// How many people are connected right now (in `GET /api/v1/hub` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub online: Option<u32>,
 }
 
 /// A user's public profile.

@@ -7,6 +7,7 @@
 //! it is delivered, and the user read recent history meanwhile. It also browses for hubs on
 //! the LAN and remembers hubs joined before (`/api/v1/node/*`).
 
+pub mod notify;
 mod proxy;
 mod relay;
 pub mod store;
@@ -291,29 +292,53 @@ pub type Chooser = Arc<
 /// The node's HTTP side: which hub it is joined to (none yet on the desktop start screen),
 /// what it discovered, and how it is guarded.
 pub struct NodeApi {
-    slot: std::sync::RwLock<Option<Arc<Joined>>>,
+    slot: watch::Sender<Option<Arc<Joined>>>,
     directory: Directory,
     /// When set, every request must carry the cookie `chinwag_launch=SECRET`, obtained by
     /// opening `/?launch=SECRET` (the desktop window does; nobody else knows it).
     secret: Option<String>,
     chooser: Option<Chooser>,
-    /// What the page says it shows: the open conversation, and whether its window has focus
-    /// (`POST /api/v1/node/view`). Notifications skip what the user is looking at.
-    viewing: Mutex<(Option<i64>, bool)>,
+    /// The desktop user asked to switch hubs: the start screen shows until they choose or
+    /// go back; the current hub keeps working meanwhile.
+    switching: std::sync::atomic::AtomicBool,
+    /// What the page says it shows (`POST /api/v1/node/view`). Notifications skip what the
+    /// user is looking at; the tray shows the unread count.
+    view: watch::Sender<View>,
+}
+
+/// What the desktop page shows: the open conversation, whether its window has focus, and
+/// how many messages are unread in all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct View {
+    pub conversation_id: Option<i64>,
+    pub focused: bool,
+    #[serde(default)]
+    pub unread: u32,
 }
 
 const LAUNCH_COOKIE: &str = "chinwag_launch";
 
 impl NodeApi {
+    fn new(
+        joined: Option<Arc<Joined>>,
+        directory: Directory,
+        secret: Option<String>,
+        chooser: Option<Chooser>,
+    ) -> Arc<NodeApi> {
+        Arc::new(NodeApi {
+            slot: watch::channel(joined).0,
+            directory,
+            secret,
+            chooser,
+            switching: std::sync::atomic::AtomicBool::new(false),
+            view: watch::channel(View::default()).0,
+        })
+    }
+
     /// A node joined to one hub (`chinwag --join`).
     pub fn joined(joined: Arc<Joined>, directory: Directory) -> Arc<NodeApi> {
-        Arc::new(NodeApi {
-            slot: std::sync::RwLock::new(Some(joined)),
-            directory,
-            secret: None,
-            chooser: None,
-            viewing: Mutex::new((None, false)),
-        })
+        NodeApi::new(Some(joined), directory, None, None)
     }
 
     /// The desktop app's node: guarded by a per-launch secret, starting on the start screen
@@ -324,30 +349,46 @@ impl NodeApi {
         secret: String,
         chooser: Chooser,
     ) -> Arc<NodeApi> {
-        Arc::new(NodeApi {
-            slot: std::sync::RwLock::new(joined),
-            directory,
-            secret: Some(secret),
-            chooser: Some(chooser),
-            viewing: Mutex::new((None, false)),
-        })
+        NodeApi::new(joined, directory, Some(secret), Some(chooser))
     }
 
     /// The hub this node uses, once chosen.
     pub fn current(&self) -> Option<Arc<Joined>> {
-        self.slot.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.slot.borrow().clone()
     }
 
-    /// The conversation the page shows and whether its window is focused.
-    pub fn viewing(&self) -> (Option<i64>, bool) {
-        *self.viewing.lock().unwrap_or_else(|p| p.into_inner())
+    /// Sees the hub this node uses change (the desktop notifier follows it).
+    pub fn watch_current(&self) -> watch::Receiver<Option<Arc<Joined>>> {
+        self.slot.subscribe()
+    }
+
+    /// What the page shows.
+    pub fn view(&self) -> View {
+        *self.view.borrow()
+    }
+
+    /// Sees every change of what the page shows (the tray's unread count follows it).
+    pub fn watch_view(&self) -> watch::Receiver<View> {
+        self.view.subscribe()
+    }
+
+    /// Shows the start screen again (the desktop's "Switch hub" menu) or goes back.
+    pub fn set_switching(&self, switching: bool) {
+        self.switching
+            .store(switching, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn is_switching(&self) -> bool {
+        self.switching.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether the page should show the start screen.
+    fn choosing(&self) -> bool {
+        self.chooser.is_some() && (self.current().is_none() || self.is_switching())
     }
 
     fn set_current(&self, joined: Arc<Joined>) -> Option<Arc<Joined>> {
-        self.slot
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .replace(joined)
+        self.slot.send_replace(Some(joined))
     }
 
     fn launch_ok(&self, headers: &HeaderMap) -> bool {
@@ -375,25 +416,55 @@ impl NodeApi {
     ) -> Response {
         match (method, rest) {
             (&Method::POST, "choose") => self.choose(body).await,
-            (&Method::POST, "view") => {
+            (&Method::POST, "view") => match serde_json::from_slice::<View>(body) {
+                Ok(view) => {
+                    self.view
+                        .send_if_modified(|old| std::mem::replace(old, view) != view);
+                    warp::http::StatusCode::NO_CONTENT.into_response()
+                }
+                Err(err) => error_response(&ApiError::from_json(&err)),
+            },
+            (&Method::POST, "switch") if self.chooser.is_some() => {
                 #[derive(serde::Deserialize)]
                 #[serde(deny_unknown_fields)]
-                struct View {
-                    conversation_id: Option<i64>,
-                    focused: bool,
+                struct Switch {
+                    switching: bool,
                 }
-                match serde_json::from_slice::<View>(body) {
-                    Ok(view) => {
-                        *self.viewing.lock().unwrap_or_else(|p| p.into_inner()) =
-                            (view.conversation_id, view.focused);
+                match serde_json::from_slice::<Switch>(body) {
+                    Ok(Switch { switching }) => {
+                        self.set_switching(switching && self.current().is_some());
                         warp::http::StatusCode::NO_CONTENT.into_response()
                     }
                     Err(err) => error_response(&ApiError::from_json(&err)),
                 }
             }
-            (&Method::GET, "") => {
+            (&Method::GET | &Method::PATCH, "notifications") if self.chooser.is_some() => {
                 let Some(joined) = self.current() else {
-                    return warp::reply::json(&json!({"mode": "choosing"})).into_response();
+                    return error_response(&not_chosen());
+                };
+                if !joined.carries_session(headers) {
+                    return error_response(&ApiError::new(
+                        ErrorCode::Unauthorized,
+                        "Sign in to change your notifications.",
+                    ));
+                }
+                if method == Method::GET {
+                    return warp::reply::json(&joined.notify_settings()).into_response();
+                }
+                let change: notify::NotifyChange = match serde_json::from_slice(body) {
+                    Ok(c) => c,
+                    Err(err) => return error_response(&ApiError::from_json(&err)),
+                };
+                match joined.change_notify_settings(change) {
+                    Ok(settings) => warp::reply::json(&settings).into_response(),
+                    Err(err) => error_response(&err),
+                }
+            }
+            (&Method::GET, "") => {
+                let desktop = self.chooser.is_some();
+                let Some(joined) = self.current() else {
+                    return warp::reply::json(&json!({"mode": "choosing", "desktop": desktop}))
+                        .into_response();
                 };
                 let authorized = joined.carries_session(headers);
                 let (state, retry_in_ms) = match joined.link_state() {
@@ -410,6 +481,8 @@ impl NodeApi {
                         "name": info.as_ref().map(|i| i.name.clone()),
                     },
                     "link": {"state": state, "retry_in_ms": retry_in_ms},
+                    "desktop": desktop,
+                    "switching": self.choosing(),
                 });
                 if authorized {
                     out["pending"] = json!(joined.pending());
@@ -463,15 +536,17 @@ impl NodeApi {
                     Err(err) => error_response(&err),
                 }
             }
-            (_, "" | "hubs" | "verify" | "choose" | "view") => {
+            (_, "" | "hubs" | "verify" | "choose" | "view") | (_, "switch" | "notifications")
+                if self.chooser.is_some() || !matches!(rest, "switch" | "notifications") =>
+            {
                 let mut response = error_response(&ApiError::new(
                     ErrorCode::MethodNotAllowed,
                     "That method is not allowed here.",
                 ));
-                let allow = if matches!(rest, "verify" | "choose" | "view") {
-                    "POST"
-                } else {
-                    "GET"
+                let allow = match rest {
+                    "verify" | "choose" | "view" | "switch" => "POST",
+                    "notifications" => "GET, PATCH",
+                    _ => "GET",
                 };
                 response
                     .headers_mut()
@@ -499,7 +574,7 @@ impl NodeApi {
             Ok(c) => c,
             Err(err) => return error_response(&ApiError::from_json(&err)),
         };
-        if self.current().is_some() {
+        if !self.choosing() {
             return error_response(&ApiError::new(
                 ErrorCode::Forbidden,
                 "This app already uses a hub; switch hubs from the menu.",
@@ -508,8 +583,11 @@ impl NodeApi {
         match chooser(choice).await {
             Ok(joined) => {
                 let address = joined.hub.to_string();
-                if let Some(old) = self.set_current(joined) {
-                    Joined::close(old).await;
+                self.set_switching(false);
+                if let Some(old) = self.set_current(joined.clone()) {
+                    if !Arc::ptr_eq(&old, &joined) {
+                        Joined::close(old).await;
+                    }
                 }
                 warp::reply::json(&json!({"mode": "joined", "hub": {"address": address}}))
                     .into_response()
@@ -683,7 +761,7 @@ fn routes(
             |tail: warp::path::Tail, headers: HeaderMap, node: Arc<NodeApi>| {
                 // Until a hub is chosen, the app's page is the start screen.
                 let path = match tail.as_str() {
-                    "" | "index.html" if node.current().is_none() => "start.html",
+                    "" | "index.html" if node.choosing() => "start.html",
                     other => other,
                 };
                 chinwag_hub::assets::serve(path, &headers)

@@ -17,8 +17,9 @@ use chinwag_hub::auth::{bearer, constant_time_eq};
 use chinwag_hub::error::{check_message_size, ApiError};
 use chinwag_link::{Link, LinkConfig, LinkEvent, Pending};
 use chinwag_proto::{
-    event_frame, ClientFrame, ErrorCode, EventId, HubInfo, Presence, PresenceEntry, ServerFrame,
-    User, UserId,
+    event_frame, ClientFrame, ConversationDetail, ConversationId, ConversationKind,
+    ConversationSummary, ErrorCode, EventId, HubInfo, Presence, PresenceEntry, ServerFrame, User,
+    UserId,
 };
 use chinwag_store::now_millis;
 use futures_util::{SinkExt, StreamExt};
@@ -26,6 +27,7 @@ use serde_json::json;
 use tokio::sync::{broadcast, mpsc, watch};
 use warp::ws::{Message as WsMessage, WebSocket};
 
+use super::notify;
 use super::store::{NodeStore, SavedHub, Session};
 use super::HubAddress;
 
@@ -89,6 +91,8 @@ pub struct Joined {
     /// Queued message `client_id` → who to send its `ack` to.
     owners: Mutex<HashMap<String, Owner>>,
     next_id: AtomicU64,
+    settings_lock: Mutex<()>,
+    settings_changed: watch::Sender<notify::NotifySettings>,
     /// Test hook: how fast the link retries.
     pub(crate) backoff: (Duration, Duration),
 }
@@ -138,6 +142,7 @@ impl Joined {
         } else {
             LinkState::SignedOut
         });
+        let settings = store.notify_settings();
         let joined = Arc::new(Joined {
             http: reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(3))
@@ -155,6 +160,8 @@ impl Joined {
             routes: Mutex::new(HashMap::new()),
             owners: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
+            settings_lock: Mutex::new(()),
+            settings_changed: watch::channel(settings).0,
             backoff,
         });
         if let Some(session) = session {
@@ -173,36 +180,152 @@ impl Joined {
         let _ = self.live.send(Live::Frame(frame.to_string().into()));
     }
 
+    /// The hub this node is joined to.
+    pub fn hub(&self) -> &HubAddress {
+        &self.hub
+    }
+
+    /// The hub's name, once the node has met it.
+    pub fn hub_name(&self) -> Option<String> {
+        self.store.hub_info().map(|h| h.name)
+    }
+
+    /// The hub's id, once the node has met it.
+    pub fn hub_id(&self) -> Option<String> {
+        self.store.hub_info().map(|h| h.id)
+    }
+
     /// The signed-in user's id.
     pub fn user_id(&self) -> Option<UserId> {
         self.session_user_id()
     }
 
-    /// A name for a user and for a conversation, from what the node kept (for notifications).
-    pub fn names(&self, user: UserId, conversation: i64) -> (String, Option<String>) {
-        let users: Vec<serde_json::Value> = self
+    /// The desktop notification for a message that just arrived, or `None` (see
+    /// [`notify::decide`]). Names come from what the node kept; a conversation or user it
+    /// has not seen yet (a new direct chat, a new colleague) is asked of the hub.
+    pub async fn notice(
+        &self,
+        message: &chinwag_proto::Message,
+        attention: notify::Attention,
+    ) -> Option<notify::Notice> {
+        let me = lock(&self.session).as_ref().map(|s| notify::Me {
+            id: s.user.id,
+            username: s.user.username.clone(),
+            display_name: s.user.display_name.clone(),
+        })?;
+        let settings = self.store.notify_settings();
+        // Cheap checks first: most messages are mine or in the conversation on screen.
+        let quick = notify::Place {
+            direct: true,
+            name: None,
+        };
+        notify::decide(&settings, &me, message, "", &quick, attention, now_millis())?;
+        let sender = self.user_name(message.sender_id).await;
+        let place = self.place(message.conversation_id).await;
+        notify::decide(
+            &settings,
+            &me,
+            message,
+            &sender,
+            &place,
+            attention,
+            now_millis(),
+        )
+    }
+
+    async fn user_name(&self, id: UserId) -> String {
+        let cached = self
             .store
             .cache_get("users")
-            .and_then(|raw| serde_json::from_slice(&raw).ok())
-            .unwrap_or_default();
-        let sender = users
-            .iter()
-            .find(|u| u["id"] == user)
-            .and_then(|u| u["display_name"].as_str())
-            .map(str::to_owned)
-            .unwrap_or_else(|| "Someone".into());
-        let convs: Vec<serde_json::Value> = self
+            .and_then(|raw| serde_json::from_slice::<Vec<User>>(&raw).ok())
+            .and_then(|users| users.into_iter().find(|u| u.id == id));
+        let user = match cached {
+            Some(user) => Some(user),
+            None => self.ask_hub::<User>(&format!("users/{id}")).await,
+        };
+        user.map(|u| u.display_name)
+            .unwrap_or_else(|| "Someone".into())
+    }
+
+    async fn place(&self, id: ConversationId) -> notify::Place {
+        let cached = self
             .store
             .cache_get("conversations")
-            .and_then(|raw| serde_json::from_slice(&raw).ok())
-            .unwrap_or_default();
-        let conv = convs.iter().find(|c| c["id"] == conversation);
-        let name = conv.and_then(|c| match c["kind"].as_str() {
-            Some("direct") => None,
-            Some("general") => Some("# general".to_owned()),
-            _ => c["name"].as_str().map(str::to_owned),
-        });
-        (sender, name)
+            .and_then(|raw| serde_json::from_slice::<Vec<ConversationSummary>>(&raw).ok())
+            .and_then(|all| all.into_iter().find(|c| c.conversation.id == id))
+            .map(|c| c.conversation);
+        let conversation = match cached {
+            Some(c) => Some(c),
+            None => self
+                .ask_hub::<ConversationDetail>(&format!("conversations/{id}"))
+                .await
+                .map(|d| d.conversation),
+        };
+        match conversation {
+            Some(c) => notify::Place {
+                direct: c.kind == ConversationKind::Direct,
+                name: match c.kind {
+                    ConversationKind::Direct => None,
+                    ConversationKind::General => Some("# general".into()),
+                    _ => c.name,
+                },
+            },
+            None => notify::Place {
+                direct: false,
+                name: None,
+            },
+        }
+    }
+
+    /// A read from the hub as the signed-in user, or `None` (offline, refused, too slow).
+    async fn ask_hub<T: serde::de::DeserializeOwned>(&self, path: &str) -> Option<T> {
+        let token = self.session_token()?;
+        let url = format!("{}/api/v1/{path}", self.hub.http_url());
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(token)
+            .timeout(Duration::from_secs(3))
+            .send()
+            .await
+            .ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        response.json().await.ok()
+    }
+
+    async fn clear_user(&self) -> super::store::Result<()> {
+        let cleared = self.store.clear_user().await;
+        self.settings_changed
+            .send_replace(notify::NotifySettings::default());
+        cleared
+    }
+
+    /// The user's notification settings for this hub.
+    pub fn notify_settings(&self) -> notify::NotifySettings {
+        self.store.notify_settings()
+    }
+
+    /// Changes the notification settings; returns the new ones.
+    pub fn change_notify_settings(
+        &self,
+        change: notify::NotifyChange,
+    ) -> Result<notify::NotifySettings, ApiError> {
+        let _guard = lock(&self.settings_lock);
+        let mut settings = self.store.notify_settings();
+        settings.apply(change, now_millis())?;
+        self.store.set_notify_settings(&settings).map_err(|err| {
+            tracing::warn!("cannot save the notification settings: {err}");
+            ApiError::internal()
+        })?;
+        let _ = self.settings_changed.send(settings.clone());
+        Ok(settings)
+    }
+
+    /// Sees every change of the notification settings (the tray's "mute" item follows it).
+    pub fn watch_notify_settings(&self) -> watch::Receiver<notify::NotifySettings> {
+        self.settings_changed.subscribe()
     }
 
     pub fn link_state(&self) -> LinkState {
@@ -270,7 +393,7 @@ impl Joined {
         if previous.as_ref().is_some_and(|p| p.user.id != user.id) {
             // Another person: nothing of the previous one may show.
             self.stop_link().await;
-            if let Err(err) = self.store.clear_user().await {
+            if let Err(err) = self.clear_user().await {
                 tracing::warn!("cannot clear the previous user's data: {err}");
             }
         }
@@ -286,7 +409,7 @@ impl Joined {
     pub(crate) async fn signed_out(&self) {
         *lock(&self.session) = None;
         self.stop_link().await;
-        if let Err(err) = self.store.clear_user().await {
+        if let Err(err) = self.clear_user().await {
             tracing::warn!("cannot clear the user's data: {err}");
         }
         self.set_status(LinkState::SignedOut);

@@ -9,6 +9,8 @@ use chinwag_link::LocalState;
 use chinwag_proto::{ConversationId, Event, EventId, HubInfo, Message, Seq, User};
 use serde::{Deserialize, Serialize};
 
+use super::notify::NotifySettings;
+
 /// How many messages of each conversation are kept for reading offline.
 pub const HISTORY_PER_CONVERSATION: usize = 1000;
 
@@ -98,10 +100,26 @@ impl NodeStore {
         Ok(())
     }
 
+    /// The user's notification settings (defaults until changed).
+    pub fn notify_settings(&self) -> NotifySettings {
+        self.meta
+            .get("notify")
+            .ok()
+            .flatten()
+            .and_then(|raw| serde_json::from_slice(&raw).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn set_notify_settings(&self, settings: &NotifySettings) -> Result<()> {
+        self.meta.insert("notify", json(settings))?;
+        Ok(())
+    }
+
     /// Forgets everything about the signed-in user: session, outbox, cursor, event log,
-    /// history and cached answers. The saved hubs stay.
+    /// history, cached answers and notification settings. The saved hubs stay.
     pub async fn clear_user(&self) -> Result<()> {
         self.meta.remove("session")?;
+        self.meta.remove("notify")?;
         self.log.clear()?;
         self.cache.clear()?;
         self.history.clear()?;

@@ -1,0 +1,503 @@
+//! What the desktop app notifies about, and the user's settings for it.
+//!
+//! The decision is a pure function of the settings, the message, who sent it and where, and
+//! what the user is looking at, so it is tested here without a desktop; the app only shows
+//! the [`Notice`] this returns. Settings are kept per hub and per user in the node's store
+//! and edited from the UI (`/api/v1/node/notifications`) and the tray ("mute for 1 hour").
+
+use std::collections::BTreeSet;
+
+use chinwag_hub::error::ApiError;
+use chinwag_proto::{ConversationId, ErrorCode, Message, Millis};
+use serde::{Deserialize, Serialize};
+
+/// Which messages notify.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyLevel {
+    #[default]
+    All,
+    /// Direct messages, and group messages that mention me (`@username` or `@Display Name`).
+    DirectAndMentions,
+    Nothing,
+}
+
+/// The user's notification settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NotifySettings {
+    pub level: NotifyLevel,
+    /// Show the message text; off shows only who wrote where.
+    pub previews: bool,
+    /// Conversations that never notify.
+    pub muted_conversations: BTreeSet<ConversationId>,
+    /// Nothing notifies until then (ms since the epoch): "mute for 1 hour".
+    pub muted_until: Option<Millis>,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            level: NotifyLevel::All,
+            previews: true,
+            muted_conversations: BTreeSet::new(),
+            muted_until: None,
+        }
+    }
+}
+
+/// At most this many muted conversations (a hostile page cannot grow the store without bound).
+pub const MAX_MUTED_CONVERSATIONS: usize = 10_000;
+/// "Mute all" lasts at most a week.
+pub const MAX_MUTE_MS: Millis = 7 * 24 * 3_600_000;
+/// Characters of the message shown in a notification.
+pub const PREVIEW_CHARS: usize = 140;
+
+/// A change to the settings: `PATCH /api/v1/node/notifications`. Absent fields stay.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyChange {
+    pub level: Option<NotifyLevel>,
+    pub previews: Option<bool>,
+    /// Mute (`true`) or unmute one conversation.
+    pub conversation: Option<ConversationMute>,
+    /// `null` unmutes; a time mutes until then (at most a week ahead).
+    #[serde(default, deserialize_with = "present")]
+    pub muted_until: Option<Option<Millis>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationMute {
+    pub id: ConversationId,
+    pub muted: bool,
+}
+
+/// Tells `"muted_until": null` (unmute) from an absent field.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Millis>>, D::Error> {
+    Option::<Millis>::deserialize(d).map(Some)
+}
+
+impl NotifySettings {
+    /// Applies a change, or says what is wrong with it (nothing changes then).
+    pub fn apply(&mut self, change: NotifyChange, now: Millis) -> Result<(), ApiError> {
+        let mut next = self.clone();
+        if let Some(level) = change.level {
+            next.level = level;
+        }
+        if let Some(previews) = change.previews {
+            next.previews = previews;
+        }
+        if let Some(c) = change.conversation {
+            if c.id <= 0 {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidField,
+                    "conversation.id: must be a conversation id.",
+                ));
+            }
+            if c.muted {
+                next.muted_conversations.insert(c.id);
+            } else {
+                next.muted_conversations.remove(&c.id);
+            }
+            if next.muted_conversations.len() > MAX_MUTED_CONVERSATIONS {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidField,
+                    format!("At most {MAX_MUTED_CONVERSATIONS} conversations can be muted."),
+                ));
+            }
+        }
+        if let Some(until) = change.muted_until {
+            next.muted_until = match until {
+                None => None,
+                Some(t) if t <= now => None,
+                Some(t) if t - now > MAX_MUTE_MS => {
+                    return Err(ApiError::new(
+                        ErrorCode::InvalidField,
+                        "muted_until: at most a week from now.",
+                    ))
+                }
+                Some(t) => Some(t),
+            };
+        }
+        *self = next;
+        Ok(())
+    }
+
+    /// Whether "mute all" is on at `now`.
+    pub fn muted_at(&self, now: Millis) -> bool {
+        self.muted_until.is_some_and(|t| now < t)
+    }
+}
+
+/// Where a message was written, as far as the node knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    /// A direct chat (named after the sender in the notification).
+    pub direct: bool,
+    /// The conversation's name (`# general`, a group's name); `None` for direct chats.
+    pub name: Option<String>,
+}
+
+/// Who I am, for mentions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Me {
+    pub id: chinwag_proto::UserId,
+    pub username: String,
+    pub display_name: String,
+}
+
+/// What the user is looking at: the conversation open in a window that has focus.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Attention {
+    pub conversation: Option<ConversationId>,
+    pub focused: bool,
+}
+
+/// A notification to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub summary: String,
+    pub body: String,
+    pub conversation_id: ConversationId,
+}
+
+/// Whether `body` mentions me: `@username` or `@Display Name`, not inside a longer word.
+pub fn mentions(body: &str, me: &Me) -> bool {
+    let lower = body.to_lowercase();
+    [me.username.as_str(), me.display_name.as_str()]
+        .iter()
+        .filter(|name| !name.trim().is_empty())
+        .any(|name| {
+            let needle = format!("@{}", name.to_lowercase());
+            lower.match_indices(&needle).any(|(at, _)| {
+                let before_ok = lower[..at]
+                    .chars()
+                    .next_back()
+                    .is_none_or(|c| !c.is_alphanumeric());
+                let after_ok = lower[at + needle.len()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '-'));
+                before_ok && after_ok
+            })
+        })
+}
+
+/// The notification for `message`, or `None` when it should not notify: my own message, an
+/// edit or deletion, the conversation I am looking at, a muted one, or one the level skips.
+pub fn decide(
+    settings: &NotifySettings,
+    me: &Me,
+    message: &Message,
+    sender: &str,
+    place: &Place,
+    attention: Attention,
+    now: Millis,
+) -> Option<Notice> {
+    if message.sender_id == me.id || message.deleted || message.edited_at.is_some() {
+        return None;
+    }
+    if attention.focused && attention.conversation == Some(message.conversation_id) {
+        return None;
+    }
+    if settings.muted_at(now)
+        || settings
+            .muted_conversations
+            .contains(&message.conversation_id)
+    {
+        return None;
+    }
+    match settings.level {
+        NotifyLevel::All => {}
+        NotifyLevel::DirectAndMentions if place.direct || mentions(&message.body, me) => {}
+        NotifyLevel::DirectAndMentions | NotifyLevel::Nothing => return None,
+    }
+    let summary = match (&place.name, place.direct) {
+        (Some(name), false) => format!("{sender} in {name}"),
+        _ => sender.to_owned(),
+    };
+    let body = if settings.previews {
+        let text = message.body.trim();
+        let mut preview: String = text.chars().take(PREVIEW_CHARS).collect();
+        if text.chars().count() > PREVIEW_CHARS {
+            preview.push('…');
+        }
+        preview
+    } else {
+        "New message".to_owned()
+    };
+    Some(Notice {
+        summary,
+        body,
+        conversation_id: message.conversation_id,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn me() -> Me {
+        Me {
+            id: 1,
+            username: "ada".into(),
+            display_name: "Ada Lovelace".into(),
+        }
+    }
+
+    fn message(conversation: ConversationId, sender: i64, body: &str) -> Message {
+        Message {
+            id: 10,
+            conversation_id: conversation,
+            seq: 3,
+            sender_id: sender,
+            client_id: "c".into(),
+            body: body.into(),
+            created_at: 1,
+            edited_at: None,
+            deleted: false,
+        }
+    }
+
+    fn group(name: &str) -> Place {
+        Place {
+            direct: false,
+            name: Some(name.into()),
+        }
+    }
+
+    fn direct() -> Place {
+        Place {
+            direct: true,
+            name: None,
+        }
+    }
+
+    const AWAY: Attention = Attention {
+        conversation: None,
+        focused: false,
+    };
+
+    #[test]
+    fn a_message_elsewhere_notifies_with_sender_place_and_preview() {
+        let s = NotifySettings::default();
+        let n = decide(
+            &s,
+            &me(),
+            &message(5, 2, " hi there "),
+            "Bob",
+            &group("# general"),
+            AWAY,
+            0,
+        );
+        assert_eq!(
+            n,
+            Some(Notice {
+                summary: "Bob in # general".into(),
+                body: "hi there".into(),
+                conversation_id: 5
+            })
+        );
+        let n = decide(&s, &me(), &message(6, 2, "psst"), "Bob", &direct(), AWAY, 0).unwrap();
+        assert_eq!(n.summary, "Bob");
+    }
+
+    #[test]
+    fn what_i_look_at_and_my_own_messages_do_not_notify() {
+        let s = NotifySettings::default();
+        let looking = Attention {
+            conversation: Some(5),
+            focused: true,
+        };
+        assert!(decide(&s, &me(), &message(5, 2, "x"), "Bob", &direct(), looking, 0).is_none());
+        // Open but the window is not focused (in the tray, another app in front): notify.
+        let unfocused = Attention {
+            conversation: Some(5),
+            focused: false,
+        };
+        assert!(decide(
+            &s,
+            &me(),
+            &message(5, 2, "x"),
+            "Bob",
+            &direct(),
+            unfocused,
+            0
+        )
+        .is_some());
+        // Focused on another conversation: notify.
+        assert!(decide(&s, &me(), &message(6, 2, "x"), "Bob", &direct(), looking, 0).is_some());
+        assert!(decide(&s, &me(), &message(6, 1, "x"), "Ada", &direct(), AWAY, 0).is_none());
+        let mut gone = message(6, 2, "");
+        gone.deleted = true;
+        assert!(decide(&s, &me(), &gone, "Bob", &direct(), AWAY, 0).is_none());
+    }
+
+    #[test]
+    fn mutes_silence_one_conversation_or_everything_for_a_while() {
+        let mut s = NotifySettings::default();
+        let change = NotifyChange {
+            conversation: Some(ConversationMute { id: 5, muted: true }),
+            ..NotifyChange::default()
+        };
+        s.apply(change, 0).unwrap();
+        assert!(decide(&s, &me(), &message(5, 2, "x"), "Bob", &direct(), AWAY, 0).is_none());
+        assert!(decide(&s, &me(), &message(6, 2, "x"), "Bob", &direct(), AWAY, 0).is_some());
+        let change = NotifyChange {
+            muted_until: Some(Some(1_000 + 3_600_000)),
+            ..NotifyChange::default()
+        };
+        s.apply(change, 1_000).unwrap();
+        assert!(decide(
+            &s,
+            &me(),
+            &message(6, 2, "x"),
+            "Bob",
+            &direct(),
+            AWAY,
+            2_000
+        )
+        .is_none());
+        // The hour is over.
+        assert!(decide(
+            &s,
+            &me(),
+            &message(6, 2, "x"),
+            "Bob",
+            &direct(),
+            AWAY,
+            3_601_000
+        )
+        .is_some());
+    }
+
+    #[test]
+    fn direct_and_mentions_only() {
+        let s = NotifySettings {
+            level: NotifyLevel::DirectAndMentions,
+            ..NotifySettings::default()
+        };
+        let g = group("Team");
+        assert!(decide(&s, &me(), &message(5, 2, "lunch?"), "Bob", &g, AWAY, 0).is_none());
+        assert!(decide(&s, &me(), &message(5, 2, "lunch @ada?"), "Bob", &g, AWAY, 0).is_some());
+        assert!(decide(
+            &s,
+            &me(),
+            &message(5, 2, "@Ada Lovelace, hi"),
+            "Bob",
+            &g,
+            AWAY,
+            0
+        )
+        .is_some());
+        assert!(decide(
+            &s,
+            &me(),
+            &message(6, 2, "lunch?"),
+            "Bob",
+            &direct(),
+            AWAY,
+            0
+        )
+        .is_some());
+        let nothing = NotifySettings {
+            level: NotifyLevel::Nothing,
+            ..NotifySettings::default()
+        };
+        assert!(decide(
+            &nothing,
+            &me(),
+            &message(6, 2, "x"),
+            "Bob",
+            &direct(),
+            AWAY,
+            0
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn mentions_need_a_word_boundary() {
+        assert!(mentions("@ada", &me()));
+        assert!(mentions("hey @ADA!", &me()));
+        assert!(!mentions("@adam", &me()));
+        assert!(!mentions("mail@ada", &me()));
+        assert!(!mentions("@ada_b", &me()));
+        assert!(!mentions("ada", &me()));
+        let blank = Me {
+            id: 1,
+            username: "x".into(),
+            display_name: " ".into(),
+        };
+        assert!(!mentions("@ @", &blank));
+    }
+
+    #[test]
+    fn previews_off_and_long_previews() {
+        let s = NotifySettings {
+            previews: false,
+            ..NotifySettings::default()
+        };
+        let n = decide(
+            &s,
+            &me(),
+            &message(6, 2, "secret"),
+            "Bob",
+            &direct(),
+            AWAY,
+            0,
+        )
+        .unwrap();
+        assert_eq!(n.body, "New message");
+        let long = "é".repeat(500);
+        let n = decide(
+            &NotifySettings::default(),
+            &me(),
+            &message(6, 2, &long),
+            "Bob",
+            &direct(),
+            AWAY,
+            0,
+        )
+        .unwrap();
+        assert_eq!(n.body.chars().count(), PREVIEW_CHARS + 1);
+    }
+
+    #[test]
+    fn bad_changes_are_refused_whole() {
+        let mut s = NotifySettings::default();
+        let bad = NotifyChange {
+            previews: Some(false),
+            muted_until: Some(Some(MAX_MUTE_MS + 10)),
+            ..NotifyChange::default()
+        };
+        assert!(s.apply(bad, 0).is_err());
+        assert_eq!(s, NotifySettings::default());
+        let bad = NotifyChange {
+            conversation: Some(ConversationMute {
+                id: -1,
+                muted: true,
+            }),
+            ..NotifyChange::default()
+        };
+        assert!(s.apply(bad, 0).is_err());
+        for id in 1..=MAX_MUTED_CONVERSATIONS as i64 {
+            s.muted_conversations.insert(id);
+        }
+        let one_more = NotifyChange {
+            conversation: Some(ConversationMute {
+                id: 999_999,
+                muted: true,
+            }),
+            ..NotifyChange::default()
+        };
+        assert!(s.apply(one_more, 0).is_err());
+        // Unmute in the past is just "not muted"; JSON null unmutes; unknown fields are refused.
+        let change: NotifyChange = serde_json::from_str(r#"{"muted_until": null}"#).unwrap();
+        assert_eq!(change.muted_until, Some(None));
+        let change: NotifyChange = serde_json::from_str(r#"{}"#).unwrap();
+        assert_eq!(change.muted_until, None);
+        assert!(serde_json::from_str::<NotifyChange>(r#"{"level":"loud"}"#).is_err());
+        assert!(serde_json::from_str::<NotifyChange>(r#"{"volume":3}"#).is_err());
+    }
+}
