@@ -2,10 +2,14 @@
 // under Xvfb, in a private network namespace (run by tests/desktop/run). First launch shows
 // the start screen; "Host" starts a hub; registering and sending shows the message; a second
 // client's message (REST, straight to the hub) appears; a relaunch goes straight to the chat.
+// Then notifications, as the user gets them: a stand-in notification service on the test's
+// D-Bus session (chinwag-notify-spy) logs each one and clicks one on request; xdotool gives
+// the window keyboard focus and presses Ctrl+W to close it to the tray.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -166,6 +170,161 @@ test('first launch: host a chat, register, chat with a second client; relaunch g
     await win.until('straight into the chat', 'return !document.getElementById("app-screen").hidden', 30000);
     await win.until('history', `return document.querySelectorAll("#conversation-list button").length > 0`);
     await win.screenshot('desktop-relaunch');
+  } finally {
+    await win.close();
+  }
+});
+
+// ------------------------------------------------------------------ notifications
+
+const NOTIFY_LOG = process.env.CHINWAG_NOTIFY_LOG;
+const NOTIFY_CTL = process.env.CHINWAG_NOTIFY_CTL;
+
+function notifications() {
+  return readFileSync(NOTIFY_LOG, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+    .filter((n) => n.summary !== undefined);
+}
+
+async function notification(what, match, timeout = 20000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const found = notifications().find(match);
+    if (found) return found;
+    if (Date.now() > deadline) {
+      throw new Error(`no notification for ${what}; got ${JSON.stringify(notifications())}`);
+    }
+    await sleep(200);
+  }
+}
+
+function xdotool(...args) {
+  try {
+    return execFileSync('xdotool', args, { encoding: 'utf8' }).trim();
+  } catch (err) {
+    if (err.status === 1 && args[0] === 'search') return '';
+    throw err;
+  }
+}
+
+const visibleWindows = () => xdotool('search', '--onlyvisible', '--name', '^Chinwag$').split('\n').filter(Boolean);
+
+/** Gives the app's window the keyboard focus, as clicking on it would. */
+async function focus(win) {
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    for (const id of visibleWindows()) xdotool('windowfocus', '--sync', id);
+    if (await win.run('return document.hasFocus()').catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error('the window never got the focus');
+    await sleep(300);
+  }
+}
+
+async function userId(token, username) {
+  const users = await rest('GET', '/users', token);
+  return users.body.find((u) => u.username === username).id;
+}
+
+async function directWith(token, userIdOfPeer) {
+  const conv = await rest('POST', '/conversations/direct', token, { user_id: userIdOfPeer });
+  assert.ok(conv.status === 200 || conv.status === 201, JSON.stringify(conv.body));
+  return conv.body.id;
+}
+
+let sent = 0;
+async function say(token, conv, body) {
+  sent += 1;
+  const r = await rest('POST', `/conversations/${conv}/messages`, token, { client_id: `n-${sent}`, body });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+}
+
+const chatName = 'return document.getElementById("chat-name").textContent';
+
+test('notifications: none for the focused conversation; close to tray, notified, click lands in the conversation; mute and previews', async () => {
+  const win = await Window.open();
+  try {
+    // The app hosts the hub: it is up once the window shows the chat.
+    await win.until('the chat', 'return !document.getElementById("app-screen").hidden', 30000);
+    const eve = await rest('POST', '/auth/login', null, { username: 'eve', password: 'eve-password' });
+    assert.equal(eve.status, 200, JSON.stringify(eve.body));
+    const finn = await rest('POST', '/auth/register', null, { username: 'finn', password: 'finn-password', display_name: 'Finn' });
+    assert.equal(finn.status, 201, JSON.stringify(finn.body));
+    const dana = await userId(eve.body.token, 'dana');
+    const convs = await rest('GET', '/conversations', eve.body.token);
+    const general = convs.body.find((c) => c.kind === 'general').id;
+    const eveDirect = await directWith(eve.body.token, dana);
+    const finnDirect = await directWith(finn.body.token, dana);
+
+    await win.until('# general in the list', `return !!document.querySelector('[data-conv="${general}"]')`);
+    await win.run(`document.querySelector('[data-conv="${general}"]').click()`);
+    await win.until('# general open', `return ${chatName.slice(7)}.includes("general")`);
+
+    // 1. Looking at # general, window focused: a message there does not notify; one
+    // elsewhere does (its arrival also proves the first was considered and skipped).
+    await focus(win);
+    await sleep(500); // the page reports focus to the app
+    await say(eve.body.token, general, 'focused one');
+    await win.until('it shows', `${bubbles}.includes("focused one")`);
+    await say(finn.body.token, finnDirect, 'control one');
+    const control = await notification('control one', (n) => n.body === 'control one');
+    assert.equal(control.summary, 'Finn');
+    assert.equal(control.app, 'Chinwag');
+    assert.deepEqual(control.actions.slice(0, 1), ['default']);
+    assert.ok(!notifications().some((n) => n.body === 'focused one'), 'no notification for the focused conversation');
+
+    // 2. Close the window (Ctrl+W): it goes to the tray and the app stays connected.
+    xdotool('key', '--clearmodifiers', 'ctrl+w');
+    const deadline = Date.now() + 10000;
+    while (visibleWindows().length) {
+      if (Date.now() > deadline) throw new Error('the window did not close to the tray');
+      await sleep(200);
+    }
+    await say(eve.body.token, general, 'while you were away');
+    const inGeneral = await notification('a # general message', (n) => n.body === 'while you were away');
+    assert.equal(inGeneral.summary, 'Eve in # general');
+    await say(eve.body.token, eveDirect, 'Are you there?');
+    const direct = await notification('the direct message', (n) => n.body === 'Are you there?');
+    assert.equal(direct.summary, 'Eve');
+
+    // 3. Click it: the window comes back showing that conversation.
+    appendFileSync(NOTIFY_CTL, `click ${direct.id}\n`);
+    await win.until('the window back on the direct chat', `return ${chatName.slice(7)} === "Eve"`);
+    await win.until('the message', `${bubbles}.includes("Are you there?")`);
+    assert.ok(visibleWindows().length > 0, 'the window is shown again');
+    await win.screenshot('desktop-notification-clicked');
+
+    // 4. Mute this conversation (details dialog): its messages stop notifying.
+    await win.click('#chat-info');
+    await win.until('the mute switch', 'return !document.getElementById("conv-mute-row").hidden');
+    await win.click('#conv-mute');
+    await win.until('saved', 'return document.getElementById("notify-saved").textContent === "Saved."'
+      + ' || document.querySelector(".conv-muted") !== null');
+    await win.run('document.getElementById("info-dialog").close()');
+    await win.until('the muted mark', `return !!document.querySelector('[data-conv="${eveDirect}"] .conv-muted')`);
+    await win.run(`document.querySelector('[data-conv="${general}"]').click()`);
+    await say(eve.body.token, eveDirect, 'muted one');
+    await say(finn.body.token, finnDirect, 'control two');
+    await notification('control two', (n) => n.body === 'control two');
+    assert.ok(!notifications().some((n) => n.body === 'muted one'), 'no notification for a muted conversation');
+
+    // 5. Previews off (profile dialog): who and where, not what.
+    await win.click('#me-button');
+    await win.until('notification settings', 'return !document.getElementById("notify-settings").hidden');
+    await win.click('#notify-previews');
+    await win.until('saved', 'return document.getElementById("notify-saved").textContent === "Saved."');
+    await win.screenshot('desktop-notification-settings');
+    await win.run('document.getElementById("profile-dialog").close()');
+    await say(finn.body.token, finnDirect, 'the secret plan');
+    const hidden = await notification('a message with previews off', (n) => n.summary === 'Finn' && n.body === 'New message');
+    assert.ok(hidden);
+    assert.ok(!notifications().some((n) => n.body.includes('secret')), 'no message text with previews off');
+
+    // 6. Switch hub (the menu's item does this): the start screen offers the way back.
+    await win.run('fetch("/api/v1/node/switch", {method: "POST", headers: {"content-type": "application/json"}, body: JSON.stringify({switching: true})}).then(() => location.assign("/"))');
+    await win.until('the start screen, switching', 'return !!document.getElementById("back-row") && !document.getElementById("back-row").hidden');
+    await win.until('the current hub marked', 'return document.getElementById("back-text").textContent.includes("Desk Test")');
+    await win.screenshot('desktop-switch-hub');
+    await win.click('#back-button');
+    await win.until('back in the chat', 'return !document.getElementById("app-screen").hidden', 30000);
   } finally {
     await win.close();
   }

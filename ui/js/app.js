@@ -714,7 +714,7 @@ function renderList() {
     h('span', { class: 'conv-main' },
       h('span', { class: 'conv-top' },
         h('span', { class: 'conv-name' }, convName(conv),
-          isMuted(conv.id) ? h('span', { class: 'conv-muted', title: 'Notifications muted', 'aria-label': 'muted' }, '🔕') : null),
+          isMuted(conv.id) ? h('span', { class: 'conv-muted', title: 'Notifications muted' }) : null),
         h('span', { class: 'conv-time' }, conv.last_message ? shortWhen(conv.last_message.created_at) : '')),
       h('span', { class: 'conv-bottom' },
         h('span', { class: 'conv-preview' }, previewOf(conv)),
@@ -1317,6 +1317,7 @@ function wireStatic() {
   window.addEventListener('focus', maybeRead);
   window.addEventListener('focus', reportView);
   window.addEventListener('blur', reportView);
+  document.addEventListener('visibilitychange', reportView);
   document.addEventListener('visibilitychange', () => {
     if (!state.conn) return;
     state.conn.send({ type: 'presence', status: document.hidden ? 'away' : 'online' });
