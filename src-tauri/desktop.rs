@@ -738,8 +738,8 @@ pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
         .on_window_event({
             let shared = shared.clone();
             let window_file_for_events = window_file.clone();
-            move |window, event| match event {
-                WindowEvent::CloseRequested { api, .. } => {
+            move |window, event| {
+                if let WindowEvent::CloseRequested { api, .. } = event {
                     let has_tray = window.app_handle().tray_by_id("main").is_some();
                     save_placement(&window_file_for_events, window);
                     if has_tray && !shared.quitting.load(Ordering::Relaxed) {
@@ -748,7 +748,6 @@ pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
                         let _ = window.hide();
                     }
                 }
-                _ => {}
             }
         })
         .build(tauri::generate_context!());

@@ -465,37 +465,111 @@ async fn the_node_refuses_hostile_and_malformed_input() {
     hub.stop().await;
 }
 
+/// The desktop app's node (launch secret "s3cret", start screen first), joining on choice.
+struct DesktopNode {
+    node: Arc<chinwag_node::join::NodeApi>,
+    base: String,
+    plain: reqwest::Client,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl DesktopNode {
+    async fn start() -> DesktopNode {
+        use chinwag_node::join::{Choice, Chooser, NodeApi};
+        let node_dir = tempfile::tempdir().expect("dir");
+        let dir = node_dir.path().to_owned();
+        let chooser: Chooser = Arc::new(move |choice| {
+            let dir = dir.clone();
+            Box::pin(async move {
+                let Choice::Join { address } = choice else {
+                    return Err(chinwag_hub::error::ApiError::bad_request("join only here"));
+                };
+                let address = HubAddress::parse(&address).expect("address");
+                let store = join::open_store(&dir, &address).expect("store");
+                Ok(Joined::open(store, address).await)
+            })
+        });
+        let node = NodeApi::desktop(None, Directory::new(Vec::new()), "s3cret".into(), chooser);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(join::serve_node(listener, node.clone(), async move {
+            let _ = rx.await;
+        }));
+        let plain = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        DesktopNode {
+            node,
+            base: format!("http://{addr}"),
+            plain,
+            stop,
+            task,
+            _dir: node_dir,
+        }
+    }
+
+    /// What the window gets by opening `/?launch=SECRET`.
+    async fn cookie(&self) -> String {
+        let launch = self
+            .plain
+            .get(format!("{}/?launch=s3cret", self.base))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(launch.status(), 303);
+        launch.headers()["set-cookie"]
+            .to_str()
+            .expect("ascii")
+            .to_owned()
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let cookie = self.cookie().await;
+        let cookie = cookie.split(';').next().expect("pair").to_owned();
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self
+            .plain
+            .request(method, format!("{}{path}", self.base))
+            .header("cookie", cookie);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let reply = request.send().await.expect("sent");
+        let status = reply.status().as_u16();
+        let text = reply.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.expect("node task");
+    }
+}
+
 #[tokio::test]
 async fn the_desktop_node_is_guarded_by_its_launch_secret_and_starts_on_the_start_screen() {
-    use chinwag_node::join::{Choice, Chooser, NodeApi};
     let hub = TestHub::start().await;
-    let node_dir = tempfile::tempdir().expect("dir");
-    let dir = node_dir.path().to_owned();
-    let chooser: Chooser = Arc::new(move |choice| {
-        let dir = dir.clone();
-        Box::pin(async move {
-            let Choice::Join { address } = choice else {
-                return Err(chinwag_hub::error::ApiError::bad_request("join only here"));
-            };
-            let address = HubAddress::parse(&address).expect("address");
-            let store = join::open_store(&dir, &address).expect("store");
-            Ok(Joined::open(store, address).await)
-        })
-    });
-    let node = NodeApi::desktop(None, Directory::new(Vec::new()), "s3cret".into(), chooser);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(join::serve_node(listener, node.clone(), async move {
-        let _ = rx.await;
-    }));
-    let plain = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let base = format!("http://{addr}");
+    let desktop = DesktopNode::start().await;
+    let plain = desktop.plain.clone();
+    let base = desktop.base.clone();
 
     // Without the cookie: nothing, not even the page; a wrong secret gets no cookie.
     assert_eq!(plain.get(&base).send().await.expect("sent").status(), 403);
@@ -572,7 +646,288 @@ async fn the_desktop_node_is_guarded_by_its_launch_secret_and_starts_on_the_star
         .expect("sent");
     assert_eq!(again.status(), 403, "one choice per launch");
 
-    let _ = stop.send(());
-    task.await.expect("node task");
+    desktop.stop().await;
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_settings() {
+    use chinwag_node::join::notify::{Attention, NotifyLevel};
+    let hub = TestHub::start().await;
+    let api = hub.api();
+    let desktop = DesktopNode::start().await;
+    let address = hub.addr.to_string();
+    let (status, _) = desktop
+        .call(
+            "POST",
+            "/api/v1/node/choose",
+            None,
+            Some(json!({"mode": "join", "address": address})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let first = desktop.node.current().expect("joined");
+
+    // Switch hub: the start screen shows while the current hub keeps working; choosing the
+    // same hub again keeps the very same node state; "back" ends it.
+    let (status, _) = desktop
+        .call(
+            "POST",
+            "/api/v1/node/switch",
+            None,
+            Some(json!({"switching": true})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (_, state) = desktop.call("GET", "/api/v1/node", None, None).await;
+    assert_eq!(state["switching"], true, "{state}");
+    assert_eq!(state["desktop"], true);
+    let (_, page) = desktop.call("GET", "/", None, None).await;
+    assert!(page
+        .as_str()
+        .is_some_and(|p| p.contains("Welcome to Chinwag")));
+    let (status, _) = desktop
+        .call(
+            "POST",
+            "/api/v1/node/choose",
+            None,
+            Some(json!({"mode": "join", "address": address})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(Arc::ptr_eq(
+        &first,
+        &desktop.node.current().expect("joined")
+    ));
+    let (_, state) = desktop.call("GET", "/api/v1/node", None, None).await;
+    assert_eq!(state["switching"], false);
+    for bad in [
+        json!({"switching": "yes"}),
+        json!({}),
+        json!({"switching": true, "x": 1}),
+    ] {
+        let (status, _) = desktop
+            .call("POST", "/api/v1/node/switch", None, Some(bad.clone()))
+            .await;
+        assert_eq!(status, 400, "{bad}");
+    }
+    let (status, _) = desktop.call("GET", "/api/v1/node/switch", None, None).await;
+    assert_eq!(status, 405);
+
+    // The page reports what it shows; the tray follows the unread count.
+    let mut view = desktop.node.watch_view();
+    let (status, _) = desktop
+        .call(
+            "POST",
+            "/api/v1/node/view",
+            None,
+            Some(json!({"conversation_id": 3, "focused": true, "unread": 7})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    view.changed().await.expect("seen");
+    assert_eq!(view.borrow().unread, 7);
+    assert_eq!(desktop.node.view().conversation_id, Some(3));
+    for bad in [
+        json!({"conversation_id": 3, "focused": true, "unread": -1}),
+        json!({"conversation_id": 3, "focused": true, "unread": 5_000_000_000u64}),
+        json!({"conversation_id": "3", "focused": true}),
+        json!({"focused": true, "colour": "red"}),
+    ] {
+        let (status, _) = desktop
+            .call("POST", "/api/v1/node/view", None, Some(bad.clone()))
+            .await;
+        assert_eq!(status, 400, "{bad}");
+    }
+    assert_eq!(
+        desktop.node.view().unread,
+        7,
+        "a bad report changes nothing"
+    );
+
+    // Notification settings: the signed-in user's, and only theirs.
+    let (status, _) = desktop
+        .call("GET", "/api/v1/node/notifications", None, None)
+        .await;
+    assert_eq!(status, 401);
+    let (status, me) = desktop
+        .call(
+            "POST",
+            "/api/v1/auth/register",
+            None,
+            Some(json!({"username": "dana", "display_name": "Dana", "password": "dana-password"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{me}");
+    let token = me["token"].as_str().expect("token").to_owned();
+    let dana_id = me["user"]["id"].as_i64().expect("id");
+    let (status, _) = desktop
+        .call(
+            "GET",
+            "/api/v1/node/notifications",
+            Some("not-the-token"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 401);
+    let (status, settings) = desktop
+        .call("GET", "/api/v1/node/notifications", Some(&token), None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        settings,
+        json!({"level": "all", "previews": true, "muted_conversations": [], "muted_until": null})
+    );
+
+    let bob = api.register("bob").await;
+    // The hub says how many people are connected (the start screen shows it).
+    let info = api.call("GET", "/hub", None, None).await;
+    assert!(info.body["online"].as_u64().is_some(), "{:?}", info.body);
+    let dana = chinwag_proto::User {
+        id: dana_id,
+        username: "dana".into(),
+        display_name: "Dana".into(),
+        status_text: String::new(),
+        is_admin: false,
+        created_at: 0,
+    };
+    let direct = api
+        .direct(
+            &bob,
+            &Session {
+                token: token.clone(),
+                id: dana.id,
+                username: dana.username.clone(),
+            },
+        )
+        .await;
+    let general = api
+        .get("/conversations", &bob.token)
+        .await
+        .body
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|c| c["kind"] == "general")
+        .and_then(|c| c["id"].as_i64())
+        .expect("general");
+    let message = |conversation: i64, body: &str| chinwag_proto::Message {
+        id: 1,
+        conversation_id: conversation,
+        seq: 1,
+        sender_id: bob.id,
+        client_id: "x".into(),
+        body: body.into(),
+        created_at: 0,
+        edited_at: None,
+        deleted: false,
+    };
+    let away = Attention::default();
+    // Names the node has not cached yet are asked of the hub.
+    let notice = first
+        .notice(&message(direct, "psst"), away)
+        .await
+        .expect("notifies");
+    assert_eq!(
+        (notice.summary.as_str(), notice.body.as_str()),
+        ("Bob", "psst")
+    );
+    let notice = first
+        .notice(&message(general, "hi all"), away)
+        .await
+        .expect("notifies");
+    assert_eq!(notice.summary, "Bob in # general");
+    let looking = Attention {
+        conversation: Some(general),
+        focused: true,
+    };
+    assert!(first
+        .notice(&message(general, "hi all"), looking)
+        .await
+        .is_none());
+
+    // Direct messages and mentions only; mute one conversation; previews off.
+    for change in [
+        json!({"level": "direct_and_mentions"}),
+        json!({"conversation": {"id": direct, "muted": true}}),
+        json!({"previews": false}),
+    ] {
+        let (status, reply) = desktop
+            .call(
+                "PATCH",
+                "/api/v1/node/notifications",
+                Some(&token),
+                Some(change.clone()),
+            )
+            .await;
+        assert_eq!(status, 200, "{change}: {reply}");
+    }
+    assert_eq!(
+        first.notify_settings().level,
+        NotifyLevel::DirectAndMentions
+    );
+    assert!(first
+        .notice(&message(general, "hi all"), away)
+        .await
+        .is_none());
+    let mention = first
+        .notice(&message(general, "@dana lunch?"), away)
+        .await
+        .expect("a mention");
+    assert_eq!(mention.body, "New message", "previews are off");
+    assert!(
+        first.notice(&message(direct, "psst"), away).await.is_none(),
+        "muted"
+    );
+
+    // Hostile or malformed changes are refused whole and change nothing.
+    let before = first.notify_settings();
+    for bad in [
+        json!({"level": "loud"}),
+        json!({"previews": "no"}),
+        json!({"muted_until": i64::MAX}),
+        json!({"conversation": {"id": 0, "muted": true}}),
+        json!({"conversation": {"id": 5}}),
+        json!({"previews": true, "admin": true}),
+        json!([1, 2, 3]),
+    ] {
+        let (status, _) = desktop
+            .call(
+                "PATCH",
+                "/api/v1/node/notifications",
+                Some(&token),
+                Some(bad.clone()),
+            )
+            .await;
+        assert_eq!(status, 400, "{bad}");
+    }
+    let (status, _) = desktop
+        .call(
+            "PATCH",
+            "/api/v1/node/notifications",
+            Some(&token),
+            Some(json!({"level": "x".repeat(2 * 1024 * 1024)})),
+        )
+        .await;
+    assert_eq!(status, 413);
+    let (status, _) = desktop
+        .call(
+            "PUT",
+            "/api/v1/node/notifications",
+            Some(&token),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 405);
+    assert_eq!(first.notify_settings(), before);
+
+    // Signing out forgets them with the rest of the user's state.
+    let (status, _) = desktop
+        .call("POST", "/api/v1/auth/logout", Some(&token), None)
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(first.notify_settings(), Default::default());
+
+    desktop.stop().await;
     hub.stop().await;
 }

@@ -580,6 +580,14 @@ impl NodeApi {
                 "This app already uses a hub; switch hubs from the menu.",
             ));
         }
+        // Back to the hub in use (from "Switch hub"): keep its state as it is.
+        if let (Choice::Join { address }, Some(current)) = (&choice, self.current()) {
+            if HubAddress::parse(address).is_ok_and(|a| a == current.hub) {
+                self.set_switching(false);
+                return warp::reply::json(&json!({"mode": "joined", "hub": {"address": address}}))
+                    .into_response();
+            }
+        }
         match chooser(choice).await {
             Ok(joined) => {
                 let address = joined.hub.to_string();

@@ -298,7 +298,8 @@ mod tests {
                 conversation_id: 5
             })
         );
-        let n = decide(&s, &me(), &message(6, 2, "psst"), "Bob", &direct(), AWAY, 0).unwrap();
+        let n =
+            decide(&s, &me(), &message(6, 2, "psst"), "Bob", &direct(), AWAY, 0).expect("notifies");
         assert_eq!(n.summary, "Bob");
     }
 
@@ -340,14 +341,14 @@ mod tests {
             conversation: Some(ConversationMute { id: 5, muted: true }),
             ..NotifyChange::default()
         };
-        s.apply(change, 0).unwrap();
+        s.apply(change, 0).expect("applies");
         assert!(decide(&s, &me(), &message(5, 2, "x"), "Bob", &direct(), AWAY, 0).is_none());
         assert!(decide(&s, &me(), &message(6, 2, "x"), "Bob", &direct(), AWAY, 0).is_some());
         let change = NotifyChange {
             muted_until: Some(Some(1_000 + 3_600_000)),
             ..NotifyChange::default()
         };
-        s.apply(change, 1_000).unwrap();
+        s.apply(change, 1_000).expect("applies");
         assert!(decide(
             &s,
             &me(),
@@ -447,7 +448,7 @@ mod tests {
             AWAY,
             0,
         )
-        .unwrap();
+        .expect("notifies");
         assert_eq!(n.body, "New message");
         let long = "é".repeat(500);
         let n = decide(
@@ -459,7 +460,7 @@ mod tests {
             AWAY,
             0,
         )
-        .unwrap();
+        .expect("notifies");
         assert_eq!(n.body.chars().count(), PREVIEW_CHARS + 1);
     }
 
@@ -493,9 +494,9 @@ mod tests {
         };
         assert!(s.apply(one_more, 0).is_err());
         // Unmute in the past is just "not muted"; JSON null unmutes; unknown fields are refused.
-        let change: NotifyChange = serde_json::from_str(r#"{"muted_until": null}"#).unwrap();
+        let change: NotifyChange = serde_json::from_str(r#"{"muted_until": null}"#).expect("json");
         assert_eq!(change.muted_until, Some(None));
-        let change: NotifyChange = serde_json::from_str(r#"{}"#).unwrap();
+        let change: NotifyChange = serde_json::from_str(r#"{}"#).expect("json");
         assert_eq!(change.muted_until, None);
         assert!(serde_json::from_str::<NotifyChange>(r#"{"level":"loud"}"#).is_err());
         assert!(serde_json::from_str::<NotifyChange>(r#"{"volume":3}"#).is_err());
