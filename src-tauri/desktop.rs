@@ -25,7 +25,7 @@ use chinwag_store::now_millis;
 use serde::{Deserialize, Serialize};
 use tauri::menu::{AboutMetadata, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
-use tauri::{AppHandle, Manager, RunEvent, WebviewUrl, WebviewWindowBuilder, WindowEvent};
+use tauri::{AppHandle, Manager, WebviewUrl, WebviewWindowBuilder, WindowEvent};
 use tokio::sync::oneshot;
 
 /// What the start screen chose, remembered for the next launch.
@@ -518,12 +518,23 @@ fn menu_event(app: &AppHandle, shared: &Arc<Shared>, id: &str) {
                 let _ = window.close();
             }
         }
-        "quit" => {
-            shared.quitting.store(true, Ordering::Relaxed);
-            app.exit(0);
-        }
+        "quit" => quit(app, shared),
         _ => {}
     }
+}
+
+/// Quits for real (menu, tray, SIGTERM): keeps the window's place, then ends the event loop;
+/// `run` then stops the node and the hosted hub.
+fn quit(app: &AppHandle, shared: &Shared) {
+    shared.quitting.store(true, Ordering::Relaxed);
+    if let Some(window) = app.get_webview_window("main") {
+        save_placement(&placement_path(&shared.data_dir), &window.as_ref().window());
+    }
+    app.exit(0);
+}
+
+fn placement_path(dir: &Path) -> PathBuf {
+    dir.join("window.json")
 }
 
 fn update_tray(shared: &Shared, unread: u32) {
@@ -674,7 +685,7 @@ pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
     runtime.spawn(notify_loop(shared.clone(), node.clone()));
     runtime.spawn(tray_loop(shared.clone(), node.clone()));
     runtime.spawn(menu_loop(shared.clone(), node));
-    let window_file = data_dir.join("window.json");
+    let window_file = placement_path(&data_dir);
     let placement = load_placement(&window_file);
 
     let setup_shared = shared.clone();
@@ -704,9 +715,9 @@ pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
                 None::<&str>,
             )?;
             let _ = shared.mute_item.set(mute.clone());
-            let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
+            let quit_item = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
             let separator = PredefinedMenuItem::separator(app)?;
-            let menu = Menu::with_items(app, &[&open, &mute, &separator, &quit])?;
+            let menu = Menu::with_items(app, &[&open, &mute, &separator, &quit_item])?;
             let mut tray = TrayIconBuilder::with_id("main")
                 .tooltip("Chinwag")
                 .menu(&menu)
@@ -726,8 +737,7 @@ pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
             let quitting = shared.clone();
             tauri::async_runtime::spawn(async move {
                 chinwag_node::shutdown_signal().await;
-                quitting.quitting.store(true, Ordering::Relaxed);
-                handle.exit(0);
+                quit(&handle, &quitting);
             });
             Ok(())
         })
@@ -758,13 +768,7 @@ pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let _ = app.run_return(move |app, event| {
-        if let RunEvent::ExitRequested { .. } = event {
-            if let Some(window) = app.get_webview_window("main") {
-                save_placement(&window_file, &window.as_ref().window());
-            }
-        }
-    });
+    let _ = app.run_return(|_, _| {});
 
     // Quit: close the node's link, then the hub (commits writes, says goodbye on the LAN).
     runtime.block_on(async {

@@ -285,6 +285,10 @@ test('notifications: none for the focused conversation; close to tray, notified,
     const direct = await notification('the direct message', (n) => n.body === 'Are you there?');
     assert.equal(direct.summary, 'Eve');
 
+    // The window's place was kept when it closed.
+    const kept = JSON.parse(readFileSync(path.join(process.env.CHINWAG_DATA_DIR, 'window.json'), 'utf8'));
+    assert.ok(kept.width >= 360 && kept.height >= 480, JSON.stringify(kept));
+
     // 3. Click it: the window comes back showing that conversation.
     appendFileSync(NOTIFY_CTL, `click ${direct.id}\n`);
     await win.until('the window back on the direct chat', `return ${chatName.slice(7)} === "Eve"`);
@@ -325,6 +329,51 @@ test('notifications: none for the focused conversation; close to tray, notified,
     await win.screenshot('desktop-switch-hub');
     await win.click('#back-button');
     await win.until('back in the chat', 'return !document.getElementById("app-screen").hidden', 30000);
+  } finally {
+    await win.close();
+  }
+});
+
+test('window size is remembered across launches; SIGTERM quits cleanly', async () => {
+  let win = await Window.open();
+  let id;
+  try {
+    await win.until('the chat', 'return !document.getElementById("app-screen").hidden', 30000);
+    [id] = visibleWindows();
+    xdotool('windowsize', '--sync', id, '900', '640');
+    await sleep(500);
+    const pid = Number(xdotool('getwindowpid', id));
+    assert.ok(pid > 0);
+    // SIGTERM (logout, systemd): the app quits as from its menu, keeping the window's place.
+    process.kill(pid, 'SIGTERM');
+    const deadline = Date.now() + 15000;
+    for (;;) {
+      let alive = true;
+      try {
+        process.kill(pid, 0);
+        alive = !readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2].startsWith('Z');
+      } catch {
+        alive = false;
+      }
+      if (!alive) break;
+      if (Date.now() > deadline) throw new Error('the app did not quit on SIGTERM');
+      await sleep(200);
+    }
+  } finally {
+    await win.close();
+  }
+  const kept = JSON.parse(readFileSync(path.join(process.env.CHINWAG_DATA_DIR, 'window.json'), 'utf8'));
+  assert.equal(Math.round(kept.width), 900, JSON.stringify(kept));
+
+  await sleep(500);
+  win = await Window.open();
+  try {
+    await win.until('the chat', 'return !document.getElementById("app-screen").hidden', 30000);
+    [id] = visibleWindows();
+    const geometry = xdotool('getwindowgeometry', id);
+    const [, w, h] = geometry.match(/Geometry: (\d+)x(\d+)/).map(Number);
+    assert.ok(Math.abs(w - 900) <= 2, geometry);
+    assert.ok(Math.abs(h - 640) <= 60, geometry);
   } finally {
     await win.close();
   }
