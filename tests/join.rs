@@ -558,6 +558,10 @@ impl DesktopNode {
         )
     }
 
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call("POST", path, None, Some(body)).await
+    }
+
     async fn stop(self) {
         let _ = self.stop.send(());
         self.task.await.expect("node task");
@@ -658,11 +662,9 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
     let desktop = DesktopNode::start().await;
     let address = hub.addr.to_string();
     let (status, _) = desktop
-        .call(
-            "POST",
+        .post(
             "/api/v1/node/choose",
-            None,
-            Some(json!({"mode": "join", "address": address})),
+            (json!({"mode": "join", "address": address})),
         )
         .await;
     assert_eq!(status, 200);
@@ -671,12 +673,7 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
     // Switch hub: the start screen shows while the current hub keeps working; choosing the
     // same hub again keeps the very same node state; "back" ends it.
     let (status, _) = desktop
-        .call(
-            "POST",
-            "/api/v1/node/switch",
-            None,
-            Some(json!({"switching": true})),
-        )
+        .post("/api/v1/node/switch", json!({"switching": true}))
         .await;
     assert_eq!(status, 204);
     let (_, state) = desktop.call("GET", "/api/v1/node", None, None).await;
@@ -687,11 +684,9 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
         .as_str()
         .is_some_and(|p| p.contains("Welcome to Chinwag")));
     let (status, _) = desktop
-        .call(
-            "POST",
+        .post(
             "/api/v1/node/choose",
-            None,
-            Some(json!({"mode": "join", "address": address})),
+            (json!({"mode": "join", "address": address})),
         )
         .await;
     assert_eq!(status, 200);
@@ -706,9 +701,7 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
         json!({}),
         json!({"switching": true, "x": 1}),
     ] {
-        let (status, _) = desktop
-            .call("POST", "/api/v1/node/switch", None, Some(bad.clone()))
-            .await;
+        let (status, _) = desktop.post("/api/v1/node/switch", bad.clone()).await;
         assert_eq!(status, 400, "{bad}");
     }
     let (status, _) = desktop.call("GET", "/api/v1/node/switch", None, None).await;
@@ -717,11 +710,9 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
     // The page reports what it shows; the tray follows the unread count.
     let mut view = desktop.node.watch_view();
     let (status, _) = desktop
-        .call(
-            "POST",
+        .post(
             "/api/v1/node/view",
-            None,
-            Some(json!({"conversation_id": 3, "focused": true, "unread": 7})),
+            (json!({"conversation_id": 3, "focused": true, "unread": 7})),
         )
         .await;
     assert_eq!(status, 204);
@@ -734,9 +725,7 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
         json!({"conversation_id": "3", "focused": true}),
         json!({"focused": true, "colour": "red"}),
     ] {
-        let (status, _) = desktop
-            .call("POST", "/api/v1/node/view", None, Some(bad.clone()))
-            .await;
+        let (status, _) = desktop.post("/api/v1/node/view", bad.clone()).await;
         assert_eq!(status, 400, "{bad}");
     }
     assert_eq!(
@@ -751,11 +740,9 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
         .await;
     assert_eq!(status, 401);
     let (status, me) = desktop
-        .call(
-            "POST",
+        .post(
             "/api/v1/auth/register",
-            None,
-            Some(json!({"username": "dana", "display_name": "Dana", "password": "dana-password"})),
+            (json!({"username": "dana", "display_name": "Dana", "password": "dana-password"})),
         )
         .await;
     assert_eq!(status, 201, "{me}");

@@ -273,6 +273,26 @@ mod tests {
         }
     }
 
+    /// Bob's message with body `body` in conversation `conversation`, as Ada sees it.
+    fn check(
+        s: &NotifySettings,
+        conversation: ConversationId,
+        body: &str,
+        place: &Place,
+        attention: Attention,
+        now: Millis,
+    ) -> Option<Notice> {
+        decide(
+            s,
+            &me(),
+            &message(conversation, 2, body),
+            "Bob",
+            place,
+            attention,
+            now,
+        )
+    }
+
     const AWAY: Attention = Attention {
         conversation: None,
         focused: false,
@@ -281,15 +301,7 @@ mod tests {
     #[test]
     fn a_message_elsewhere_notifies_with_sender_place_and_preview() {
         let s = NotifySettings::default();
-        let n = decide(
-            &s,
-            &me(),
-            &message(5, 2, " hi there "),
-            "Bob",
-            &group("# general"),
-            AWAY,
-            0,
-        );
+        let n = check(&s, 5, " hi there ", &group("# general"), AWAY, 0);
         assert_eq!(
             n,
             Some(Notice {
@@ -298,8 +310,7 @@ mod tests {
                 conversation_id: 5
             })
         );
-        let n =
-            decide(&s, &me(), &message(6, 2, "psst"), "Bob", &direct(), AWAY, 0).expect("notifies");
+        let n = check(&s, 6, "psst", &direct(), AWAY, 0).expect("notifies");
         assert_eq!(n.summary, "Bob");
     }
 
@@ -310,24 +321,15 @@ mod tests {
             conversation: Some(5),
             focused: true,
         };
-        assert!(decide(&s, &me(), &message(5, 2, "x"), "Bob", &direct(), looking, 0).is_none());
+        assert!(check(&s, 5, "x", &direct(), looking, 0).is_none());
         // Open but the window is not focused (in the tray, another app in front): notify.
         let unfocused = Attention {
             conversation: Some(5),
             focused: false,
         };
-        assert!(decide(
-            &s,
-            &me(),
-            &message(5, 2, "x"),
-            "Bob",
-            &direct(),
-            unfocused,
-            0
-        )
-        .is_some());
+        assert!(check(&s, 5, "x", &direct(), unfocused, 0).is_some());
         // Focused on another conversation: notify.
-        assert!(decide(&s, &me(), &message(6, 2, "x"), "Bob", &direct(), looking, 0).is_some());
+        assert!(check(&s, 6, "x", &direct(), looking, 0).is_some());
         assert!(decide(&s, &me(), &message(6, 1, "x"), "Ada", &direct(), AWAY, 0).is_none());
         let mut gone = message(6, 2, "");
         gone.deleted = true;
@@ -342,34 +344,16 @@ mod tests {
             ..NotifyChange::default()
         };
         s.apply(change, 0).expect("applies");
-        assert!(decide(&s, &me(), &message(5, 2, "x"), "Bob", &direct(), AWAY, 0).is_none());
-        assert!(decide(&s, &me(), &message(6, 2, "x"), "Bob", &direct(), AWAY, 0).is_some());
+        assert!(check(&s, 5, "x", &direct(), AWAY, 0).is_none());
+        assert!(check(&s, 6, "x", &direct(), AWAY, 0).is_some());
         let change = NotifyChange {
             muted_until: Some(Some(1_000 + 3_600_000)),
             ..NotifyChange::default()
         };
         s.apply(change, 1_000).expect("applies");
-        assert!(decide(
-            &s,
-            &me(),
-            &message(6, 2, "x"),
-            "Bob",
-            &direct(),
-            AWAY,
-            2_000
-        )
-        .is_none());
+        assert!(check(&s, 6, "x", &direct(), AWAY, 2_000).is_none());
         // The hour is over.
-        assert!(decide(
-            &s,
-            &me(),
-            &message(6, 2, "x"),
-            "Bob",
-            &direct(),
-            AWAY,
-            3_601_000
-        )
-        .is_some());
+        assert!(check(&s, 6, "x", &direct(), AWAY, 3_601_000).is_some());
     }
 
     #[test]
@@ -379,42 +363,15 @@ mod tests {
             ..NotifySettings::default()
         };
         let g = group("Team");
-        assert!(decide(&s, &me(), &message(5, 2, "lunch?"), "Bob", &g, AWAY, 0).is_none());
-        assert!(decide(&s, &me(), &message(5, 2, "lunch @ada?"), "Bob", &g, AWAY, 0).is_some());
-        assert!(decide(
-            &s,
-            &me(),
-            &message(5, 2, "@Ada Lovelace, hi"),
-            "Bob",
-            &g,
-            AWAY,
-            0
-        )
-        .is_some());
-        assert!(decide(
-            &s,
-            &me(),
-            &message(6, 2, "lunch?"),
-            "Bob",
-            &direct(),
-            AWAY,
-            0
-        )
-        .is_some());
+        assert!(check(&s, 5, "lunch?", &g, AWAY, 0).is_none());
+        assert!(check(&s, 5, "lunch @ada?", &g, AWAY, 0).is_some());
+        assert!(check(&s, 5, "@Ada Lovelace, hi", &g, AWAY, 0).is_some());
+        assert!(check(&s, 6, "lunch?", &direct(), AWAY, 0).is_some());
         let nothing = NotifySettings {
             level: NotifyLevel::Nothing,
             ..NotifySettings::default()
         };
-        assert!(decide(
-            &nothing,
-            &me(),
-            &message(6, 2, "x"),
-            "Bob",
-            &direct(),
-            AWAY,
-            0
-        )
-        .is_none());
+        assert!(check(&nothing, 6, "x", &direct(), AWAY, 0).is_none());
     }
 
     #[test]
@@ -439,16 +396,7 @@ mod tests {
             previews: false,
             ..NotifySettings::default()
         };
-        let n = decide(
-            &s,
-            &me(),
-            &message(6, 2, "secret"),
-            "Bob",
-            &direct(),
-            AWAY,
-            0,
-        )
-        .expect("notifies");
+        let n = check(&s, 6, "secret", &direct(), AWAY, 0).expect("notifies");
         assert_eq!(n.body, "New message");
         let long = "é".repeat(500);
         let n = decide(
