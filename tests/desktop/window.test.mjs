@@ -9,7 +9,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -110,8 +112,8 @@ class Window {
   }
 }
 
-async function rest(method, url, token, body) {
-  const res = await fetch(`${HUB}${url}`, {
+async function rest(method, url, token, body, base = HUB) {
+  const res = await fetch(`${base}${url}`, {
     method,
     headers: {
       ...(body ? { 'content-type': 'application/json' } : {}),
@@ -157,7 +159,9 @@ test('first launch: host a chat, register, chat with a second client; relaunch g
     assert.equal(sent.status, 201);
     await win.until("Eve's message shown", `${bubbles}.includes("Hi Dana, from a browser")`);
     const history = await rest('GET', `/conversations/${general.id}/messages`, eve.body.token);
-    assert.deepEqual(history.body.messages.map((m) => m.body), ['Hello from the desktop app', 'Hi Dana, from a browser']);
+    // Both, once each (in the hub's order, which may put Eve's first: the window shows its own
+    // message before the hub has acknowledged it).
+    assert.deepEqual(history.body.messages.map((m) => m.body).sort(), ['Hello from the desktop app', 'Hi Dana, from a browser']);
     await win.screenshot('desktop-chat');
   } finally {
     await win.close();
@@ -231,27 +235,57 @@ async function directWith(token, userIdOfPeer) {
 }
 
 let sent = 0;
-async function say(token, conv, body) {
+/** A browser user, straight on the hub. */
+const onHub = { call: (method, url, token, body) => rest(method, url, token, body) };
+
+async function sayVia(instance, token, conv, body) {
   sent += 1;
-  const r = await rest('POST', `/conversations/${conv}/messages`, token, { client_id: `n-${sent}`, body });
+  const r = await instance.call('POST', `/conversations/${conv}/messages`, token, { client_id: `n-${sent}`, body });
   assert.equal(r.status, 201, JSON.stringify(r.body));
 }
 
 const chatName = 'return document.getElementById("chat-name").textContent';
 
+/**
+ * A colleague on a second Chinwag instance, joined to the hub this window hosts
+ * (`chinwag --join`, its node on 127.0.0.1:7119): they talk through it.
+ */
+async function secondInstance() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'chinwag-colleague-'));
+  const child = spawn(APP, ['--join', '127.0.0.1:7117', '--bind', '127.0.0.1:7119', '--data-dir', dir, '--no-mdns'],
+    { stdio: ['ignore', 'ignore', 'inherit'] });
+  const base = 'http://127.0.0.1:7119/api/v1';
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    try {
+      const r = await fetch(`${base}/node`);
+      if (r.ok && (await r.json()).mode === 'joined') break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error('the second instance did not start');
+    await sleep(200);
+  }
+  const call = (method, url, token, body) => rest(method, url, token, body, base);
+  return { child, call };
+}
+
 test('notifications: none for the focused conversation; close to tray, notified, click lands in the conversation; mute and previews', async () => {
   const win = await Window.open();
+  let colleague;
   try {
     // The app hosts the hub: it is up once the window shows the chat.
     await win.until('the chat', 'return !document.getElementById("app-screen").hidden', 30000);
-    const eve = await rest('POST', '/auth/login', null, { username: 'eve', password: 'eve-password' });
+    colleague = await secondInstance();
+    const eve = await colleague.call('POST', '/auth/login', null, { username: 'eve', password: 'eve-password' });
     assert.equal(eve.status, 200, JSON.stringify(eve.body));
     const finn = await rest('POST', '/auth/register', null, { username: 'finn', password: 'finn-password', display_name: 'Finn' });
     assert.equal(finn.status, 201, JSON.stringify(finn.body));
-    const dana = await userId(eve.body.token, 'dana');
-    const convs = await rest('GET', '/conversations', eve.body.token);
+    const dana = await userId(finn.body.token, 'dana');
+    const convs = await colleague.call('GET', '/conversations', eve.body.token);
     const general = convs.body.find((c) => c.kind === 'general').id;
-    const eveDirect = await directWith(eve.body.token, dana);
+    const eveDirect = (await colleague.call('POST', '/conversations/direct', eve.body.token, { user_id: dana })).body.id;
+    assert.ok(eveDirect > 0);
     const finnDirect = await directWith(finn.body.token, dana);
 
     await win.until('# general in the list', `return !!document.querySelector('[data-conv="${general}"]')`);
@@ -261,10 +295,16 @@ test('notifications: none for the focused conversation; close to tray, notified,
     // 1. Looking at # general, window focused: a message there does not notify; one
     // elsewhere does (its arrival also proves the first was considered and skipped).
     await focus(win);
-    await sleep(500); // the page reports focus to the app
-    await say(eve.body.token, general, 'focused one');
+    // The page has told the app it shows # general in a focused window.
+    await win.until('the app knows what is on screen', `
+      const xhr = new XMLHttpRequest();
+      xhr.open('GET', '/api/v1/node', false);
+      xhr.send();
+      const view = JSON.parse(xhr.responseText).view;
+      return view.focused === true && view.conversation_id === ${general};`);
+    await sayVia(colleague, eve.body.token, general, 'focused one');
     await win.until('it shows', `${bubbles}.includes("focused one")`);
-    await say(finn.body.token, finnDirect, 'control one');
+    await sayVia(onHub, finn.body.token, finnDirect, 'control one');
     const control = await notification('control one', (n) => n.body === 'control one');
     assert.equal(control.summary, 'Finn');
     assert.equal(control.app, 'Chinwag');
@@ -278,10 +318,10 @@ test('notifications: none for the focused conversation; close to tray, notified,
       if (Date.now() > deadline) throw new Error('the window did not close to the tray');
       await sleep(200);
     }
-    await say(eve.body.token, general, 'while you were away');
+    await sayVia(colleague, eve.body.token, general, 'while you were away');
     const inGeneral = await notification('a # general message', (n) => n.body === 'while you were away');
     assert.equal(inGeneral.summary, 'Eve in # general');
-    await say(eve.body.token, eveDirect, 'Are you there?');
+    await sayVia(colleague, eve.body.token, eveDirect, 'Are you there?');
     const direct = await notification('the direct message', (n) => n.body === 'Are you there?');
     assert.equal(direct.summary, 'Eve');
 
@@ -305,8 +345,8 @@ test('notifications: none for the focused conversation; close to tray, notified,
     await win.run('document.getElementById("info-dialog").close()');
     await win.until('the muted mark', `return !!document.querySelector('[data-conv="${eveDirect}"] .conv-muted')`);
     await win.run(`document.querySelector('[data-conv="${general}"]').click()`);
-    await say(eve.body.token, eveDirect, 'muted one');
-    await say(finn.body.token, finnDirect, 'control two');
+    await sayVia(colleague, eve.body.token, eveDirect, 'muted one');
+    await sayVia(onHub, finn.body.token, finnDirect, 'control two');
     await notification('control two', (n) => n.body === 'control two');
     assert.ok(!notifications().some((n) => n.body === 'muted one'), 'no notification for a muted conversation');
 
@@ -317,7 +357,7 @@ test('notifications: none for the focused conversation; close to tray, notified,
     await win.until('saved', 'return document.getElementById("notify-saved").textContent === "Saved."');
     await win.screenshot('desktop-notification-settings');
     await win.run('document.getElementById("profile-dialog").close()');
-    await say(finn.body.token, finnDirect, 'the secret plan');
+    await sayVia(onHub, finn.body.token, finnDirect, 'the secret plan');
     const hidden = await notification('a message with previews off', (n) => n.summary === 'Finn' && n.body === 'New message');
     assert.ok(hidden);
     assert.ok(!notifications().some((n) => n.body.includes('secret')), 'no message text with previews off');
@@ -330,6 +370,7 @@ test('notifications: none for the focused conversation; close to tray, notified,
     await win.click('#back-button');
     await win.until('back in the chat', 'return !document.getElementById("app-screen").hidden', 30000);
   } finally {
+    if (colleague) colleague.child.kill('SIGTERM');
     await win.close();
   }
 });

@@ -484,6 +484,14 @@ impl NodeApi {
                     "desktop": desktop,
                     "switching": self.choosing(),
                 });
+                if desktop {
+                    let view = self.view();
+                    out["view"] = json!({
+                        "conversation_id": view.conversation_id,
+                        "focused": view.focused,
+                        "unread": view.unread,
+                    });
+                }
                 if authorized {
                     out["pending"] = json!(joined.pending());
                 }
