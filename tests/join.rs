@@ -664,7 +664,7 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
     let (status, _) = desktop
         .post(
             "/api/v1/node/choose",
-            (json!({"mode": "join", "address": address})),
+            json!({"mode": "join", "address": address}),
         )
         .await;
     assert_eq!(status, 200);
@@ -686,7 +686,7 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
     let (status, _) = desktop
         .post(
             "/api/v1/node/choose",
-            (json!({"mode": "join", "address": address})),
+            json!({"mode": "join", "address": address}),
         )
         .await;
     assert_eq!(status, 200);
@@ -712,7 +712,7 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
     let (status, _) = desktop
         .post(
             "/api/v1/node/view",
-            (json!({"conversation_id": 3, "focused": true, "unread": 7})),
+            json!({"conversation_id": 3, "focused": true, "unread": 7}),
         )
         .await;
     assert_eq!(status, 204);
@@ -742,7 +742,7 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
     let (status, me) = desktop
         .post(
             "/api/v1/auth/register",
-            (json!({"username": "dana", "display_name": "Dana", "password": "dana-password"})),
+            json!({"username": "dana", "display_name": "Dana", "password": "dana-password"}),
         )
         .await;
     assert_eq!(status, 201, "{me}");
