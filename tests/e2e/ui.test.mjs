@@ -25,7 +25,17 @@ async function withHub(fn) {
   }
 }
 
-const until = (page, fn, arg, timeout = 10000) => page.waitForFunction(fn, arg, { timeout });
+/** Waits for `fn` in the page; on timeout, says what the conversation list showed. */
+async function until(page, fn, arg, timeout = 10000) {
+  try {
+    return await page.waitForFunction(fn, arg, { timeout });
+  } catch (err) {
+    const list = await page.evaluate(() => [...document.querySelectorAll('#conversation-list button')]
+      .map((b) => b.getAttribute('aria-label'))).catch(() => []);
+    err.message += ` (conversation list: ${JSON.stringify(list)})`;
+    throw err;
+  }
+}
 
 async function messageTicks(page, body) {
   return page.locator('#messages .msg.mine', { hasText: body }).last().locator('.ticks').getAttribute('data-receipt');
