@@ -1,7 +1,7 @@
 //! The one error type that reaches clients, as an HTTP status plus a typed body, or as an
 //! `error` frame.
 
-use chinwag_proto::{ErrorBody, ErrorCode, ErrorEnvelope, ServerFrame};
+use chinwag_proto::{ClientFrame, ErrorBody, ErrorCode, ErrorEnvelope, ServerFrame};
 use chinwag_store::StoreError;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
@@ -152,6 +152,33 @@ pub fn error_response(err: &ApiError) -> Response {
 }
 
 /// Refuses a message body over `max` bytes with `too_large`, naming both sizes.
+/// Parses a client frame. For one that is JSON but not a valid frame, the error echoes its
+/// `ref` if it has one, and tells an unknown `type` apart from a malformed known one. Used by
+/// the hub and by the joined node, so both answer a bad frame alike.
+pub fn parse_client_frame(text: &str) -> Result<ClientFrame, (ApiError, Option<String>)> {
+    let err = match serde_json::from_str(text) {
+        Ok(frame) => return Ok(frame),
+        Err(err) => err,
+    };
+    let value = serde_json::from_str::<serde_json::Value>(text).ok();
+    let field = |name: &str| {
+        value
+            .as_ref()
+            .and_then(|v| v.get(name)?.as_str().map(str::to_owned))
+    };
+    let error = match field("type") {
+        Some(ty) if !ClientFrame::TYPES.contains(&ty.as_str()) => ApiError::new(
+            ErrorCode::UnknownType,
+            format!(
+                "Unknown frame type `{ty}`; expected one of: {}.",
+                ClientFrame::TYPES.join(", ")
+            ),
+        ),
+        _ => ApiError::from_json(&err),
+    };
+    Err((error, field("ref")))
+}
+
 pub fn check_message_size(body: &str, max: usize) -> Result<(), ApiError> {
     if body.len() > max {
         return Err(ApiError::new(

@@ -622,33 +622,7 @@ type Handled = Result<Option<ReplyFuture>, (ApiError, Option<String>)>;
 /// Decodes and acts on one text frame. Immediate failures come back as `Err`; failures of
 /// work done by the store come back later through the reply future.
 async fn handle_text(ctx: &ReaderCtx, text: &str, typing: &mut Bucket) -> Handled {
-    let frame: ClientFrame = match serde_json::from_str(text) {
-        Ok(frame) => frame,
-        Err(err) => {
-            // Echo the `ref` of a frame that is JSON but not a valid frame, if it has one, and
-            // tell an unknown `type` apart from a malformed known one.
-            let value = serde_json::from_str::<serde_json::Value>(text).ok();
-            let field = |name: &str| {
-                value
-                    .as_ref()
-                    .and_then(|v| v.get(name))
-                    .and_then(|r| r.as_str())
-                    .map(str::to_owned)
-            };
-            let reference = field("ref");
-            let error = match field("type") {
-                Some(ty) if !ClientFrame::TYPES.contains(&ty.as_str()) => ApiError::new(
-                    ErrorCode::UnknownType,
-                    format!(
-                        "Unknown frame type `{ty}`; expected one of: {}.",
-                        ClientFrame::TYPES.join(", ")
-                    ),
-                ),
-                _ => ApiError::from_json(&err),
-            };
-            return Err((error, reference));
-        }
-    };
+    let frame = crate::error::parse_client_frame(text)?;
     let reference = frame.reference().map(str::to_owned);
     let fail = |err: ApiError| (err, reference.clone());
     let state = &ctx.state;

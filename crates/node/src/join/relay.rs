@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chinwag_hub::auth::{bearer, constant_time_eq};
-use chinwag_hub::error::{check_message_size, ApiError};
+use chinwag_hub::error::{check_message_size, parse_client_frame, ApiError};
 use chinwag_link::{Link, LinkConfig, LinkEvent, Pending};
 use chinwag_proto::{
     event_frame, ClientFrame, ConversationDetail, ConversationId, ConversationKind,
@@ -646,25 +646,9 @@ impl Joined {
 
     /// Handles one frame from a local connection; returns the immediate reply, if any.
     async fn handle_ui_frame(&self, conn: u64, raw: &str) -> Option<String> {
-        let frame: ClientFrame = match serde_json::from_str(raw) {
+        let frame = match parse_client_frame(raw) {
             Ok(frame) => frame,
-            Err(err) => {
-                let value = serde_json::from_str::<serde_json::Value>(raw).ok();
-                let field = |name: &str| {
-                    value
-                        .as_ref()
-                        .and_then(|v| v.get(name)?.as_str().map(str::to_owned))
-                };
-                let reference = field("ref");
-                let known = field("type").map(|t| ClientFrame::TYPES.contains(&t.as_str()));
-                let err = match known {
-                    Some(false) => {
-                        ApiError::new(ErrorCode::UnknownType, "This frame type is not known.")
-                    }
-                    _ => ApiError::from_json(&err),
-                };
-                return Some(error_frame(reference, &err));
-            }
+            Err((err, reference)) => return Some(error_frame(reference, &err)),
         };
         let reference = frame.reference().map(str::to_owned);
         match frame {
