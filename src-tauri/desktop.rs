@@ -96,11 +96,15 @@ impl Placement {
         if !within(self.width, 360.0, 16_384.0) || !within(self.height, 480.0, 16_384.0) {
             return Placement::default();
         }
-        let on_screen = |v: Option<f64>| v.filter(|v| within(*v, -1_000.0, 16_384.0));
-        Placement {
-            x: on_screen(self.x).and(on_screen(self.y)).and(self.x),
-            y: on_screen(self.x).and(on_screen(self.y)).and(self.y),
-            ..self
+        let on_screen = |v: Option<f64>| v.is_some_and(|v| within(v, -1_000.0, 16_384.0));
+        if on_screen(self.x) && on_screen(self.y) {
+            self
+        } else {
+            Placement {
+                x: None,
+                y: None,
+                ..self
+            }
         }
     }
 }
@@ -243,14 +247,12 @@ async fn carry_out(shared: Arc<Shared>, choice: Choice) -> Result<Arc<Joined>, A
                 ApiError::new(ErrorCode::InvalidField, format!("address: {why}."))
             })?;
             let info = join::verify(&reqwest_client(), &parsed).await?;
+            // The hub hosted here, seen under its LAN address: keep using it as it is. (The
+            // hub in use under the same address never gets here: the node keeps it.)
             let current = shared.node.get().and_then(|n| n.current());
-            let hosted_here = lock(&shared.hosted).is_some();
             if let Some(current) = current.filter(|c| {
-                c.hub_id().as_deref() == Some(info.id.as_str())
-                    && (hosted_here || c.hub() == &parsed)
+                lock(&shared.hosted).is_some() && c.hub_id().as_deref() == Some(info.id.as_str())
             }) {
-                // The hub in use, under another address (the one hosted here, as seen on
-                // the LAN): keep using it as it is.
                 return Ok(current);
             }
             let remembered = Remembered::Join {

@@ -228,8 +228,8 @@ async function userId(token, username) {
   return users.body.find((u) => u.username === username).id;
 }
 
-async function directWith(token, userIdOfPeer) {
-  const conv = await rest('POST', '/conversations/direct', token, { user_id: userIdOfPeer });
+async function directWith(instance, token, userIdOfPeer) {
+  const conv = await instance.call('POST', '/conversations/direct', token, { user_id: userIdOfPeer });
   assert.ok(conv.status === 200 || conv.status === 201, JSON.stringify(conv.body));
   return conv.body.id;
 }
@@ -284,9 +284,8 @@ test('notifications: none for the focused conversation; close to tray, notified,
     const dana = await userId(finn.body.token, 'dana');
     const convs = await colleague.call('GET', '/conversations', eve.body.token);
     const general = convs.body.find((c) => c.kind === 'general').id;
-    const eveDirect = (await colleague.call('POST', '/conversations/direct', eve.body.token, { user_id: dana })).body.id;
-    assert.ok(eveDirect > 0);
-    const finnDirect = await directWith(finn.body.token, dana);
+    const eveDirect = await directWith(colleague, eve.body.token, dana);
+    const finnDirect = await directWith(onHub, finn.body.token, dana);
 
     await win.until('# general in the list', `return !!document.querySelector('[data-conv="${general}"]')`);
     await win.run(`document.querySelector('[data-conv="${general}"]').click()`);

@@ -308,7 +308,7 @@ pub struct NodeApi {
 
 /// What the desktop page shows: the open conversation, whether its window has focus, and
 /// how many messages are unread in all.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct View {
     pub conversation_id: Option<i64>,
@@ -485,12 +485,7 @@ impl NodeApi {
                     "switching": self.choosing(),
                 });
                 if desktop {
-                    let view = self.view();
-                    out["view"] = json!({
-                        "conversation_id": view.conversation_id,
-                        "focused": view.focused,
-                        "unread": view.unread,
-                    });
+                    out["view"] = json!(self.view());
                 }
                 if authorized {
                     out["pending"] = json!(joined.pending());
@@ -544,8 +539,9 @@ impl NodeApi {
                     Err(err) => error_response(&err),
                 }
             }
-            (_, "" | "hubs" | "verify" | "choose" | "view") | (_, "switch" | "notifications")
-                if self.chooser.is_some() || !matches!(rest, "switch" | "notifications") =>
+            // Known paths (the desktop's own only on the desktop), wrong method.
+            _ if matches!(rest, "" | "hubs" | "verify" | "choose" | "view")
+                || (self.chooser.is_some() && matches!(rest, "switch" | "notifications")) =>
             {
                 let mut response = error_response(&ApiError::new(
                     ErrorCode::MethodNotAllowed,
