@@ -66,6 +66,11 @@ struct Cli {
           value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
     max_message_bytes: u32,
 
+    /// Messages one user may send per second (bursts of three seconds' worth are allowed).
+    #[arg(long, env = "CHINWAG_MESSAGES_PER_SECOND", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    messages_per_second: u32,
+
     /// Another web origin allowed to open WebSockets (repeatable), e.g. http://intranet:8080.
     #[arg(
         long = "allow-origin",
@@ -146,6 +151,8 @@ fn main() -> ExitCode {
     // A frame carries the message plus its JSON envelope (escaping can double the size).
     options.hub.max_frame_bytes = options.hub.max_frame_bytes.max(max * 2 + 4096);
     options.hub.max_body_bytes = options.hub.max_body_bytes.max(max * 2 + 4096);
+    options.hub.messages_per_second = cli.messages_per_second;
+    options.hub.message_burst = options.hub.message_burst.max(cli.messages_per_second * 3);
     options.hub.allowed_origins = cli
         .allow_origins
         .into_iter()

@@ -1,13 +1,12 @@
 //! Starting, stopping, crashing and lagging: nothing acknowledged is ever lost.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::{config, Api, Session, TestHub, Ws, WAIT};
+use crate::common::{config, Binary, Session, TestHub, Ws, WAIT};
 
 #[tokio::test]
 async fn graceful_shutdown_acks_in_flight_writes_and_says_going_away() {
@@ -120,74 +119,6 @@ async fn a_lagging_client_catches_up_from_the_store_exactly_once() {
     .await;
 }
 
-// ----- the real binary -----
-
-struct Binary {
-    child: Child,
-    addr: String,
-}
-
-impl Binary {
-    fn start(data_dir: &std::path::Path) -> Binary {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_chinwag"))
-            .args(["--server", "--bind", "127.0.0.1:0", "--name", "Crash Test"])
-            .arg("--data-dir")
-            .arg(data_dir)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("binary starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let mut addr = None;
-        for line in lines.by_ref() {
-            let line = line.expect("line");
-            if let Some(url) = line.trim().strip_prefix("http://") {
-                addr = Some(url.trim_end_matches('/').to_owned());
-                break;
-            }
-        }
-        // Keep draining stdout so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Binary {
-            child,
-            addr: addr.expect("the binary prints its URL"),
-        }
-    }
-
-    fn api(&self) -> Api {
-        Api::new(self.addr.parse().expect("socket address"))
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
-    }
-
-    fn wait(&mut self) -> std::process::ExitStatus {
-        let deadline = std::time::Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(std::time::Instant::now() < deadline, "the hub did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn ws_to(addr: &str, session: &Session) -> Ws {
     let url = format!("ws://{addr}/api/v1/ws");
     let socket = crate::common::raw_socket(&url, None)
@@ -214,134 +145,6 @@ async fn sigterm_stops_the_binary_cleanly() {
     assert_eq!(ws.closed().await, 1001);
     let status = bin.wait();
     assert_eq!(status.code(), Some(0), "graceful exit");
-}
-
-/// `(client_id, seq)` of an `ack` frame.
-fn ack_of(frame: &serde_json::Value) -> Option<(String, i64)> {
-    (frame["type"] == "ack").then(|| {
-        (
-            frame["message"]["client_id"]
-                .as_str()
-                .expect("id")
-                .to_owned(),
-            frame["message"]["seq"].as_i64().expect("seq"),
-        )
-    })
-}
-
-#[tokio::test]
-async fn sigkill_mid_stream_loses_no_acknowledged_message() {
-    let dir = tempfile::tempdir().expect("dir");
-    let mut bin = Binary::start(dir.path());
-    let api = bin.api();
-    let alice = api.register("alice").await;
-    let mut ws = ws_to(&bin.addr, &alice).await;
-    // Pipeline sends in batches of 20, a second apart (the hub's rate is 20 a second; going
-    // faster gets rate-limited errors, and enough of those close the socket as abuse, which
-    // is not what this test is about). Once a good share is acknowledged, send one more batch
-    // and kill the hub while it is in flight.
-    let mut acked: Vec<(String, i64)> = Vec::new();
-    let total = 400;
-    let mut sent = 0;
-    while sent < total {
-        for _ in 0..20 {
-            ws.send(json!({ "type": "send", "conversation_id": 1, "client_id": format!("k{sent}"), "body": format!("crash test {sent}") })).await;
-            sent += 1;
-        }
-        if acked.len() >= 40 {
-            break;
-        }
-        let next_batch = tokio::time::Instant::now() + Duration::from_millis(1100);
-        while tokio::time::Instant::now() < next_batch {
-            if let Some(frame) = ws.try_next(Duration::from_millis(50)).await {
-                acked.extend(ack_of(&frame));
-            }
-        }
-    }
-    bin.signal("KILL");
-    // Acks already on the wire still count as acknowledged.
-    while let Some(frame) = ws.try_next(Duration::from_millis(500)).await {
-        acked.extend(ack_of(&frame));
-    }
-    let status = bin.wait();
-    assert_eq!(status.code(), None, "killed by a signal");
-    assert!(
-        acked.len() >= 20,
-        "some messages were acknowledged: {}",
-        acked.len()
-    );
-
-    let db = dir.path().join("chinwag.db");
-    {
-        let conn = rusqlite::Connection::open(&db).expect("db opens");
-        let check: String = conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .expect("integrity check");
-        assert_eq!(check, "ok");
-    }
-
-    let bin = Binary::start(dir.path());
-    let api = bin.api();
-    let alice = api.login(&alice.username).await;
-    let mut stored = Vec::new();
-    let mut before = None::<i64>;
-    loop {
-        let path = match before {
-            Some(seq) => format!("/conversations/1/messages?limit=200&before={seq}"),
-            None => "/conversations/1/messages?limit=200".to_owned(),
-        };
-        let page = api.get(&path, &alice.token).await;
-        let messages = page.body["messages"].as_array().expect("messages").clone();
-        before = messages.first().and_then(|m| m["seq"].as_i64());
-        let more = page.body["has_more"] == true;
-        stored.splice(0..0, messages);
-        if !more {
-            break;
-        }
-    }
-    for (client_id, seq) in &acked {
-        let copies: Vec<_> = stored
-            .iter()
-            .filter(|m| m["client_id"] == client_id.as_str())
-            .collect();
-        assert_eq!(copies.len(), 1, "{client_id} stored exactly once");
-        assert_eq!(copies[0]["seq"], *seq, "{client_id} kept its sequence");
-    }
-    let seqs: Vec<i64> = stored
-        .iter()
-        .map(|m| m["seq"].as_i64().unwrap_or(0))
-        .collect();
-    let expected: Vec<i64> = (1..=seqs.len() as i64).collect();
-    assert_eq!(seqs, expected, "no gaps, in order");
-    // Sending order is sequence order.
-    let order: Vec<usize> = stored
-        .iter()
-        .map(|m| {
-            m["client_id"].as_str().unwrap_or("k0")[1..]
-                .parse()
-                .unwrap_or(0)
-        })
-        .collect();
-    assert!(order.windows(2).all(|w| w[0] < w[1]));
-
-    // The client retries everything it did not see acknowledged: no duplicates.
-    let mut ws = ws_to(&bin.addr, &alice).await;
-    for i in 0..sent {
-        let reply = ws
-            .say(1, &format!("k{i}"), &format!("crash test {i}"))
-            .await;
-        assert_eq!(reply["type"], "ack", "{reply}");
-    }
-    let history_len = {
-        let page = api
-            .get("/conversations/1/messages?limit=1", &alice.token)
-            .await;
-        page.body["messages"][0]["seq"].as_i64().expect("seq")
-    };
-    assert_eq!(
-        history_len, sent as i64,
-        "each message exactly once after retries"
-    );
 }
 
 #[test]

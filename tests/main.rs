@@ -6,6 +6,7 @@ mod common;
 
 mod chat;
 mod discovery;
+mod faults;
 mod join;
 mod lifecycle;
 mod security;

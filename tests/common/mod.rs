@@ -3,7 +3,9 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chinwag_hub::{Hub, HubConfig};
@@ -302,6 +304,32 @@ impl Api {
     }
 }
 
+impl Api {
+    /// Every message of a conversation, oldest first, through as many history pages as it
+    /// takes.
+    pub async fn all_messages(&self, me: &Session, conversation: i64) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut before = None::<i64>;
+        loop {
+            let path = match before {
+                Some(seq) => {
+                    format!("/conversations/{conversation}/messages?limit=200&before={seq}")
+                }
+                None => format!("/conversations/{conversation}/messages?limit=200"),
+            };
+            let page = self.get(&path, &me.token).await;
+            assert_eq!(page.status, 200, "{:?}", page.body);
+            let messages = page.body["messages"].as_array().expect("messages").clone();
+            before = messages.first().and_then(|m| m["seq"].as_i64());
+            let more = page.body["has_more"] == true;
+            all.splice(0..0, messages);
+            if !more {
+                return all;
+            }
+        }
+    }
+}
+
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
@@ -530,5 +558,84 @@ impl Ws {
             (f["type"] == "ack" || f["type"] == "error") && f["ref"] == reference.as_str()
         })
         .await
+    }
+}
+
+// ----- the real binary -----
+
+/// The real `chinwag --server` binary on `127.0.0.1:0`, killed when dropped.
+pub struct Binary {
+    pub child: Child,
+    pub addr: String,
+}
+
+impl Binary {
+    pub fn start(data_dir: &std::path::Path) -> Binary {
+        Self::start_with(data_dir, &[])
+    }
+
+    /// Starts it with extra command-line arguments.
+    pub fn start_with(data_dir: &std::path::Path, args: &[&str]) -> Binary {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chinwag"))
+            .args(["--server", "--bind", "127.0.0.1:0", "--name", "Crash Test"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("binary starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut addr = None;
+        for line in lines.by_ref() {
+            let line = line.expect("line");
+            if let Some(url) = line.trim().strip_prefix("http://") {
+                addr = Some(url.trim_end_matches('/').to_owned());
+                break;
+            }
+        }
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Binary {
+            child,
+            addr: addr.expect("the binary prints its URL"),
+        }
+    }
+
+    pub fn api(&self) -> Api {
+        Api::new(self.addr.parse().expect("socket address"))
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/api/v1/ws", self.addr)
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "the hub did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
