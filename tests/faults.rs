@@ -371,3 +371,306 @@ async fn a_dropped_connection_and_a_retry_never_duplicate_or_lose() {
         "some were committed before the retry"
     );
 }
+
+/// Connects and authenticates `n` sessions at once; each then counts the `message_new`
+/// frames it gets (the first `probes` also record send→receive latency from the body, which
+/// is the send time in microseconds since `epoch`). Returns the counters and latencies.
+struct Crowd {
+    counts: Vec<Arc<AtomicUsize>>,
+    latencies: Arc<std::sync::Mutex<Vec<u64>>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Crowd {
+    async fn connect(
+        url: &str,
+        sessions: &[crate::common::Session],
+        probes: usize,
+        epoch: Instant,
+    ) -> Crowd {
+        let latencies = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut counts = Vec::new();
+        let mut tasks = Vec::new();
+        for chunk in sessions.chunks(50) {
+            let mut connecting = Vec::new();
+            for session in chunk {
+                let url = url.to_owned();
+                let session = session.clone();
+                connecting.push(tokio::spawn(async move {
+                    Ws::connect_url(&url, &session, None).await.0
+                }));
+            }
+            for ws in connecting {
+                let ws = ws.await.expect("connects");
+                let count = Arc::new(AtomicUsize::new(0));
+                counts.push(count.clone());
+                let probe = tasks.len() < probes;
+                let latencies = latencies.clone();
+                tasks.push(tokio::spawn(async move {
+                    let (_sink, mut stream) = ws.socket.split();
+                    while let Some(Ok(message)) = stream.next().await {
+                        let Message::Text(text) = message else {
+                            continue;
+                        };
+                        if !text.contains("\"message_new\"") {
+                            continue;
+                        }
+                        count.fetch_add(1, Ordering::Relaxed);
+                        if probe {
+                            let frame: Value = serde_json::from_str(&text).expect("JSON");
+                            if let Some(sent) = frame["event"]["message"]["body"]
+                                .as_str()
+                                .and_then(|b| b.split(' ').next())
+                                .and_then(|t| t.parse::<u64>().ok())
+                            {
+                                let now = epoch.elapsed().as_micros() as u64;
+                                latencies
+                                    .lock()
+                                    .expect("lock")
+                                    .push(now.saturating_sub(sent));
+                            }
+                        }
+                    }
+                }));
+            }
+        }
+        Crowd {
+            counts,
+            latencies,
+            tasks,
+        }
+    }
+
+    /// Waits until every member counted `n` messages; returns how many did.
+    async fn wait_for(&self, n: usize) -> usize {
+        let deadline = Instant::now() + WAIT * 3;
+        loop {
+            let done = self
+                .counts
+                .iter()
+                .filter(|c| c.load(Ordering::Relaxed) >= n)
+                .count();
+            if done == self.counts.len() || Instant::now() > deadline {
+                return done;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// p50, p99 and max of the latencies recorded since the last call, in ms.
+    fn take_latencies(&self) -> (f64, f64, f64) {
+        let mut all = std::mem::take(&mut *self.latencies.lock().expect("lock"));
+        all.sort_unstable();
+        let at = |q: f64| {
+            all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or(0) as f64
+                / 1000.0
+        };
+        (
+            at(0.5),
+            at(0.99),
+            all.last().copied().unwrap_or(0) as f64 / 1000.0,
+        )
+    }
+}
+
+impl Drop for Crowd {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Five senders chat in `general` at a steady pace: `per_sender` messages each, one every
+/// 100 ms, the body starting with the send time.
+async fn chat_steadily(
+    url: &str,
+    senders: &[crate::common::Session],
+    per_sender: usize,
+    epoch: Instant,
+    tag: &str,
+) {
+    let mut tasks = Vec::new();
+    for (i, sender) in senders.iter().enumerate() {
+        let (mut ws, _) = Ws::connect_url(url, sender, None).await;
+        let tag = tag.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            for n in 0..per_sender {
+                tick.tick().await;
+                let now = epoch.elapsed().as_micros();
+                ws.send(json!({
+                    "type": "send", "conversation_id": 1,
+                    "client_id": format!("{tag}-{i}-{n}"), "body": format!("{now} {tag}"),
+                }))
+                .await;
+            }
+            for _ in 0..per_sender {
+                let reply = ws
+                    .expect("ack", |f| f["type"] == "ack" || f["type"] == "error")
+                    .await;
+                assert_eq!(reply["type"], "ack", "{reply}");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("sender");
+    }
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_reader_among_a_thousand_neither_grows_the_hub_nor_slows_the_rest() {
+    const CROWD: usize = 1000;
+    const SENDERS: usize = 5;
+    const PER_SENDER: usize = 30;
+    let mut cfg = config();
+    cfg.max_connections_per_addr = 4 * CROWD;
+    cfg.messages_per_second = 10_000;
+    cfg.message_burst = 10_000;
+    cfg.outbound_queue = 64;
+    cfg.heartbeat = Duration::from_secs(1);
+    let hub = TestHub::start_with(cfg).await;
+    let epoch = Instant::now();
+    let people = hub.crowd("user", CROWD).await;
+    let stuck_user = &hub.crowd("stuck", 1).await[0];
+    let firehose = hub.crowd("firehose", 1).await.remove(0);
+    let setup = Instant::now();
+    let crowd = Crowd::connect(&hub.ws_url(), &people, 20, epoch).await;
+    println!(
+        "stuck reader: {CROWD} connected and synced in {:.1} s",
+        setup.elapsed().as_secs_f64()
+    );
+    let senders = &people[..SENDERS];
+    let per_phase = SENDERS * PER_SENDER;
+    let url = hub.ws_url();
+    // In each phase, the crowd chats while a firehose sends 300 messages of 12 KiB into a
+    // direct conversation: first with someone who reads them, then with a client that
+    // authenticated and never reads again. The only difference is the stuck reader.
+    let firehose_into = |dm: i64, tag: &'static str| {
+        let url = url.clone();
+        let firehose = firehose.clone();
+        async move {
+            let big = "x".repeat(12 * 1024);
+            let (mut ws, _) = Ws::connect_url(&url, &firehose, None).await;
+            for n in 0..300 {
+                ws.send(json!({ "type": "send", "conversation_id": dm, "client_id": format!("{tag}{n}"), "body": big })).await;
+            }
+            for _ in 0..300 {
+                let reply = ws
+                    .expect("ack", |f| f["type"] == "ack" || f["type"] == "error")
+                    .await;
+                assert_eq!(reply["type"], "ack", "{reply}");
+            }
+        }
+    };
+
+    let reader_user = &hub.crowd("reader", 1).await[0];
+    let reader = Crowd::connect(&url, std::slice::from_ref(reader_user), 0, epoch).await;
+    let calm_dm = hub.api().direct(&firehose, reader_user).await;
+    let hose = tokio::spawn(firehose_into(calm_dm, "calm"));
+    chat_steadily(&url, senders, PER_SENDER, epoch, "calm").await;
+    hose.await.expect("firehose");
+    assert_eq!(
+        crowd.wait_for(per_phase).await,
+        CROWD,
+        "everyone got the calm phase"
+    );
+    assert_eq!(reader.wait_for(300 + per_phase).await, 1);
+    let calm = crowd.take_latencies();
+    let rss_before = rss_kib();
+
+    let (stuck, _) = Ws::connect_url(&url, stuck_user, None).await;
+    let dm = hub.api().direct(&firehose, stuck_user).await;
+    let connections_with_stuck = hub.hub.connection_count();
+    let stuck_at = Instant::now();
+    let hose = tokio::spawn(firehose_into(dm, "stuck"));
+    chat_steadily(&url, senders, PER_SENDER, epoch, "stuck").await;
+    hose.await.expect("firehose");
+    assert_eq!(
+        crowd.wait_for(2 * per_phase).await,
+        CROWD,
+        "everyone got the second phase"
+    );
+    let with_stuck = crowd.take_latencies();
+
+    // The hub lets go of the stuck connection within a bounded time.
+    let dropped = loop {
+        if hub.hub.connection_count() < connections_with_stuck {
+            break stuck_at.elapsed();
+        }
+        assert!(
+            stuck_at.elapsed() < WAIT,
+            "the stuck connection was never dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let rss_after = rss_kib();
+    println!(
+        "stuck reader: p50/p99/max latency to {} probes, calm {:.1}/{:.1}/{:.1} ms, with a stuck \
+         reader {:.1}/{:.1}/{:.1} ms; stuck connection dropped after {:.1} s; test process RSS \
+         {} → {} MiB (hub + {CROWD} clients)",
+        20,
+        calm.0,
+        calm.1,
+        calm.2,
+        with_stuck.0,
+        with_stuck.1,
+        with_stuck.2,
+        dropped.as_secs_f64(),
+        rss_before / 1024,
+        rss_after / 1024,
+    );
+    // A stuck reader that blocked the others would add whole seconds (the hub waits up to
+    // five for a write to it); the bound is far from that and well above noise.
+    let bound = (calm.1 * 3.0).max(calm.1 + 1000.0);
+    assert!(
+        with_stuck.1 < bound,
+        "the others were held up: p99 {} ms against {} ms calm",
+        with_stuck.1,
+        calm.1
+    );
+    // 300 messages of 12 KiB were meant for the stuck reader: the hub kept at most its
+    // 64-frame queue of them, not the 3.6 MiB.
+    assert!(
+        rss_after < rss_before + 64 * 1024,
+        "memory grew by {} KiB",
+        rss_after.saturating_sub(rss_before)
+    );
+    drop(stuck);
+
+    // Coming back, the stuck client resumes from the start and gets everything once.
+    let (mut back, replayed) = Ws::connect_url(&hub.ws_url(), stuck_user, Some(0)).await;
+    let mut seqs: HashMap<(i64, i64), usize> = HashMap::new();
+    for frame in &replayed {
+        if frame["event"]["kind"] == "message_new" {
+            let m = &frame["event"]["message"];
+            *seqs
+                .entry((
+                    m["conversation_id"].as_i64().unwrap_or(0),
+                    m["seq"].as_i64().unwrap_or(0),
+                ))
+                .or_insert(0) += 1;
+        }
+    }
+    let in_dm = seqs.keys().filter(|(c, _)| *c == dm).count();
+    let in_general = seqs.keys().filter(|(c, _)| *c == 1).count();
+    println!("stuck reader: on resume it was replayed {in_dm} direct and {in_general} general messages, none twice");
+    assert!(seqs.values().all(|&n| n == 1), "none twice");
+    assert_eq!(in_dm, 300);
+    assert_eq!(in_general, 2 * per_phase);
+    back.send(json!({ "type": "ping", "ref": "back" })).await;
+    assert_eq!(back.frame("pong").await["ref"], "back");
+}

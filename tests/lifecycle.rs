@@ -71,6 +71,7 @@ async fn a_silent_connection_is_dropped_and_goes_offline() {
     // Alice authenticates, then her client stops reading: it never answers a ping, like a
     // peer that vanished without closing.
     let silent = Ws::connect(&hub, &alice).await;
+    let vanished = tokio::time::Instant::now();
     let online = b
         .expect("alice online", |f| {
             f["type"] == "presence" && f["user_id"] == alice.id
@@ -83,6 +84,21 @@ async fn a_silent_connection_is_dropped_and_goes_offline() {
         })
         .await;
     assert_eq!(offline["status"], "offline");
+    let detected = vanished.elapsed();
+    println!(
+        "half-open: a peer that stopped answering was dropped and shown offline after {} ms \
+         (heartbeat 200 ms, bound 3 heartbeats + 1 s)",
+        detected.as_millis()
+    );
+    assert!(
+        detected < Duration::from_millis(1600),
+        "within the bound: {detected:?}"
+    );
+    assert_eq!(
+        hub.hub.connection_count(),
+        1,
+        "only Bob's connection is left"
+    );
     // Bob, who answers pings, is still connected well past the heartbeat window.
     b.stay_connected(Duration::from_millis(800)).await;
     b.send(json!({ "type": "ping", "ref": "still" })).await;

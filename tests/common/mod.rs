@@ -100,6 +100,43 @@ impl TestHub {
     }
 }
 
+impl TestHub {
+    /// Creates `n` accounts named `{prefix}{i}` straight through the store, each with a
+    /// session, skipping the (deliberately slow) password hashing of registration. For tests
+    /// that need a crowd, not for tests of registration.
+    pub async fn crowd(&self, prefix: &str, n: usize) -> Vec<Session> {
+        let tokens: Vec<String> = (0..n).map(|_| chinwag_hub::auth::new_token()).collect();
+        let hashes: Vec<Vec<u8>> = tokens
+            .iter()
+            .map(|t| chinwag_hub::auth::token_hash(t))
+            .collect();
+        let prefix = prefix.to_owned();
+        let ids = self
+            .hub
+            .store()
+            .write(move |tx| {
+                let mut ids = Vec::new();
+                for (i, hash) in hashes.iter().enumerate() {
+                    let name = format!("{prefix}{i}");
+                    let user = tx.register(&name, &name, "not-a-password-hash")?;
+                    tx.create_session(user.id, hash)?;
+                    ids.push((user.id, name));
+                }
+                Ok(ids)
+            })
+            .await
+            .expect("crowd created");
+        ids.into_iter()
+            .zip(tokens)
+            .map(|((id, username), token)| Session {
+                token,
+                id,
+                username,
+            })
+            .collect()
+    }
+}
+
 pub fn config() -> HubConfig {
     HubConfig::default()
 }
