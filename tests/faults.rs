@@ -674,3 +674,228 @@ async fn a_stuck_reader_among_a_thousand_neither_grows_the_hub_nor_slows_the_res
     back.send(json!({ "type": "ping", "ref": "back" })).await;
     assert_eq!(back.frame("pong").await["ref"], "back");
 }
+
+/// A small tmpfs mounted over a temporary directory, unmounted when dropped. Needs root (the
+/// test suite's entry point runs as root; see the README).
+struct SmallDisk {
+    dir: Option<tempfile::TempDir>,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> SmallDisk {
+        let dir = tempfile::tempdir().expect("dir");
+        let status = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir.path())
+            .status()
+            .expect("mount runs");
+        assert!(
+            status.success(),
+            "mounting a tmpfs needs root: run the suite as root (scripts/test does)"
+        );
+        SmallDisk { dir: Some(dir) }
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.as_ref().expect("mounted").path()
+    }
+
+    fn remount(&self, option: &str) {
+        let status = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,{option}")])
+            .arg(self.path())
+            .status()
+            .expect("mount runs");
+        assert!(status.success(), "remount {option}");
+    }
+
+    /// Fills the disk with a file until writing fails for want of space.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.path().join("filler");
+        let mut file = std::fs::File::create(&path).expect("filler");
+        let chunk = vec![0u8; 64 * 1024];
+        loop {
+            match file.write(&chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        let _ = file.sync_all();
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        if let Some(dir) = self.dir.take() {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(dir.path())
+                .status();
+        }
+    }
+}
+
+/// Sends up to `max` messages until one is refused; returns the acknowledged client ids
+/// and the refusal.
+async fn send_until_refused(ws: &mut Ws, tag: &str, max: usize) -> (Vec<String>, Option<Value>) {
+    let mut acked = Vec::new();
+    let body = "z".repeat(4000);
+    for n in 0..max {
+        let id = format!("{tag}{n}");
+        let reply = ws.say(1, &id, &format!("{id} {body}")).await;
+        if reply["type"] == "ack" {
+            acked.push(id);
+        } else {
+            return (acked, Some(reply));
+        }
+    }
+    (acked, None)
+}
+
+#[tokio::test]
+async fn a_full_disk_refuses_writes_clearly_keeps_reads_and_recovers() {
+    let disk = SmallDisk::mount("6m");
+    let dir = tempfile::TempDir::new_in(disk.path()).expect("data dir on the tmpfs");
+    let mut cfg = config();
+    cfg.messages_per_second = 10_000;
+    cfg.message_burst = 10_000;
+    cfg.max_bad_frames = 10_000;
+    let hub = TestHub::start_in(cfg, dir).await;
+    let api = hub.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let mut a = Ws::connect(&hub, &alice).await;
+    let mut b = Ws::connect(&hub, &bob).await;
+    let first = a.say(1, "before", "before the disk filled").await;
+    assert_eq!(first["type"], "ack");
+
+    // Disk full.
+    let filler = disk.fill();
+    let (acked, refused) = send_until_refused(&mut a, "full", 400).await;
+    let refused = refused.expect("a write was refused once the disk was full");
+    println!(
+        "disk full: {} more sends fit in space SQLite already had, then: {}",
+        acked.len(),
+        refused
+    );
+    assert_eq!(refused["code"], "unavailable", "{refused}");
+    assert!(refused["message"].as_str().unwrap_or("").contains("disk"));
+    // A burst while full (the writer batches these): each is either acknowledged and stored
+    // or refused and absent, never in between.
+    for n in 0..50 {
+        a.send(json!({
+            "type": "send", "ref": format!("burst{n}"), "conversation_id": 1,
+            "client_id": format!("burst{n}"), "body": "b".repeat(4000)
+        }))
+        .await;
+    }
+    let mut burst = HashMap::new();
+    while burst.len() < 50 {
+        let reply = a
+            .expect("reply", |f| f["type"] == "ack" || f["type"] == "error")
+            .await;
+        burst.insert(
+            reply["ref"].as_str().expect("ref").to_owned(),
+            reply["type"] == "ack",
+        );
+    }
+    let rest = api.send(&alice, 1, "rest-full", "over REST").await;
+    assert_eq!(rest.status, 503, "{:?}", rest.body);
+    assert_eq!(rest.code(), "unavailable");
+    // Reads go on: history, the conversation list, a new socket (resume).
+    let history = api.all_messages(&bob, 1).await;
+    let stored: Vec<&str> = history
+        .iter()
+        .filter_map(|m| m["client_id"].as_str())
+        .collect();
+    for id in &acked {
+        assert!(
+            stored.contains(&id.as_str()),
+            "{id} was acknowledged and is readable"
+        );
+    }
+    let refused_id = refused["ref"].as_str().expect("ref");
+    assert!(
+        !stored.contains(&refused_id),
+        "the refused message was not half-written"
+    );
+    assert!(!stored.contains(&"rest-full"));
+    for (id, acked) in &burst {
+        assert_eq!(
+            stored.contains(&id.as_str()),
+            *acked,
+            "{id}: stored if and only if acknowledged"
+        );
+    }
+    assert_eq!(api.get("/conversations", &bob.token).await.status, 200);
+    let (mut b2, _) = Ws::connect_resume(&hub, &bob, Some(0)).await;
+    b2.send(json!({ "type": "ping", "ref": "p" })).await;
+    assert_eq!(b2.frame("pong").await["ref"], "p");
+
+    // Space returns: the same message goes through, once.
+    std::fs::remove_file(&filler).expect("free the space");
+    let retry = a.say(1, refused_id, "after the disk was freed").await;
+    assert_eq!(retry["type"], "ack", "{retry}");
+    let live = b.message("after the disk was freed").await;
+    assert_eq!(live["client_id"], refused_id);
+    let rest = api.send(&alice, 1, "rest-full", "over REST").await;
+    assert_eq!(rest.status, 201, "{:?}", rest.body);
+
+    let history = api.all_messages(&bob, 1).await;
+    let ids: Vec<&str> = history
+        .iter()
+        .filter_map(|m| m["client_id"].as_str())
+        .collect();
+    let distinct: HashSet<&&str> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len(), "nothing twice");
+    let seqs: Vec<i64> = history
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap_or(0))
+        .collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "no gaps");
+    let dir = hub.stop().await;
+    let integrity: String = rusqlite::Connection::open(dir.path().join("chinwag.db"))
+        .expect("db opens")
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .expect("integrity check");
+    println!(
+        "disk full: {} messages stored, no gaps, none twice, integrity_check {integrity}",
+        ids.len()
+    );
+    assert_eq!(integrity, "ok");
+
+    // A read-only disk (remounted so while the hub was down): the hub does not start and
+    // says why in one line, and the data is untouched.
+    disk.remount("ro");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chinwag"))
+        .args([
+            "--server",
+            "--no-mdns",
+            "--bind",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    disk.remount("rw");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!(
+        "read-only disk: exit {:?}, {}",
+        out.status.code(),
+        stderr.trim()
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.to_lowercase().contains("read-only"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    drop(dir);
+    drop(disk);
+}

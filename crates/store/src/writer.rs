@@ -156,7 +156,26 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>, publisher:
             return;
         }
     };
-    for job in batch.drain(..) {
+    let mut jobs = batch.drain(..);
+    while let Some(job) = jobs.next() {
+        if txn.is_autocommit() {
+            // SQLite rolled the whole transaction back by itself (it may on a full disk or
+            // an I/O error). Nothing of this batch is written: say so to everyone, rather
+            // than let the remaining jobs commit one by one outside it.
+            let message = "the database rolled the transaction back (disk full or I/O error)";
+            tracing::error!(
+                "{message}; {} writes refused",
+                completions.len() + 1 + jobs.len()
+            );
+            for done in completions {
+                done(Err(StoreError::Unavailable(message.to_owned())));
+            }
+            fail_unstarted(job, message);
+            for job in jobs {
+                fail_unstarted(job, message);
+            }
+            return;
+        }
         let mut savepoint = match txn.savepoint() {
             Ok(sp) => sp,
             Err(err) => {
