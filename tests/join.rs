@@ -928,3 +928,253 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
     desktop.stop().await;
     hub.stop().await;
 }
+
+/// One person's UI: a WebSocket to a hub or node that it reopens (resuming from the last
+/// event it saw) whenever that endpoint restarts, and every message it has been shown.
+struct Screen {
+    who: &'static str,
+    session: Session,
+    ws: Option<Ws>,
+    last_event_id: Option<i64>,
+    shown: std::collections::HashMap<String, usize>,
+    sent: Vec<String>,
+}
+
+impl Screen {
+    fn new(who: &'static str, session: Session) -> Screen {
+        Screen {
+            who,
+            session,
+            ws: None,
+            last_event_id: None,
+            shown: Default::default(),
+            sent: Vec::new(),
+        }
+    }
+
+    fn note(&mut self, frame: &Value) {
+        if frame["type"] == "event" && frame["event"]["kind"] == "message_new" {
+            let id = frame["event"]["message"]["client_id"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned();
+            *self.shown.entry(id).or_insert(0) += 1;
+        }
+    }
+
+    /// Reads what has arrived, for up to `wait`.
+    async fn drain(&mut self, wait: Duration) {
+        let Some(mut ws) = self.ws.take() else { return };
+        let mut alive = true;
+        while let Some(frame) = ws.try_next(wait).await {
+            if frame["type"] == "__close" {
+                alive = false;
+                break;
+            }
+            self.note(&frame);
+        }
+        self.last_event_id = Some(ws.last_event_id);
+        if alive {
+            self.ws = Some(ws);
+        }
+    }
+
+    /// The endpoint is going away: keep what was shown, forget the socket.
+    async fn lose(&mut self) {
+        self.drain(Duration::from_millis(50)).await;
+        self.ws = None;
+    }
+
+    async fn open(&mut self, url: &str) {
+        if self.ws.is_none() {
+            let (ws, replayed) = Ws::connect_url(url, &self.session, self.last_event_id).await;
+            for frame in &replayed {
+                self.note(frame);
+            }
+            self.last_event_id = Some(ws.last_event_id);
+            self.ws = Some(ws);
+        }
+    }
+
+    async fn say(&mut self, body: String) {
+        if let Some(ws) = self.ws.as_mut() {
+            self.sent.push(send(ws, 1, &body).await);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Part {
+    Hub,
+    Node(usize),
+}
+
+#[tokio::test]
+async fn hub_and_nodes_restarted_in_any_order_converge_on_one_history() {
+    let hub = TestHub::start_with(config()).await;
+    let hub_addr = hub.addr;
+    let dirs = [
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    ];
+    let mut nodes = vec![
+        Some(TestNode::start(dirs[0].path(), hub_addr).await),
+        Some(TestNode::start(dirs[1].path(), hub_addr).await),
+    ];
+    let alice = nodes[0]
+        .as_ref()
+        .expect("node")
+        .api()
+        .register("alice")
+        .await;
+    let carol = nodes[1]
+        .as_ref()
+        .expect("node")
+        .api()
+        .register("carol")
+        .await;
+    let bob = hub.api().register("bob").await;
+    for node in nodes.iter().flatten() {
+        node.online().await;
+    }
+    let mut hub = Some(hub);
+    let mut hub_dir = None;
+    // Screens: Alice on node 0, Carol on node 1, Bob on the hub.
+    let mut screens = [
+        Screen::new("alice", alice),
+        Screen::new("carol", carol),
+        Screen::new("bob", bob),
+    ];
+    let endpoint = |screen: usize| match screen {
+        0 => Part::Node(0),
+        1 => Part::Node(1),
+        _ => Part::Hub,
+    };
+    use Part::{Hub, Node};
+    let rounds: [&[(bool, Part)]; 4] = [
+        &[
+            (false, Hub),
+            (false, Node(0)),
+            (false, Node(1)),
+            (true, Hub),
+            (true, Node(0)),
+            (true, Node(1)),
+        ],
+        &[
+            (false, Node(1)),
+            (false, Hub),
+            (false, Node(0)),
+            (true, Node(0)),
+            (true, Node(1)),
+            (true, Hub),
+        ],
+        &[
+            (false, Node(0)),
+            (false, Node(1)),
+            (false, Hub),
+            (true, Node(1)),
+            (true, Hub),
+            (true, Node(0)),
+        ],
+        &[
+            (false, Hub),
+            (true, Hub),
+            (false, Node(1)),
+            (false, Node(0)),
+            (true, Node(0)),
+            (true, Node(1)),
+        ],
+    ];
+    let mut steps = 0;
+    for (round, actions) in rounds.iter().enumerate() {
+        for (step, &(up, part)) in actions.iter().enumerate() {
+            for (i, screen) in screens.iter_mut().enumerate() {
+                if !up && endpoint(i) == part {
+                    screen.lose().await;
+                }
+            }
+            match (up, part) {
+                (false, Hub) => hub_dir = Some(hub.take().expect("hub up").stop().await),
+                (true, Hub) => {
+                    let dir = hub_dir.take().expect("hub down");
+                    hub = Some(TestHub::start_on(config(), dir, hub_addr.port()).await);
+                }
+                (false, Node(n)) => nodes[n].take().expect("node up").stop().await,
+                (true, Node(n)) => {
+                    nodes[n] = Some(TestNode::start(dirs[n].path(), hub_addr).await);
+                }
+            }
+            steps += 1;
+            // Everyone whose app is up looks at it and says something.
+            for (i, screen) in screens.iter_mut().enumerate() {
+                let url = match endpoint(i) {
+                    Hub => hub.as_ref().map(TestHub::ws_url),
+                    Node(n) => nodes[n].as_ref().map(TestNode::ws_url),
+                };
+                if let Some(url) = url {
+                    screen.open(&url).await;
+                    screen
+                        .say(format!("{} round {round} step {step}", screen.who))
+                        .await;
+                    screen.drain(Duration::from_millis(20)).await;
+                }
+            }
+        }
+    }
+    // Everything is up again: wait for the nodes to deliver what they queued.
+    let hub = hub.expect("hub up");
+    for node in nodes.iter().flatten() {
+        node.online().await;
+    }
+    let expected: usize = screens.iter().map(|s| s.sent.len()).sum();
+    let deadline = tokio::time::Instant::now() + WAIT * 2;
+    let history = loop {
+        let history = hub.api().all_messages(&screens[2].session, 1).await;
+        if history.len() >= expected || tokio::time::Instant::now() > deadline {
+            break history;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let stored: Vec<String> = history
+        .iter()
+        .map(|m| m["client_id"].as_str().unwrap_or("").to_owned())
+        .collect();
+    let distinct: std::collections::HashSet<&String> = stored.iter().collect();
+    let mut converged = 0;
+    for screen in screens.iter_mut() {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while screen.shown.len() < stored.len() && tokio::time::Instant::now() < deadline {
+            screen.drain(Duration::from_millis(100)).await;
+        }
+        let twice: Vec<_> = screen.shown.iter().filter(|(_, &n)| n > 1).collect();
+        assert!(
+            twice.is_empty(),
+            "{} was shown messages twice: {twice:?}",
+            screen.who
+        );
+        let mut shown: Vec<&String> = screen.shown.keys().collect();
+        let mut want: Vec<&String> = stored.iter().collect();
+        shown.sort();
+        want.sort();
+        assert_eq!(shown, want, "{} converged on the hub's history", screen.who);
+        converged += 1;
+    }
+    println!(
+        "restart everything: {} stop/start steps in 4 orders, {expected} messages sent, {} \
+         stored, {} distinct; {converged}/3 screens show exactly the stored history",
+        steps,
+        stored.len(),
+        distinct.len()
+    );
+    assert_eq!(stored.len(), expected, "every message sent is stored");
+    assert_eq!(distinct.len(), stored.len(), "none twice");
+    for screen in &screens {
+        for id in &screen.sent {
+            assert!(distinct.contains(id), "{}'s {id} was stored", screen.who);
+        }
+    }
+    for node in nodes.into_iter().flatten() {
+        node.stop().await;
+    }
+    hub.stop().await;
+}
