@@ -185,6 +185,15 @@ impl Hub {
         &self.state.store
     }
 
+    /// The hub's whole HTTP surface as a warp filter, for running it in-process (the fuzzer
+    /// drives it with `warp::test`); [`serve`] is what a real hub uses.
+    pub fn routes(
+        &self,
+    ) -> impl Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible> + Clone
+    {
+        routes(self.state.clone())
+    }
+
     /// Open WebSocket connections right now.
     pub fn connection_count(&self) -> usize {
         self.state.fanout.connection_count()
