@@ -1,13 +1,15 @@
 //! Who may do what, and what bad input gets: a typed error, an open connection where that
 //! makes sense, and nothing stored lost or corrupted.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::{config, raw_socket, TestHub, Ws};
+use crate::common::{config, raw_socket, Session, TestHub, Ws, WAIT};
 
 #[tokio::test]
 async fn anonymous_and_bad_tokens_are_refused_everywhere() {
@@ -719,4 +721,128 @@ async fn connections_per_address_are_capped() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(ok, "a freed slot can be used again");
+}
+
+/// Bob sends `n` messages, one every 50 ms, and Carol receives them: returns the send→ack
+/// and send→delivery latencies in ms, sorted.
+async fn chat_and_time(
+    hub: &TestHub,
+    bob: &Session,
+    carol: &Session,
+    tag: &str,
+    n: usize,
+) -> (Vec<f64>, Vec<f64>) {
+    let mut b = Ws::connect(hub, bob).await;
+    let mut c = Ws::connect(hub, carol).await;
+    let mut acks = Vec::new();
+    let mut deliveries = Vec::new();
+    for i in 0..n {
+        let started = std::time::Instant::now();
+        let body = format!("{tag} {i}");
+        let reply = b.say(1, &format!("{tag}{i}"), &body).await;
+        assert_eq!(reply["type"], "ack", "{reply}");
+        acks.push(started.elapsed().as_secs_f64() * 1000.0);
+        c.message(&body).await;
+        deliveries.push(started.elapsed().as_secs_f64() * 1000.0);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    acks.sort_by(f64::total_cmp);
+    deliveries.sort_by(f64::total_cmp);
+    (acks, deliveries)
+}
+
+fn p99(sorted: &[f64]) -> f64 {
+    sorted[((sorted.len() as f64 * 0.99) as usize).min(sorted.len() - 1)]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_from_one_client_does_not_degrade_the_others() {
+    let hub = TestHub::start_with(config()).await;
+    let api = hub.api();
+    let bob = api.register("bob").await;
+    let carol = api.register("carol").await;
+    let mallory = api.register("mallory").await;
+    let calm = chat_and_time(&hub, &bob, &carol, "calm", 30).await;
+
+    // Mallory, on four connections at once, sends as fast as her sockets take it: messages
+    // over her rate, typing over its rate, malformed frames. Each connection she opens is
+    // closed for abuse; she reconnects at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let closed = Arc::new(AtomicUsize::new(0));
+    let mut flood = Vec::new();
+    for k in 0..4 {
+        let (url, mallory, stop, refused, closed) = (
+            hub.ws_url(),
+            mallory.clone(),
+            stop.clone(),
+            refused.clone(),
+            closed.clone(),
+        );
+        flood.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let Ok((ws, _)) = tokio::time::timeout(WAIT, Ws::connect_url(&url, &mallory, None)).await else {
+                    continue;
+                };
+                let (mut sink, mut stream) = ws.socket.split();
+                let reader = tokio::spawn(async move {
+                    let mut errors = 0;
+                    while let Some(Ok(message)) = stream.next().await {
+                        if let Message::Text(text) = message {
+                            errors += usize::from(text.contains("\"type\":\"error\""));
+                        }
+                    }
+                    errors
+                });
+                loop {
+                    n += 1;
+                    let frame = match n % 3 {
+                        0 => json!({"type": "send", "conversation_id": 1, "client_id": format!("m{k}-{n}"), "body": "spam"}).to_string(),
+                        1 => json!({"type": "typing", "conversation_id": 1, "typing": true}).to_string(),
+                        _ => "{not json".to_owned(),
+                    };
+                    if stop.load(Ordering::Relaxed) || sink.send(Message::Text(frame.into())).await.is_err() {
+                        break;
+                    }
+                }
+                drop(sink);
+                if let Ok(Ok(errors)) = tokio::time::timeout(Duration::from_secs(2), reader).await {
+                    refused.fetch_add(errors, Ordering::Relaxed);
+                    closed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let flooded = chat_and_time(&hub, &bob, &carol, "flooded", 30).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in flood {
+        let _ = tokio::time::timeout(WAIT, task).await;
+    }
+    let spam = api
+        .all_messages(&bob, 1)
+        .await
+        .iter()
+        .filter(|m| m["body"] == "spam")
+        .count();
+    println!(
+        "flood: Bob's p99 send→ack {:.1} ms and send→Carol {:.1} ms calm, {:.1} ms and {:.1} ms \
+         while Mallory flooded on 4 connections: {} of her frames refused with an error, {} \
+         connections closed for abuse, {spam} of her messages stored (her rate allows ~20/s)",
+        p99(&calm.0),
+        p99(&calm.1),
+        p99(&flooded.0),
+        p99(&flooded.1),
+        refused.load(Ordering::Relaxed),
+        closed.load(Ordering::Relaxed),
+    );
+    let bound = (p99(&calm.1) * 3.0).max(p99(&calm.1) + 500.0);
+    assert!(p99(&flooded.1) < bound, "Bob and Carol were slowed down");
+    assert!(refused.load(Ordering::Relaxed) > 0);
+    assert!(
+        closed.load(Ordering::Relaxed) > 0,
+        "abuse closes the connection"
+    );
+    assert!(spam < 200, "the rate limit held: {spam} stored");
 }
