@@ -4,6 +4,7 @@
 
 mod common;
 
+mod authz;
 mod chat;
 mod discovery;
 mod faults;
