@@ -846,3 +846,169 @@ async fn a_flood_from_one_client_does_not_degrade_the_others() {
     );
     assert!(spam < 200, "the rate limit held: {spam} stored");
 }
+
+#[tokio::test]
+async fn no_token_password_or_message_text_reaches_the_logs() {
+    // The real binary, logging everything it can (debug for every crate).
+    let dir = tempfile::tempdir().expect("dir");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chinwag"))
+        .args([
+            "--server",
+            "--no-mdns",
+            "--bind",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("RUST_LOG", "debug")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let log = std::thread::spawn(move || {
+        let mut all = String::new();
+        std::io::Read::read_to_string(&mut std::io::BufReader::new(stderr), &mut all).ok();
+        all
+    });
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let addr = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("http://")
+                .map(|a| a.trim_end_matches('/').to_owned())
+        })
+        .expect("prints its address");
+    std::thread::spawn(move || for _ in lines {});
+    let api = crate::common::Api::new(addr.parse().expect("addr"));
+    let alice = api.register("alice").await;
+    let bob = api.login("alice").await;
+    let wrong = api
+        .call(
+            "POST",
+            "/auth/login",
+            None,
+            Some(json!({"username": "alice", "password": "hunter2-wrong-guess"})),
+        )
+        .await;
+    assert_eq!(wrong.status, 401);
+    // A token in the query string is not a way in.
+    let in_url = api
+        .call("GET", &format!("/me?token={}", alice.token), None, None)
+        .await;
+    assert_eq!(in_url.status, 401);
+    let secret = "the-launch-codes-are-0000";
+    let (mut ws, _) = Ws::connect_url(&format!("ws://{addr}/api/v1/ws"), &alice, None).await;
+    assert_eq!(ws.say(1, "s1", secret).await["type"], "ack");
+    ws.send(json!({"type": "edit", "message_id": 1, "body": format!("{secret} edited")}))
+        .await;
+    ws.send_text(&format!(
+        "{{\"type\":\"auth\",\"token\":\"{}\"}}",
+        bob.token
+    ))
+    .await;
+    ws.send_text(&format!("not json {secret}")).await;
+    let _ = ws.try_next(Duration::from_millis(300)).await;
+    api.call("POST", "/auth/logout", Some(&bob.token), None)
+        .await;
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let log = log.join().expect("log");
+    let leaks: Vec<&str> = [
+        alice.token.as_str(),
+        bob.token.as_str(),
+        "alice-password",
+        "hunter2-wrong-guess",
+        secret,
+    ]
+    .into_iter()
+    .filter(|needle| log.contains(needle))
+    .collect();
+    println!(
+        "log hygiene: {} log lines at debug level checked for 2 tokens, 2 passwords and a message body: {} found",
+        log.lines().count(),
+        leaks.len()
+    );
+    assert!(log.lines().count() > 5, "the binary did log: {log}");
+    assert!(leaks.is_empty(), "secrets in the log: {leaks:?}\n{log}");
+}
+
+#[tokio::test]
+async fn passwords_and_tokens_are_stored_only_as_hashes_and_tokens_are_revocable() {
+    let hub = TestHub::start().await;
+    let api = hub.api();
+    let alice = api.register("alice").await;
+    let second = api.login("alice").await;
+    let db = rusqlite::Connection::open(hub.dir.path().join("chinwag.db")).expect("db");
+    let hash: String = db
+        .query_row(
+            "SELECT password_hash FROM users WHERE username = 'alice'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("hash");
+    assert!(hash.starts_with("$argon2id$"), "argon2id: {hash}");
+    // Nothing in any table holds the password or a token in clear (as text or bytes).
+    let tables: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .expect("tables")
+        .query_map([], |r| r.get(0))
+        .expect("rows")
+        .map(|r| r.expect("name"))
+        .collect();
+    let needles = [
+        "alice-password",
+        alice.token.as_str(),
+        second.token.as_str(),
+    ];
+    let mut cells = 0;
+    for table in &tables {
+        let mut stmt = db
+            .prepare(&format!("SELECT * FROM \"{table}\""))
+            .expect("select");
+        let columns = stmt.column_count();
+        let mut rows = stmt.query([]).expect("rows");
+        while let Some(row) = rows.next().expect("row") {
+            for i in 0..columns {
+                cells += 1;
+                let text = match row.get_ref(i).expect("cell") {
+                    rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                        String::from_utf8_lossy(t).into_owned()
+                    }
+                    _ => continue,
+                };
+                for needle in needles {
+                    assert!(!text.contains(needle), "{table} holds a secret in clear");
+                }
+            }
+        }
+    }
+    let sessions: i64 = db
+        .query_row(
+            "SELECT count(*) FROM sessions WHERE user_id = ?1",
+            [alice.id],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(
+        sessions, 2,
+        "one row per session, keyed by the token's hash"
+    );
+    // Signing out revokes that token at once, and only that one.
+    let out = api
+        .call("POST", "/auth/logout", Some(&second.token), None)
+        .await;
+    assert!(out.status < 300, "{:?}", out.body);
+    assert_eq!(api.get("/me", &second.token).await.status, 401);
+    assert_eq!(api.get("/me", &alice.token).await.status, 200);
+    println!(
+        "secrets at rest: {cells} cells in {} tables scanned, no password or token in clear; \
+         password stored as argon2id; a revoked token is refused at once",
+        tables.len()
+    );
+}

@@ -233,6 +233,10 @@ test('hostile text in messages, names and group names is shown as text and runs 
   ];
   await withHub(async (hub, open) => {
     const alice = await open();
+    // Every address the page asks for, WebSockets included: a session token must never be in one.
+    const urls = [];
+    alice.on('request', (r) => urls.push(r.url()));
+    alice.on('websocket', (ws) => urls.push(ws.url()));
     await register(alice, 'alice', '<img src=x onerror="window.__xss=8">');
     const bob = await open();
     await register(bob, 'bob', 'Bob Baker');
@@ -243,6 +247,9 @@ test('hostile text in messages, names and group names is shown as text and runs 
     await bob.bringToFront();
     await openConversation(bob, '<b onclick');
     await until(bob, (n) => document.querySelectorAll('#messages .bubble').length === n, corpus.length);
+    const token = await alice.evaluate(() => localStorage.getItem('chinwag.token'));
+    assert.ok(token && urls.length > 3, 'the page made requests with a session');
+    assert.deepEqual(urls.filter((u) => u.includes(token) || /token=/i.test(u)), [], 'no token in any URL');
     for (const page of [alice, bob]) {
       assert.deepEqual(await bodies(page), corpus, 'every payload appears literally');
       const state = await page.evaluate(() => ({
