@@ -22,6 +22,9 @@ use clap::Parser;
     about = "A self-contained LAN messenger: host a chat or join one, in one binary."
 )]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<AdminCommand>,
+
     /// Run a headless hub (no window) that browsers and apps on the LAN can join.
     #[arg(long, conflicts_with = "join")]
     server: bool,
@@ -50,7 +53,7 @@ struct Cli {
     bind: Option<SocketAddr>,
 
     /// Where the database lives (default: the platform's data directory).
-    #[arg(long, env = "CHINWAG_DATA_DIR", value_name = "DIR")]
+    #[arg(long, env = "CHINWAG_DATA_DIR", value_name = "DIR", global = true)]
     data_dir: Option<PathBuf>,
 
     /// The hub's name, shown to people who join.
@@ -89,6 +92,123 @@ struct Cli {
     mdns_loopback: bool,
 }
 
+/// Admin commands on a data directory (`--data-dir`, or the default one).
+#[derive(Debug, clap::Subcommand)]
+enum AdminCommand {
+    /// Copy the store to FILE, consistently, even while the hub runs. FILE must not exist.
+    Backup {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Replace the store with the backup FILE, after checking it. Stop the hub first; the
+    /// store it replaces is kept beside it as chinwag.db.before-restore-TIME.
+    Restore {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Write one user's account, conversations and messages as JSON (a data export request).
+    Export {
+        /// The username.
+        #[arg(long, value_name = "NAME")]
+        user: String,
+        /// Where to write (default: standard output). Must not exist.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Runs an admin command; prints one line of outcome on success, one clear error otherwise.
+fn admin(command: AdminCommand, data_dir: Option<PathBuf>) -> ExitCode {
+    use chinwag_store::admin;
+    let dir = match data_dir.map_or_else(chinwag_node::default_data_dir, Ok) {
+        Ok(dir) => dir,
+        Err(err) => {
+            eprintln!("chinwag: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let db = dir.join(chinwag_node::DB_FILE);
+    let outcome = match command {
+        AdminCommand::Backup { file } => {
+            admin::backup(&db, &file).map(|s| {
+                format!(
+                "backup: {} users, {} conversations, {} messages (schema {}) copied from {} to {}",
+                s.users, s.conversations, s.messages, s.schema_version, db.display(), file.display()
+            )
+            })
+        }
+        AdminCommand::Restore { file } => admin::restore(&file, &db).map(|(s, kept)| {
+            let kept = kept.map_or(String::new(), |k| {
+                format!("; the previous store is kept at {}", k.display())
+            });
+            format!(
+                "restore: {} users, {} conversations, {} messages from {} into {}{kept}",
+                s.users,
+                s.conversations,
+                s.messages,
+                file.display(),
+                db.display()
+            )
+        }),
+        AdminCommand::Export { user, out } => admin::export_user(&db, &user).and_then(|export| {
+            let json = serde_json::to_string_pretty(&export)?;
+            let messages: usize = export
+                .conversations
+                .iter()
+                .map(|c| c.messages.len())
+                .sum::<usize>()
+                + export.sent_elsewhere.len();
+            match &out {
+                None => {
+                    println!("{json}");
+                    Ok(format!(
+                        "export: {user}: {} conversations, {messages} messages",
+                        export.conversations.len()
+                    ))
+                }
+                Some(path) => {
+                    use std::io::Write;
+                    let mut file = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(path)
+                        .and_then(|mut f| f.write_all(json.as_bytes()).map(|()| f))
+                        .map_err(|e| {
+                            chinwag_store::StoreError::Unavailable(format!(
+                                "cannot write {}: {e}",
+                                path.display()
+                            ))
+                        })?;
+                    let _ = file.flush();
+                    Ok(format!(
+                        "export: {user}: {} conversations, {messages} messages written to {}",
+                        export.conversations.len(),
+                        path.display()
+                    ))
+                }
+            }
+        }),
+    };
+    match outcome {
+        Ok(line) => {
+            eprintln!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(chinwag_store::StoreError::NotFound(what)) => {
+            eprintln!("chinwag: no such {what} in {}", db.display());
+            ExitCode::FAILURE
+        }
+        Err(chinwag_store::StoreError::Invalid { reason, .. }) => {
+            eprintln!("chinwag: {reason}");
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("chinwag: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -100,6 +220,9 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
+    if let Some(command) = cli.command {
+        return admin(command, cli.data_dir);
+    }
     if cli.discover {
         return discover(cli.timeout, cli.first, cli.mdns_loopback);
     }

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod admin;
 mod authz;
 mod chat;
 mod discovery;

@@ -10,6 +10,7 @@
 //! What it must not do: speak HTTP or WebSocket, hash passwords, or hold state beyond the
 //! database. Rules that need no I/O (validation of names, bodies) live in [`validate`].
 
+pub mod admin;
 pub mod queries;
 pub mod schema;
 mod tx;

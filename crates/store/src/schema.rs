@@ -5,7 +5,16 @@ use rusqlite_migration::{Migrations, M};
 
 /// The migrations, oldest first.
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1)])
+    Migrations::new(steps())
+}
+
+fn steps() -> Vec<M<'static>> {
+    vec![M::up(V1)]
+}
+
+/// The schema version this build migrates to (the database's `user_version` once it has).
+pub fn migrations_count() -> i64 {
+    steps().len() as i64
 }
 
 /// Version 1: accounts, sessions, conversations, members, messages and the event log.
