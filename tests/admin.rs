@@ -190,16 +190,14 @@ async fn export_gives_a_users_conversations_and_nobody_elses() {
 
     let out_dir = tempfile::tempdir().expect("dir");
     let out = out_dir.path().join("alice.json");
-    let result = chinwag(
-        &[
-            "export",
-            "--user",
-            "alice",
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
-        dir.path(),
-    );
+    let export_alice = [
+        "export",
+        "--user",
+        "alice",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ];
+    let result = chinwag(&export_alice, dir.path());
     assert!(result.status.success(), "{}", stderr(&result));
     println!("{}", stderr(&result));
     let export: Value =
@@ -246,16 +244,7 @@ async fn export_gives_a_users_conversations_and_nobody_elses() {
     assert_eq!(unknown.status.code(), Some(1));
     assert_eq!(stderr(&unknown).lines().count(), 1, "{}", stderr(&unknown));
     assert!(stderr(&unknown).contains("no such user"));
-    let exists = chinwag(
-        &[
-            "export",
-            "--user",
-            "alice",
-            "--out",
-            out.to_str().expect("utf-8"),
-        ],
-        dir.path(),
-    );
+    let exists = chinwag(&export_alice, dir.path());
     assert_eq!(exists.status.code(), Some(1));
     assert!(
         stderr(&exists).contains("File exists"),

@@ -137,7 +137,13 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    // No failure files: this is an integration test (no lib.rs beside it to store them by);
+    // a failure prints the minimal case, which then becomes a unit test.
+    #![proptest_config(ProptestConfig {
+        cases: 2000,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn client_frames_round_trip(frame in client_frame()) {
