@@ -168,18 +168,17 @@ fn admin(command: AdminCommand, data_dir: Option<PathBuf>) -> ExitCode {
                 }
                 Some(path) => {
                     use std::io::Write;
-                    let mut file = std::fs::OpenOptions::new()
+                    std::fs::OpenOptions::new()
                         .write(true)
                         .create_new(true)
                         .open(path)
-                        .and_then(|mut f| f.write_all(json.as_bytes()).map(|()| f))
+                        .and_then(|mut f| f.write_all(json.as_bytes()))
                         .map_err(|e| {
                             chinwag_store::StoreError::Unavailable(format!(
                                 "cannot write {}: {e}",
                                 path.display()
                             ))
                         })?;
-                    let _ = file.flush();
                     Ok(format!(
                         "export: {user}: {} conversations, {messages} messages written to {}",
                         export.conversations.len(),

@@ -8,7 +8,7 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{config, Api, Session, TestHub, Ws};
+use crate::common::{sending_at, Api, Session, TestHub, Ws};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Caller {
@@ -397,9 +397,7 @@ fn ws_rows() -> Vec<(&'static str, Frame)> {
 #[tokio::test]
 async fn every_endpoint_and_frame_allows_exactly_whom_it_should() {
     // Many rows post messages; the matrix is not about the rate limit.
-    let mut cfg = config();
-    cfg.messages_per_second = 10_000;
-    cfg.message_burst = 10_000;
+    let cfg = sending_at(10_000);
     let hub = TestHub::start_with(cfg).await;
     let api = hub.api();
     let people = People {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::{config, TestHub, Ws};
+use crate::common::{config, sending_at, TestHub, Ws};
 
 #[tokio::test]
 async fn two_users_chat_directly() {
@@ -482,9 +482,7 @@ async fn profile_changes_reach_everyone() {
 
 #[tokio::test]
 async fn history_pages_by_sequence() {
-    let mut cfg = config();
-    cfg.messages_per_second = 1000;
-    cfg.message_burst = 1000;
+    let cfg = sending_at(1000);
     let hub = TestHub::start_with(cfg).await;
     let api = hub.api();
     let alice = api.register("alice").await;

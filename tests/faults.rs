@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::{config, Binary, TestHub, Ws, WAIT};
+use crate::common::{sending_at, Binary, TestHub, Ws, WAIT};
 
 /// What one pipelining sender saw: how many it sent and which were acknowledged, with
 /// their sequence numbers.
@@ -237,6 +237,7 @@ async fn sigkill_mid_stream_loses_no_acknowledged_message() {
     // every message once, between what it saw live and what it is replayed.
     let (mut resumed, replayed) =
         Ws::connect_url(&bin.ws_url(), &watcher, Some(watch_ws.last_event_id)).await;
+    let live = watched.len();
     let mut seen = watched;
     for frame in &replayed {
         if frame["event"]["kind"] == "message_new" {
@@ -249,8 +250,7 @@ async fn sigkill_mid_stream_loses_no_acknowledged_message() {
     let stored_seqs: HashSet<i64> = seqs.iter().copied().collect();
     let seen_seqs: HashSet<i64> = seen.keys().copied().collect();
     println!(
-        "crash durability: watcher saw {} live, {} replayed on resume, {twice} twice",
-        seen.len() - replayed.len().min(seen.len()),
+        "crash durability: watcher saw {live} live, {} replayed on resume, {twice} twice",
         replayed.len()
     );
     assert_eq!(twice, 0, "the watcher got no message twice");
@@ -276,9 +276,7 @@ async fn sigkill_mid_stream_loses_no_acknowledged_message() {
             .await;
         }
         for _ in &missing {
-            let reply = ws
-                .expect("ack", |f| f["type"] == "ack" || f["type"] == "error")
-                .await;
+            let reply = ws.reply().await;
             assert_eq!(reply["type"], "ack", "{reply}");
         }
     }
@@ -308,9 +306,7 @@ async fn sigkill_mid_stream_loses_no_acknowledged_message() {
 
 #[tokio::test]
 async fn a_dropped_connection_and_a_retry_never_duplicate_or_lose() {
-    let mut cfg = config();
-    cfg.messages_per_second = 10_000;
-    cfg.message_burst = 10_000;
+    let cfg = sending_at(10_000);
     let hub = TestHub::start_with(cfg).await;
     let api = hub.api();
     let alice = api.register("alice").await;
@@ -508,9 +504,7 @@ async fn chat_steadily(
                 .await;
             }
             for _ in 0..per_sender {
-                let reply = ws
-                    .expect("ack", |f| f["type"] == "ack" || f["type"] == "error")
-                    .await;
+                let reply = ws.reply().await;
                 assert_eq!(reply["type"], "ack", "{reply}");
             }
         }));
@@ -536,10 +530,8 @@ async fn a_stuck_reader_among_a_thousand_neither_grows_the_hub_nor_slows_the_res
     const CROWD: usize = 1000;
     const SENDERS: usize = 5;
     const PER_SENDER: usize = 30;
-    let mut cfg = config();
+    let mut cfg = sending_at(10_000);
     cfg.max_connections_per_addr = 4 * CROWD;
-    cfg.messages_per_second = 10_000;
-    cfg.message_burst = 10_000;
     cfg.outbound_queue = 64;
     cfg.heartbeat = Duration::from_secs(1);
     let hub = TestHub::start_with(cfg).await;
@@ -569,9 +561,7 @@ async fn a_stuck_reader_among_a_thousand_neither_grows_the_hub_nor_slows_the_res
                 ws.send(json!({ "type": "send", "conversation_id": dm, "client_id": format!("{tag}{n}"), "body": big })).await;
             }
             for _ in 0..300 {
-                let reply = ws
-                    .expect("ack", |f| f["type"] == "ack" || f["type"] == "error")
-                    .await;
+                let reply = ws.reply().await;
                 assert_eq!(reply["type"], "ack", "{reply}");
             }
         }
@@ -764,9 +754,7 @@ async fn send_until_refused(ws: &mut Ws, tag: &str, max: usize) -> (Vec<String>,
 async fn a_full_disk_refuses_writes_clearly_keeps_reads_and_recovers() {
     let disk = SmallDisk::mount("6m");
     let dir = tempfile::TempDir::new_in(disk.path()).expect("data dir on the tmpfs");
-    let mut cfg = config();
-    cfg.messages_per_second = 10_000;
-    cfg.message_burst = 10_000;
+    let mut cfg = sending_at(10_000);
     cfg.max_bad_frames = 10_000;
     let hub = TestHub::start_in(cfg, dir).await;
     let api = hub.api();
@@ -799,9 +787,7 @@ async fn a_full_disk_refuses_writes_clearly_keeps_reads_and_recovers() {
     }
     let mut burst = HashMap::new();
     while burst.len() < 50 {
-        let reply = a
-            .expect("reply", |f| f["type"] == "ack" || f["type"] == "error")
-            .await;
+        let reply = a.reply().await;
         burst.insert(
             reply["ref"].as_str().expect("ref").to_owned(),
             reply["type"] == "ack",

@@ -6,13 +6,11 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::{config, Binary, Session, TestHub, Ws, WAIT};
+use crate::common::{config, sending_at, Binary, Session, TestHub, Ws, WAIT};
 
 #[tokio::test]
 async fn graceful_shutdown_acks_in_flight_writes_and_says_going_away() {
-    let mut cfg = config();
-    cfg.messages_per_second = 1000;
-    cfg.message_burst = 1000;
+    let cfg = sending_at(1000);
     let mut hub = TestHub::start_with(cfg.clone()).await;
     let api = hub.api();
     let alice = api.register("alice").await;
@@ -108,10 +106,8 @@ async fn a_silent_connection_is_dropped_and_goes_offline() {
 
 #[tokio::test]
 async fn a_lagging_client_catches_up_from_the_store_exactly_once() {
-    let mut cfg = config();
+    let mut cfg = sending_at(10_000);
     cfg.outbound_queue = 2;
-    cfg.messages_per_second = 10_000;
-    cfg.message_burst = 10_000;
     let hub = TestHub::start_with(cfg).await;
     let api = hub.api();
     let alice = api.register("alice").await;

@@ -141,6 +141,16 @@ pub fn config() -> HubConfig {
     HubConfig::default()
 }
 
+/// The default config, but each user may send `rate` messages a second with bursts of as
+/// many: for tests about something other than the rate limit.
+pub fn sending_at(rate: u32) -> HubConfig {
+    HubConfig {
+        messages_per_second: rate,
+        message_burst: rate,
+        ..HubConfig::default()
+    }
+}
+
 /// A signed-in user.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -581,6 +591,14 @@ impl Ws {
     pub async fn closed(&mut self) -> u16 {
         let frame = self.frame("__close").await;
         frame["code"].as_u64().expect("close code") as u16
+    }
+
+    /// The next reply to a message operation: its `ack` or `error` (for pipelined sends).
+    pub async fn reply(&mut self) -> Value {
+        self.expect("an ack or error", |f| {
+            f["type"] == "ack" || f["type"] == "error"
+        })
+        .await
     }
 
     /// Sends a message and returns its `ack`.

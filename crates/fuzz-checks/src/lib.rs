@@ -122,20 +122,15 @@ pub fn rest_request(data: &[u8]) {
     let (target, body) = rest.split_at(split);
     let body = body.get(1..).unwrap_or_default().to_vec();
     let path = format!("/api/v1/{}", encode(target));
-    let mut token = match caller % 5 {
+    // 0: no token; 1–3: alice, bob, carol; 4: a forged token.
+    let token = match caller % 5 {
         0 => None,
-        1..=3 => Some(world.tokens[(caller % 5 - 1) as usize].clone()),
-        _ => Some("not-a-real-token".to_owned()),
-    };
-    if path.contains("logout") {
-        // Signing out revokes the session; give this request a session of its own.
-        if let Some(i) = (1..=3)
-            .contains(&(caller % 5))
-            .then(|| (caller % 5 - 1) as usize)
-        {
+        4 => Some("not-a-real-token".to_owned()),
+        n if path.contains("logout") => {
+            // Signing out revokes the session; give this request a session of its own.
             let fresh = new_token();
             let hash = token_hash(&fresh);
-            let user = world.users[i];
+            let user = world.users[usize::from(n - 1)];
             world
                 .runtime
                 .block_on(
@@ -145,9 +140,10 @@ pub fn rest_request(data: &[u8]) {
                         .write(move |tx| tx.create_session(user, &hash)),
                 )
                 .expect("session");
-            token = Some(fresh);
+            Some(fresh)
         }
-    }
+        n => Some(world.tokens[usize::from(n - 1)].clone()),
+    };
     let mut request = warp::test::request()
         .method(method)
         .path(&path)

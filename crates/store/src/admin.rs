@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::{now_millis, queries, Result, StoreError};
@@ -42,12 +42,7 @@ fn open_read_only(path: &Path) -> Result<Connection> {
             format!("{} does not exist", path.display()),
         ));
     }
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(Duration::from_secs(5))?;
-    Ok(conn)
+    crate::open_connection(path, true)
 }
 
 /// Checks that `path` is a sound Chinwag database: SQLite's integrity check passes and it
