@@ -8,7 +8,7 @@
 //! store is the truth), so a slow client costs at most its queue in memory.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -36,6 +36,8 @@ struct ConnHandle {
     session: Vec<u8>,
     kick: Arc<Notify>,
     tx: mpsc::Sender<Outbound>,
+    /// Bytes of frame text waiting in `tx`.
+    queued: Arc<AtomicUsize>,
     lagged: Arc<AtomicBool>,
     away: bool,
 }
@@ -62,11 +64,33 @@ pub struct Fanout {
 /// Receiving side of a registered connection.
 pub struct Registration {
     pub id: ConnId,
-    pub rx: mpsc::Receiver<Outbound>,
+    pub queue: Queue,
     /// Set when an event could not be queued; the connection must catch up from the store.
     pub lagged: Arc<AtomicBool>,
     /// Notified when the connection's session is revoked.
     pub kicked: Arc<Notify>,
+}
+
+/// A connection's queue of frames, counting the bytes it holds so the hub can say how much
+/// memory its slow readers cost.
+pub struct Queue {
+    rx: mpsc::Receiver<Outbound>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Queue {
+    pub async fn recv(&mut self) -> Option<Outbound> {
+        let out = self.rx.recv().await?;
+        self.queued.fetch_sub(out.text.len(), Ordering::Relaxed);
+        Some(out)
+    }
+
+    #[cfg(test)]
+    fn try_recv(&mut self) -> Option<Outbound> {
+        let out = self.rx.try_recv().ok()?;
+        self.queued.fetch_sub(out.text.len(), Ordering::Relaxed);
+        Some(out)
+    }
 }
 
 impl Fanout {
@@ -107,6 +131,7 @@ impl Fanout {
     pub fn register(&self, user_id: UserId, session: Vec<u8>, capacity: usize) -> Registration {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let lagged = Arc::new(AtomicBool::new(false));
+        let queued = Arc::new(AtomicUsize::new(0));
         let kick = Arc::new(Notify::new());
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let mut inner = self.write();
@@ -117,6 +142,7 @@ impl Fanout {
                 session,
                 kick: kick.clone(),
                 tx,
+                queued: queued.clone(),
                 lagged: lagged.clone(),
                 away: false,
             },
@@ -125,7 +151,7 @@ impl Fanout {
         Self::announce_presence(&mut inner, user_id);
         Registration {
             id,
-            rx,
+            queue: Queue { rx, queued },
             lagged,
             kicked: kick,
         }
@@ -248,6 +274,17 @@ impl Fanout {
 
     pub fn connection_count(&self) -> usize {
         self.read().conns.len()
+    }
+
+    /// Bytes of frames queued for delivery, to all connections or to one user's. A frame
+    /// shared by many queues is counted once per queue.
+    pub fn queued_bytes(&self, user_id: Option<UserId>) -> usize {
+        self.read()
+            .conns
+            .values()
+            .filter(|h| user_id.is_none_or(|u| h.user_id == u))
+            .map(|h| h.queued.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Delivers committed events to every connection that may see them, in the order given,
@@ -373,10 +410,16 @@ impl Fanout {
 /// lagged (it will re-read from the store); an ephemeral frame that does not fit is dropped,
 /// as ephemeral frames may be.
 fn deliver(handle: &ConnHandle, event_id: Option<EventId>, text: &Utf8Bytes) {
-    match handle.tx.try_send(Outbound {
+    // Counted before the send so the receiver never subtracts what was not yet added.
+    handle.queued.fetch_add(text.len(), Ordering::Relaxed);
+    let sent = handle.tx.try_send(Outbound {
         event_id,
         text: text.clone(),
-    }) {
+    });
+    if sent.is_err() {
+        handle.queued.fetch_sub(text.len(), Ordering::Relaxed);
+    }
+    match sent {
         Ok(()) | Err(TrySendError::Closed(_)) => {}
         Err(TrySendError::Full(_)) => {
             if event_id.is_some() {
@@ -420,15 +463,26 @@ mod tests {
         fanout.load_memberships(vec![(1, 10)]);
         let mut reg = fanout.register(10, vec![], 2);
         // Drain the user's own presence announcement.
-        while reg.rx.try_recv().is_ok() {}
+        while reg.queue.try_recv().is_some() {}
+        assert_eq!(fanout.queued_bytes(None), 0);
         fanout.publish(&[committed(1, Some(1)), committed(2, Some(1))]);
         assert!(!reg.lagged.load(Ordering::Acquire));
+        let one = event_frame(1, r#"{"kind":"x"}"#).len();
+        assert_eq!(fanout.queued_bytes(Some(10)), 2 * one);
         fanout.publish(&[committed(3, Some(1))]);
         assert!(
             reg.lagged.load(Ordering::Acquire),
             "third event did not fit"
         );
-        assert_eq!(reg.rx.len(), 2);
+        assert_eq!(reg.queue.rx.len(), 2);
+        assert_eq!(
+            fanout.queued_bytes(None),
+            2 * one,
+            "nothing counted for the drop"
+        );
+        assert_eq!(fanout.queued_bytes(Some(11)), 0);
+        reg.queue.try_recv();
+        assert_eq!(fanout.queued_bytes(None), one);
     }
 
     #[test]
@@ -439,14 +493,18 @@ mod tests {
         let mut b = fanout.register(11, vec![], 16);
         let mut c = fanout.register(12, vec![], 16);
         for r in [&mut a, &mut b, &mut c] {
-            while r.rx.try_recv().is_ok() {}
+            while r.queue.rx.try_recv().is_ok() {}
         }
         let mut leave = committed(5, Some(1));
         leave.left = vec![11];
         fanout.publish(&[leave, committed(6, Some(1))]);
-        assert_eq!(a.rx.len(), 2);
-        assert_eq!(b.rx.len(), 1, "the removed user hears of the removal only");
-        assert_eq!(c.rx.len(), 0);
+        assert_eq!(a.queue.rx.len(), 2);
+        assert_eq!(
+            b.queue.rx.len(),
+            1,
+            "the removed user hears of the removal only"
+        );
+        assert_eq!(c.queue.rx.len(), 0);
         assert!(!fanout.is_member(1, 11));
     }
 
@@ -476,15 +534,19 @@ mod tests {
         fanout.load_memberships(vec![(1, 10), (1, 11)]);
         let mut typer = fanout.register(10, vec![], 16);
         let mut other = fanout.register(11, vec![], 16);
-        while typer.rx.try_recv().is_ok() {}
-        while other.rx.try_recv().is_ok() {}
+        while typer.queue.rx.try_recv().is_ok() {}
+        while other.queue.rx.try_recv().is_ok() {}
         fanout.typing(1, 10, true);
-        assert_eq!(typer.rx.len(), 0);
-        assert_eq!(other.rx.len(), 1);
+        assert_eq!(typer.queue.rx.len(), 0);
+        assert_eq!(other.queue.rx.len(), 1);
         assert_eq!(fanout.expire_typing(), 1);
-        let stop = other.rx.try_recv().and_then(|_| other.rx.try_recv());
+        let stop = other
+            .queue
+            .rx
+            .try_recv()
+            .and_then(|_| other.queue.rx.try_recv());
         assert!(stop.expect("stop frame").text.contains(r#""typing":false"#));
         fanout.typing(1, 10, false);
-        assert_eq!(other.rx.len(), 0, "no stop for someone not typing");
+        assert_eq!(other.queue.rx.len(), 0, "no stop for someone not typing");
     }
 }

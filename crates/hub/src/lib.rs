@@ -198,6 +198,11 @@ impl Hub {
     pub fn connection_count(&self) -> usize {
         self.state.fanout.connection_count()
     }
+
+    /// Bytes of frames waiting in connections' queues: all of them, or one user's.
+    pub fn queued_bytes(&self, user_id: Option<UserId>) -> usize {
+        self.state.fanout.queued_bytes(user_id)
+    }
 }
 
 impl HubState {

@@ -373,7 +373,7 @@ where
                 Some(Reply::Close(code, reason)) => break Some((code, reason)),
                 None => break None,
             },
-            out = reg.rx.recv() => {
+            out = reg.queue.recv() => {
                 let Some(out) = out else { break None };
                 if reg.lagged.swap(false, Ordering::AcqRel)
                     && !catch_up(&state, user.id, &mut cursor, &mut sink, send_limit).await
