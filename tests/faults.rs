@@ -883,3 +883,221 @@ async fn a_full_disk_refuses_writes_clearly_keeps_reads_and_recovers() {
     drop(dir);
     drop(disk);
 }
+
+/// An ext4 file system on a loop device, mounted `errors=remount-ro` over a temporary
+/// directory; unmounted and detached when dropped. Needs root.
+struct LoopDisk {
+    mount: tempfile::TempDir,
+    _image: tempfile::TempDir,
+    device: String,
+}
+
+fn run(program: &str, args: &[&str]) -> std::process::Output {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} runs: {e}"));
+    assert!(
+        out.status.success() || program == "e2fsck" && out.status.code() == Some(1),
+        "{program} {args:?}: {} (needs root: run the suite as root, as scripts/test does)",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+impl LoopDisk {
+    fn create(megabytes: u64) -> LoopDisk {
+        let image = tempfile::tempdir().expect("dir");
+        let file = image.path().join("disk.img");
+        std::fs::File::create(&file)
+            .and_then(|f| f.set_len(megabytes << 20))
+            .expect("image");
+        let file = file.to_str().expect("utf-8 path");
+        let out = run("losetup", &["--find", "--show", file]);
+        let device = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let disk = LoopDisk {
+            mount: tempfile::tempdir().expect("dir"),
+            _image: image,
+            device,
+        };
+        run("mkfs.ext4", &["-q", "-F", &disk.device]);
+        disk.mount_it();
+        disk
+    }
+
+    fn mount_it(&self) {
+        let path = self.path().to_str().expect("utf-8 path");
+        run("mount", &["-o", "errors=remount-ro", &self.device, path]);
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.mount.path()
+    }
+
+    /// Reports a file-system error to ext4, as a failing disk would: with `errors=remount-ro`
+    /// the kernel makes the file system read-only at once (writes get EROFS, reads go on),
+    /// and it stays so until it is unmounted and checked.
+    fn fail(&self) {
+        let name = self.device.trim_start_matches("/dev/");
+        std::fs::write(
+            format!("/sys/fs/ext4/{name}/trigger_fs_error"),
+            "chinwag test: a disk error",
+        )
+        .expect("trigger an ext4 error");
+    }
+
+    /// What an admin does after a disk error: unmount, check, mount again.
+    fn repair(&self) {
+        run("umount", &[self.path().to_str().expect("utf-8 path")]);
+        run("e2fsck", &["-f", "-y", &self.device]);
+        self.mount_it();
+    }
+}
+
+impl Drop for LoopDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.mount.path())
+            .status();
+        let _ = std::process::Command::new("losetup")
+            .args(["-d", &self.device])
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn a_disk_turning_read_only_mid_stream_refuses_clearly_keeps_reads_and_loses_nothing() {
+    let disk = LoopDisk::create(64);
+    let dir = tempfile::TempDir::new_in(disk.path()).expect("data dir on the disk");
+    let mut cfg = sending_at(10_000);
+    cfg.max_bad_frames = 10_000;
+    let hub = TestHub::start_in(cfg.clone(), dir).await;
+    let api = hub.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let mut a = Ws::connect(&hub, &alice).await;
+    assert_eq!(
+        a.say(1, "before", "before the disk failed").await["type"],
+        "ack"
+    );
+
+    // 300 sends pipelined; the disk fails once the first 20 are acknowledged, with up to 130
+    // more in flight.
+    const SENDS: usize = 300;
+    let mut outcome: HashMap<String, Value> = HashMap::new();
+    let mut record = |reply: Value| {
+        outcome.insert(reply["ref"].as_str().expect("ref").to_owned(), reply);
+    };
+    for n in 0..SENDS {
+        if n == SENDS / 2 {
+            for _ in 0..20 {
+                record(a.reply().await);
+            }
+            disk.fail();
+        }
+        a.send(json!({
+            "type": "send", "ref": format!("m{n}"), "conversation_id": 1,
+            "client_id": format!("m{n}"), "body": format!("m{n} {}", "r".repeat(500)),
+        }))
+        .await;
+    }
+    for _ in 20..SENDS {
+        record(a.reply().await);
+    }
+    let acked: HashSet<&str> = outcome
+        .iter()
+        .filter(|(_, r)| r["type"] == "ack")
+        .map(|(id, _)| id.as_str())
+        .collect();
+    let refusal = outcome
+        .values()
+        .find(|r| r["type"] != "ack")
+        .expect("writes were refused once the disk was read-only")
+        .clone();
+    assert_eq!(refusal["code"], "unavailable", "{refusal}");
+    let message = refusal["message"].as_str().unwrap_or("");
+    assert!(message.contains("read-only"), "{message}");
+    for reply in outcome.values().filter(|r| r["type"] != "ack") {
+        assert_eq!(reply["code"], "unavailable", "{reply}");
+    }
+    assert!(
+        (SENDS / 2..SENDS).all(|n| !acked.contains(format!("m{n}").as_str())),
+        "nothing sent after the failure was acknowledged"
+    );
+    let rest = api.send(&alice, 1, "rest-ro", "over REST").await;
+    assert_eq!(rest.status, 503, "{:?}", rest.body);
+    assert_eq!(rest.code(), "unavailable");
+
+    // Reads go on from the read-only store: history, the conversation list, a resume.
+    let history = api.all_messages(&bob, 1).await;
+    let readable: HashSet<&str> = history
+        .iter()
+        .filter_map(|m| m["client_id"].as_str())
+        .collect();
+    for id in &acked {
+        assert!(
+            readable.contains(id),
+            "{id} was acknowledged and is readable"
+        );
+    }
+    assert!(
+        readable.len() == acked.len() + 1,
+        "stored if and only if acknowledged"
+    );
+    assert_eq!(api.get("/conversations", &bob.token).await.status, 200);
+    let (mut b2, _) = Ws::connect_resume(&hub, &bob, Some(0)).await;
+    b2.send(json!({ "type": "ping", "ref": "p" })).await;
+    assert_eq!(b2.frame("pong").await["ref"], "p");
+    println!(
+        "read-only disk: {} of {SENDS} sends acknowledged before ext4 went read-only, the rest \
+         refused with: {message}; {} messages still readable",
+        acked.len(),
+        history.len()
+    );
+    drop(b2);
+
+    // The admin stops the hub, checks the disk and starts it again: what was acknowledged is
+    // there once, what was refused is not, and writing works.
+    let dir = hub.stop().await;
+    disk.repair();
+    let integrity: String = rusqlite::Connection::open(dir.path().join("chinwag.db"))
+        .expect("db opens")
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .expect("integrity check");
+    assert_eq!(integrity, "ok");
+    let hub = TestHub::start_in(cfg, dir).await;
+    let api = hub.api();
+    let refused = outcome
+        .iter()
+        .find(|(_, r)| r["type"] != "ack")
+        .map(|(id, _)| id.clone())
+        .expect("a refused id");
+    let mut a = Ws::connect(&hub, &alice).await;
+    assert_eq!(a.say(1, &refused, "after the repair").await["type"], "ack");
+    let history = api.all_messages(&bob, 1).await;
+    let ids: Vec<&str> = history
+        .iter()
+        .filter_map(|m| m["client_id"].as_str())
+        .collect();
+    let distinct: HashSet<&str> = ids.iter().copied().collect();
+    assert_eq!(distinct.len(), ids.len(), "nothing twice");
+    assert_eq!(
+        ids.len(),
+        acked.len() + 2,
+        "the acknowledged, the first and the retry"
+    );
+    assert!(acked.iter().all(|id| distinct.contains(id)));
+    let seqs: Vec<i64> = history
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap_or(0))
+        .collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "no gaps");
+    println!(
+        "read-only disk: after e2fsck and a restart, {} messages, none twice, no gaps, \
+         integrity_check {integrity}, writing again",
+        ids.len()
+    );
+    drop(hub.stop().await);
+    drop(disk);
+}
