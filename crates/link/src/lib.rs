@@ -10,6 +10,7 @@
 //! This is also the project's Rust client library (tests and benchmarks use it). It speaks
 //! only `chinwag-proto` and knows nothing of warp, SQLite or Tauri.
 
+pub mod raw;
 mod state;
 
 use std::collections::HashSet;
@@ -23,7 +24,6 @@ use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 pub use state::{LocalState, Pending};
@@ -240,25 +240,15 @@ async fn run(
     }
 }
 
-fn text(frame: &ClientFrame) -> WsMessage {
-    WsMessage::Text(
-        serde_json::to_string(frame)
-            .unwrap_or_else(|_| "{}".into())
-            .into(),
-    )
-}
-
 async fn session(
     config: &LinkConfig,
     state: &LocalState,
     commands: &mut mpsc::Receiver<Command>,
     events: &mpsc::Sender<LinkEvent>,
 ) -> End {
-    let ws_config = WebSocketConfig::default().read_buffer_size(4 * 1024);
-    let connect =
-        tokio_tungstenite::connect_async_with_config(config.url.as_str(), Some(ws_config), true);
+    let connect = raw::connect(&config.url, None);
     let mut ws = match tokio::time::timeout(Duration::from_secs(10), connect).await {
-        Ok(Ok((ws, _))) => ws,
+        Ok(Ok(ws)) => ws,
         Ok(Err(err)) => {
             tracing::debug!("cannot reach the hub: {err}");
             return End::Lost { synced: false };
@@ -266,11 +256,11 @@ async fn session(
         Err(_) => return End::Lost { synced: false },
     };
     let resume_from = state.cursor().ok().flatten();
-    let auth = ClientFrame::Auth {
-        token: config.token.clone(),
-        resume_from,
-    };
-    if ws.send(text(&auth)).await.is_err() {
+    if ws
+        .send(raw::auth_text(&config.token, resume_from))
+        .await
+        .is_err()
+    {
         return End::Lost { synced: false };
     }
     let mut synced = false;
@@ -331,7 +321,7 @@ async fn session(
                 }
                 Some(Command::Flush) => synced,
                 Some(Command::Frame(frame)) => {
-                    if ws.send(text(&frame)).await.is_err() {
+                    if ws.send(raw::text(&frame)).await.is_err() {
                         return End::Lost { synced };
                     }
                     false
@@ -352,7 +342,7 @@ async fn session(
                     client_id: item.client_id,
                     body: item.body,
                 };
-                if ws.send(text(&frame)).await.is_err() {
+                if ws.send(raw::text(&frame)).await.is_err() {
                     return End::Lost { synced };
                 }
             }

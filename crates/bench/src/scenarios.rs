@@ -1,0 +1,543 @@
+//! The scenarios. Each starts what it measures, runs bounded loops, prints, and stops it.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use chinwag_link::raw;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::hub::{self, Account, Server};
+use crate::load::{self, Receivers, Sender};
+use crate::report::{emit, latency_json, latency_text, percentiles, ratio};
+use crate::Options;
+
+pub const ALL: [&str; 6] = [
+    "fanout",
+    "saturation",
+    "connections",
+    "persistence",
+    "history",
+    "footprint",
+];
+
+pub async fn run(name: &str, options: &Options) -> Result<()> {
+    println!("\n== {name}");
+    match name {
+        "fanout" => fanout(options).await,
+        "saturation" => saturation(options).await,
+        "connections" => connections(options).await,
+        "persistence" => persistence(options).await,
+        "history" => history(options).await,
+        "footprint" => footprint(options).await,
+        other => bail!("no scenario {other:?}"),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Target {
+    Floor,
+    Hub,
+}
+
+impl Target {
+    fn name(self) -> &'static str {
+        match self {
+            Target::Floor => "floor",
+            Target::Hub => "chinwag",
+        }
+    }
+}
+
+/// A room of `n` receivers and `s` senders on one server.
+struct Room {
+    receivers: Receivers,
+    senders: Vec<Sender>,
+    server: Server,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Room {
+    async fn open(options: &Options, target: Target, n: usize, s: usize) -> Result<Room> {
+        let epoch = epoch();
+        let (server, sockets, dir) = match target {
+            Target::Floor => {
+                let server = Server::floor(options).await?;
+                let sockets = load::open_floor(&server.ws_url(), n + s, 0).await?;
+                (server, sockets, None)
+            }
+            Target::Hub => {
+                let dir = tempfile::tempdir().context("temporary data directory")?;
+                let accounts = hub::seed_users(dir.path(), "user", n + s).await?;
+                let server = Server::hub(options, dir.path()).await?;
+                let sockets = load::open_hub(&server.ws_url(), &accounts, 0, 100).await?;
+                (server, sockets, Some(dir))
+            }
+        };
+        let mut streams = Vec::with_capacity(n);
+        let mut senders = Vec::with_capacity(s);
+        for (i, ws) in sockets.into_iter().enumerate() {
+            let (sink, stream) = ws.split();
+            if i < n {
+                streams.push(stream);
+            } else {
+                senders.push(Sender::start(sink, stream, format!("s{i}"), epoch));
+            }
+        }
+        let receivers = Receivers::start(streams, epoch);
+        // Let the presence announcements of everyone connecting pass.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        receivers.take();
+        Ok(Room {
+            receivers,
+            senders,
+            server,
+            _dir: dir,
+        })
+    }
+
+    /// Senders share `per_second` messages a second for `seconds`; every receiver should get
+    /// each. Returns (sent, delivered, lost, latency).
+    async fn step(&self, per_second: f64, seconds: f64) -> Result<Step> {
+        let each = per_second / self.senders.len() as f64;
+        let duration = Duration::from_secs_f64(seconds);
+        let started = Instant::now();
+        let bursts = self.senders.iter().map(|s| s.burst(each, duration));
+        let mut sent = 0;
+        for n in futures_util::future::join_all(bursts).await {
+            sent += n?;
+        }
+        let expected = sent * self.receivers.count as u64;
+        self.receivers
+            .wait_for(expected, Duration::from_secs(3))
+            .await;
+        let elapsed = started.elapsed().as_secs_f64();
+        let tally = self.receivers.take();
+        let latency = tally.latency.unwrap_or_else(load::histogram);
+        Ok(Step {
+            sent,
+            delivered: tally.delivered,
+            lost: expected.saturating_sub(tally.delivered),
+            per_second: tally.delivered as f64 / elapsed.max(seconds),
+            latency,
+        })
+    }
+
+    async fn close(self) {
+        drop(self.receivers);
+        drop(self.senders);
+        self.server.stop().await;
+    }
+}
+
+struct Step {
+    sent: u64,
+    delivered: u64,
+    lost: u64,
+    per_second: f64,
+    latency: hdrhistogram::Histogram<u64>,
+}
+
+fn epoch() -> Instant {
+    Instant::now()
+}
+
+/// Fan-out: N receivers, S senders at a steady total of 10,000 deliveries a second.
+async fn fanout(options: &Options) -> Result<()> {
+    let shapes: &[(usize, usize)] = if options.smoke {
+        &[(100, 1), (100, 10)]
+    } else {
+        &[(100, 1), (100, 10), (1000, 1), (1000, 10)]
+    };
+    let seconds = if options.smoke { 1.0 } else { 10.0 };
+    for &(n, s) in shapes {
+        let per_second = 10_000.0 / n as f64;
+        let mut p99 = [0.0; 2];
+        for (k, target) in [Target::Floor, Target::Hub].into_iter().enumerate() {
+            let room = Room::open(options, target, n, s).await?;
+            let step = room.step(per_second, seconds).await?;
+            room.close().await;
+            p99[k] = percentiles(&step.latency)[2];
+            println!(
+                "fanout {:7} N={n:<5} S={s:<3} {per_second:>6.1} msg/s for {seconds} s: sent \
+                 {}, delivered {} ({:.0}/s), lost {}; latency {}",
+                target.name(),
+                step.sent,
+                step.delivered,
+                step.per_second,
+                step.lost,
+                latency_text(&step.latency)
+            );
+            let mut fields = json!({
+                "target": target.name(), "receivers": n, "senders": s,
+                "messages_per_second": per_second, "seconds": seconds, "sent": step.sent,
+                "delivered": step.delivered, "deliveries_per_second": step.per_second,
+                "lost": step.lost,
+            });
+            merge(&mut fields, latency_json(&step.latency));
+            emit("fanout", fields);
+        }
+        println!(
+            "fanout N={n} S={s}: chinwag p99 is {:.2}× the floor's",
+            ratio(p99[1], p99[0])
+        );
+    }
+    Ok(())
+}
+
+fn merge(into: &mut serde_json::Value, from: serde_json::Value) {
+    if let (Some(into), serde_json::Value::Object(from)) = (into.as_object_mut(), from) {
+        into.extend(from);
+    }
+}
+
+/// Saturation: raise the message rate into a room of 1,000 until p99 passes 50 ms or
+/// anything is lost; the best delivery rate that held.
+async fn saturation(options: &Options) -> Result<()> {
+    let (n, s, seconds, rates): (usize, usize, f64, &[f64]) = if options.smoke {
+        (100, 10, 1.0, &[100.0, 200.0])
+    } else {
+        (
+            1000,
+            10,
+            4.0,
+            &[
+                20.0, 50.0, 100.0, 200.0, 300.0, 400.0, 500.0, 600.0, 800.0, 1000.0, 1300.0,
+                1600.0, 2000.0, 2500.0, 3000.0,
+            ],
+        )
+    };
+    let mut best = [0.0f64; 2];
+    for (k, target) in [Target::Floor, Target::Hub].into_iter().enumerate() {
+        let room = Room::open(options, target, n, s).await?;
+        for &rate in rates {
+            let step = room.step(rate, seconds).await?;
+            let [_, _, p99, _] = percentiles(&step.latency);
+            let held = p99 <= 50.0 && step.lost == 0;
+            println!(
+                "saturation {:7} {rate:>6.0} msg/s × {n}: {:>9.0} deliveries/s, lost {}, {} {}",
+                target.name(),
+                step.per_second,
+                step.lost,
+                latency_text(&step.latency),
+                if held {
+                    "held"
+                } else {
+                    "FAILED (p99 > 50 ms or loss)"
+                }
+            );
+            let mut fields = json!({
+                "target": target.name(), "receivers": n, "senders": s,
+                "messages_per_second": rate, "seconds": seconds,
+                "deliveries_per_second": step.per_second, "lost": step.lost, "held": held,
+            });
+            merge(&mut fields, latency_json(&step.latency));
+            emit("saturation_step", fields);
+            if !held {
+                break;
+            }
+            best[k] = best[k].max(step.per_second);
+        }
+        room.close().await;
+    }
+    println!(
+        "saturation N={n}: floor {:.0} deliveries/s, chinwag {:.0} ({:.2} of the floor)",
+        best[0],
+        best[1],
+        ratio(best[1], best[0])
+    );
+    emit(
+        "saturation",
+        json!({ "receivers": n, "floor_deliveries_per_second": best[0],
+                "chinwag_deliveries_per_second": best[1], "ratio": ratio(best[1], best[0]) }),
+    );
+    Ok(())
+}
+
+/// Idle authenticated connections: hub memory per connection and connect rate.
+async fn connections(options: &Options) -> Result<()> {
+    let n = if options.smoke { 300 } else { 10_000 };
+    for target in [Target::Floor, Target::Hub] {
+        let dir = tempfile::tempdir().context("temporary data directory")?;
+        let (server, accounts) = match target {
+            Target::Floor => (Server::floor(options).await?, Vec::new()),
+            Target::Hub => {
+                let accounts = hub::seed_users(dir.path(), "user", n).await?;
+                (Server::hub(options, dir.path()).await?, accounts)
+            }
+        };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let before = server.rss_kib();
+        let started = Instant::now();
+        let sockets = match target {
+            Target::Floor => load::open_floor(&server.ws_url(), n, 0).await?,
+            Target::Hub => load::open_hub(&server.ws_url(), &accounts, 0, 100).await?,
+        };
+        let took = started.elapsed().as_secs_f64();
+        // Idle clients still read what the hub tells them (presence).
+        let drains: Vec<_> = sockets
+            .into_iter()
+            .map(|mut ws| tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} }))
+            .collect();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let after = server.rss_kib();
+        let per = after.saturating_sub(before) as f64 / n as f64;
+        println!(
+            "connections {:7} {n} idle connections{}: {:.0} connects/s, server RSS {} → {} \
+             KiB ({per:.1} KiB per connection)",
+            target.name(),
+            if target == Target::Hub {
+                " (authenticated)"
+            } else {
+                ""
+            },
+            n as f64 / took,
+            before,
+            after
+        );
+        emit(
+            "connections",
+            json!({ "target": target.name(), "connections": n,
+                    "connects_per_second": n as f64 / took, "rss_before_kib": before,
+                    "rss_after_kib": after, "kib_per_connection": per }),
+        );
+        for d in drains {
+            d.abort();
+        }
+        server.stop().await;
+    }
+    Ok(())
+}
+
+/// Persistence: many senders, each in a group of its own, pipelining; committed messages a
+/// second and send → ack latency.
+async fn persistence(options: &Options) -> Result<()> {
+    let (senders, window, seconds) = if options.smoke {
+        (10, 16, 1.0)
+    } else {
+        (64, 64, 10.0)
+    };
+    let dir = tempfile::tempdir().context("temporary data directory")?;
+    let accounts = hub::seed_users(dir.path(), "writer", senders).await?;
+    let groups = hub::seed_own_groups(dir.path(), &accounts).await?;
+    let server = Server::hub(options, dir.path()).await?;
+    let sockets = load::open_hub(&server.ws_url(), &accounts, 0, 100).await?;
+    let until = Instant::now() + Duration::from_secs_f64(seconds);
+    let started = Instant::now();
+    let tasks: Vec<_> = sockets
+        .into_iter()
+        .zip(groups)
+        .enumerate()
+        .map(|(i, (ws, group))| tokio::spawn(pipeline(ws, group, i, window, until)))
+        .collect();
+    let mut all = load::histogram();
+    let (mut acked, mut refused) = (0u64, 0u64);
+    for task in tasks {
+        let (h, a, r) = task.await.context("a sender failed")??;
+        let _ = all.add(&h);
+        acked += a;
+        refused += r;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "persistence chinwag {senders} senders × {window} in flight for {seconds} s: {acked} \
+         committed ({:.0}/s), {refused} refused; send → ack {}",
+        acked as f64 / elapsed,
+        latency_text(&all)
+    );
+    let mut fields = json!({ "senders": senders, "window": window, "seconds": seconds,
+        "committed": acked, "committed_per_second": acked as f64 / elapsed, "refused": refused });
+    merge(&mut fields, latency_json(&all));
+    emit("persistence", fields);
+    server.stop().await;
+    Ok(())
+}
+
+/// One sender keeping `window` messages in flight until `until`; returns its send → ack
+/// latencies and how many were acknowledged and refused.
+async fn pipeline(
+    ws: raw::Socket,
+    group: i64,
+    i: usize,
+    window: usize,
+    until: Instant,
+) -> Result<(hdrhistogram::Histogram<u64>, u64, u64)> {
+    let (mut sink, mut stream) = ws.split();
+    let mut latency = load::histogram();
+    let mut in_flight: VecDeque<Instant> = VecDeque::new();
+    let (mut n, mut acked, mut refused) = (0u64, 0u64, 0u64);
+    let frame = |n: u64| {
+        Message::Text(
+            format!(
+                r#"{{"type":"send","conversation_id":{group},"client_id":"w{i}-{n}","body":"entry {n}: a line of chat, about as long as people write them"}}"#
+            )
+            .into(),
+        )
+    };
+    while in_flight.len() < window {
+        sink.feed(frame(n)).await?;
+        in_flight.push_back(Instant::now());
+        n += 1;
+    }
+    sink.flush().await?;
+    let deadline = until + Duration::from_secs(30);
+    while !in_flight.is_empty() {
+        let next = tokio::time::timeout_at(deadline.into(), stream.next())
+            .await
+            .context("acknowledgements stopped coming")?;
+        let Some(message) = next else {
+            bail!("the hub closed the connection");
+        };
+        let Message::Text(text) = message? else {
+            continue;
+        };
+        let ack = text.starts_with(r#"{"type":"ack""#);
+        if !ack && !text.starts_with(r#"{"type":"error""#) {
+            continue;
+        }
+        if let Some(sent) = in_flight.pop_front() {
+            let _ = latency.record(sent.elapsed().as_micros().max(1) as u64);
+        }
+        if ack {
+            acked += 1;
+        } else {
+            refused += 1;
+        }
+        if Instant::now() < until {
+            sink.send(frame(n)).await?;
+            in_flight.push_back(Instant::now());
+            n += 1;
+        }
+    }
+    Ok((latency, acked, refused))
+}
+
+/// History and resume over a large store.
+async fn history(options: &Options) -> Result<()> {
+    let (total, missed, requests) = if options.smoke {
+        (20_000usize, 2_000i64, 50)
+    } else {
+        (1_000_000, 100_000, 500)
+    };
+    let dir = tempfile::tempdir().context("temporary data directory")?;
+    let accounts: Vec<Account> = hub::seed_users(dir.path(), "writer", 11).await?;
+    let seeding = Instant::now();
+    hub::seed_messages(dir.path(), &accounts[1..], total).await?;
+    println!(
+        "history: stored {total} messages in {:.1} s",
+        seeding.elapsed().as_secs_f64()
+    );
+    let server = Server::hub(options, dir.path()).await?;
+    let reader = &accounts[0];
+    let client = reqwest::Client::new();
+    let base = server.http_base();
+    let mut random = 0x2545_f491_4f6c_dd1du64;
+    let mut page = load::histogram();
+    for _ in 0..requests {
+        random ^= random << 13;
+        random ^= random >> 7;
+        random ^= random << 17;
+        let before = 51 + random % (total as u64 - 50);
+        let url = format!("{base}/conversations/1/messages?before={before}&limit=50");
+        let took = timed_get(&client, &url, &reader.token).await?;
+        let _ = page.record(took);
+    }
+    let mut list = load::histogram();
+    for _ in 0..requests {
+        let took = timed_get(&client, &format!("{base}/conversations"), &reader.token).await?;
+        let _ = list.record(took);
+    }
+    println!(
+        "history chinwag over {total} messages: a 50-message page {}; the conversation list \
+         with unread counts {}",
+        latency_text(&page),
+        latency_text(&list)
+    );
+    let (ws, ready) = raw::open(&server.ws_url(), None, &reader.token, None).await?;
+    drop(ws);
+    let from = (ready.last_event_id - missed).max(0);
+    let started = Instant::now();
+    let (ws, resumed) = raw::open(&server.ws_url(), None, &reader.token, Some(from)).await?;
+    let catch_up = started.elapsed().as_secs_f64();
+    drop(ws);
+    println!(
+        "history chinwag: a client that missed {missed} events caught up in {catch_up:.2} s \
+         ({} events replayed, {:.0}/s)",
+        resumed.replayed.len(),
+        resumed.replayed.len() as f64 / catch_up
+    );
+    emit(
+        "history",
+        json!({ "messages": total, "page": latency_json(&page), "list": latency_json(&list),
+                "missed_events": missed, "replayed": resumed.replayed.len(),
+                "catch_up_seconds": catch_up }),
+    );
+    server.stop().await;
+    Ok(())
+}
+
+/// A GET's time to the whole body, in microseconds.
+async fn timed_get(client: &reqwest::Client, url: &str, token: &str) -> Result<u64> {
+    let started = Instant::now();
+    let response = client.get(url).bearer_auth(token).send().await?;
+    let status = response.status();
+    let body = response.bytes().await?;
+    if !status.is_success() {
+        bail!("{url}: {status}: {}", String::from_utf8_lossy(&body));
+    }
+    Ok(started.elapsed().as_micros().max(1) as u64)
+}
+
+/// Footprint: start to listening, idle memory, binary size.
+async fn footprint(options: &Options) -> Result<()> {
+    let runs = if options.smoke { 2 } else { 9 };
+    let mut starts = Vec::new();
+    let mut idle = 0;
+    for run in 0..runs {
+        let dir = tempfile::tempdir().context("temporary data directory")?;
+        let server = Server::hub(options, dir.path()).await?;
+        starts.push(server.started_in.as_secs_f64() * 1000.0);
+        if run == 0 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            idle = server.rss_kib();
+        }
+        server.stop().await;
+    }
+    starts.sort_by(|a, b| a.total_cmp(b));
+    let median = starts[starts.len() / 2];
+    let size = std::fs::metadata(&options.hub_bin)?.len();
+    let stripped_dir = tempfile::tempdir().context("temporary directory")?;
+    let stripped = stripped_dir.path().join("chinwag");
+    std::fs::copy(&options.hub_bin, &stripped)?;
+    let strip = std::process::Command::new("strip").arg(&stripped).status();
+    let stripped_size = match strip {
+        Ok(s) if s.success() => std::fs::metadata(&stripped)?.len(),
+        _ => bail!("`strip` is missing (binutils)"),
+    };
+    let ldd = std::process::Command::new("ldd")
+        .arg(&options.hub_bin)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let headless = !ldd.contains("webkit") && !ldd.contains("gtk");
+    println!(
+        "footprint chinwag: start to listening {median:.1} ms (median of {runs}, fresh data \
+         directory); idle RSS {:.1} MiB; binary {:.1} MiB, stripped {:.1} MiB ({})",
+        idle as f64 / 1024.0,
+        size as f64 / 1048576.0,
+        stripped_size as f64 / 1048576.0,
+        if headless {
+            "headless build"
+        } else {
+            "DESKTOP build: measure the headless one"
+        }
+    );
+    emit(
+        "footprint",
+        json!({ "start_ms": median, "idle_rss_kib": idle, "binary_bytes": size,
+                "stripped_bytes": stripped_size, "headless": headless }),
+    );
+    Ok(())
+}
