@@ -83,6 +83,12 @@ struct Cli {
     )]
     allow_origins: Vec<String>,
 
+    /// When a message counts as saved: `full` flushes every commit to the disk (survives a
+    /// power cut); `normal` lets the OS flush it (survives a crash of Chinwag; faster on
+    /// disks with slow flushes).
+    #[arg(long, env = "CHINWAG_SYNC", value_enum, default_value_t = SyncMode::Full)]
+    sync: SyncMode,
+
     /// Do not advertise the hub on the LAN with mDNS (with --join: do not browse for hubs).
     #[arg(long, env = "CHINWAG_NO_MDNS")]
     no_mdns: bool,
@@ -90,6 +96,12 @@ struct Cli {
     /// Advertise on loopback too (one-machine setups and tests in a network namespace).
     #[arg(long, hide = true, env = "CHINWAG_MDNS_LOOPBACK")]
     mdns_loopback: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum SyncMode {
+    Full,
+    Normal,
 }
 
 /// Admin commands on a data directory (`--data-dir`, or the default one).
@@ -274,6 +286,10 @@ fn main() -> ExitCode {
     options.hub.max_frame_bytes = options.hub.max_frame_bytes.max(max * 2 + 4096);
     options.hub.max_body_bytes = options.hub.max_body_bytes.max(max * 2 + 4096);
     options.hub.messages_per_second = cli.messages_per_second;
+    options.hub.store.durability = match cli.sync {
+        SyncMode::Full => chinwag_store::Durability::Full,
+        SyncMode::Normal => chinwag_store::Durability::Normal,
+    };
     options.hub.message_burst = options.hub.message_burst.max(cli.messages_per_second * 3);
     options.hub.allowed_origins = cli
         .allow_origins

@@ -52,9 +52,8 @@ impl TestHub {
         let hub = Hub::open(config, &dir.path().join("chinwag.db"))
             .await
             .expect("hub opens");
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .expect("binds");
+        let listener =
+            chinwag_hub::listen(std::net::SocketAddr::from(([127, 0, 0, 1], port))).expect("binds");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(chinwag_hub::serve(listener, hub.clone(), async move {

@@ -131,7 +131,7 @@ impl Server {
     pub async fn hub(options: &Options, dir: &Path) -> Result<Server> {
         let bin = options.hub_bin.to_string_lossy().into_owned();
         let dir = dir.to_string_lossy().into_owned();
-        let args = [
+        let mut args = vec![
             bin.as_str(),
             "--server",
             "--no-mdns",
@@ -142,6 +142,7 @@ impl Server {
             "--messages-per-second",
             "1000000",
         ];
+        args.extend(options.hub_args.iter().map(String::as_str));
         Self::spawn(options, &args, "http://127.0.0.1:").await
     }
 

@@ -20,17 +20,19 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
-usage: chinwag-bench [SCENARIO...] [--smoke] [--hub PATH]
+usage: chinwag-bench [SCENARIO...] [--smoke] [--hub PATH] [--hub-arg ARG]...
 
 scenarios: fanout saturation connections persistence history footprint all (the default)
   --smoke     a few seconds per scenario, to check the tool works (CI runs this)
   --hub PATH  the chinwag binary to measure (default: the one next to this binary, built
-              with `cargo build --release --no-default-features --bin chinwag`)";
+              with `cargo build --release --no-default-features --bin chinwag`)
+  --hub-arg ARG  one more argument for the hub, e.g. --hub-arg=--sync=normal";
 
 #[derive(Debug, Clone)]
 pub struct Options {
     pub smoke: bool,
     pub hub_bin: PathBuf,
+    pub hub_args: Vec<String>,
     /// `taskset` CPU lists for the server under test and for this load generator, when the
     /// machine has at least two cores.
     pub pin: Option<(String, String)>,
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
     let mut scenarios = Vec::new();
     let mut smoke = false;
     let mut hub_bin = None;
+    let mut hub_args = Vec::new();
     let mut it = args.into_iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -53,6 +56,11 @@ fn main() -> ExitCode {
                 Some(path) => hub_bin = Some(PathBuf::from(path)),
                 None => return usage("--hub needs a path"),
             },
+            "--hub-arg" => match it.next() {
+                Some(value) => hub_args.push(value),
+                None => return usage("--hub-arg needs a value"),
+            },
+            s if s.starts_with("--hub-arg=") => hub_args.push(s["--hub-arg=".len()..].to_owned()),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;
@@ -97,6 +105,7 @@ fn main() -> ExitCode {
     let options = Options {
         smoke,
         hub_bin,
+        hub_args,
         pin,
         cores,
     };

@@ -23,9 +23,10 @@ pub fn machine(options: &Options) {
         None => "one core: server and load share it (figures are pessimistic)".into(),
     };
     println!(
-        "machine: {} cores ({cpu}); {pinning}; hub binary {}{}",
+        "machine: {} cores ({cpu}); {pinning}; hub binary {} {}{}",
         options.cores,
         options.hub_bin.display(),
+        options.hub_args.join(" "),
         if options.smoke {
             "; SMOKE RUN: sizes and durations cut down, figures not comparable"
         } else {
@@ -40,6 +41,7 @@ pub fn machine(options: &Options) {
             "server_cpus": options.pin.as_ref().map(|p| p.0.clone()),
             "load_cpus": options.pin.as_ref().map(|p| p.1.clone()),
             "smoke": options.smoke,
+            "hub_args": options.hub_args,
         }),
     );
 }

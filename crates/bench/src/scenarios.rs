@@ -258,7 +258,21 @@ async fn saturation(options: &Options) -> Result<()> {
 
 /// Idle authenticated connections: hub memory per connection and connect rate.
 async fn connections(options: &Options) -> Result<()> {
-    let n = if options.smoke { 300 } else { 10_000 };
+    // Every hub connection hears about every other one coming online, and its `ready` frame
+    // lists everyone online: the cost grows with the square of the count, so the sizes show
+    // the trend (see BENCHMARKS.md) rather than wait out 10,000.
+    let sizes: &[usize] = if options.smoke {
+        &[300]
+    } else {
+        &[1000, 2000, 4000]
+    };
+    for &n in sizes {
+        connections_of(options, n).await?;
+    }
+    Ok(())
+}
+
+async fn connections_of(options: &Options, n: usize) -> Result<()> {
     for target in [Target::Floor, Target::Hub] {
         let dir = tempfile::tempdir().context("temporary data directory")?;
         let (server, accounts) = match target {

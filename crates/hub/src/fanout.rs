@@ -85,8 +85,8 @@ impl Queue {
         Some(out)
     }
 
-    #[cfg(test)]
-    fn try_recv(&mut self) -> Option<Outbound> {
+    /// The next frame if one is already queued.
+    pub fn try_recv(&mut self) -> Option<Outbound> {
         let out = self.rx.try_recv().ok()?;
         self.queued.fetch_sub(out.text.len(), Ordering::Relaxed);
         Some(out)

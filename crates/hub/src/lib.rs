@@ -224,6 +224,22 @@ impl HubState {
 /// Serves the hub on `listener` until `shutdown` resolves, then shuts down gracefully: stop
 /// accepting, let in-flight requests finish, close WebSockets with 1001 (going away), commit
 /// every queued write, and return.
+/// Opens the hub's listening socket. Connections it accepts have Nagle's algorithm off
+/// (`TCP_NODELAY` is set on the listener, and accepted sockets inherit it): chat frames are
+/// small, and Nagle's wait for the peer's delayed ACK would hold them back by tens of
+/// milliseconds.
+pub fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_nodelay(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
 pub async fn serve(
     listener: TcpListener,
     hub: Hub,
@@ -305,4 +321,22 @@ fn routes(
         .unify()
         .recover(rest::recover)
         .unify()
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn accepted_connections_have_nagle_off() {
+        let listener =
+            super::listen(std::net::SocketAddr::from(([127, 0, 0, 1], 0))).expect("listens");
+        let addr = listener.local_addr().expect("addr");
+        let _client = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("connects");
+        let (accepted, _) = listener.accept().await.expect("accepts");
+        assert!(
+            accepted.nodelay().expect("reads TCP_NODELAY"),
+            "inherited from the listener"
+        );
+    }
 }

@@ -39,6 +39,8 @@ pub const CLOSE_UNAUTHORIZED: u16 = 4401;
 const MAX_PENDING: usize = 256;
 /// Events read from the store per page during a catch-up.
 const CATCH_UP_PAGE: u32 = 500;
+/// Most frames written before one flush.
+const WRITE_BATCH: usize = 64;
 
 type ReplyFuture = BoxFuture<'static, Option<Utf8Bytes>>;
 
@@ -380,13 +382,27 @@ where
                 {
                     break None;
                 }
-                if let Some(id) = out.event_id {
-                    if id <= cursor {
-                        continue;
+                // Write this frame and whatever else is already queued, then flush once: a
+                // busy conversation costs one write per batch rather than one per frame.
+                let batch = async {
+                    let mut next = Some(out);
+                    let mut fed = 0;
+                    while let Some(out) = next.take() {
+                        let fresh = out.event_id.is_none_or(|id| id > cursor);
+                        if fresh {
+                            if let Some(id) = out.event_id {
+                                cursor = id;
+                            }
+                            sink.feed(Message::Text(out.text)).await?;
+                            fed += 1;
+                        }
+                        if fed < WRITE_BATCH && !reg.lagged.load(Ordering::Acquire) {
+                            next = reg.queue.try_recv();
+                        }
                     }
-                    cursor = id;
-                }
-                if !send(&mut sink, Message::Text(out.text), send_limit).await {
+                    sink.flush().await
+                };
+                if !matches!(tokio::time::timeout(send_limit, batch).await, Ok(Ok(()))) {
                     break None;
                 }
             }

@@ -73,7 +73,7 @@ pub fn prepare_data_dir(dir: &Path) -> Result<()> {
 
 /// Binds the listening socket, explaining the usual failures.
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
-    TcpListener::bind(addr).await.map_err(|err| match err.kind() {
+    chinwag_hub::listen(addr).map_err(|err| match err.kind() {
         std::io::ErrorKind::AddrInUse => anyhow!(
             "{addr} is already in use (is another Chinwag running?); choose another with --bind"
         ),

@@ -122,6 +122,22 @@ pub struct StoreConfig {
     pub queue: usize,
     /// Idle read connections kept open.
     pub max_idle_readers: usize,
+    /// When a commit counts as done.
+    pub durability: Durability,
+}
+
+/// How much a commit waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Every commit is flushed to the disk (fsync) before anyone is told: an acknowledged
+    /// message survives a power cut.
+    #[default]
+    Full,
+    /// Commits reach the operating system but are flushed only at checkpoints: an
+    /// acknowledged message survives a crash of Chinwag, and the database stays consistent
+    /// after a power cut, which may take the last moments' messages with it. For disks
+    /// whose flushes are slow.
+    Normal,
 }
 
 impl Default for StoreConfig {
@@ -130,6 +146,7 @@ impl Default for StoreConfig {
             max_batch: 512,
             queue: 4096,
             max_idle_readers: 8,
+            durability: Durability::Full,
         }
     }
 }
@@ -154,6 +171,9 @@ impl Store {
     /// makes sure `general` exists, and starts the writer thread.
     pub fn open(path: &Path, config: StoreConfig, publisher: Publisher) -> Result<Store> {
         let mut conn = open_connection(path, false)?;
+        if config.durability == Durability::Normal {
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+        }
         schema::migrations().to_latest(&mut conn)?;
         tx::bootstrap(&conn)?;
         let writer = writer::WriterHandle::spawn(conn, config.max_batch, config.queue, publisher)?;
@@ -249,7 +269,7 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection> {
             )));
         }
         // FULL: an acknowledged message survives a power cut, not only a crash. Group commit
-        // keeps the number of fsyncs low.
+        // keeps the number of fsyncs low. `Durability::Normal` relaxes this for the writer.
         conn.pragma_update(None, "synchronous", "FULL")?;
     }
     conn.set_prepared_statement_cache_capacity(64);
