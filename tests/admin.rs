@@ -77,12 +77,7 @@ async fn backup_while_writing_then_restore_gives_the_same_store() {
 
     // The copy is consistent: sound, and a gapless prefix of the live history.
     let backed_up = rows(&file);
-    let conn = rusqlite::Connection::open(&file).expect("opens");
-    let check: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .expect("check");
-    assert_eq!(check, "ok");
-    drop(conn);
+    assert_eq!(crate::common::integrity_check(&file), "ok");
     let live = api.all_messages(&alice, 1).await;
     let seqs: Vec<i64> = backed_up.iter().map(|r| r.1).collect();
     assert_eq!(

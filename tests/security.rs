@@ -851,15 +851,7 @@ async fn a_flood_from_one_client_does_not_degrade_the_others() {
 async fn no_token_password_or_message_text_reaches_the_logs() {
     // The real binary, logging everything it can (debug for every crate).
     let dir = tempfile::tempdir().expect("dir");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chinwag"))
-        .args([
-            "--server",
-            "--no-mdns",
-            "--bind",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir.path())
+    let mut child = crate::common::server_command(dir.path())
         .env("RUST_LOG", "debug")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

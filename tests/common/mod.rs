@@ -150,6 +150,47 @@ pub fn sending_at(rate: u32) -> HubConfig {
     }
 }
 
+/// The client ids of a page of messages, in order.
+pub fn client_ids(messages: &[Value]) -> Vec<&str> {
+    messages
+        .iter()
+        .filter_map(|m| m["client_id"].as_str())
+        .collect()
+}
+
+/// Asserts that a conversation's history numbers its messages 1, 2, 3... with no gaps.
+pub fn assert_gapless(history: &[Value]) {
+    let seqs: Vec<i64> = history
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap_or(0))
+        .collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "no gaps");
+}
+
+/// `PRAGMA integrity_check` of a database file ("ok" when sound).
+pub fn integrity_check(db: &std::path::Path) -> String {
+    rusqlite::Connection::open(db)
+        .expect("db opens")
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .expect("integrity check")
+}
+
+/// `chinwag --server` on `127.0.0.1:0` with no mDNS and the given data directory, ready for
+/// more arguments, environment and pipes.
+pub fn server_command(data_dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_chinwag"));
+    command
+        .args([
+            "--server",
+            "--no-mdns",
+            "--bind",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data_dir);
+    command
+}
+
 /// A signed-in user.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -630,10 +671,8 @@ impl Binary {
 
     /// Starts it with extra command-line arguments.
     pub fn start_with(data_dir: &std::path::Path, args: &[&str]) -> Binary {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_chinwag"))
-            .args(["--server", "--bind", "127.0.0.1:0", "--name", "Crash Test"])
-            .arg("--data-dir")
-            .arg(data_dir)
+        let mut child = server_command(data_dir)
+            .args(["--name", "Crash Test"])
             .args(args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())

@@ -34,9 +34,7 @@ pub fn micros(epoch: Instant) -> u64 {
 
 pub fn histogram() -> Histogram<u64> {
     // 1 µs to 100 s, 3 significant digits.
-    Histogram::new_with_bounds(1, 100_000_000, 3).unwrap_or_else(|_| {
-        Histogram::new(3).unwrap_or_else(|_| unreachable!("3 significant digits are valid"))
-    })
+    Histogram::new_with_bounds(1, 100_000_000, 3).expect("valid histogram bounds")
 }
 
 /// The stamp in a frame carrying a benchmark message: the digits after `"body":"`.
@@ -48,10 +46,9 @@ pub fn stamp(frame: &str) -> Option<u64> {
 }
 
 /// What receivers have counted since the last [`Receivers::take`].
-#[derive(Default)]
 pub struct Tally {
     pub delivered: u64,
-    pub latency: Option<Histogram<u64>>,
+    pub latency: Histogram<u64>,
 }
 
 /// Connections that only read, timing every message.
@@ -130,7 +127,7 @@ impl Receivers {
         }
         Tally {
             delivered,
-            latency: Some(all),
+            latency: all,
         }
     }
 }

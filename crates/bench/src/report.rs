@@ -73,10 +73,15 @@ pub fn latency_text(h: &Histogram<u64>) -> String {
 /// One JSON line: `{"bench":SCENARIO, ...fields}`.
 pub fn emit(scenario: &str, fields: Value) {
     let mut line = json!({ "bench": scenario });
-    if let (Some(out), Value::Object(fields)) = (line.as_object_mut(), fields) {
-        out.extend(fields);
-    }
+    merge(&mut line, fields);
     println!("{line}");
+}
+
+/// Adds the fields of the object `from` to the object `into`.
+pub fn merge(into: &mut Value, from: Value) {
+    if let (Some(into), Value::Object(from)) = (into.as_object_mut(), from) {
+        into.extend(from);
+    }
 }
 
 /// `a / b`, or 0 when `b` is 0.

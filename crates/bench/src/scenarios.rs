@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::hub::{self, Account, Server};
 use crate::load::{self, Receivers, Sender};
-use crate::report::{emit, latency_json, latency_text, percentiles, ratio};
+use crate::report::{emit, latency_json, latency_text, merge, percentiles, ratio};
 use crate::Options;
 
 pub const ALL: [&str; 6] = [
@@ -61,7 +61,7 @@ struct Room {
 
 impl Room {
     async fn open(options: &Options, target: Target, n: usize, s: usize) -> Result<Room> {
-        let epoch = epoch();
+        let epoch = Instant::now();
         let (server, sockets, dir) = match target {
             Target::Floor => {
                 let server = Server::floor(options).await?;
@@ -99,7 +99,7 @@ impl Room {
     }
 
     /// Senders share `per_second` messages a second for `seconds`; every receiver should get
-    /// each. Returns (sent, delivered, lost, latency).
+    /// each.
     async fn step(&self, per_second: f64, seconds: f64) -> Result<Step> {
         let each = per_second / self.senders.len() as f64;
         let duration = Duration::from_secs_f64(seconds);
@@ -115,13 +115,12 @@ impl Room {
             .await;
         let elapsed = started.elapsed().as_secs_f64();
         let tally = self.receivers.take();
-        let latency = tally.latency.unwrap_or_else(load::histogram);
         Ok(Step {
             sent,
             delivered: tally.delivered,
             lost: expected.saturating_sub(tally.delivered),
             per_second: tally.delivered as f64 / elapsed.max(seconds),
-            latency,
+            latency: tally.latency,
         })
     }
 
@@ -138,10 +137,6 @@ struct Step {
     lost: u64,
     per_second: f64,
     latency: hdrhistogram::Histogram<u64>,
-}
-
-fn epoch() -> Instant {
-    Instant::now()
 }
 
 /// Fan-out: N receivers, S senders at a steady total of 10,000 deliveries a second.
@@ -185,12 +180,6 @@ async fn fanout(options: &Options) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn merge(into: &mut serde_json::Value, from: serde_json::Value) {
-    if let (Some(into), serde_json::Value::Object(from)) = (into.as_object_mut(), from) {
-        into.extend(from);
-    }
 }
 
 /// Saturation: raise the message rate into a room of 1,000 until p99 passes 50 ms or

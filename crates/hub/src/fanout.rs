@@ -80,16 +80,21 @@ pub struct Queue {
 
 impl Queue {
     pub async fn recv(&mut self) -> Option<Outbound> {
-        let out = self.rx.recv().await?;
-        self.queued.fetch_sub(out.text.len(), Ordering::Relaxed);
-        Some(out)
+        let out = self.rx.recv().await;
+        self.taken(out)
     }
 
     /// The next frame if one is already queued.
     pub fn try_recv(&mut self) -> Option<Outbound> {
-        let out = self.rx.try_recv().ok()?;
-        self.queued.fetch_sub(out.text.len(), Ordering::Relaxed);
-        Some(out)
+        let out = self.rx.try_recv().ok();
+        self.taken(out)
+    }
+
+    fn taken(&self, out: Option<Outbound>) -> Option<Outbound> {
+        if let Some(out) = &out {
+            self.queued.fetch_sub(out.text.len(), Ordering::Relaxed);
+        }
+        out
     }
 }
 
