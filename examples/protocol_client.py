@@ -2,8 +2,8 @@
 """Two Chinwag clients written only from docs/protocol.md, as a check that the document is
 enough to build a client from.
 
-Alice and Bob register, open a direct conversation, chat, see typing and receipts; Bob
-disconnects, misses messages, reconnects with `resume_from` and must receive exactly what
+Alice and Bob register, open a direct conversation, watch presence, chat, see typing and
+receipts; Bob disconnects, misses messages, reconnects with `resume_from` and must receive exactly what
 he missed. With `--check-stored FILE` it instead logs in again and checks that every message
 id listed in FILE (written by an earlier run with `--record FILE`) is still in the history,
 exactly once: run it after killing and restarting the hub.
@@ -125,7 +125,7 @@ def is_event(kind, **fields):
 
 async def chat(base, record):
     status, hub = http(base, "GET", "/hub")
-    expect(status == 200 and hub["protocol"] == 1, f"hub answers: {hub['name']!r}")
+    expect(status == 200 and hub["protocol"] == 2, f"hub answers: {hub['name']!r}")
     suffix = secrets.token_hex(3)
     alice = register(base, "alice" + suffix)
     bob = register(base, "bob" + suffix)
@@ -136,6 +136,17 @@ async def chat(base, record):
 
     await alice.connect()
     await bob.connect()
+
+    # Alice watches Bob's presence: the reply says he is online; his going away follows.
+    await alice.send({"type": "watch", "ref": "w1", "user_ids": [bob.id]})
+    watching = await alice.until("watching", lambda f: f["type"] == "watching")
+    expect(watching["ref"] == "w1" and watching["presence"] == [{"user_id": bob.id, "status": "online"}],
+           "alice watches bob, who is online")
+    await bob.send({"type": "presence", "status": "away"})
+    away = await alice.until("bob away", lambda f: f["type"] == "presence")
+    expect(away["user_id"] == bob.id and away["status"] == "away", "alice sees bob away")
+    await bob.quiet("presence of someone he does not watch", lambda f: f["type"] == "presence")
+    await bob.send({"type": "presence", "status": "online"})
 
     await alice.send({"type": "typing", "conversation_id": conv, "typing": True})
     typing = await bob.until("alice typing", lambda f: f["type"] == "typing")

@@ -390,6 +390,13 @@ fn ws_rows() -> Vec<(&'static str, Frame)> {
             "presence",
             (|_| json!({"type": "presence", "status": "away"}), ["ok"; 4]),
         ),
+        (
+            "watch anyone's presence (the directory lists everyone)",
+            (
+                |f| json!({"type": "watch", "user_ids": [f.bystander, f.member]}),
+                ["watching"; 4],
+            ),
+        ),
         ("ping", (|_| json!({"type": "ping"}), ["pong"; 4])),
     ]
 }

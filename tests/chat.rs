@@ -1,9 +1,9 @@
 //! Chatting as users do: direct and group conversations, typing, receipts, edits, resends,
-//! resume, presence, the conversation list and history paging.
+//! resume, presence (watch), the conversation list and history paging.
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::common::{config, sending_at, TestHub, Ws};
 
@@ -399,13 +399,28 @@ async fn reconnect_and_resume_gets_exactly_what_was_missed() {
     assert!(nothing.is_empty(), "{nothing:?}");
 }
 
+async fn watch(ws: &mut Ws, user_ids: &[i64]) -> Value {
+    ws.send(json!({ "type": "watch", "ref": "w", "user_ids": user_ids }))
+        .await;
+    let reply = ws.frame("watching").await;
+    assert_eq!(reply["ref"], "w");
+    reply
+}
+
 #[tokio::test]
-async fn presence_follows_connections() {
+async fn presence_follows_connections_for_those_who_watch() {
     let hub = TestHub::start().await;
     let api = hub.api();
     let alice = api.register("alice").await;
     let bob = api.register("bob").await;
+    let carol = api.register("carol").await;
     let mut b = Ws::connect(&hub, &bob).await;
+    let watching = watch(&mut b, &[alice.id]).await;
+    assert_eq!(
+        watching["presence"],
+        json!([{ "user_id": alice.id, "status": "offline" }])
+    );
+    let mut c = Ws::connect(&hub, &carol).await;
 
     let a = Ws::connect(&hub, &alice).await;
     let online = b
@@ -414,11 +429,11 @@ async fn presence_follows_connections() {
         })
         .await;
     assert_eq!(online["status"], "online");
-    assert!(a.ready["presence"]
-        .as_array()
-        .expect("snapshot")
-        .iter()
-        .any(|p| p["user_id"] == bob.id));
+    assert!(
+        a.ready.get("presence").is_none(),
+        "ready lists nobody: {}",
+        a.ready
+    );
     let users = api.get("/users", &bob.token).await;
     let entry = users
         .body
@@ -430,6 +445,8 @@ async fn presence_follows_connections() {
         .clone();
     assert_eq!(entry["presence"], "online");
 
+    // Carol watches bob only, so she hears nothing of alice; watching her now tells her
+    // alice's presence at once.
     let mut a = a;
     a.send(json!({ "type": "presence", "status": "away" }))
         .await;
@@ -439,13 +456,103 @@ async fn presence_follows_connections() {
         })
         .await;
     assert_eq!(away["status"], "away");
+    c.assert_none("presence of someone unwatched", |f| f["type"] == "presence")
+        .await;
+    let watching = watch(&mut c, &[alice.id, bob.id, alice.id]).await;
+    assert_eq!(
+        watching["presence"],
+        json!([
+            { "user_id": alice.id, "status": "away" },
+            { "user_id": bob.id, "status": "online" },
+        ])
+    );
     drop(a);
-    let offline = b
-        .expect("alice offline", |f| {
+    for ws in [&mut b, &mut c] {
+        let offline = ws
+            .expect("alice offline", |f| {
+                f["type"] == "presence" && f["user_id"] == alice.id
+            })
+            .await;
+        assert_eq!(offline["status"], "offline");
+    }
+
+    // An empty list stops watching.
+    watch(&mut b, &[]).await;
+    let _a = Ws::connect(&hub, &alice).await;
+    c.expect("alice back", |f| {
+        f["type"] == "presence" && f["user_id"] == alice.id
+    })
+    .await;
+    b.assert_none("presence after unwatching", |f| f["type"] == "presence")
+        .await;
+}
+
+#[tokio::test]
+async fn watch_refuses_bad_lists_and_floods_and_keeps_the_old_list() {
+    let hub = TestHub::start().await;
+    let api = hub.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let mut b = Ws::connect(&hub, &bob).await;
+    watch(&mut b, &[alice.id]).await;
+    let too_many: Vec<i64> = (1..=1001).collect();
+    let cases = [
+        (
+            json!({ "type": "watch", "ref": "x", "user_ids": too_many }),
+            "invalid_field",
+        ),
+        (
+            json!({ "type": "watch", "ref": "x", "user_ids": [0] }),
+            "invalid_field",
+        ),
+        (
+            json!({ "type": "watch", "ref": "x", "user_ids": [-5] }),
+            "invalid_field",
+        ),
+        (
+            json!({ "type": "watch", "ref": "x", "user_ids": ["alice"] }),
+            "bad_request",
+        ),
+        (
+            json!({ "type": "watch", "ref": "x", "user_ids": 7 }),
+            "bad_request",
+        ),
+        (json!({ "type": "watch", "ref": "x" }), "bad_request"),
+    ];
+    for (frame, code) in cases {
+        b.send(frame.clone()).await;
+        let err = b.frame("error").await;
+        assert_eq!(err["code"], code, "{frame}: {err}");
+        assert_eq!(err["ref"], "x");
+    }
+    // Unknown people are simply offline; a thousand ids are fine.
+    let thousand: Vec<i64> = (1..=1000).collect();
+    let reply = watch(&mut b, &thousand).await;
+    assert_eq!(reply["presence"].as_array().map(Vec::len), Some(1000));
+    // A flood of watch frames is rate limited, and the last accepted list stays.
+    let mut limited = None;
+    for _ in 0..30 {
+        b.send(json!({ "type": "watch", "ref": "f", "user_ids": [alice.id] }))
+            .await;
+        let reply = b
+            .expect("a reply", |f| {
+                f["type"] == "watching" || f["type"] == "error"
+            })
+            .await;
+        if reply["type"] == "error" {
+            limited = Some(reply);
+            break;
+        }
+    }
+    let limited = limited.expect("watch frames are rate limited");
+    assert_eq!(limited["code"], "rate_limited", "{limited}");
+    let _a = Ws::connect(&hub, &alice).await;
+    let online = b
+        .expect("alice online", |f| {
             f["type"] == "presence" && f["user_id"] == alice.id
         })
         .await;
-    assert_eq!(offline["status"], "offline");
+    assert_eq!(online["status"], "online");
 }
 
 #[tokio::test]

@@ -66,6 +66,9 @@ async fn a_silent_connection_is_dropped_and_goes_offline() {
     let alice = api.register("alice").await;
     let bob = api.register("bob").await;
     let mut b = Ws::connect(&hub, &bob).await;
+    b.send(json!({ "type": "watch", "user_ids": [alice.id] }))
+        .await;
+    b.frame("watching").await;
     // Alice authenticates, then her client stops reading: it never answers a ping, like a
     // peer that vanished without closing.
     let silent = Ws::connect(&hub, &alice).await;

@@ -89,6 +89,35 @@ test('two people chat in a direct conversation, with typing and receipts', async
   });
 });
 
+test('presence dots follow people in the list and in an open directory', async () => {
+  await withHub(async (hub, open) => {
+    const alice = await open();
+    await register(alice, 'alice', 'Alice Archer');
+    const bob = await open();
+    await register(bob, 'bob', 'Bob Baker');
+    const carol = await open();
+    await register(carol, 'carol', 'Carol Chen');
+
+    // The direct conversation's peer is watched: Bob's dot is green, then grey when he leaves.
+    await startDirect(alice, 'Bob Baker');
+    // [list selector, name, presence]: whether that person's dot in that list shows it.
+    const dot = ([list, name, presence]) => [...document.querySelectorAll(`${list} button`)]
+      .find((b) => b.textContent.includes(name))?.querySelector('.dot')?.classList.contains(presence);
+    await until(alice, dot, ['#conversation-list', 'Bob Baker', 'online']);
+
+    // The directory watches whoever it lists, while it is open.
+    await alice.click('#new-direct');
+    await until(alice, dot, ['#directory-list', 'Carol Chen', 'online']);
+    await shot(alice, 'directory-presence');
+    await carol.context().close();
+    await until(alice, dot, ['#directory-list', 'Carol Chen', 'offline']);
+    await alice.keyboard.press('Escape');
+
+    await bob.context().close();
+    await until(alice, dot, ['#conversation-list', 'Bob Baker', 'offline']);
+  });
+});
+
 test('a group of three shows who has seen my message', async () => {
   await withHub(async (hub, open) => {
     const alice = await open();

@@ -13,6 +13,7 @@ const TYPING_REFRESH_MS = 3000;
 const RETRYABLE = new Set(['rate_limited', 'unavailable', 'internal']);
 
 const state = {
+  watchKey: null, // the `watch` list last sent, joined
   hub: null,
   token: null,
   me: null,
@@ -138,6 +139,7 @@ function start(token, me) {
   conn.addEventListener('reply', (e) => onReply(e.detail));
   conn.addEventListener('typing', (e) => onTyping(e.detail));
   conn.addEventListener('presence', (e) => setPresence(e.detail.user_id, e.detail.status));
+  conn.addEventListener('watching', (e) => onWatching(e.detail));
   conn.addEventListener('state', (e) => onConnectionState(e.detail));
   conn.addEventListener('link', (e) => onLinkState(e.detail));
   // The desktop app's notification was clicked: show that conversation.
@@ -244,8 +246,8 @@ async function logout() {
 function onReady(frame) {
   state.me = frame.user;
   mergeUser({ ...frame.user, presence: 'online' });
-  const here = new Map(frame.presence.map((p) => [p.user_id, p.status]));
-  for (const user of state.users.values()) user.presence = here.get(user.id) || 'offline';
+  // A new connection watches nobody yet: tell the hub whose presence we show.
+  syncWatch({ now: true });
   renderMe();
   renderList();
   renderChatHead();
@@ -356,6 +358,8 @@ function onLinkState(frame) {
   if (frame.state === 'online') {
     banner.hidden = true;
     $('banner-retry').hidden = false;
+    // The node's new connection to the hub watches nobody yet.
+    syncWatch({ now: true });
     return;
   }
   for (const user of state.users.values()) if (user.id !== state.me.id) user.presence = 'offline';
@@ -480,8 +484,53 @@ function setPresence(userId, status) {
   const user = state.users.get(userId);
   if (!user) return;
   user.presence = status;
+  showPresence(userId, status);
   renderList();
   renderChatHead();
+}
+
+/** The hub's answer to `watch`: the presence of everyone we show, in one go. */
+function onWatching(frame) {
+  for (const { user_id: id, status } of frame.presence) {
+    const user = state.users.get(id);
+    if (!user || id === state.me.id) continue;
+    user.presence = status;
+    showPresence(id, status);
+  }
+  renderList();
+  renderChatHead();
+}
+
+/** Updates the presence dots of people listed in open dialogs, without re-rendering them. */
+function showPresence(userId, status) {
+  for (const dot of document.querySelectorAll(`[data-user-id="${Number(userId)}"] .dot`)) {
+    dot.className = `dot ${status}`;
+  }
+}
+
+// The hub sends presence only for the people a connection watches: the peers of direct
+// conversations, and whoever an open dialog lists. At most this many (the hub's limit).
+const MAX_WATCHED = 1000;
+let watchTimer = null;
+
+/**
+ * Tells the hub whose presence we show, when that changed (debounced, since dialogs re-render
+ * as one types a filter), or at once and unconditionally after (re)connecting.
+ */
+function syncWatch({ now = false } = {}) {
+  clearTimeout(watchTimer);
+  if (now) state.watchKey = null;
+  watchTimer = setTimeout(() => {
+    if (!state.conn || !state.me) return;
+    const ids = new Set();
+    for (const conv of state.convs.values()) if (conv.peer_id) ids.add(conv.peer_id);
+    for (const el of document.querySelectorAll('dialog[open] [data-user-id]')) ids.add(Number(el.dataset.userId));
+    ids.delete(state.me.id);
+    const list = [...ids].sort((a, b) => a - b).slice(0, MAX_WATCHED);
+    const key = list.join(',');
+    if (key === state.watchKey) return;
+    if (state.conn.send({ type: 'watch', user_ids: list })) state.watchKey = key;
+  }, now ? 0 : 300);
 }
 
 function addMessage(message) {
@@ -692,6 +741,7 @@ function convAvatar(conv) {
 }
 
 function renderList() {
+  syncWatch(); // whose presence is shown may change
   const list = $('conversation-list');
   const focused = document.activeElement && document.activeElement.dataset.conv;
   list.replaceChildren();
@@ -1057,7 +1107,9 @@ function otherUsers() {
 }
 
 function personRow(user, extra) {
-  return [avatar(user.display_name, user.id, { presence: user.presence }),
+  const face = avatar(user.display_name, user.id, { presence: user.presence });
+  face.dataset.userId = String(user.id);
+  return [face,
     h('span', { class: 'who' }, h('span', {}, user.display_name),
       h('span', { class: 'muted small' }, `@${user.username}${user.status_text ? ` · ${user.status_text}` : ''}`)),
     extra];
@@ -1071,6 +1123,7 @@ function openDirectory() {
 }
 
 function renderDirectory() {
+  syncWatch(); // whose presence is shown may change
   const filter = $('directory-filter').value.trim().toLowerCase();
   const items = otherUsers()
     .filter((u) => !filter || u.display_name.toLowerCase().includes(filter) || u.username.toLowerCase().includes(filter))
@@ -1090,6 +1143,7 @@ async function startDirect(userId) {
 }
 
 function openGroupDialog() {
+  syncWatch(); // whose presence is shown may change
   const form = $('group-form');
   form.reset();
   $('group-error').textContent = '';
@@ -1124,6 +1178,7 @@ async function openInfo() {
 }
 
 function renderInfo() {
+  syncWatch(); // whose presence is shown may change
   const conv = state.convs.get(state.active);
   if (!conv) return;
   const members = state.members.get(conv.id) || new Map();
@@ -1297,6 +1352,8 @@ function wireStatic() {
   for (const button of document.querySelectorAll('.close-dialog')) {
     button.addEventListener('click', () => button.closest('dialog').close());
   }
+  // Whoever a dialog listed is no longer shown once it closes.
+  for (const dialog of document.querySelectorAll('dialog')) dialog.addEventListener('close', () => syncWatch());
   const input = $('composer-input');
   $('composer').addEventListener('submit', submitComposer);
   input.addEventListener('input', () => composerChanged(true));

@@ -47,7 +47,7 @@ const BACKOFF_MAX_MS = 15000;
 
 /**
  * One WebSocket to the hub that keeps itself connected. Emits (as DOM events with `detail`):
- * `ready`, `synced`, `event`, `typing`, `presence`, `reply` (ack/ok/error with a ref),
+ * `ready`, `synced`, `event`, `typing`, `presence`, `watching`, `reply` (ack/ok/error with a ref),
  * `error` (errors without a ref), `state` ({online, retryInMs}), `unauthorized`.
  */
 export class Connection extends EventTarget {
@@ -134,6 +134,7 @@ export class Connection extends EventTarget {
         break;
       case 'typing':
       case 'presence':
+      case 'watching':
       case 'link': // only from a joined node: whether it reaches the hub
       case 'open': // only from the desktop app: a notification was clicked
         this.emit(frame.type, frame);

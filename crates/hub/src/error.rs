@@ -122,6 +122,14 @@ impl From<StoreError> for ApiError {
                      nothing was changed. Try again later.",
                 )
             }
+            StoreError::Uncertain(detail) => {
+                tracing::warn!("store commit failed: {detail}");
+                ApiError::new(
+                    ErrorCode::Unavailable,
+                    "The hub's disk failed while saving (it may be full or read-only); the change \
+                     may or may not be stored. Retrying with the same client id is safe.",
+                )
+            }
             StoreError::Closed => ApiError::new(
                 ErrorCode::Unavailable,
                 "The hub is shutting down; nothing was changed. Try again in a moment.",

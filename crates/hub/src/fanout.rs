@@ -1,6 +1,10 @@
 //! Live delivery: who is connected, who is in which conversation, who is online and who is
 //! typing.
 //!
+//! Presence goes only to the connections that watch a person (`watch`): a client watches the
+//! people it shows, never the whole office, so a connect storm costs O(watchers) per arrival
+//! rather than O(everyone).
+//!
 //! The store's writer thread calls [`Fanout::publish`] after each commit with the committed
 //! events in id order. Publishing never blocks: each connection has a bounded queue and gets
 //! a `try_send`. When a connection's queue is full, the event is dropped for it and the
@@ -40,6 +44,8 @@ struct ConnHandle {
     queued: Arc<AtomicUsize>,
     lagged: Arc<AtomicBool>,
     away: bool,
+    /// The people whose presence this connection watches.
+    watching: Vec<UserId>,
 }
 
 #[derive(Default)]
@@ -49,6 +55,8 @@ struct Inner {
     members: HashMap<ConversationId, HashSet<UserId>>,
     /// The presence last announced for each user with a connection.
     presence: HashMap<UserId, Presence>,
+    /// The connections watching each user's presence.
+    watchers: HashMap<UserId, HashSet<ConnId>>,
 }
 
 /// The hub's live routing table.
@@ -150,6 +158,7 @@ impl Fanout {
                 queued: queued.clone(),
                 lagged: lagged.clone(),
                 away: false,
+                watching: Vec::new(),
             },
         );
         inner.by_user.entry(user_id).or_default().push(id);
@@ -179,6 +188,7 @@ impl Fanout {
                 return;
             };
             let user_id = handle.user_id;
+            Self::unwatch(&mut inner, conn, &handle.watching);
             if let Some(list) = inner.by_user.get_mut(&user_id) {
                 list.retain(|c| *c != conn);
                 if list.is_empty() {
@@ -219,6 +229,56 @@ impl Fanout {
         Self::announce_presence(&mut inner, user_id);
     }
 
+    /// Replaces the people a connection watches and queues the `watching` reply with each
+    /// one's presence now. The reply goes through the connection's queue, under the same lock
+    /// as presence changes, so no change can overtake it. Returns the reply instead when the
+    /// queue is full, for the caller to send another way.
+    pub fn watch(
+        &self,
+        conn: ConnId,
+        user_ids: &[UserId],
+        reference: Option<String>,
+    ) -> Result<(), Utf8Bytes> {
+        let mut unique: Vec<UserId> = user_ids.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let mut inner = self.write();
+        let Some(handle) = inner.conns.get_mut(&conn) else {
+            return Ok(());
+        };
+        let before = std::mem::replace(&mut handle.watching, unique.clone());
+        Self::unwatch(&mut inner, conn, &before);
+        for user in &unique {
+            inner.watchers.entry(*user).or_default().insert(conn);
+        }
+        let presence = unique
+            .into_iter()
+            .map(|user_id| PresenceEntry {
+                user_id,
+                status: inner.presence.get(&user_id).copied().unwrap_or_default(),
+            })
+            .collect();
+        let text = frame_text(&ServerFrame::Watching {
+            reference,
+            presence,
+        });
+        match inner.conns.get(&conn) {
+            Some(handle) if deliver(handle, None, &text) => Ok(()),
+            _ => Err(text),
+        }
+    }
+
+    fn unwatch(inner: &mut Inner, conn: ConnId, users: &[UserId]) {
+        for user in users {
+            if let Some(set) = inner.watchers.get_mut(user) {
+                set.remove(&conn);
+                if set.is_empty() {
+                    inner.watchers.remove(user);
+                }
+            }
+        }
+    }
+
     fn presence_in(inner: &Inner, user_id: UserId) -> Presence {
         match inner.by_user.get(&user_id) {
             None => Presence::Offline,
@@ -247,11 +307,14 @@ impl Fanout {
         } else {
             inner.presence.insert(user_id, now);
         }
+        let Some(watchers) = inner.watchers.get(&user_id) else {
+            return;
+        };
         let text = frame_text(&ServerFrame::Presence {
             user_id,
             status: now,
         });
-        for handle in inner.conns.values() {
+        for handle in watchers.iter().filter_map(|c| inner.conns.get(c)) {
             deliver(handle, None, &text);
         }
     }
@@ -263,18 +326,6 @@ impl Fanout {
     /// How many people are connected (online or away) right now.
     pub fn online_count(&self) -> u32 {
         u32::try_from(self.read().presence.len()).unwrap_or(u32::MAX)
-    }
-
-    /// Everyone online or away right now.
-    pub fn presence_snapshot(&self) -> Vec<PresenceEntry> {
-        let inner = self.read();
-        let mut out: Vec<PresenceEntry> = inner
-            .presence
-            .iter()
-            .map(|(&user_id, &status)| PresenceEntry { user_id, status })
-            .collect();
-        out.sort_by_key(|e| e.user_id);
-        out
     }
 
     pub fn connection_count(&self) -> usize {
@@ -414,7 +465,9 @@ impl Fanout {
 /// Queues a frame without waiting. A durable event that does not fit marks the connection
 /// lagged (it will re-read from the store); an ephemeral frame that does not fit is dropped,
 /// as ephemeral frames may be.
-fn deliver(handle: &ConnHandle, event_id: Option<EventId>, text: &Utf8Bytes) {
+///
+/// Returns whether the frame was queued.
+fn deliver(handle: &ConnHandle, event_id: Option<EventId>, text: &Utf8Bytes) -> bool {
     // Counted before the send so the receiver never subtracts what was not yet added.
     handle.queued.fetch_add(text.len(), Ordering::Relaxed);
     let sent = handle.tx.try_send(Outbound {
@@ -425,11 +478,13 @@ fn deliver(handle: &ConnHandle, event_id: Option<EventId>, text: &Utf8Bytes) {
         handle.queued.fetch_sub(text.len(), Ordering::Relaxed);
     }
     match sent {
-        Ok(()) | Err(TrySendError::Closed(_)) => {}
+        Ok(()) => true,
+        Err(TrySendError::Closed(_)) => false,
         Err(TrySendError::Full(_)) => {
             if event_id.is_some() {
                 handle.lagged.store(true, Ordering::Release);
             }
+            false
         }
     }
 }
@@ -530,7 +585,43 @@ mod tests {
         fanout.unregister(first.id);
         fanout.unregister(second.id);
         assert_eq!(fanout.presence_of(10), Presence::Offline);
-        assert!(fanout.presence_snapshot().is_empty());
+        assert_eq!(fanout.online_count(), 0);
+    }
+
+    #[test]
+    fn presence_goes_only_to_watchers() {
+        let fanout = Fanout::new(Duration::from_secs(6));
+        let mut watcher = fanout.register(1, vec![], 16);
+        let mut bystander = fanout.register(2, vec![], 16);
+        fanout
+            .watch(watcher.id, &[10, 11, 10], Some("w1".into()))
+            .expect("queued");
+        let reply = watcher.queue.try_recv().expect("watching");
+        assert_eq!(
+            &*reply.text,
+            r#"{"type":"watching","ref":"w1","presence":[{"user_id":10,"status":"offline"},{"user_id":11,"status":"offline"}]}"#,
+            "sorted, without duplicates, offline included"
+        );
+        let ten = fanout.register(10, vec![], 16);
+        let _twelve = fanout.register(12, vec![], 16);
+        let heard = watcher.queue.try_recv().expect("10 came online");
+        assert!(heard.text.contains(r#""user_id":10"#), "{}", heard.text);
+        assert!(watcher.queue.try_recv().is_none(), "12 is not watched");
+        assert!(bystander.queue.try_recv().is_none(), "watches nobody");
+
+        // Replacing the list stops the old watch and reports the new one's presence.
+        fanout.watch(watcher.id, &[12], None).expect("queued");
+        let reply = watcher.queue.try_recv().expect("watching");
+        assert!(reply.text.contains(r#"{"user_id":12,"status":"online"}"#));
+        fanout.unregister(ten.id);
+        assert!(
+            watcher.queue.try_recv().is_none(),
+            "10 is not watched any more"
+        );
+
+        // A watcher that leaves is forgotten.
+        fanout.unregister(watcher.id);
+        assert!(fanout.read().watchers.is_empty());
     }
 
     #[test]

@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chinwag_proto::{event_frame, ClientFrame, ErrorCode, EventId, Presence, ServerFrame, User};
+use chinwag_proto::{
+    event_frame, ClientFrame, ErrorCode, EventId, Presence, ServerFrame, User, MAX_WATCHED_USERS,
+};
 use chinwag_store::queries;
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesOrdered;
@@ -311,7 +313,6 @@ where
         user: user.clone(),
         hub: state.info.clone(),
         last_event_id,
-        presence: state.fanout.presence_snapshot(),
     };
     if !send(&mut sink, Message::Text(frame_text(&ready)), send_limit).await {
         return;
@@ -570,7 +571,10 @@ where
     S: Stream<Item = Result<Message, WsError>> + Unpin,
 {
     let config = &ctx.state.config;
-    let mut typing = Bucket::new(config.typing_per_second, config.typing_per_second * 2);
+    let mut buckets = Buckets {
+        typing: Bucket::new(config.typing_per_second, config.typing_per_second * 2),
+        watch: Bucket::new(WATCH_PER_SECOND, WATCH_BURST),
+    };
     let mut abuse = Abuse {
         window: Instant::now(),
         count: 0,
@@ -602,7 +606,7 @@ where
         ctx.last_seen
             .store(ctx.started.elapsed().as_millis() as u64, Ordering::Relaxed);
         let outcome = match message {
-            Message::Text(text) => handle_text(&ctx, &text, &mut typing).await,
+            Message::Text(text) => handle_text(&ctx, &text, &mut buckets).await,
             Message::Binary(_) => Err((
                 ApiError::bad_request("Frames must be JSON text, not binary."),
                 None,
@@ -633,11 +637,22 @@ where
     }
 }
 
+/// `watch` frames per connection per second, and the burst allowed (a client re-sends its
+/// list when a dialog opens or closes).
+const WATCH_PER_SECOND: u32 = 2;
+const WATCH_BURST: u32 = 10;
+
+/// A connection's rate limits for ephemeral frames.
+struct Buckets {
+    typing: Bucket,
+    watch: Bucket,
+}
+
 type Handled = Result<Option<ReplyFuture>, (ApiError, Option<String>)>;
 
 /// Decodes and acts on one text frame. Immediate failures come back as `Err`; failures of
 /// work done by the store come back later through the reply future.
-async fn handle_text(ctx: &ReaderCtx, text: &str, typing: &mut Bucket) -> Handled {
+async fn handle_text(ctx: &ReaderCtx, text: &str, buckets: &mut Buckets) -> Handled {
     let frame = crate::error::parse_client_frame(text)?;
     let reference = frame.reference().map(str::to_owned);
     let fail = |err: ApiError| (err, reference.clone());
@@ -714,7 +729,7 @@ async fn handle_text(ctx: &ReaderCtx, text: &str, typing: &mut Bucket) -> Handle
             if !state.fanout.is_member(conversation_id, me) {
                 return Err(fail(ApiError::not_found("conversation")));
             }
-            if let Err(wait) = typing.take() {
+            if let Err(wait) = buckets.typing.take() {
                 return Err(fail(ApiError::rate_limited(
                     format!(
                         "Typing frames are limited to {} per second.",
@@ -747,6 +762,36 @@ async fn handle_text(ctx: &ReaderCtx, text: &str, typing: &mut Bucket) -> Handle
             };
             state.fanout.set_away(ctx.conn, away);
             Ok(ok_reply(reference))
+        }
+        ClientFrame::Watch {
+            reference,
+            user_ids,
+        } => {
+            if user_ids.len() > MAX_WATCHED_USERS {
+                return Err(fail(ApiError::new(
+                    ErrorCode::InvalidField,
+                    format!(
+                        "`user_ids` may list at most {MAX_WATCHED_USERS} people; watch the \
+                         ones you show."
+                    ),
+                )));
+            }
+            if user_ids.iter().any(|id| *id <= 0) {
+                return Err(fail(ApiError::new(
+                    ErrorCode::InvalidField,
+                    "`user_ids` must be positive user ids.",
+                )));
+            }
+            if let Err(wait) = buckets.watch.take() {
+                return Err(fail(ApiError::rate_limited(
+                    format!("Watch frames are limited to {WATCH_PER_SECOND} per second."),
+                    wait.as_millis() as u64,
+                )));
+            }
+            match state.fanout.watch(ctx.conn, &user_ids, reference) {
+                Ok(()) => Ok(None),
+                Err(text) => Ok(Some(Box::pin(async move { Some(text) }))),
+            }
         }
         ClientFrame::Ping { reference } => {
             let text = frame_text(&ServerFrame::Pong { reference });

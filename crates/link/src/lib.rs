@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use chinwag_proto::{
     ClientFrame, ConversationId, ErrorBody, ErrorCode, EventFrame, EventId, HubInfo, Message,
-    PresenceEntry, ServerFrame, User,
+    ServerFrame, User,
 };
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
@@ -76,8 +76,6 @@ pub enum LinkEvent {
         user: User,
         hub: HubInfo,
         last_event_id: EventId,
-        /// Who is online or away right now.
-        presence: Vec<PresenceEntry>,
     },
     /// Every missed event has been delivered; the outbox is being sent.
     Synced,
@@ -88,7 +86,8 @@ pub enum LinkEvent {
     /// The hub refused a queued message for good (e.g. too large, not a member); it left the
     /// outbox.
     Refused { client_id: String, error: ErrorBody },
-    /// Typing, presence and replies to frames sent with [`Link::send_frame`].
+    /// Typing, presence of watched people, and replies to frames sent with
+    /// [`Link::send_frame`].
     Frame(ServerFrame),
     /// The connection is gone; the next attempt is in `retry_in`.
     Disconnected { retry_in: Duration },
@@ -396,7 +395,6 @@ async fn handle(
             user,
             hub,
             last_event_id,
-            presence,
         } => {
             if cursor.is_none() {
                 *cursor = Some(last_event_id);
@@ -406,7 +404,6 @@ async fn handle(
                 user,
                 hub,
                 last_event_id,
-                presence,
             })
             .await
         }

@@ -5,7 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use chinwag_proto::{ClientFrame, EventId, HubInfo, PresenceEntry, ServerFrame, User};
+use chinwag_proto::{ClientFrame, EventId, HubInfo, ServerFrame, User};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -94,7 +94,6 @@ pub struct Ready {
     pub user: User,
     pub hub: HubInfo,
     pub last_event_id: EventId,
-    pub presence: Vec<PresenceEntry>,
     /// Raw `event` frames replayed between `ready` and `synced` (with `resume_from`).
     pub replayed: Vec<Utf8Bytes>,
 }
@@ -129,13 +128,11 @@ async fn until_synced(ws: &mut Socket) -> Result<Ready, RawError> {
                 user,
                 hub,
                 last_event_id,
-                presence,
             }) => {
                 ready = Some(Ready {
                     user,
                     hub,
                     last_event_id,
-                    presence,
                     replayed: Vec::new(),
                 })
             }

@@ -11,7 +11,10 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the protocol described in `docs/protocol.md`. Bumped on incompatible change.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
+
+/// Most people one connection may watch the presence of (`watch`).
+pub const MAX_WATCHED_USERS: usize = 1000;
 
 /// Identifier of a user account.
 pub type UserId = i64;
@@ -319,6 +322,13 @@ pub enum ClientFrame {
         reference: Option<String>,
         status: Presence,
     },
+    /// Tell me when these people's presence changes (replaces the previous list; at most
+    /// [`MAX_WATCHED_USERS`]). Answered with `watching`.
+    Watch {
+        #[serde(default, rename = "ref")]
+        reference: Option<String>,
+        user_ids: Vec<UserId>,
+    },
     /// Application-level ping; answered with `pong`.
     Ping {
         #[serde(default, rename = "ref")]
@@ -337,6 +347,7 @@ impl ClientFrame {
         "delivered",
         "read",
         "presence",
+        "watch",
         "ping",
     ];
 
@@ -351,6 +362,7 @@ impl ClientFrame {
             | ClientFrame::Delivered { reference, .. }
             | ClientFrame::Read { reference, .. }
             | ClientFrame::Presence { reference, .. }
+            | ClientFrame::Watch { reference, .. }
             | ClientFrame::Ping { reference } => reference.as_deref(),
         }
     }
@@ -368,7 +380,11 @@ pub enum ServerFrame {
         hub: HubInfo,
         /// The newest event id at the time of `ready`; resume from it if nothing else arrives.
         last_event_id: EventId,
-        /// Users who are online or away right now.
+    },
+    /// The reply to `watch`: the presence of every watched user, offline ones included.
+    Watching {
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none", default)]
+        reference: Option<String>,
         presence: Vec<PresenceEntry>,
     },
     /// Every missed event has been sent; from now on events are live.
@@ -398,7 +414,7 @@ pub enum ServerFrame {
         /// Drop the indicator after this long without a refresh.
         expires_in_ms: u64,
     },
-    /// Someone's presence changed. Ephemeral.
+    /// The presence of someone this connection watches changed. Ephemeral.
     Presence { user_id: UserId, status: Presence },
     /// A request failed. The connection stays open unless a close frame follows.
     Error {

@@ -11,6 +11,7 @@
 //! database. Rules that need no I/O (validation of names, bodies) live in [`validate`].
 
 pub mod admin;
+mod checkpoint;
 pub mod queries;
 pub mod schema;
 mod tx;
@@ -41,6 +42,10 @@ pub enum StoreError {
     /// The database refused the write: disk full, read-only, I/O error.
     #[error("the store cannot write: {0}")]
     Unavailable(String),
+    /// The commit itself failed (its flush to the disk, typically): the write may or may not
+    /// be on the disk. A retry with the same client id is safe either way.
+    #[error("the store could not confirm the commit: {0}")]
+    Uncertain(String),
     /// The writer thread has stopped (shutdown).
     #[error("the store is closed")]
     Closed,
@@ -65,7 +70,7 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         use rusqlite::ErrorCode as C;
         match self {
-            StoreError::Unavailable(_) | StoreError::Closed => true,
+            StoreError::Unavailable(_) | StoreError::Uncertain(_) | StoreError::Closed => true,
             StoreError::Sqlite(err) => matches!(
                 err.sqlite_error_code(),
                 Some(
@@ -160,6 +165,7 @@ pub struct Store {
 struct Inner {
     path: PathBuf,
     writer: writer::WriterHandle,
+    checkpointer: checkpoint::Checkpointer,
     // A std Mutex is right here: it guards a Vec push/pop and is never held across an await
     // or a query.
     readers: Mutex<Vec<Connection>>,
@@ -176,11 +182,15 @@ impl Store {
         }
         schema::migrations().to_latest(&mut conn)?;
         tx::bootstrap(&conn)?;
+        // Checkpoints run on their own thread, so no commit waits for one.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpointer = checkpoint::Checkpointer::spawn(path)?;
         let writer = writer::WriterHandle::spawn(conn, config.max_batch, config.queue, publisher)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
                 writer,
+                checkpointer,
                 readers: Mutex::new(Vec::new()),
                 max_idle_readers: config.max_idle_readers,
             }),
@@ -223,9 +233,11 @@ impl Store {
             .map_err(|_| StoreError::Closed)?
     }
 
-    /// Stops accepting writes, commits every job already queued, and joins the writer thread.
+    /// Stops accepting writes, commits every job already queued, joins the writer thread,
+    /// and checkpoints the WAL one last time.
     pub async fn close(&self) {
         self.inner.writer.close().await;
+        self.inner.checkpointer.close().await;
     }
 
     pub fn path(&self) -> &Path {

@@ -225,8 +225,9 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>, publisher:
                 "commit failed, {} writes refused: {message}",
                 completions.len()
             );
+            // The outcome is unknown: a failed flush may still have reached the disk.
             for done in completions {
-                done(Err(StoreError::Unavailable(message.clone())));
+                done(Err(StoreError::Uncertain(message.clone())));
             }
         }
     }

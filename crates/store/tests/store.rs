@@ -293,3 +293,45 @@ async fn reopening_keeps_everything_and_migrations_are_idempotent() {
     let refused = store.write(|tx| tx.register("bob", "Bob", "h")).await;
     assert!(matches!(refused, Err(StoreError::Closed)));
 }
+
+/// Counts the messages in the database file itself, ignoring the WAL (`immutable=1`): what a
+/// checkpoint has copied back. Zero until the schema itself is there.
+fn messages_in_main_file(path: &std::path::Path) -> i64 {
+    let uri = format!("file:{}?immutable=1", path.display());
+    let conn = rusqlite::Connection::open_with_flags(
+        uri,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+    )
+    .expect("opens the main file");
+    conn.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn checkpoints_run_off_the_writer_and_once_more_on_close() {
+    let f = open();
+    let path = f.store.path().to_owned();
+    let alice = register(&f.store, "alice").await;
+    for i in 0..20 {
+        f.store
+            .write(move |tx| tx.send_message(alice, 1, &format!("c{i}"), "hello", 100))
+            .await
+            .expect("sent");
+    }
+    // Far fewer pages than SQLite's own automatic checkpoint would wait for: only the
+    // checkpoint thread copies these into the main file.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while messages_in_main_file(&path) < 20 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint within 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    f.store
+        .write(move |tx| tx.send_message(alice, 1, "last", "goodbye", 100))
+        .await
+        .expect("sent");
+    f.store.close().await;
+    assert_eq!(messages_in_main_file(&path), 21, "close checkpoints");
+}

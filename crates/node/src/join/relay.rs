@@ -18,8 +18,7 @@ use chinwag_hub::error::{check_message_size, parse_client_frame, ApiError};
 use chinwag_link::{Link, LinkConfig, LinkEvent, Pending};
 use chinwag_proto::{
     event_frame, ClientFrame, ConversationDetail, ConversationId, ConversationKind,
-    ConversationSummary, ErrorCode, EventId, HubInfo, Presence, PresenceEntry, ServerFrame, User,
-    UserId,
+    ConversationSummary, ErrorCode, EventId, HubInfo, ServerFrame, User, UserId,
 };
 use chinwag_store::now_millis;
 use futures_util::{SinkExt, StreamExt};
@@ -84,7 +83,6 @@ pub struct Joined {
     session: Mutex<Option<Session>>,
     status: watch::Sender<LinkState>,
     live: broadcast::Sender<Live>,
-    presence: Mutex<HashMap<UserId, Presence>>,
     conns: Mutex<HashMap<u64, mpsc::Sender<String>>>,
     /// Relayed frame `ref` → the local connection and its own `ref`.
     routes: Mutex<HashMap<String, Owner>>,
@@ -155,7 +153,6 @@ impl Joined {
             session: Mutex::new(session.clone()),
             status,
             live: broadcast::channel(4096).0,
-            presence: Mutex::new(HashMap::new()),
             conns: Mutex::new(HashMap::new()),
             routes: Mutex::new(HashMap::new()),
             owners: Mutex::new(HashMap::new()),
@@ -458,12 +455,7 @@ impl Joined {
     async fn pump(self: Arc<Self>, mut events: mpsc::Receiver<LinkEvent>) {
         while let Some(event) = events.recv().await {
             match event {
-                LinkEvent::Connected {
-                    user,
-                    hub,
-                    presence,
-                    ..
-                } => self.connected(user, hub, presence).await,
+                LinkEvent::Connected { user, hub, .. } => self.connected(user, hub).await,
                 LinkEvent::Synced => {}
                 LinkEvent::Event(frame) => {
                     let body = text(&frame.event);
@@ -495,7 +487,6 @@ impl Joined {
                 }
                 LinkEvent::Frame(frame) => self.hub_frame(frame),
                 LinkEvent::Disconnected { retry_in } => {
-                    lock(&self.presence).clear();
                     self.fail_routes();
                     self.set_status(LinkState::Offline {
                         retry_in_ms: Some(retry_in.as_millis() as u64),
@@ -512,7 +503,7 @@ impl Joined {
         }
     }
 
-    async fn connected(&self, user: User, hub: HubInfo, presence: Vec<PresenceEntry>) {
+    async fn connected(&self, user: User, hub: HubInfo) {
         {
             let mut session = lock(&self.session);
             if let Some(session) = session.as_mut() {
@@ -531,15 +522,8 @@ impl Joined {
         if let Err(err) = self.store.save_hub(&saved) {
             tracing::warn!("cannot save the hub: {err}");
         }
-        *lock(&self.presence) = presence.iter().map(|p| (p.user_id, p.status)).collect();
+        // Local windows re-send their `watch` lists when they hear the link is online.
         self.set_status(LinkState::Online);
-        for entry in presence {
-            let frame = ServerFrame::Presence {
-                user_id: entry.user_id,
-                status: entry.status,
-            };
-            let _ = self.live.send(Live::Frame(text(&frame).into()));
-        }
     }
 
     fn hub_frame(&self, frame: ServerFrame) {
@@ -549,19 +533,20 @@ impl Joined {
                 .and_then(|r| lock(&self.routes).remove(r))
         };
         match frame {
-            ServerFrame::Typing { .. } => {
+            ServerFrame::Typing { .. } | ServerFrame::Presence { .. } => {
                 let _ = self.live.send(Live::Frame(text(&frame).into()));
             }
-            ServerFrame::Presence { user_id, status } => {
-                {
-                    let mut presence = lock(&self.presence);
-                    if status == Presence::Offline {
-                        presence.remove(&user_id);
-                    } else {
-                        presence.insert(user_id, status);
-                    }
+            ServerFrame::Watching {
+                reference,
+                presence,
+            } => {
+                if let Some((conn, reference)) = routed(&reference) {
+                    let reply = ServerFrame::Watching {
+                        reference,
+                        presence,
+                    };
+                    self.to_conn(conn, text(&reply));
                 }
-                let _ = self.live.send(Live::Frame(text(&frame).into()));
             }
             ServerFrame::Ack {
                 reference,
@@ -615,17 +600,12 @@ impl Joined {
 
     fn ready_frame(&self, user: &User) -> String {
         let hub = self.store.hub_info();
-        let presence: Vec<PresenceEntry> = lock(&self.presence)
-            .iter()
-            .map(|(&user_id, &status)| PresenceEntry { user_id, status })
-            .collect();
         let last_event_id = self.last_event_id();
         json!({
             "type": "ready",
             "user": user,
             "hub": hub,
             "last_event_id": last_event_id,
-            "presence": presence,
         })
         .to_string()
     }
