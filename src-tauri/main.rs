@@ -351,6 +351,9 @@ fn discover(seconds: f64, first: bool, loopback: bool) -> ExitCode {
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // The blocking pool runs store reads and password hashing. Tokio's default allows 512
+        // threads, which a connect storm can start; a few dozen keep the cores busy as well.
+        .max_blocking_threads(32)
         .build()
         .map_err(|err| {
             eprintln!("chinwag: cannot start the async runtime: {err}");

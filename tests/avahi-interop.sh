@@ -55,7 +55,7 @@ for _ in $(seq 10); do
     timeout 5 avahi-browse -rpt _chinwag._tcp >"$work/avahi-browse.out" 2>&1 || true
     if grep "^=" "$work/avahi-browse.out" | grep -q "\"id=$hub_id\"" \
         && grep "^=" "$work/avahi-browse.out" | grep -q '"name=Two hosts"' \
-        && grep "^=" "$work/avahi-browse.out" | grep -q '"proto=1"'; then
+        && grep "^=" "$work/avahi-browse.out" | grep -q '"proto=2"'; then
         ok=1
         break
     fi
@@ -66,7 +66,7 @@ if [ -z "$ok" ]; then
     touch "$work/avahi-failed"
     exit 1
 fi
-avahi-publish -s "Avahi interop" _chinwag._tcp 7999 "id=avahi-interop-hub" "name=Published by avahi" "proto=1" \
+avahi-publish -s "Avahi interop" _chinwag._tcp 7999 "id=avahi-interop-hub" "name=Published by avahi" "proto=2" \
     >"$work/avahi-publish.log" 2>&1 &
 publish_pid=$!
 touch "$work/avahi-ready"

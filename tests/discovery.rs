@@ -78,7 +78,7 @@ fn the_server_advertises_itself_and_says_goodbye() {
     };
     assert_eq!(found.name, "Namespace Office");
     assert_eq!(found.port, port);
-    assert_eq!(found.protocol, Some(1));
+    assert_eq!(found.protocol, Some(chinwag_proto::PROTOCOL_VERSION));
     // The advertised id is the hub's own, stable id.
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let info: serde_json::Value = rt.block_on(async {

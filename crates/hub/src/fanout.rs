@@ -20,8 +20,9 @@ use chinwag_proto::{
     event_frame, ConversationId, EventId, Presence, PresenceEntry, ServerFrame, UserId,
 };
 use chinwag_store::Committed;
-use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
+
+use crate::queue::{self, TrySendError};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// One frame on its way to a connection. Durable events carry their id so a connection can
@@ -39,7 +40,7 @@ struct ConnHandle {
     /// SHA-256 of the session token the connection authenticated with.
     session: Vec<u8>,
     kick: Arc<Notify>,
-    tx: mpsc::Sender<Outbound>,
+    tx: queue::Sender<Outbound>,
     /// Bytes of frame text waiting in `tx`.
     queued: Arc<AtomicUsize>,
     lagged: Arc<AtomicBool>,
@@ -82,7 +83,7 @@ pub struct Registration {
 /// A connection's queue of frames, counting the bytes it holds so the hub can say how much
 /// memory its slow readers cost.
 pub struct Queue {
-    rx: mpsc::Receiver<Outbound>,
+    rx: queue::Receiver<Outbound>,
     queued: Arc<AtomicUsize>,
 }
 
@@ -94,7 +95,7 @@ impl Queue {
 
     /// The next frame if one is already queued.
     pub fn try_recv(&mut self) -> Option<Outbound> {
-        let out = self.rx.try_recv().ok();
+        let out = self.rx.try_recv();
         self.taken(out)
     }
 
@@ -142,7 +143,7 @@ impl Fanout {
     /// Adds a connection with a queue of `capacity` frames. Announces the user online if this
     /// is their first connection.
     pub fn register(&self, user_id: UserId, session: Vec<u8>, capacity: usize) -> Registration {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let (tx, rx) = queue::bounded(capacity);
         let lagged = Arc::new(AtomicBool::new(false));
         let queued = Arc::new(AtomicUsize::new(0));
         let kick = Arc::new(Notify::new());
@@ -553,7 +554,7 @@ mod tests {
         let mut b = fanout.register(11, vec![], 16);
         let mut c = fanout.register(12, vec![], 16);
         for r in [&mut a, &mut b, &mut c] {
-            while r.queue.rx.try_recv().is_ok() {}
+            while r.queue.rx.try_recv().is_some() {}
         }
         let mut leave = committed(5, Some(1));
         leave.left = vec![11];
@@ -630,17 +631,14 @@ mod tests {
         fanout.load_memberships(vec![(1, 10), (1, 11)]);
         let mut typer = fanout.register(10, vec![], 16);
         let mut other = fanout.register(11, vec![], 16);
-        while typer.queue.rx.try_recv().is_ok() {}
-        while other.queue.rx.try_recv().is_ok() {}
+        while typer.queue.rx.try_recv().is_some() {}
+        while other.queue.rx.try_recv().is_some() {}
         fanout.typing(1, 10, true);
         assert_eq!(typer.queue.rx.len(), 0);
         assert_eq!(other.queue.rx.len(), 1);
         assert_eq!(fanout.expire_typing(), 1);
-        let stop = other
-            .queue
-            .rx
-            .try_recv()
-            .and_then(|_| other.queue.rx.try_recv());
+        other.queue.rx.try_recv().expect("typing frame");
+        let stop = other.queue.rx.try_recv();
         assert!(stop.expect("stop frame").text.contains(r#""typing":false"#));
         fanout.typing(1, 10, false);
         assert_eq!(other.queue.rx.len(), 0, "no stop for someone not typing");

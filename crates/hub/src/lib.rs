@@ -14,6 +14,7 @@ pub mod assets;
 pub mod auth;
 pub mod error;
 pub mod fanout;
+mod queue;
 mod rest;
 mod ws;
 

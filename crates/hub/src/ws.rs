@@ -20,7 +20,7 @@ use futures_util::stream::FuturesOrdered;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
@@ -32,6 +32,7 @@ use warp::reply::Response;
 use crate::auth::{self, Bucket};
 use crate::error::ApiError;
 use crate::fanout::{frame_text, ConnId, Fanout};
+use crate::queue;
 use crate::rest::{check_message_size, check_send_rate, error_response};
 use crate::HubState;
 
@@ -65,8 +66,11 @@ pub(crate) fn upgrade(
 ) -> Response {
     match prepare(&state, &method, &headers, on_upgrade, addr) {
         Ok((key, on_upgrade, slot)) => {
+            // A 1 KiB read buffer: it is allocated for every connection, most of them idle,
+            // and clients' frames are small (a bigger one is read in several calls, into a
+            // buffer tungstenite sizes for that frame). 4 KiB cost 3 KiB per idle connection.
             let config = WebSocketConfig::default()
-                .read_buffer_size(4 * 1024)
+                .read_buffer_size(1024)
                 .write_buffer_size(8 * 1024)
                 .max_write_buffer_size(4 * 1024 * 1024)
                 .max_message_size(Some(state.config.max_frame_bytes))
@@ -338,7 +342,7 @@ where
     let started = Instant::now();
     let last_seen = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU32::new(0));
-    let (reply_tx, mut reply_rx) = mpsc::channel::<Reply>(64);
+    let (reply_tx, mut reply_rx) = queue::bounded::<Reply>(64);
     let reader = tokio::spawn(reader(
         ReaderCtx {
             state: state.clone(),
@@ -426,7 +430,7 @@ where
             // Answer what is already in flight before closing: those writes are committed (or
             // refused) either way, and the client should hear which.
             let drain = async {
-                while let Ok(reply) = reply_rx.try_recv() {
+                while let Some(reply) = reply_rx.try_recv() {
                     if let Reply::Frame(future) = reply {
                         pending.push_back(future);
                     }
@@ -566,7 +570,7 @@ impl Abuse {
     }
 }
 
-async fn reader<S>(ctx: ReaderCtx, mut stream: S, replies: mpsc::Sender<Reply>)
+async fn reader<S>(ctx: ReaderCtx, mut stream: S, replies: queue::Sender<Reply>)
 where
     S: Stream<Item = Result<Message, WsError>> + Unpin,
 {
