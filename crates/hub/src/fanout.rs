@@ -12,7 +12,7 @@
 //! store is the truth), so a slow client costs at most its queue in memory.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -65,6 +65,10 @@ pub struct Fanout {
     // std RwLock: held only for map lookups and non-blocking `try_send`s, never across an
     // await, and taken from the store's writer thread as well as from async tasks.
     inner: RwLock<Inner>,
+    /// The id of the newest event handed to the connections. Written while the lock is held
+    /// for routing, read under the write lock in `register`: a new connection has either been
+    /// given an event or is told it is older than its starting point.
+    last_published: AtomicI64,
     next_conn: AtomicU64,
     typing: Mutex<HashMap<(ConversationId, UserId), Instant>>,
     typing_ttl: Duration,
@@ -73,6 +77,8 @@ pub struct Fanout {
 /// Receiving side of a registered connection.
 pub struct Registration {
     pub id: ConnId,
+    /// Every event after this one reaches the queue (or marks it lagged).
+    pub last_event_id: EventId,
     pub queue: Queue,
     /// Set when an event could not be queued; the connection must catch up from the store.
     pub lagged: Arc<AtomicBool>,
@@ -111,6 +117,7 @@ impl Fanout {
     pub fn new(typing_ttl: Duration) -> Self {
         Fanout {
             inner: RwLock::new(Inner::default()),
+            last_published: AtomicI64::new(0),
             next_conn: AtomicU64::new(1),
             typing: Mutex::new(HashMap::new()),
             typing_ttl,
@@ -123,6 +130,11 @@ impl Fanout {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
         self.inner.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets the newest stored event at start-up, before anything is published.
+    pub fn set_last_published(&self, id: EventId) {
+        self.last_published.fetch_max(id, Ordering::AcqRel);
     }
 
     /// Fills the membership cache from the store at start-up.
@@ -164,8 +176,10 @@ impl Fanout {
         );
         inner.by_user.entry(user_id).or_default().push(id);
         Self::announce_presence(&mut inner, user_id);
+        let last_event_id = self.last_published.load(Ordering::Acquire);
         Registration {
             id,
+            last_event_id,
             queue: Queue { rx, queued },
             lagged,
             kicked: kick,
@@ -360,6 +374,7 @@ impl Fanout {
                     }
                 }
                 Self::route(&inner, event);
+                self.last_published.fetch_max(event.id, Ordering::AcqRel);
                 if let Some(conversation) = event.conversation_id {
                     if let Some(set) = inner.members.get_mut(&conversation) {
                         for user in &event.left {
@@ -372,6 +387,7 @@ impl Fanout {
             let inner = self.read();
             for event in events {
                 Self::route(&inner, event);
+                self.last_published.fetch_max(event.id, Ordering::AcqRel);
             }
         }
     }
@@ -587,6 +603,18 @@ mod tests {
         fanout.unregister(second.id);
         assert_eq!(fanout.presence_of(10), Presence::Offline);
         assert_eq!(fanout.online_count(), 0);
+    }
+
+    #[test]
+    fn a_new_connection_starts_after_the_last_published_event() {
+        let fanout = Fanout::new(Duration::from_secs(6));
+        fanout.set_last_published(40);
+        fanout.load_memberships(vec![(1, 10)]);
+        fanout.publish(&[committed(41, Some(1)), committed(42, None)]);
+        let mut reg = fanout.register(10, vec![], 16);
+        assert_eq!(reg.last_event_id, 42, "what was published before is older");
+        fanout.publish(&[committed(43, Some(1))]);
+        assert_eq!(reg.queue.try_recv().expect("queued").event_id, Some(43));
     }
 
     #[test]

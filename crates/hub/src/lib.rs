@@ -130,10 +130,17 @@ impl Hub {
             Arc::new(move |events: &[Committed]| fanout.publish(events))
         };
         let store = Store::open(db_path, config.store.clone(), publisher)?;
-        let (hub_id, memberships) = store
-            .read(|c| Ok((queries::hub_id(c)?, queries::all_memberships(c)?)))
+        let (hub_id, memberships, last_event_id) = store
+            .read(|c| {
+                Ok((
+                    queries::hub_id(c)?,
+                    queries::all_memberships(c)?,
+                    queries::last_event_id(c)?,
+                ))
+            })
             .await?;
         fanout.load_memberships(memberships);
+        fanout.set_last_published(last_event_id);
         let info = HubInfo {
             id: hub_id,
             name: config.name.clone(),

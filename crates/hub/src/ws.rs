@@ -294,25 +294,8 @@ where
         fanout: state.fanout.clone(),
         id: reg.id,
     };
-    let last_event_id = match state.store.read(queries::last_event_id).await {
-        Ok(id) => id,
-        Err(err) => {
-            let err = ApiError::from(err);
-            send(
-                &mut sink,
-                Message::Text(frame_text(&err.frame(None))),
-                send_limit,
-            )
-            .await;
-            send(
-                &mut sink,
-                close_message(1011, "the hub cannot read its store"),
-                send_limit,
-            )
-            .await;
-            return;
-        }
-    };
+    // From memory, not the store: every event after it reaches this connection's queue.
+    let last_event_id = reg.last_event_id;
     let ready = ServerFrame::Ready {
         user: user.clone(),
         hub: state.info.clone(),
