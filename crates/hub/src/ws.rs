@@ -17,7 +17,7 @@ use chinwag_proto::{
 use chinwag_store::queries;
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesOrdered;
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::sync::OwnedSemaphorePermit;
@@ -352,10 +352,24 @@ where
                 break Some((CLOSE_UNAUTHORIZED, "session revoked".into()));
             }
             Some(done) = pending.next(), if !pending.is_empty() => {
-                if let Some(text) = done {
-                    if !send(&mut sink, Message::Text(text), send_limit).await {
-                        break None;
+                // This reply and every other one already done, then one flush: a client with
+                // many sends in flight gets their acks in one write after a group commit.
+                let batch = async {
+                    let mut next = Some(done);
+                    let mut fed = 0;
+                    while let Some(done) = next.take() {
+                        if let Some(text) = done {
+                            sink.feed(Message::Text(text)).await?;
+                            fed += 1;
+                        }
+                        if fed < WRITE_BATCH {
+                            next = pending.next().now_or_never().flatten();
+                        }
                     }
+                    sink.flush().await
+                };
+                if !matches!(tokio::time::timeout(send_limit, batch).await, Ok(Ok(()))) {
+                    break None;
                 }
             }
             reply = reply_rx.recv(), if pending.len() < MAX_PENDING => match reply {

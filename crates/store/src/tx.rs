@@ -475,7 +475,8 @@ impl<'a> Tx<'a> {
     // ----- messages -----
 
     /// Stores a message, or returns the one already stored under `(me, client_id)` with
-    /// `true` for "duplicate".
+    /// `true` for "duplicate". An error may leave a partial write behind: the job must fail
+    /// with it (return it), so that the writer rolls the job's savepoint back.
     pub fn send_message(
         &mut self,
         me: UserId,
@@ -501,15 +502,30 @@ impl<'a> Tx<'a> {
             }
             return Ok((message, true));
         }
-        self.require_member(me, conversation_id)?;
-        validate::message_body(body, max_bytes)?;
+        // The membership check is the update of my own receipts (my message is read and
+        // delivered for me): no row, no membership, and the job fails, which rolls its
+        // savepoint back, sequence number included. Two statements fewer than a separate
+        // check, on the path every message takes.
         let seq: Seq = self
             .conn
             .prepare_cached(
                 "UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = ?2
                  WHERE id = ?1 RETURNING last_seq",
             )?
-            .query_row(params![conversation_id, self.now], |r| r.get(0))?;
+            .query_row(params![conversation_id, self.now], |r| r.get(0))
+            .optional()?
+            .ok_or(StoreError::NotFound("conversation"))?;
+        let member = self
+            .conn
+            .prepare_cached(
+                "UPDATE members SET read_seq = ?3, delivered_seq = ?3
+                 WHERE conversation_id = ?1 AND user_id = ?2 AND active = 1",
+            )?
+            .execute(params![conversation_id, me, seq])?;
+        if member == 0 {
+            return Err(StoreError::NotFound("conversation"));
+        }
+        validate::message_body(body, max_bytes)?;
         self.conn
             .prepare_cached(
                 "INSERT INTO messages (conversation_id, seq, sender_id, client_id, body, created_at)
@@ -527,14 +543,6 @@ impl<'a> Tx<'a> {
             edited_at: None,
             deleted: false,
         };
-        // My own message is read and delivered for me; that needs no event of its own since
-        // `message_new` says as much.
-        self.conn
-            .prepare_cached(
-                "UPDATE members SET read_seq = ?3, delivered_seq = ?3
-                 WHERE conversation_id = ?1 AND user_id = ?2",
-            )?
-            .execute(params![conversation_id, me, seq])?;
         self.emit(
             &Event::MessageNew {
                 message: message.clone(),

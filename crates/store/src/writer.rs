@@ -145,7 +145,7 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>, publisher:
     let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
     let mut events: Vec<Committed> = Vec::new();
 
-    let mut txn = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+    let txn = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(txn) => txn,
         Err(err) => {
             let message = err.to_string();
@@ -176,15 +176,14 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>, publisher:
             }
             return;
         }
-        let mut savepoint = match txn.savepoint() {
-            Ok(sp) => sp,
-            Err(err) => {
-                fail_unstarted(job, &err.to_string());
-                continue;
-            }
-        };
+        // Each job in a savepoint of its own, through cached statements: rusqlite's
+        // `Savepoint` parses its SQL anew for every job.
+        if let Err(err) = savepoint(&txn, "SAVEPOINT job") {
+            fail_unstarted(job, &err.to_string());
+            continue;
+        }
         let outcome = {
-            let mut tx = Tx::new(&savepoint, now);
+            let mut tx = Tx::new(&txn, now);
             let ran = catch_unwind(AssertUnwindSafe(|| job.run(&mut tx)));
             match ran {
                 Ok(Some(done)) => Some((done, tx.into_events())),
@@ -197,15 +196,20 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>, publisher:
             }
         };
         match outcome {
-            Some((done, job_events)) => match savepoint.commit() {
+            Some((done, job_events)) => match savepoint(&txn, "RELEASE job") {
                 Ok(()) => {
                     completions.push(done);
                     events.extend(job_events);
                 }
-                Err(err) => done(Err(StoreError::classify(err))),
+                Err(err) => {
+                    let _ = savepoint(&txn, "ROLLBACK TO job");
+                    let _ = savepoint(&txn, "RELEASE job");
+                    done(Err(StoreError::classify(err)));
+                }
             },
             None => {
-                let _ = savepoint.rollback();
+                let _ = savepoint(&txn, "ROLLBACK TO job");
+                let _ = savepoint(&txn, "RELEASE job");
             }
         }
     }
@@ -231,6 +235,11 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>, publisher:
             }
         }
     }
+}
+
+/// Runs one of the savepoint statements (`SAVEPOINT job`, `RELEASE job`, `ROLLBACK TO job`).
+fn savepoint(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 fn fail_unstarted(job: Box<dyn Job>, message: &str) {

@@ -194,6 +194,13 @@ async fn replay_follows_membership_periods() {
         .write(move |tx| tx.send_message(bob, group, "3", "hi", 100))
         .await;
     assert!(matches!(refused, Err(StoreError::NotFound(_))));
+    // The refusal took no sequence number: the next message follows on without a gap.
+    let (next, _) = f
+        .store
+        .write(move |tx| tx.send_message(alice, group, "4", "after", 100))
+        .await
+        .expect("sent");
+    assert_eq!(next.seq, 3, "1 before, 2 secret, 3 after");
     // Added back, he sees new events again.
     f.store
         .write(move |tx| tx.add_members(alice, group, &[bob]))
