@@ -41,6 +41,17 @@ async function messageTicks(page, body) {
   return page.locator('#messages .msg.mine', { hasText: body }).last().locator('.ticks').getAttribute('data-receipt');
 }
 
+/** Opens a page per person and registers each, in order: [[username, display name], ...]. */
+async function signUp(open, people) {
+  const pages = [];
+  for (const [username, name] of people) {
+    const page = await open();
+    await register(page, username, name);
+    pages.push(page);
+  }
+  return pages;
+}
+
 test('two people chat in a direct conversation, with typing and receipts', async () => {
   await withHub(async (hub, open) => {
     const alice = await open();
@@ -91,12 +102,7 @@ test('two people chat in a direct conversation, with typing and receipts', async
 
 test('presence dots follow people in the list and in an open directory', async () => {
   await withHub(async (hub, open) => {
-    const alice = await open();
-    await register(alice, 'alice', 'Alice Archer');
-    const bob = await open();
-    await register(bob, 'bob', 'Bob Baker');
-    const carol = await open();
-    await register(carol, 'carol', 'Carol Chen');
+    const [alice, bob, carol] = await signUp(open, [['alice', 'Alice Archer'], ['bob', 'Bob Baker'], ['carol', 'Carol Chen']]);
 
     // The direct conversation's peer is watched: Bob's dot is green, then grey when he leaves.
     await startDirect(alice, 'Bob Baker');
@@ -120,12 +126,7 @@ test('presence dots follow people in the list and in an open directory', async (
 
 test('a group of three shows who has seen my message', async () => {
   await withHub(async (hub, open) => {
-    const alice = await open();
-    await register(alice, 'alice', 'Alice Archer');
-    const bob = await open();
-    await register(bob, 'bob', 'Bob Baker');
-    const carol = await open();
-    await register(carol, 'carol', 'Carol Cho');
+    const [alice, bob, carol] = await signUp(open, [['alice', 'Alice Archer'], ['bob', 'Bob Baker'], ['carol', 'Carol Cho']]);
 
     await alice.bringToFront();
     await alice.reload();
@@ -312,12 +313,7 @@ test('hostile text in messages, names and group names is shown as text and runs 
 
 test('group admins manage members; several typers; the length limit shows before sending', async () => {
   await withHub(async (hub, open) => {
-    const alice = await open();
-    await register(alice, 'alice', 'Alice Archer');
-    const bob = await open();
-    await register(bob, 'bob', 'Bob Baker');
-    const carol = await open();
-    await register(carol, 'carol', 'Carol Cho');
+    const [alice, bob, carol] = await signUp(open, [['alice', 'Alice Archer'], ['bob', 'Bob Baker'], ['carol', 'Carol Cho']]);
     const dave = await open();
     await register(dave, 'dave', 'Dave Diaz');
     await alice.bringToFront();
