@@ -163,6 +163,18 @@ fn rest_rows() -> Vec<(&'static str, Rest)> {
             ("GET", |_| ("/events?after=0".into(), None), ANY_SIGNED_IN),
         ),
         (
+            "search everything I can see",
+            ("GET", |_| ("/search?q=hello".into(), None), ANY_SIGNED_IN),
+        ),
+        (
+            "search within a group",
+            (
+                "GET",
+                |f| (format!("/search?q=hello&conversation_id={}", f.group), None),
+                MEMBERS,
+            ),
+        ),
+        (
             "a group's details",
             (
                 "GET",

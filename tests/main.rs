@@ -11,4 +11,5 @@ mod discovery;
 mod faults;
 mod join;
 mod lifecycle;
+mod search;
 mod security;

@@ -93,8 +93,7 @@ pub async fn seed_messages(dir: &Path, senders: &[Account], total: usize) -> Res
             .write(move |tx| {
                 for n in start..start + count {
                     let me = senders[n % senders.len()];
-                    let body =
-                        format!("history line {n}: the quick brown fox jumps over the lazy dog");
+                    let body = format!("history line {n}: {}", words(n as u64, 8));
                     tx.send_message(me, 1, &format!("seed-{n}"), &body, 16 * 1024)?;
                 }
                 Ok(())
@@ -103,8 +102,43 @@ pub async fn seed_messages(dir: &Path, senders: &[Account], total: usize) -> Res
             .context("storing messages")?;
         done += count;
     }
+    // Index them for search now, as a hub would have while they arrived.
+    while store
+        .write(|tx| tx.index_pending(50_000))
+        .await
+        .context("indexing messages")?
+        > 0
+    {}
     store.close().await;
     Ok(())
+}
+
+/// Syllables of the benchmark's made-up vocabulary: 16³ = 4,096 words of three syllables.
+const SYLLABLES: [&str; 16] = [
+    "ka", "lo", "mi", "nu", "pe", "ra", "si", "to", "va", "we", "xi", "yo", "zu", "be", "do", "fi",
+];
+
+/// The vocabulary's `k`th word (`k` below 4,096).
+pub fn word(k: u64) -> String {
+    (0..3)
+        .map(|i| SYLLABLES[((k >> (4 * i)) & 15) as usize])
+        .collect()
+}
+
+/// `count` words for message `n`, drawn so that a few words are common and most are rare
+/// (the square of a uniform draw favours low indices), as in real text.
+pub fn words(n: u64, count: usize) -> String {
+    let mut state = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..count)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let uniform = (state % 4096) as f64 / 4096.0;
+            word((uniform * uniform * 4096.0) as u64)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn open_store(dir: &Path) -> Result<Store> {

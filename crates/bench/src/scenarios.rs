@@ -456,6 +456,36 @@ async fn history(options: &Options) -> Result<()> {
         latency_text(&page),
         latency_text(&list)
     );
+    // Search: a common word, a rare one, two words, a word in no message, and one in all.
+    let searches = [
+        ("common word", hub::word(1)),
+        ("rare word", hub::word(4000)),
+        ("two words", format!("{} {}", hub::word(3), hub::word(700))),
+        ("word in no message", "nowhere".to_owned()),
+        ("word in every message", "history".to_owned()),
+    ];
+    let mut search_fields = serde_json::Map::new();
+    for (what, text) in &searches {
+        let mut latency = load::histogram();
+        let mut found = 0;
+        for _ in 0..requests / 5 {
+            let url = format!("{base}/search?q={}&limit=20", text.replace(' ', "%20"));
+            let started = Instant::now();
+            let response = client.get(&url).bearer_auth(&reader.token).send().await?;
+            let status = response.status();
+            let body: serde_json::Value = response.json().await?;
+            let _ = latency.record(started.elapsed().as_micros().max(1) as u64);
+            if !status.is_success() {
+                bail!("{url}: {status}: {body}");
+            }
+            found = body["results"].as_array().map_or(0, Vec::len);
+        }
+        println!(
+            "history chinwag: search over {total} messages, {what} ({text:?}, {found} results): {}",
+            latency_text(&latency)
+        );
+        search_fields.insert((*what).to_owned(), latency_json(&latency));
+    }
     let (ws, ready) = raw::open(&server.ws_url(), None, &reader.token, None).await?;
     drop(ws);
     let from = (ready.last_event_id - missed).max(0);
@@ -472,6 +502,7 @@ async fn history(options: &Options) -> Result<()> {
     emit(
         "history",
         json!({ "messages": total, "page": latency_json(&page), "list": latency_json(&list),
+                "search": search_fields,
                 "missed_events": missed, "replayed": resumed.replayed.len(),
                 "catch_up_seconds": catch_up }),
     );

@@ -270,6 +270,44 @@ pub async fn serve(
         })
     };
 
+    // The search index follows the messages in batches, a moment behind (see schema V2).
+    let indexer = {
+        let store = state.store.clone();
+        let mut stop = state.shutdown.subscribe();
+        tokio::spawn(async move {
+            const BATCH: usize = 2_000;
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            let mut failing = false;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.changed() => break,
+                }
+                // Drain a backlog (after a restore, say) a batch at a time, letting other
+                // writes in between.
+                loop {
+                    match store.write(|tx| tx.index_pending(BATCH)).await {
+                        Ok(done) => {
+                            failing = false;
+                            if done < BATCH {
+                                break;
+                            }
+                        }
+                        Err(err) => {
+                            if !failing {
+                                tracing::warn!(
+                                    "cannot update the search index (will retry): {err}"
+                                );
+                            }
+                            failing = true;
+                            break;
+                        }
+                    }
+                }
+            }
+        })
+    };
+
     let signal_state = state.clone();
     warp::serve(routes)
         .incoming(listener)
@@ -290,6 +328,7 @@ pub async fn serve(
         tracing::warn!("some connections did not close within 5 s");
     }
     let _ = sweeper.await;
+    let _ = indexer.await;
     state.store.close().await;
     tracing::info!("hub stopped; every queued write is committed");
 }

@@ -52,6 +52,7 @@ enum Endpoint {
     Receipts(i64),
     Message(i64),
     Events,
+    Search,
 }
 
 impl Endpoint {
@@ -83,6 +84,7 @@ impl Endpoint {
             ["conversations", c, "receipts"] => Endpoint::Receipts(id(c, "conversation")?),
             ["messages", m] => Endpoint::Message(id(m, "message")?),
             ["events"] => Endpoint::Events,
+            ["search"] => Endpoint::Search,
             _ => {
                 return Err(ApiError::new(
                     ErrorCode::NotFound,
@@ -94,7 +96,11 @@ impl Endpoint {
 
     fn allowed(self) -> &'static str {
         match self {
-            Endpoint::Hub | Endpoint::Users | Endpoint::User(_) | Endpoint::Events => "GET",
+            Endpoint::Hub
+            | Endpoint::Users
+            | Endpoint::User(_)
+            | Endpoint::Events
+            | Endpoint::Search => "GET",
             Endpoint::Register
             | Endpoint::Login
             | Endpoint::Logout
@@ -282,6 +288,7 @@ async fn dispatch(endpoint: Endpoint, req: Request) -> ApiResult {
         (E::Message(id), "PATCH") => edit(req, id).await,
         (E::Message(id), _) => delete(req, id).await,
         (E::Events, _) => events(req).await,
+        (E::Search, _) => search(req).await,
     }
 }
 
@@ -516,6 +523,75 @@ async fn history(req: Request, id: i64) -> ApiResult {
         })
         .await?;
     ok(&page)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchQuery {
+    q: Option<String>,
+    conversation_id: Option<i64>,
+    sender_id: Option<i64>,
+    limit: Option<u32>,
+}
+
+/// Most results one search returns.
+const MAX_SEARCH_RESULTS: u32 = 50;
+
+async fn search(req: Request) -> ApiResult {
+    let (me, _) = req.user().await?;
+    let q: SearchQuery = req.query()?;
+    let text = q.q.unwrap_or_default();
+    if text.chars().count() > queries::MAX_SEARCH_CHARS {
+        return Err(ApiError::new(
+            ErrorCode::InvalidField,
+            format!(
+                "`q` is too long: at most {} characters.",
+                queries::MAX_SEARCH_CHARS
+            ),
+        ));
+    }
+    if queries::search_query(&text).is_none() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidField,
+            "`q` needs at least one word to look for (letters or digits).",
+        ));
+    }
+    let limit = q.limit.unwrap_or(20);
+    if limit == 0 || limit > MAX_SEARCH_RESULTS {
+        return Err(ApiError::new(
+            ErrorCode::InvalidField,
+            format!("`limit` must be between 1 and {MAX_SEARCH_RESULTS}."),
+        ));
+    }
+    for (name, id) in [
+        ("conversation_id", q.conversation_id),
+        ("sender_id", q.sender_id),
+    ] {
+        if id.is_some_and(|id| id <= 0) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidField,
+                format!("`{name}` must be a positive id."),
+            ));
+        }
+    }
+    let filter = queries::SearchFilter {
+        conversation_id: q.conversation_id,
+        sender_id: q.sender_id,
+        limit,
+    };
+    let results = req
+        .state
+        .store
+        .read(move |c| {
+            if let Some(id) = filter.conversation_id {
+                if queries::membership(c, id, me.id)?.is_none() {
+                    return Err(chinwag_store::StoreError::NotFound("conversation"));
+                }
+            }
+            queries::search(c, me.id, &text, &filter)
+        })
+        .await?;
+    ok(&chinwag_proto::rest::SearchResults { results })
 }
 
 /// Refuses a body over the hub's message limit with `too_large` before it reaches the store.

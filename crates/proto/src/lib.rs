@@ -603,6 +603,25 @@ pub mod rest {
         pub has_more: bool,
     }
 
+    /// The answer to `GET /api/v1/search`: the best matches first.
+    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+    pub struct SearchResults {
+        pub results: Vec<SearchHit>,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+    pub struct SearchHit {
+        pub message: Message,
+        /// The part of the body around the matches, cut into pieces; `hit` marks a match.
+        pub snippet: Vec<SnippetPart>,
+    }
+
+    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+    pub struct SnippetPart {
+        pub text: String,
+        pub hit: bool,
+    }
+
     /// A page of durable events after a cursor: `GET /api/v1/events?after=N`.
     #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
     pub struct EventPage {

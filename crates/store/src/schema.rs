@@ -9,7 +9,7 @@ pub fn migrations() -> Migrations<'static> {
 }
 
 fn steps() -> Vec<M<'static>> {
-    vec![M::up(V1)]
+    vec![M::up(V1), M::up(V2)]
 }
 
 /// The schema version this build migrates to (the database's `user_version` once it has).
@@ -93,6 +93,33 @@ CREATE TABLE events (
 ) STRICT;
 "#;
 
+/// Version 2: full-text search over message bodies (FTS5). Indexing is deferred and done in
+/// batches by the hub ([`crate::Tx::index_pending`]): new messages by id, after the
+/// `search_indexed_up_to` mark in `meta`; edits and deletions of indexed messages through
+/// `search_pending`, which triggers fill. Indexing inside every send, by triggers, halved
+/// the messages committed per second. The index is as lean as the search allows: no copy of
+/// the text (`content = ''`; bodies are read from `messages`) and no word positions
+/// (`detail = none`: every word must match, anywhere). Existing messages are indexed here.
+const V2: &str = r#"
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+    body,
+    content = '',
+    contentless_delete = 1,
+    detail = none,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+INSERT INTO messages_fts(rowid, body) SELECT id, body FROM messages WHERE deleted = 0;
+INSERT INTO meta (key, value)
+    SELECT 'search_indexed_up_to', CAST(coalesce(max(id), 0) AS TEXT) FROM messages;
+CREATE TABLE search_pending (message_id INTEGER PRIMARY KEY) STRICT;
+CREATE TRIGGER search_pending_update AFTER UPDATE OF body ON messages BEGIN
+    INSERT OR IGNORE INTO search_pending VALUES (new.id);
+END;
+CREATE TRIGGER search_pending_delete AFTER DELETE ON messages BEGIN
+    INSERT OR IGNORE INTO search_pending VALUES (old.id);
+END;
+"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,7 +136,7 @@ mod tests {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("user_version");
-        assert_eq!(version, 1);
+        assert_eq!(version, migrations_count());
         // Running again on an up-to-date database is a no-op.
         migrations().to_latest(&mut conn).expect("idempotent");
     }

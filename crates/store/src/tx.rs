@@ -474,6 +474,72 @@ impl<'a> Tx<'a> {
 
     // ----- messages -----
 
+    /// Brings the search index up to date for at most `max` messages: first edits and
+    /// deletions of indexed messages, then new messages in id order. Returns how many it
+    /// took; fewer than `max` means it is up to date.
+    pub fn index_pending(&mut self, max: usize) -> Result<usize> {
+        let limit = i64::try_from(max).unwrap_or(i64::MAX);
+        let up_to: i64 = self
+            .conn
+            .query_row(
+                "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'search_indexed_up_to'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0);
+        // Changed after they were indexed: drop the old entry, add the text as it is now.
+        let changed: Vec<MessageId> = self
+            .conn
+            .prepare_cached(
+                "SELECT message_id FROM search_pending WHERE message_id <= ?1
+                 ORDER BY message_id LIMIT ?2",
+            )?
+            .query_map([up_to, limit], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for id in &changed {
+            self.conn
+                .prepare_cached("DELETE FROM messages_fts WHERE rowid = ?1")?
+                .execute([id])?;
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO messages_fts(rowid, body)
+                     SELECT id, body FROM messages WHERE id = ?1 AND deleted = 0",
+                )?
+                .execute([id])?;
+            self.conn
+                .prepare_cached("DELETE FROM search_pending WHERE message_id = ?1")?
+                .execute([id])?;
+        }
+        // New since the mark: indexed as they are now, in one statement.
+        let room = limit - changed.len() as i64;
+        let (count, next): (i64, Option<i64>) = self.conn.query_row(
+            "SELECT count(*), max(id) FROM
+                 (SELECT id FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2)",
+            [up_to, room],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if let Some(next) = next {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO messages_fts(rowid, body)
+                     SELECT id, body FROM messages WHERE id > ?1 AND id <= ?2 AND deleted = 0",
+                )?
+                .execute([up_to, next])?;
+            self.conn
+                .prepare_cached(
+                    "DELETE FROM search_pending WHERE message_id > ?1 AND message_id <= ?2",
+                )?
+                .execute([up_to, next])?;
+            self.conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('search_indexed_up_to', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [next.to_string()],
+            )?;
+        }
+        Ok(changed.len() + count as usize)
+    }
+
     /// Stores a message, or returns the one already stored under `(me, client_id)` with
     /// `true` for "duplicate". An error may leave a partial write behind: the job must fail
     /// with it (return it), so that the writer rolls the job's savepoint back.
