@@ -124,6 +124,36 @@ test('presence dots follow people in the list and in an open directory', async (
   });
 });
 
+test('search finds a message from earlier, never one from elsewhere, and jumps to it', async () => {
+  await withHub(async (hub, open) => {
+    const [alice, bob, carol] = await signUp(open, [['alice', 'Alice Archer'], ['bob', 'Bob Baker'], ['carol', 'Carol Chen']]);
+    await openConversation(alice, 'general');
+    await send(alice, 'The launch code is <b>swordfish</b>, keep it safe');
+    for (let i = 0; i < 3; i += 1) await send(alice, `filler message ${i}`);
+    await startDirect(carol, 'Alice Archer');
+    await send(carol, 'swordfish is also my password');
+
+    // Bob is in general only: one result, the snippet's match marked, markup shown as text.
+    await bob.click('#open-search');
+    await bob.fill('#search-input', 'SWORDFISH');
+    await until(bob, () => document.querySelectorAll('#search-results li').length === 1);
+    await sleep(600); // a late second result would show up by now
+    assert.equal(await bob.locator('#search-results li').count(), 1);
+    assert.equal(await bob.locator('#search-results mark').first().textContent(), 'swordfish');
+    assert.equal(await bob.locator('#search-results b').count(), 0, 'no markup from the message');
+    await shot(bob, 'search-results');
+    await bob.locator('#search-results button').first().click();
+    await until(bob, () => document.getElementById('chat-name').textContent.includes('general'));
+    await until(bob, () => document.querySelector('#messages .msg.found .bubble')?.textContent.includes('swordfish'));
+    await shot(bob, 'search-jumped');
+
+    // Nothing found says so.
+    await bob.click('#open-search');
+    await bob.fill('#search-input', 'nonexistentword');
+    await until(bob, () => document.getElementById('search-status').textContent === 'No messages found.');
+  });
+});
+
 test('a group of three shows who has seen my message', async () => {
   await withHub(async (hub, open) => {
     const [alice, bob, carol] = await signUp(open, [['alice', 'Alice Archer'], ['bob', 'Bob Baker'], ['carol', 'Carol Cho']]);

@@ -14,6 +14,7 @@ const RETRYABLE = new Set(['rate_limited', 'unavailable', 'internal']);
 
 const state = {
   watchKey: null, // the `watch` list last sent, joined
+  found: null, // { id, until }: the message a search jumped to, marked for a moment
   hub: null,
   token: null,
   me: null,
@@ -958,7 +959,8 @@ function renderMessages() {
 
 function messageNode(conv, m, first, group) {
   const mine = m.sender_id === state.me.id;
-  const classes = ['msg', mine ? 'mine' : 'theirs', first ? 'first' : '', m.pending ? 'pending' : ''];
+  const found = state.found && state.found.id === m.id && Date.now() < state.found.until;
+  const classes = ['msg', mine ? 'mine' : 'theirs', first ? 'first' : '', m.pending ? 'pending' : '', found ? 'found' : ''];
   const bubble = m.deleted
     ? h('div', { class: 'bubble deleted' }, 'This message was deleted')
     : h('div', { class: 'bubble' }, linkify(m.body));
@@ -1113,6 +1115,71 @@ function personRow(user, extra) {
     h('span', { class: 'who' }, h('span', {}, user.display_name),
       h('span', { class: 'muted small' }, `@${user.username}${user.status_text ? ` · ${user.status_text}` : ''}`)),
     extra];
+}
+
+// ---------------------------------------------------------------- search
+
+let searchTimer = null;
+let searchRun = 0;
+
+function openSearch() {
+  $('search-input').value = '';
+  $('search-results').replaceChildren();
+  $('search-status').textContent = '';
+  $('search-dialog').showModal();
+  $('search-input').focus();
+}
+
+async function runSearch() {
+  const q = $('search-input').value.trim();
+  const run = ++searchRun;
+  if (!/[\p{L}\p{N}]/u.test(q)) {
+    $('search-results').replaceChildren();
+    $('search-status').textContent = '';
+    return;
+  }
+  try {
+    const reply = await call('GET', `/search?q=${encodeURIComponent(q)}&limit=30`);
+    if (run !== searchRun) return; // a newer search is on its way
+    $('search-status').textContent = reply.results.length ? '' : 'No messages found.';
+    $('search-results').replaceChildren(...reply.results.map(searchResult));
+  } catch (err) {
+    if (run === searchRun) $('search-status').textContent = err.message;
+  }
+}
+
+function searchResult({ message: m, snippet }) {
+  const conv = state.convs.get(m.conversation_id);
+  const where = [userName(m.sender_id), conv ? convName(conv) : '', shortWhen(m.created_at)].filter(Boolean).join(' · ');
+  // Pieces are text; only the matches are wrapped, in <mark>.
+  const text = h('span', { class: 'snippet' }, ...snippet.map((p) => (p.hit ? h('mark', {}, p.text) : p.text)));
+  return h('li', {}, h('button', { type: 'button', class: 'pick', onclick: () => jumpTo(m) },
+    h('span', { class: 'who' }, h('span', { class: 'muted small' }, where), text)));
+}
+
+/** Opens the message's conversation, loads older pages until it is there, and shows it. */
+async function jumpTo(m) {
+  $('search-dialog').close();
+  if (!state.convs.has(m.conversation_id)) return;
+  await openConversation(m.conversation_id);
+  for (let page = 0; page < 40; page += 1) {
+    const hist = state.history.get(m.conversation_id);
+    if (!hist || !hist.hasMore || hist.list.some((x) => x.id === m.id)) break;
+    await loadOlder(m.conversation_id);
+  }
+  const node = document.querySelector(`#messages .msg[data-id="${Number(m.id)}"]`);
+  if (!node) {
+    flash('That message is further back than the loaded history; scroll up to find it.');
+    return;
+  }
+  // Kept in the state, so the mark survives the re-renders that follow.
+  state.found = { id: m.id, until: Date.now() + 4000 };
+  node.classList.add('found');
+  node.scrollIntoView({ block: 'center' });
+  setTimeout(() => {
+    state.found = null;
+    for (const el of document.querySelectorAll('#messages .msg.found')) el.classList.remove('found');
+  }, 4000);
 }
 
 function openDirectory() {
@@ -1318,6 +1385,7 @@ function onKey(event) {
   else if (event.altKey && event.key === 'ArrowUp') { event.preventDefault(); moveConversation(-1); }
   else if (event.altKey && (event.key === 'u' || event.key === 'U')) { event.preventDefault(); moveConversation(1, true); }
   else if (event.altKey && (event.key === 'n' || event.key === 'N')) { event.preventDefault(); openDirectory(); }
+  else if ((event.ctrlKey || event.metaKey) && (event.key === 'k' || event.key === 'K')) { event.preventDefault(); openSearch(); }
   else if (event.key === 'Escape' && $('app-screen').classList.contains('show-chat') && window.matchMedia('(max-width: 720px)').matches) {
     closeConversation();
   }
@@ -1329,6 +1397,11 @@ function wireStatic() {
   $('auth-form').addEventListener('submit', submitAuth);
   $('banner-retry').addEventListener('click', () => state.conn && state.conn.retryNow());
   $('new-direct').addEventListener('click', openDirectory);
+  $('open-search').addEventListener('click', openSearch);
+  $('search-input').addEventListener('input', () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(runSearch, 250);
+  });
   $('new-group').addEventListener('click', openGroupDialog);
   $('me-button').addEventListener('click', openProfile);
   $('chat-info').addEventListener('click', openInfo);
