@@ -210,7 +210,9 @@ test('unread badges count and clear, and older history loads on scroll', async (
     await until(bob, () => document.querySelector('#conversation-list .badge')?.textContent === '58');
     assert.equal(await badge.textContent(), '58');
     assert.match(await bob.title(), /^\(58\)/);
-    // A fresh page load, so that general's history comes from the hub in pages.
+    // A fresh page load, so that general's history comes from the hub in pages. Alice's page
+    // is in front: Bob's, reloaded, opens general by itself and must not count as read yet.
+    await alice.bringToFront();
     await bob.reload();
     await until(bob, () => document.querySelector('#conversation-list .badge')?.textContent === '58');
     await bob.bringToFront();
