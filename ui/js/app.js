@@ -15,6 +15,7 @@ const RETRYABLE = new Set(['rate_limited', 'unavailable', 'internal']);
 const state = {
   watchKey: null, // the `watch` list last sent, joined
   found: null, // { id, until }: the message a search jumped to, marked for a moment
+  untouched: false, // a conversation the app opened by itself, before the person acted
   hub: null,
   token: null,
   me: null,
@@ -190,7 +191,11 @@ async function loadEverything() {
     renderList();
     if (state.active === null) {
       const first = sortedConversations()[0];
-      if (first && window.matchMedia('(min-width: 721px)').matches) openConversation(first.id, { focus: false });
+      if (first && window.matchMedia('(min-width: 721px)').matches) {
+        // Opened for the person, not by them: its messages count as read once they act.
+        state.untouched = true;
+        openConversation(first.id, { focus: false });
+      }
     } else {
       refreshActive();
     }
@@ -637,7 +642,7 @@ function flushDelivered() {
 /** Reports "read" when the active conversation is visible, focused and scrolled to the end. */
 function maybeRead() {
   const conv = state.convs.get(state.active);
-  if (!conv || document.hidden || !document.hasFocus() || !atBottom()) return;
+  if (!conv || state.untouched || document.hidden || !document.hasFocus() || !atBottom()) return;
   const hist = state.history.get(conv.id);
   if (!hist) return;
   const last = conv.last_seq;
@@ -1444,6 +1449,14 @@ function wireStatic() {
   });
   $('jump').addEventListener('click', () => { scrollToBottom(); maybeRead(); });
   document.addEventListener('keydown', onKey);
+  // The first click, key or focus after the app opened a conversation by itself.
+  for (const kind of ['pointerdown', 'keydown', 'wheel', 'focus']) {
+    window.addEventListener(kind, () => {
+      if (!state.untouched) return;
+      state.untouched = false;
+      maybeRead();
+    }, { capture: true });
+  }
   window.addEventListener('focus', maybeRead);
   window.addEventListener('focus', reportView);
   window.addEventListener('blur', reportView);
