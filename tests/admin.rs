@@ -173,14 +173,7 @@ async fn export_gives_a_users_conversations_and_nobody_elses() {
     api.send(&bob, bob_carol, "x1", "not for alice").await;
     // Alice leaves the group after writing in it: her own message there is still hers.
     api.send(&alice, group, "p2", "my part of the plan").await;
-    let left = api
-        .call(
-            "POST",
-            &format!("/conversations/{group}/leave"),
-            Some(&alice.token),
-            None,
-        )
-        .await;
+    let left = api.leave(&alice, group).await;
     assert!(left.status < 300);
 
     let out_dir = tempfile::tempdir().expect("dir");

@@ -133,14 +133,7 @@ async fn a_group_of_three_and_an_outsider() {
     assert_eq!(gone["user_id"], dave.id);
 
     // Carol leaves; she is told, and no longer receives the group's messages.
-    let left = api
-        .call(
-            "POST",
-            &format!("/conversations/{group}/leave"),
-            Some(&carol.token),
-            None,
-        )
-        .await;
+    let left = api.leave(&carol, group).await;
     assert_eq!(left.status, 204);
     c.expect("carol's own removal", |f| {
         f["event"]["kind"] == "member_removed" && f["event"]["user_id"] == carol.id

@@ -103,14 +103,7 @@ async fn search_finds_only_what_the_searcher_can_see() {
     assert_eq!(reply.status, 404, "{:?}", reply.body);
 
     // Leaving the group takes its messages out of her results.
-    let left = api
-        .call(
-            "POST",
-            &format!("/conversations/{group}/leave"),
-            Some(&alice.token),
-            None,
-        )
-        .await;
+    let left = api.leave(&alice, group).await;
     assert_eq!(left.status, 204, "{:?}", left.body);
     search(&api, &alice, "q=budget", 2).await;
 

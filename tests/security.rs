@@ -102,13 +102,7 @@ async fn non_members_can_neither_see_read_post_nor_touch() {
                 Some(json!({ "name": "mine" })),
             )
             .await,
-            api.call(
-                "POST",
-                &format!("/conversations/{conv}/leave"),
-                Some(&eve.token),
-                None,
-            )
-            .await,
+            api.leave(&eve, conv).await,
         ];
         for r in checks {
             assert_eq!(

@@ -366,6 +366,17 @@ impl Api {
         .await
     }
 
+    /// `POST /conversations/{id}/leave` as `me`.
+    pub async fn leave(&self, me: &Session, conversation: i64) -> Reply {
+        self.call(
+            "POST",
+            &format!("/conversations/{conversation}/leave"),
+            Some(&me.token),
+            None,
+        )
+        .await
+    }
+
     /// My unread count for a conversation, from the conversation list.
     pub async fn unread(&self, me: &Session, conversation: i64) -> i64 {
         let list = self.get("/conversations", &me.token).await;
