@@ -14,7 +14,7 @@ const RETRYABLE = new Set(['rate_limited', 'unavailable', 'internal']);
 
 const state = {
   watchKey: null, // the `watch` list last sent, joined
-  found: null, // { id, until }: the message a search jumped to, marked for a moment
+  found: null, // the id of the message a search jumped to, marked for a moment
   untouched: false, // a conversation the app opened by itself, before the person acted
   hub: null,
   token: null,
@@ -487,10 +487,7 @@ function mergeUser(user) {
 }
 
 function setPresence(userId, status) {
-  const user = state.users.get(userId);
-  if (!user) return;
-  user.presence = status;
-  showPresence(userId, status);
+  if (!notePresence(userId, status)) return;
   renderList();
   renderChatHead();
 }
@@ -498,20 +495,24 @@ function setPresence(userId, status) {
 /** The hub's answer to `watch`: the presence of everyone we show, in one go. */
 function onWatching(frame) {
   for (const { user_id: id, status } of frame.presence) {
-    const user = state.users.get(id);
-    if (!user || id === state.me.id) continue;
-    user.presence = status;
-    showPresence(id, status);
+    if (id !== state.me.id) notePresence(id, status);
   }
   renderList();
   renderChatHead();
 }
 
-/** Updates the presence dots of people listed in open dialogs, without re-rendering them. */
-function showPresence(userId, status) {
+/**
+ * Records someone's presence and updates their dots in open dialogs without re-rendering
+ * them; the list and the chat head are the caller's to render. False for someone unknown.
+ */
+function notePresence(userId, status) {
+  const user = state.users.get(userId);
+  if (!user) return false;
+  user.presence = status;
   for (const dot of document.querySelectorAll(`[data-user-id="${Number(userId)}"] .dot`)) {
     dot.className = `dot ${status}`;
   }
+  return true;
 }
 
 // The hub sends presence only for the people a connection watches: the peers of direct
@@ -964,8 +965,8 @@ function renderMessages() {
 
 function messageNode(conv, m, first, group) {
   const mine = m.sender_id === state.me.id;
-  const found = state.found && state.found.id === m.id && Date.now() < state.found.until;
-  const classes = ['msg', mine ? 'mine' : 'theirs', first ? 'first' : '', m.pending ? 'pending' : '', found ? 'found' : ''];
+  const classes = ['msg', mine ? 'mine' : 'theirs', first ? 'first' : '', m.pending ? 'pending' : '',
+    state.found === m.id ? 'found' : ''];
   const bubble = m.deleted
     ? h('div', { class: 'bubble deleted' }, 'This message was deleted')
     : h('div', { class: 'bubble' }, linkify(m.body));
@@ -1178,10 +1179,11 @@ async function jumpTo(m) {
     return;
   }
   // Kept in the state, so the mark survives the re-renders that follow.
-  state.found = { id: m.id, until: Date.now() + 4000 };
+  state.found = m.id;
   node.classList.add('found');
   node.scrollIntoView({ block: 'center' });
   setTimeout(() => {
+    if (state.found !== m.id) return; // a later jump owns the mark now
     state.found = null;
     for (const el of document.querySelectorAll('#messages .msg.found')) el.classList.remove('found');
   }, 4000);

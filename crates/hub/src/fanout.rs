@@ -21,9 +21,9 @@ use chinwag_proto::{
 };
 use chinwag_store::Committed;
 use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::queue::{self, TrySendError};
-use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// One frame on its way to a connection. Durable events carry their id so a connection can
 /// skip what it already sent during a catch-up.

@@ -364,14 +364,40 @@ pub const SEARCH_CANDIDATES: u32 = 2_000;
 pub const MAX_SEARCH_CHARS: usize = 200;
 pub const MAX_SEARCH_WORDS: usize = 12;
 
-/// The words of a search: runs of letters and digits (as the index splits text), lower
-/// case, at most [`MAX_SEARCH_WORDS`].
-fn search_words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .take(MAX_SEARCH_WORDS)
-        .map(str::to_lowercase)
+/// Where the words of `text` are, as byte ranges: runs of letters and digits, as the index
+/// splits text. The one definition of a word for searching, ranking and snippets.
+fn word_spans(text: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices() {
+        match (c.is_alphanumeric(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                spans.push((s, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        spans.push((s, text.len()));
+    }
+    spans
+}
+
+/// The words of `text`, lower case.
+fn words_of(text: &str) -> Vec<String> {
+    word_spans(text)
+        .into_iter()
+        .map(|(s, e)| text[s..e].to_lowercase())
         .collect()
+}
+
+/// The words of a search: at most [`MAX_SEARCH_WORDS`].
+fn search_words(text: &str) -> Vec<String> {
+    let mut words = words_of(text);
+    words.truncate(MAX_SEARCH_WORDS);
+    words
 }
 
 /// Turns what a person typed into an FTS5 query that cannot be a syntax error or an
@@ -388,12 +414,11 @@ pub fn search_query(text: &str) -> Option<String> {
     Some(quoted.join(" AND "))
 }
 
-/// How well a body matches the words: BM25's term-frequency part (k1 = 1.2, b = 0.75)
-/// against the candidates' average length. FTS5's own `bm25()` counts every message holding
-/// each word to weigh it, which for a word in every message takes most of a second; among
-/// messages that all hold every word, that weight changes little.
-fn relevance(body: &str, words: &[String], average_len: f64) -> f64 {
-    let tokens: Vec<String> = search_words_all(body);
+/// How well a body's words (`tokens`) match the search words: BM25's term-frequency part
+/// (k1 = 1.2, b = 0.75) against the candidates' average length. FTS5's own `bm25()` counts
+/// every message holding each word to weigh it, which for a word in every message takes most
+/// of a second; among messages that all hold every word, that weight changes little.
+fn relevance(tokens: &[String], words: &[String], average_len: f64) -> f64 {
     let len = tokens.len() as f64;
     let norm = 1.2 * (0.25 + 0.75 * len / average_len.max(1.0));
     words
@@ -405,16 +430,10 @@ fn relevance(body: &str, words: &[String], average_len: f64) -> f64 {
         .sum()
 }
 
-fn search_words_all(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
-}
-
-/// Full-text search over the messages `me` can see (conversations they are an active member
-/// of; deleted messages are never indexed), best first by BM25 among the newest
-/// [`SEARCH_CANDIDATES`] matches. `query` comes from [`search_query`].
+/// Full-text search for the words of `text` over the messages `me` can see (conversations
+/// they are an active member of; deleted messages are never indexed), best first by
+/// [`relevance`] among the newest [`SEARCH_CANDIDATES`] matches. Nothing when `text` has no
+/// words.
 pub fn search(
     conn: &Connection,
     me: UserId,
@@ -469,21 +488,22 @@ pub fn search(
         }
         window = window.saturating_mul(8);
     };
-    let average_len = candidates
+    // Each body split into words once, for the average length and for its relevance.
+    let tokenized: Vec<(MessageId, Vec<String>)> = candidates
         .iter()
-        .map(|(_, body)| search_words_all(body).len() as f64)
-        .sum::<f64>()
-        / candidates.len().max(1) as f64;
-    let mut ranked: Vec<(MessageId, f64)> = candidates
+        .map(|(id, body)| (*id, words_of(body)))
+        .collect();
+    let average_len =
+        tokenized.iter().map(|(_, t)| t.len() as f64).sum::<f64>() / tokenized.len().max(1) as f64;
+    let mut ranked: Vec<(MessageId, f64)> = tokenized
         .iter()
-        .map(|(id, body)| (*id, relevance(body, &words, average_len)))
+        .map(|(id, tokens)| (*id, relevance(tokens, &words, average_len)))
         .collect();
     // Best first, newest first among equals.
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(b.0.cmp(&a.0)));
     ranked.truncate(filter.limit.max(1) as usize);
-    let candidates = ranked;
-    let mut hits = Vec::with_capacity(candidates.len());
-    for (id, _) in candidates {
+    let mut hits = Vec::with_capacity(ranked.len());
+    for (id, _) in ranked {
         let message = message(conn, id)?;
         let snippet = snippet(&message.body, &words);
         hits.push(chinwag_proto::rest::SearchHit { message, snippet });
@@ -498,22 +518,7 @@ const SNIPPET_CONTEXT: usize = 10;
 /// (the index keeps no text or positions, so this works from the body itself). A word
 /// matches as the index matched it: the same letters, ignoring case.
 fn snippet(body: &str, words: &[String]) -> Vec<chinwag_proto::rest::SnippetPart> {
-    // Runs of letters and digits, as byte ranges.
-    let mut spans: Vec<(usize, usize)> = Vec::new();
-    let mut start = None;
-    for (i, c) in body.char_indices() {
-        match (c.is_alphanumeric(), start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                spans.push((s, i));
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    if let Some(s) = start {
-        spans.push((s, body.len()));
-    }
+    let spans = word_spans(body);
     let is_hit = |(s, e): (usize, usize)| words.contains(&body[s..e].to_lowercase());
     let first = spans.iter().position(|&span| is_hit(span)).unwrap_or(0);
     let from = first.saturating_sub(SNIPPET_CONTEXT);

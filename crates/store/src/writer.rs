@@ -202,15 +202,11 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>, publisher:
                     events.extend(job_events);
                 }
                 Err(err) => {
-                    let _ = savepoint(&txn, "ROLLBACK TO job");
-                    let _ = savepoint(&txn, "RELEASE job");
+                    roll_back_job(&txn);
                     done(Err(StoreError::classify(err)));
                 }
             },
-            None => {
-                let _ = savepoint(&txn, "ROLLBACK TO job");
-                let _ = savepoint(&txn, "RELEASE job");
-            }
+            None => roll_back_job(&txn),
         }
     }
 
@@ -240,6 +236,12 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>, publisher:
 /// Runs one of the savepoint statements (`SAVEPOINT job`, `RELEASE job`, `ROLLBACK TO job`).
 fn savepoint(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+/// Undoes a job's writes and ends its savepoint; the batch goes on without it.
+fn roll_back_job(conn: &Connection) {
+    let _ = savepoint(conn, "ROLLBACK TO job");
+    let _ = savepoint(conn, "RELEASE job");
 }
 
 fn fail_unstarted(job: Box<dyn Job>, message: &str) {
