@@ -818,6 +818,7 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
         created_at: 0,
         edited_at: None,
         deleted: false,
+        attachments: Vec::new(),
     };
     let away = Attention::default();
     // Names the node has not cached yet are asked of the hub.

@@ -14,6 +14,7 @@ pub mod assets;
 pub mod auth;
 pub mod error;
 pub mod fanout;
+mod files;
 mod queue;
 mod rest;
 mod ws;
@@ -47,6 +48,8 @@ pub struct HubConfig {
     pub max_message_bytes: usize,
     pub max_frame_bytes: usize,
     pub max_body_bytes: usize,
+    /// Largest file upload, in bytes.
+    pub max_upload_bytes: u64,
     pub messages_per_second: u32,
     pub message_burst: u32,
     pub typing_per_second: u32,
@@ -77,6 +80,7 @@ impl Default for HubConfig {
             max_message_bytes: 16 * 1024,
             max_frame_bytes: 64 * 1024,
             max_body_bytes: 64 * 1024,
+            max_upload_bytes: 100 * 1024 * 1024,
             messages_per_second: 20,
             message_burst: 60,
             typing_per_second: 4,
@@ -109,6 +113,7 @@ pub(crate) struct HubState {
     pub config: HubConfig,
     pub info: HubInfo,
     pub store: Store,
+    pub files: files::Files,
     pub fanout: Arc<Fanout>,
     pub throttle: LoginThrottle,
     /// Password hashing is slow on purpose; at most this many run at once.
@@ -130,6 +135,16 @@ impl Hub {
             Arc::new(move |events: &[Committed]| fanout.publish(events))
         };
         let store = Store::open(db_path, config.store.clone(), publisher)?;
+        let files_dir = db_path
+            .parent()
+            .unwrap_or_else(|| Path::new("."))
+            .join("files");
+        let files = files::Files::open(&files_dir).map_err(|err| {
+            StoreError::Unavailable(format!(
+                "cannot use the file directory {}: {err}",
+                files_dir.display()
+            ))
+        })?;
         let (hub_id, memberships, last_event_id) = store
             .read(|c| {
                 Ok((
@@ -156,6 +171,8 @@ impl Hub {
                 max_history_page: MAX_HISTORY_PAGE,
                 heartbeat_ms: config.heartbeat.as_millis() as u64,
                 typing_ttl_ms: config.typing_ttl.as_millis() as u64,
+                max_upload_bytes: config.max_upload_bytes,
+                max_attachments: chinwag_store::MAX_ATTACHMENTS,
             },
             online: None,
         };
@@ -177,6 +194,7 @@ impl Hub {
             config,
             info,
             store,
+            files,
             fanout,
         };
         Ok(Hub {

@@ -53,6 +53,10 @@ enum Endpoint {
     Message(i64),
     Events,
     Search,
+    /// Uploads to a conversation.
+    Files(i64),
+    File(i64),
+    Thumbnail(i64),
 }
 
 impl Endpoint {
@@ -82,6 +86,9 @@ impl Endpoint {
             ["conversations", c, "leave"] => Endpoint::Leave(id(c, "conversation")?),
             ["conversations", c, "messages"] => Endpoint::Messages(id(c, "conversation")?),
             ["conversations", c, "receipts"] => Endpoint::Receipts(id(c, "conversation")?),
+            ["conversations", c, "files"] => Endpoint::Files(id(c, "conversation")?),
+            ["files", f] => Endpoint::File(id(f, "file")?),
+            ["files", f, "thumbnail"] => Endpoint::Thumbnail(id(f, "file")?),
             ["messages", m] => Endpoint::Message(id(m, "message")?),
             ["events"] => Endpoint::Events,
             ["search"] => Endpoint::Search,
@@ -100,14 +107,17 @@ impl Endpoint {
             | Endpoint::Users
             | Endpoint::User(_)
             | Endpoint::Events
-            | Endpoint::Search => "GET",
+            | Endpoint::Search
+            | Endpoint::File(_)
+            | Endpoint::Thumbnail(_) => "GET",
             Endpoint::Register
             | Endpoint::Login
             | Endpoint::Logout
             | Endpoint::Direct
             | Endpoint::Members(_)
             | Endpoint::Leave(_)
-            | Endpoint::Receipts(_) => "POST",
+            | Endpoint::Receipts(_)
+            | Endpoint::Files(_) => "POST",
             Endpoint::Me | Endpoint::Conversation(_) => "GET, PATCH",
             Endpoint::Conversations | Endpoint::Messages(_) => "GET, POST",
             Endpoint::Member(_, _) => "PATCH, DELETE",
@@ -147,21 +157,27 @@ impl Request {
 
     /// The user behind the bearer token, and the token's hash.
     async fn user(&self) -> Result<(User, Vec<u8>), ApiError> {
-        let header = self
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let token = auth::bearer(header).ok_or_else(ApiError::unauthorized)?;
-        let hash = auth::token_hash(token);
-        let lookup = hash.clone();
-        let user = self
-            .state
-            .store
-            .read(move |c| queries::user_for_session(c, &lookup))
-            .await?
-            .ok_or_else(ApiError::unauthorized)?;
-        Ok((user, hash))
+        authenticate(&self.state, &self.headers).await
     }
+}
+
+/// The user behind a request's bearer token, and the token's hash.
+pub(crate) async fn authenticate(
+    state: &HubState,
+    headers: &HeaderMap,
+) -> Result<(User, Vec<u8>), ApiError> {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let token = auth::bearer(header).ok_or_else(ApiError::unauthorized)?;
+    let hash = auth::token_hash(token);
+    let lookup = hash.clone();
+    let user = state
+        .store
+        .read(move |c| queries::user_for_session(c, &lookup))
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    Ok((user, hash))
 }
 
 /// Entry point for every `/api/v1/...` request except the WebSocket.
@@ -193,6 +209,21 @@ where
             .headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static(allowed));
         return response;
+    }
+    // Files stream; they never pass through `read_body`.
+    match endpoint {
+        Endpoint::Files(id) => {
+            return crate::files::upload(state, id, &headers, &query, body)
+                .await
+                .unwrap_or_else(|err| error_response(&err))
+        }
+        Endpoint::File(id) | Endpoint::Thumbnail(id) => {
+            let thumbnail = matches!(endpoint, Endpoint::Thumbnail(_));
+            return crate::files::download(state, id, thumbnail, &headers)
+                .await
+                .unwrap_or_else(|err| error_response(&err));
+        }
+        _ => {}
     }
     let result = async {
         let body = read_body(body, state.config.max_body_bytes).await?;
@@ -289,6 +320,8 @@ async fn dispatch(endpoint: Endpoint, req: Request) -> ApiResult {
         (E::Message(id), _) => delete(req, id).await,
         (E::Events, _) => events(req).await,
         (E::Search, _) => search(req).await,
+        // Served by `handle` before the body is read; never dispatched.
+        (E::Files(_) | E::File(_) | E::Thumbnail(_), _) => Err(ApiError::internal()),
     }
 }
 
@@ -619,7 +652,14 @@ async fn send(req: Request, id: i64) -> ApiResult {
     check_send_rate(&req.state, me.id)?;
     let max = req.state.config.max_message_bytes;
     let (message, duplicate) = write(&req, move |tx| {
-        tx.send_message(me.id, id, &body.client_id, &body.body, max)
+        tx.send_with_files(
+            me.id,
+            id,
+            &body.client_id,
+            &body.body,
+            &body.attachments,
+            max,
+        )
     })
     .await?;
     req.state.fanout.typing(id, me.id, false);

@@ -668,13 +668,16 @@ async fn handle_text(ctx: &ReaderCtx, text: &str, buckets: &mut Buckets) -> Hand
             conversation_id,
             client_id,
             body,
+            attachments,
         } => {
             check_message_size(state, &body).map_err(fail)?;
             check_send_rate(state, me).map_err(fail)?;
             let max = state.config.max_message_bytes;
             let ticket = state
                 .store
-                .submit(move |tx| tx.send_message(me, conversation_id, &client_id, &body, max))
+                .submit(move |tx| {
+                    tx.send_with_files(me, conversation_id, &client_id, &body, &attachments, max)
+                })
                 .await
                 .map_err(|e| fail(e.into()))?;
             let errors = ctx.errors.clone();

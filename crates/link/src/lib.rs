@@ -131,6 +131,7 @@ impl Link {
             client_id: new_client_id(),
             conversation_id,
             body: body.to_owned(),
+            attachments: Vec::new(),
             created_at: now_millis(),
         };
         self.enqueue(&pending).await?;
@@ -340,6 +341,7 @@ async fn session(
                     conversation_id: item.conversation_id,
                     client_id: item.client_id,
                     body: item.body,
+                    attachments: item.attachments,
                 };
                 if ws.send(raw::text(&frame)).await.is_err() {
                     return End::Lost { synced };
@@ -478,6 +480,7 @@ mod tests {
                         client_id: format!("c{i}"),
                         conversation_id: 1,
                         body: format!("m{i}"),
+                        attachments: Vec::new(),
                         created_at: 0,
                     })
                     .await

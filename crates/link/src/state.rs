@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use chinwag_proto::{ConversationId, EventId};
+use chinwag_proto::{ConversationId, EventId, FileId};
 use serde::{Deserialize, Serialize};
 
 use crate::{LinkError, Result};
@@ -16,6 +16,9 @@ pub struct Pending {
     pub client_id: String,
     pub conversation_id: ConversationId,
     pub body: String,
+    /// Uploaded files the message carries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<FileId>,
     /// Milliseconds since the epoch, when the user sent it.
     pub created_at: i64,
 }

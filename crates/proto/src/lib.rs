@@ -22,6 +22,8 @@ pub type UserId = i64;
 pub type ConversationId = i64;
 /// Identifier of a message, unique across the hub.
 pub type MessageId = i64;
+/// An uploaded file (`POST /api/v1/conversations/{id}/files`).
+pub type FileId = i64;
 /// Identifier of a durable event; strictly increasing across the hub.
 pub type EventId = i64;
 /// Position of a message inside its conversation, starting at 1.
@@ -49,6 +51,12 @@ pub struct Limits {
     pub heartbeat_ms: u64,
     /// How long a typing indicator lasts without a refresh.
     pub typing_ttl_ms: u64,
+    /// Largest file upload, in bytes (0 from hubs that predate files).
+    #[serde(default)]
+    pub max_upload_bytes: u64,
+    /// Most files one message carries.
+    #[serde(default)]
+    pub max_attachments: usize,
 }
 
 /// Public facts about a hub: `GET /api/v1/hub`.
@@ -179,6 +187,36 @@ pub struct Message {
     pub created_at: Millis,
     pub edited_at: Option<Millis>,
     pub deleted: bool,
+    /// Files sent with the message (absent when none; emptied when the message is deleted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file as a message carries it. Its bytes are at `GET /api/v1/files/{id}` and, when
+/// `image` is present, a thumbnail at `GET /api/v1/files/{id}/thumbnail`; both only for
+/// members of the message's conversation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Attachment {
+    pub id: FileId,
+    /// The file's name as the sender gave it, sanitized (no path, no control characters).
+    pub name: String,
+    /// Bytes.
+    pub size: u64,
+    /// The media type: the one the sender claimed, or `application/octet-stream` when the
+    /// claim was not believable (an "image" whose bytes are not that image).
+    pub mime: String,
+    /// Hex SHA-256 of the content; identical files are stored once.
+    pub sha256: String,
+    /// Set for a PNG, JPEG, GIF or WebP image the hub could decode and thumbnail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageInfo>,
+}
+
+/// The full size of an image attachment, so a client can reserve its space.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ImageInfo {
+    pub width: u32,
+    pub height: u32,
 }
 
 /// A durable event, in the order the hub committed it. Replayed from the store on resume.
@@ -281,6 +319,9 @@ pub enum ClientFrame {
         conversation_id: ConversationId,
         client_id: String,
         body: String,
+        /// Ids of files I uploaded to this conversation and have not sent yet.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<FileId>,
     },
     /// Edit one of my messages.
     Edit {
@@ -477,6 +518,8 @@ pub enum ErrorCode {
     /// Too many requests; retry after `retry_after_ms`.
     RateLimited,
     MethodNotAllowed,
+    /// The `Range` asked for lies outside the file (HTTP 416).
+    RangeNotSatisfiable,
     /// The WebSocket upgrade came from a page of another site.
     BadOrigin,
     /// The hub cannot write right now (disk full, read-only store, shutting down).
@@ -578,6 +621,8 @@ pub mod rest {
     pub struct SendRequest {
         pub client_id: String,
         pub body: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub attachments: Vec<FileId>,
     }
 
     #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

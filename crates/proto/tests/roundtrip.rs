@@ -23,14 +23,22 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
     prop_oneof![
         (text(), proptest::option::of(any::<i64>()))
             .prop_map(|(token, resume_from)| ClientFrame::Auth { token, resume_from }),
-        (reference(), any::<i64>(), text(), text()).prop_map(
-            |(reference, conversation_id, client_id, body)| ClientFrame::Send {
-                reference,
-                conversation_id,
-                client_id,
-                body
-            }
-        ),
+        (
+            reference(),
+            any::<i64>(),
+            text(),
+            text(),
+            proptest::collection::vec(any::<i64>(), 0..3)
+        )
+            .prop_map(
+                |(reference, conversation_id, client_id, body, attachments)| ClientFrame::Send {
+                    reference,
+                    conversation_id,
+                    client_id,
+                    body,
+                    attachments,
+                }
+            ),
         (reference(), any::<i64>(), text()).prop_map(|(reference, message_id, body)| {
             ClientFrame::Edit {
                 reference,
@@ -98,6 +106,7 @@ fn message() -> impl Strategy<Value = Message> {
                     created_at,
                     edited_at,
                     deleted,
+                    attachments: Vec::new(),
                 }
             },
         )
@@ -175,7 +184,11 @@ proptest! {
         let group = CreateGroupRequest { name, member_ids };
         let json = serde_json::to_vec(&group).expect("serialises");
         prop_assert_eq!(serde_json::from_slice::<CreateGroupRequest>(&json).expect("parses"), group);
-        let send = SendRequest { client_id, body };
+        let send = SendRequest {
+            client_id,
+            body,
+            attachments: Vec::new(),
+        };
         let json = serde_json::to_vec(&send).expect("serialises");
         prop_assert_eq!(serde_json::from_slice::<SendRequest>(&json).expect("parses"), send);
     }

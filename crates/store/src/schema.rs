@@ -9,7 +9,7 @@ pub fn migrations() -> Migrations<'static> {
 }
 
 fn steps() -> Vec<M<'static>> {
-    vec![M::up(V1), M::up(V2)]
+    vec![M::up(V1), M::up(V2), M::up(V3)]
 }
 
 /// The schema version this build migrates to (the database's `user_version` once it has).
@@ -118,6 +118,31 @@ END;
 CREATE TRIGGER search_pending_delete AFTER DELETE ON messages BEGIN
     INSERT OR IGNORE INTO search_pending VALUES (old.id);
 END;
+"#;
+
+/// Version 3: files. An upload is a `files` row (who sent it where, its sanitized name, size,
+/// media type and the SHA-256 naming its bytes under `files/` in the data directory) with no
+/// `message_id` until a send attaches it. A message keeps a JSON copy of its attachments in
+/// `messages.attachments`, so reading history needs no join.
+const V3: &str = r#"
+ALTER TABLE messages ADD COLUMN attachments TEXT;
+CREATE TABLE files (
+    id              INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+    uploader_id     INTEGER NOT NULL REFERENCES users(id),
+    message_id      INTEGER REFERENCES messages(id),
+    sha256          TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    size            INTEGER NOT NULL,
+    mime            TEXT NOT NULL,
+    width           INTEGER,
+    height          INTEGER,
+    -- The thumbnail's media type, when the hub made one (under files/thumbs/).
+    thumbnail       TEXT,
+    created_at      INTEGER NOT NULL
+) STRICT;
+CREATE INDEX files_by_message ON files(message_id);
+CREATE INDEX files_by_hash ON files(sha256);
 "#;
 
 #[cfg(test)]

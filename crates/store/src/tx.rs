@@ -6,12 +6,12 @@
 use std::sync::Arc;
 
 use chinwag_proto::{
-    Conversation, ConversationDetail, ConversationId, ConversationKind, Event, EventId, Member,
-    Message, MessageId, Role, Seq, User, UserId,
+    Attachment, Conversation, ConversationDetail, ConversationId, ConversationKind, Event, EventId,
+    FileId, ImageInfo, Member, Message, MessageId, Role, Seq, User, UserId,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::queries::{self, CONVERSATION_COLUMNS, MESSAGE_COLUMNS};
+use crate::queries::{self, StoredFile, CONVERSATION_COLUMNS, MESSAGE_COLUMNS};
 use crate::{validate, Committed, Result, StoreError};
 
 /// The id of the hub-wide `general` conversation, made by [`bootstrap`].
@@ -19,6 +19,20 @@ pub const GENERAL_ID: ConversationId = 1;
 
 /// A write in progress: a connection inside a savepoint, the batch's clock, and the events
 /// this job has appended so far.
+/// Most files one message carries.
+pub const MAX_ATTACHMENTS: usize = 10;
+
+/// An uploaded file's facts, as the hub records them ([`Tx::add_file`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFile {
+    pub sha256: String,
+    pub name: String,
+    pub size: u64,
+    pub mime: String,
+    /// For an image the hub thumbnailed: its size and the thumbnail's media type.
+    pub image: Option<(ImageInfo, String)>,
+}
+
 pub struct Tx<'a> {
     conn: &'a Connection,
     now: i64,
@@ -551,7 +565,28 @@ impl<'a> Tx<'a> {
         body: &str,
         max_bytes: usize,
     ) -> Result<(Message, bool)> {
+        self.send_with_files(me, conversation_id, client_id, body, &[], max_bytes)
+    }
+
+    /// [`Tx::send_message`] carrying files: `files` are ids of my uploads to this
+    /// conversation not sent yet (at most [`MAX_ATTACHMENTS`]); with files, the body may be
+    /// empty. A file already sent, someone else's, or uploaded elsewhere fails the send.
+    pub fn send_with_files(
+        &mut self,
+        me: UserId,
+        conversation_id: ConversationId,
+        client_id: &str,
+        body: &str,
+        files: &[FileId],
+        max_bytes: usize,
+    ) -> Result<(Message, bool)> {
         validate::client_id(client_id)?;
+        if files.len() > MAX_ATTACHMENTS {
+            return Err(StoreError::invalid(
+                "attachments",
+                format!("has {} files; a message carries at most {MAX_ATTACHMENTS}", files.len()),
+            ));
+        }
         let existing = self
             .conn
             .prepare_cached(&format!(
@@ -591,15 +626,17 @@ impl<'a> Tx<'a> {
         if member == 0 {
             return Err(StoreError::NotFound("conversation"));
         }
-        validate::message_body(body, max_bytes)?;
+        validate::message_body(body, max_bytes, !files.is_empty())?;
         self.conn
             .prepare_cached(
                 "INSERT INTO messages (conversation_id, seq, sender_id, client_id, body, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
             .execute(params![conversation_id, seq, me, client_id, body, self.now])?;
+        let id = self.conn.last_insert_rowid();
+        let attachments = self.attach(me, conversation_id, id, files)?;
         let message = Message {
-            id: self.conn.last_insert_rowid(),
+            id,
             conversation_id,
             seq,
             sender_id: me,
@@ -608,6 +645,7 @@ impl<'a> Tx<'a> {
             created_at: self.now,
             edited_at: None,
             deleted: false,
+            attachments,
         };
         self.emit(
             &Event::MessageNew {
@@ -617,6 +655,91 @@ impl<'a> Tx<'a> {
             vec![],
         )?;
         Ok((message, false))
+    }
+
+    /// Ties my unsent uploads `files` to message `id`, and keeps their JSON on the message.
+    fn attach(
+        &mut self,
+        me: UserId,
+        conversation_id: ConversationId,
+        id: MessageId,
+        files: &[FileId],
+    ) -> Result<Vec<Attachment>> {
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut attachments = Vec::with_capacity(files.len());
+        for file in files {
+            let stored = self
+                .conn
+                .prepare_cached(&format!(
+                    "UPDATE files SET message_id = ?1
+                     WHERE id = ?2 AND uploader_id = ?3 AND conversation_id = ?4
+                       AND message_id IS NULL
+                     RETURNING {}",
+                    queries::FILE_COLUMNS
+                ))?
+                .query_row(
+                    params![id, file, me, conversation_id],
+                    queries::file_from_row,
+                )
+                .optional()?
+                .ok_or_else(|| {
+                    StoreError::invalid(
+                        "attachments",
+                        format!(
+                            "file {file} is not an upload of yours to this conversation \
+                             waiting to be sent"
+                        ),
+                    )
+                })?;
+            attachments.push(stored.attachment);
+        }
+        let json = serde_json::to_string(&attachments)?;
+        self.conn
+            .prepare_cached("UPDATE messages SET attachments = ?2 WHERE id = ?1")?
+            .execute(params![id, json])?;
+        Ok(attachments)
+    }
+
+    /// Records a file uploaded to a conversation I am in; a send attaches it later.
+    pub fn add_file(
+        &mut self,
+        me: UserId,
+        conversation_id: ConversationId,
+        file: &NewFile,
+    ) -> Result<StoredFile> {
+        if queries::membership(self.conn, conversation_id, me)?.is_none() {
+            return Err(StoreError::NotFound("conversation"));
+        }
+        let (width, height, thumbnail) = match &file.image {
+            Some((info, mime)) => (Some(info.width), Some(info.height), Some(mime.as_str())),
+            None => (None, None, None),
+        };
+        self.conn
+            .prepare_cached(&format!(
+                "INSERT INTO files (conversation_id, uploader_id, sha256, name, size, mime,
+                                    width, height, thumbnail, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 RETURNING {}",
+                queries::FILE_COLUMNS
+            ))?
+            .query_row(
+                params![
+                    conversation_id,
+                    me,
+                    file.sha256,
+                    file.name,
+                    i64::try_from(file.size).unwrap_or(i64::MAX),
+                    file.mime,
+                    width,
+                    height,
+                    thumbnail,
+                    self.now
+                ],
+                queries::file_from_row,
+            )
+            .map_err(StoreError::from)
     }
 
     pub fn edit_message(
@@ -633,7 +756,7 @@ impl<'a> Tx<'a> {
                 "the message was deleted and cannot be edited",
             ));
         }
-        validate::message_body(body, max_bytes)?;
+        validate::message_body(body, max_bytes, !message.attachments.is_empty())?;
         self.conn.execute(
             "UPDATE messages SET body = ?2, edited_at = ?3 WHERE id = ?1",
             params![message_id, body, self.now],
@@ -656,7 +779,8 @@ impl<'a> Tx<'a> {
             return Ok(message);
         }
         self.conn.execute(
-            "UPDATE messages SET body = '', deleted = 1, edited_at = ?2 WHERE id = ?1",
+            "UPDATE messages SET body = '', deleted = 1, edited_at = ?2, attachments = NULL
+             WHERE id = ?1",
             params![message_id, self.now],
         )?;
         let message = queries::message(self.conn, message_id)?;

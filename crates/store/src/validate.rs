@@ -103,16 +103,17 @@ pub fn client_id(raw: &str) -> Result<()> {
     Ok(())
 }
 
-/// A message body: not blank, at most `max_bytes` of UTF-8, no control characters other
-/// than newline and tab. Kept as typed (not trimmed) so that code blocks keep their shape.
-pub fn message_body(raw: &str, max_bytes: usize) -> Result<()> {
+/// A message body: at most `max_bytes` of UTF-8, no control characters other than newline
+/// and tab, and not blank unless `may_be_empty` (a message carrying files). Kept as typed
+/// (not trimmed) so that code blocks keep their shape.
+pub fn message_body(raw: &str, max_bytes: usize, may_be_empty: bool) -> Result<()> {
     if raw.len() > max_bytes {
         return Err(StoreError::invalid(
             "body",
             format!("is {} bytes; the limit is {max_bytes}", raw.len()),
         ));
     }
-    if raw.trim().is_empty() {
+    if raw.trim().is_empty() && !may_be_empty {
         return Err(StoreError::invalid("body", "must not be empty"));
     }
     if raw
@@ -160,15 +161,16 @@ mod tests {
 
     #[test]
     fn bodies() {
-        assert!(message_body("hi", 16).is_ok());
-        assert!(message_body("line\n\tindented", 64).is_ok());
-        assert!(message_body(" \n ", 16).is_err());
-        assert!(message_body("x\u{0}y", 16).is_err());
+        assert!(message_body("hi", 16, false).is_ok());
+        assert!(message_body("line\n\tindented", 64, false).is_ok());
+        assert!(message_body(" \n ", 16, false).is_err());
+        assert!(message_body("", 16, true).is_ok(), "a message with files");
+        assert!(message_body("x\u{0}y", 16, false).is_err());
         assert!(
-            message_body(&"é".repeat(9), 16).is_err(),
+            message_body(&"é".repeat(9), 16, false).is_err(),
             "limit is in bytes"
         );
-        assert!(message_body(&"é".repeat(8), 16).is_ok());
+        assert!(message_body(&"é".repeat(8), 16, false).is_ok());
     }
 
     #[test]

@@ -256,6 +256,7 @@ mod tests {
             created_at: 1,
             edited_at: None,
             deleted: false,
+            attachments: Vec::new(),
         }
     }
 

@@ -18,7 +18,7 @@ use chinwag_hub::error::{check_message_size, parse_client_frame, ApiError};
 use chinwag_link::{Link, LinkConfig, LinkEvent, Pending};
 use chinwag_proto::{
     event_frame, ClientFrame, ConversationDetail, ConversationId, ConversationKind,
-    ConversationSummary, ErrorCode, EventId, HubInfo, ServerFrame, User, UserId,
+    ConversationSummary, ErrorCode, EventId, FileId, HubInfo, ServerFrame, User, UserId,
 };
 use chinwag_store::now_millis;
 use futures_util::{SinkExt, StreamExt};
@@ -642,14 +642,16 @@ impl Joined {
                 conversation_id,
                 client_id,
                 body,
+                attachments,
             } => {
-                if let Err(err) = self.check_send(&client_id, &body) {
+                if let Err(err) = self.check_send(&client_id, &body, &attachments) {
                     return Some(error_frame(reference, &err));
                 }
                 let pending = Pending {
                     client_id: client_id.clone(),
                     conversation_id,
                     body,
+                    attachments,
                     created_at: now_millis(),
                 };
                 lock(&self.owners).insert(client_id, (conn, reference.clone()));
@@ -689,11 +691,12 @@ impl Joined {
         }
     }
 
-    fn check_send(&self, client_id: &str, body: &str) -> Result<(), ApiError> {
+    fn check_send(&self, client_id: &str, body: &str, files: &[FileId]) -> Result<(), ApiError> {
         let max = self.max_message_bytes();
         check_message_size(body, max)?;
         chinwag_store::validate::client_id(client_id).map_err(ApiError::from)?;
-        chinwag_store::validate::message_body(body, max).map_err(ApiError::from)?;
+        chinwag_store::validate::message_body(body, max, !files.is_empty())
+            .map_err(ApiError::from)?;
         Ok(())
     }
 

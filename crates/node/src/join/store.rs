@@ -288,6 +288,7 @@ mod tests {
             created_at: seq,
             edited_at: None,
             deleted: false,
+            attachments: Vec::new(),
         }
     }
 
