@@ -33,6 +33,8 @@ struct Fixture {
     group: i64,
     admin_message: i64,
     member_message: i64,
+    /// A picture the group admin sent with their message.
+    admin_file: i64,
     member: i64,
     /// A third member, for rows that act on someone else.
     other: i64,
@@ -68,12 +70,18 @@ async fn fixture(api: &Api, people: &People, n: usize) -> Fixture {
             &[&people.member, &people.other],
         )
         .await;
+    let png = crate::files::image_bytes(8, 8, image::ImageFormat::Png);
+    let file = api
+        .upload(&people.group_admin, group, "p.png", "image/png", png)
+        .await;
+    let admin_file = file.body["id"].as_i64().expect("file id");
     let a = api
-        .send(
+        .send_files(
             &people.group_admin,
             group,
             &format!("a{n}"),
             "from the admin",
+            &[admin_file],
         )
         .await;
     let m = api
@@ -83,6 +91,7 @@ async fn fixture(api: &Api, people: &People, n: usize) -> Fixture {
         group,
         admin_message: a.body["id"].as_i64().expect("id"),
         member_message: m.body["id"].as_i64().expect("id"),
+        admin_file,
         member: people.member.id,
         other: people.other.id,
         bystander: people.bystander.id,
@@ -171,6 +180,35 @@ fn rest_rows() -> Vec<(&'static str, Rest)> {
             (
                 "GET",
                 |f| (format!("/search?q=hello&conversation_id={}", f.group), None),
+                MEMBERS,
+            ),
+        ),
+        (
+            "upload a file to a group",
+            (
+                "POST",
+                |f| {
+                    (
+                        format!("/conversations/{}/files", f.group),
+                        Some(json!({"a": "file"})),
+                    )
+                },
+                [401, 404, 201, 201, 404],
+            ),
+        ),
+        (
+            "a file sent in a group",
+            (
+                "GET",
+                |f| (format!("/files/{}", f.admin_file), None),
+                MEMBERS,
+            ),
+        ),
+        (
+            "a picture's thumbnail",
+            (
+                "GET",
+                |f| (format!("/files/{}/thumbnail", f.admin_file), None),
                 MEMBERS,
             ),
         ),
@@ -347,6 +385,13 @@ fn ws_rows() -> Vec<(&'static str, Frame)> {
             (
                 |f| json!({"type": "send", "conversation_id": f.group, "client_id": "w", "body": "hi"}),
                 ["not_found", "ack", "ack", "not_found"],
+            ),
+        ),
+        (
+            "send a file already sent (the admin's)",
+            (
+                |f| json!({"type": "send", "conversation_id": f.group, "client_id": "w", "body": "", "attachments": [f.admin_file]}),
+                ["not_found", "invalid_field", "invalid_field", "not_found"],
             ),
         ),
         (

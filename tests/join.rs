@@ -310,6 +310,82 @@ async fn a_local_connection_resumes_from_the_node_without_gaps() {
 }
 
 #[tokio::test]
+async fn files_stream_through_a_joined_node_both_ways() {
+    let hub = TestHub::start_with(chinwag_hub::HubConfig {
+        max_upload_bytes: 8 * 1024 * 1024,
+        ..crate::common::config()
+    })
+    .await;
+    let node_dir = tempfile::tempdir().expect("dir");
+    let node = TestNode::start(node_dir.path(), hub.addr).await;
+    let alice = node.api().register("alice").await;
+    let bob = hub.api().register("bob").await;
+    node.online().await;
+    let conv = node.api().direct(&alice, &bob).await;
+    let bytes: Vec<u8> = (0..6 * 1024 * 1024u32)
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
+
+    let file = node
+        .api()
+        .upload(
+            &alice,
+            conv,
+            "dump.bin",
+            "application/octet-stream",
+            bytes.clone(),
+        )
+        .await;
+    assert_eq!(file.status, 201, "{:?}", file.body);
+    let id = file.body["id"].as_i64().expect("id");
+    let (mut a, _) = Ws::connect_url(&node.ws_url(), &alice, None).await;
+    a.send(json!({
+        "type": "send", "ref": "f1", "conversation_id": conv, "client_id": "f1",
+        "body": "", "attachments": [id],
+    }))
+    .await;
+    let ack = a.expect("ack", |f| f["ref"] == "f1").await;
+    assert_eq!(ack["type"], "ack", "{ack:?}");
+    assert_eq!(ack["message"]["attachments"][0]["id"], id);
+
+    let (status, _, got) = hub
+        .api()
+        .fetch(Some(&bob.token), &format!("/files/{id}"), &[])
+        .await;
+    assert_eq!((status, got.len()), (200, bytes.len()));
+    assert!(got == bytes, "Bob gets the same bytes from the hub");
+    let (status, headers, part) = node
+        .api()
+        .fetch(
+            Some(&alice.token),
+            &format!("/files/{id}"),
+            &[("range", "bytes=5000000-")],
+        )
+        .await;
+    assert_eq!(status, 206, "ranges pass through the node");
+    assert_eq!(part, &bytes[5_000_000..]);
+    assert_eq!(headers["accept-ranges"], "bytes");
+    assert!(headers.contains_key("content-disposition"));
+
+    // The hub's refusals pass through unchanged.
+    let big = node
+        .api()
+        .upload(
+            &alice,
+            conv,
+            "big",
+            "text/plain",
+            vec![b'x'; 9 * 1024 * 1024],
+        )
+        .await;
+    assert_eq!((big.status, big.code()), (413, "too_large"));
+    let (status, _, _) = node.api().fetch(None, &format!("/files/{id}"), &[]).await;
+    assert_eq!(status, 401);
+    node.stop().await;
+    hub.stop().await;
+}
+
+#[tokio::test]
 async fn the_node_refuses_hostile_and_malformed_input() {
     let hub = TestHub::start().await;
     let node_dir = tempfile::tempdir().expect("dir");

@@ -9,6 +9,7 @@ mod authz;
 mod chat;
 mod discovery;
 mod faults;
+mod files;
 mod join;
 mod lifecycle;
 mod search;

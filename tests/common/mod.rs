@@ -366,6 +366,63 @@ impl Api {
         .await
     }
 
+    /// Uploads `bytes` as a file named `name` of type `mime` to a conversation.
+    pub async fn upload(
+        &self,
+        me: &Session,
+        conversation: i64,
+        name: &str,
+        mime: &str,
+        bytes: Vec<u8>,
+    ) -> Reply {
+        let req = self
+            .http
+            .post(format!("{}/conversations/{conversation}/files", self.base))
+            .query(&[("name", name)])
+            .header("content-type", mime)
+            .bearer_auth(&me.token)
+            .body(bytes);
+        Self::reply(req.send().await.expect("request sent")).await
+    }
+
+    /// Sends a message carrying uploaded files.
+    pub async fn send_files(
+        &self,
+        me: &Session,
+        conversation: i64,
+        client_id: &str,
+        body: &str,
+        files: &[i64],
+    ) -> Reply {
+        self.post(
+            &format!("/conversations/{conversation}/messages"),
+            &me.token,
+            json!({ "client_id": client_id, "body": body, "attachments": files }),
+        )
+        .await
+    }
+
+    /// `GET` a file (or its thumbnail) as raw bytes, with extra request headers.
+    pub async fn fetch(
+        &self,
+        token: Option<&str>,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let mut req = self.http.get(format!("{}{}", self.base, path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await.expect("body").to_vec();
+        (status, headers, body)
+    }
+
     /// `POST /conversations/{id}/leave` as `me`.
     pub async fn leave(&self, me: &Session, conversation: i64) -> Reply {
         self.call(

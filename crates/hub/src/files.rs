@@ -55,7 +55,10 @@ impl Files {
         for entry in std::fs::read_dir(&tmp)? {
             let path = entry?.path();
             if let Err(err) = std::fs::remove_file(&path) {
-                tracing::warn!("cannot remove the unfinished upload {}: {err}", path.display());
+                tracing::warn!(
+                    "cannot remove the unfinished upload {}: {err}",
+                    path.display()
+                );
             }
         }
         Ok(Files {
@@ -571,7 +574,7 @@ fn is_sha256(s: &str) -> bool {
 
 fn human_size(bytes: u64) -> String {
     const MB: u64 = 1024 * 1024;
-    if bytes >= MB && bytes % MB == 0 {
+    if bytes >= MB && bytes.is_multiple_of(MB) {
         format!("{} MB", bytes / MB)
     } else {
         format!("{bytes} bytes")
@@ -585,7 +588,10 @@ enum Range {
     Ignored,
     Unsatisfiable,
     /// Inclusive.
-    Bytes { start: u64, end: u64 },
+    Bytes {
+        start: u64,
+        end: u64,
+    },
 }
 
 /// One `Range: bytes=…` against a file of `len` bytes.
@@ -704,8 +710,14 @@ mod tests {
         );
         assert_eq!(believe("image/jpeg", png), (GENERIC.into(), None));
         assert_eq!(believe("image/png", None), (GENERIC.into(), None));
-        assert_eq!(believe(GENERIC, png), ("image/png".into(), Some("image/png")));
-        assert_eq!(believe("application/pdf", None), ("application/pdf".into(), None));
+        assert_eq!(
+            believe(GENERIC, png),
+            ("image/png".into(), Some("image/png"))
+        );
+        assert_eq!(
+            believe("application/pdf", None),
+            ("application/pdf".into(), None)
+        );
         assert_eq!(believe("text/plain", png), ("text/plain".into(), None));
         assert_eq!(sniff_image(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
         assert_eq!(sniff_image(b"GIF89a"), Some("image/gif"));
@@ -717,9 +729,15 @@ mod tests {
     fn claimed_types_are_plain_tokens() {
         let mut h = HeaderMap::new();
         assert_eq!(claimed_mime(&h), GENERIC);
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("Image/PNG; x=1"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("Image/PNG; x=1"),
+        );
         assert_eq!(claimed_mime(&h), "image/png");
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html\"<x>"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html\"<x>"),
+        );
         assert_eq!(claimed_mime(&h), GENERIC);
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("nonsense"));
         assert_eq!(claimed_mime(&h), GENERIC);

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use chinwag_proto::{
-    rest::MessagePage, Conversation, ConversationDetail, ConversationId, ConversationKind,
-    Attachment, ConversationSummary, EventId, FileId, ImageInfo, Member, Message, MessageId, Role,
-    Seq, User, UserId,
+    rest::MessagePage, Attachment, Conversation, ConversationDetail, ConversationId,
+    ConversationKind, ConversationSummary, EventId, FileId, ImageInfo, Member, Message, MessageId,
+    Role, Seq, User, UserId,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 

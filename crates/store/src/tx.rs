@@ -584,7 +584,10 @@ impl<'a> Tx<'a> {
         if files.len() > MAX_ATTACHMENTS {
             return Err(StoreError::invalid(
                 "attachments",
-                format!("has {} files; a message carries at most {MAX_ATTACHMENTS}", files.len()),
+                format!(
+                    "has {} files; a message carries at most {MAX_ATTACHMENTS}",
+                    files.len()
+                ),
             ));
         }
         let existing = self

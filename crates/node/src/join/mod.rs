@@ -758,6 +758,15 @@ fn routes(
              query: String,
              body,
              node: Arc<NodeApi>| async move {
+                let path = tail.as_str();
+                if proxy::is_file_transfer(path) {
+                    return match node.current() {
+                        Some(joined) => {
+                            proxy::forward_file(joined, path, method, &headers, &query, body).await
+                        }
+                        None => error_response(&not_chosen()),
+                    };
+                }
                 let body = match chinwag_hub::read_body(body, MAX_BODY_BYTES).await {
                     Ok(body) => body,
                     Err(err) => return error_response(&err),

@@ -11,6 +11,7 @@ use chinwag_proto::{ConversationId, Message, Seq};
 use serde_json::Value;
 use warp::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use warp::reply::Response;
+use warp::Reply;
 
 use super::relay::{unreachable_error, Joined};
 
@@ -31,6 +32,93 @@ const RESPONSE_HEADERS: [header::HeaderName; 5] = [
     header::ETAG,
     header::CACHE_CONTROL,
 ];
+
+/// Headers a file transfer passes on, each way, besides those above.
+const FILE_REQUEST_HEADERS: [header::HeaderName; 3] =
+    [header::CONTENT_LENGTH, header::RANGE, header::IF_RANGE];
+const FILE_RESPONSE_HEADERS: [header::HeaderName; 6] = [
+    header::CONTENT_LENGTH,
+    header::CONTENT_RANGE,
+    header::ACCEPT_RANGES,
+    header::CONTENT_DISPOSITION,
+    header::X_CONTENT_TYPE_OPTIONS,
+    header::CONTENT_SECURITY_POLICY,
+];
+
+/// How long one file transfer through the node may take.
+const FILE_TRANSFER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+
+/// Uploads (`conversations/{id}/files`) and downloads (`files/...`): streamed through,
+/// never held whole and never kept.
+pub(crate) fn is_file_transfer(path: &str) -> bool {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    matches!(
+        parts.as_slice(),
+        ["conversations", _, "files"] | ["files", ..]
+    )
+}
+
+/// Streams a file transfer to the hub and its answer back, chunk by chunk.
+pub(crate) async fn forward_file<S, B>(
+    joined: Arc<Joined>,
+    path: &str,
+    method: Method,
+    headers: &HeaderMap,
+    query: &str,
+    body: S,
+) -> Response
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>> + Send + 'static,
+    B: bytes::Buf + Send + 'static,
+{
+    use futures_util::StreamExt;
+    let mut url = format!("{}/api/v1/{path}", joined.hub.http_url());
+    if !query.is_empty() {
+        url.push('?');
+        url.push_str(query);
+    }
+    let upload = body.map(|chunk| chunk.map(|mut buf| buf.copy_to_bytes(buf.remaining())));
+    let mut request = joined
+        .http
+        .request(method.clone(), &url)
+        .timeout(FILE_TRANSFER_TIMEOUT);
+    if method == Method::POST {
+        request = request.body(reqwest::Body::wrap_stream(upload));
+    }
+    for name in REQUEST_HEADERS.iter().chain(&FILE_REQUEST_HEADERS) {
+        if let Some(value) = headers.get(name) {
+            request = request.header(name, value);
+        }
+    }
+    let answer = match request.send().await {
+        Ok(answer) => answer,
+        Err(err) => {
+            tracing::debug!("the hub did not take {method} /{path}: {err}");
+            return error_response(&unreachable_error(&joined.hub));
+        }
+    };
+    let mut response = Response::default();
+    *response.status_mut() = answer.status();
+    for name in RESPONSE_HEADERS.iter().chain(&FILE_RESPONSE_HEADERS) {
+        if let Some(value) = answer.headers().get(name) {
+            response.headers_mut().insert(name, value.clone());
+        }
+    }
+    // reqwest's stream is not `Sync`, which warp wants: a small channel stands between.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, reqwest::Error>>(4);
+    tokio::spawn(async move {
+        let mut chunks = answer.bytes_stream();
+        while let Some(chunk) = chunks.next().await {
+            if tx.send(chunk).await.is_err() {
+                break; // The UI went away.
+            }
+        }
+    });
+    let relayed = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let (parts, _) = response.into_parts();
+    let body = warp::reply::stream(relayed).into_response().into_body();
+    Response::from_parts(parts, body)
+}
 
 /// Reads the node can answer from what it kept, when the hub is away.
 #[derive(Debug, PartialEq, Eq)]
