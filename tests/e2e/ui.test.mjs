@@ -2,6 +2,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, statSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import {
   Hub, JoinedNode, launch, person, register, startDirect, openConversation, createGroup, send, bodies, shot, sleep,
   DESKTOP, PHONE,
@@ -151,6 +154,148 @@ test('search finds a message from earlier, never one from elsewhere, and jumps t
     await bob.click('#open-search');
     await bob.fill('#search-input', 'nonexistentword');
     await until(bob, () => document.getElementById('search-status').textContent === 'No messages found.');
+  });
+});
+
+/** Makes a PNG picture in the page (a canvas gradient) and returns nothing; `window.__picture` holds it. */
+async function paintPicture(page, width, height) {
+  await page.evaluate(async ([w, h]) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = w;
+    canvas.height = h;
+    const g = canvas.getContext('2d');
+    const grad = g.createLinearGradient(0, 0, w, h);
+    grad.addColorStop(0, '#4f46e5');
+    grad.addColorStop(1, '#f59e0b');
+    g.fillStyle = grad;
+    g.fillRect(0, 0, w, h);
+    g.fillStyle = '#fff';
+    g.font = '48px sans-serif';
+    g.fillText('Quarterly chart', 40, 90);
+    const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
+    window.__picture = new File([blob], 'chart.png', { type: 'image/png' });
+  }, [width, height]);
+}
+
+test('a screenshot dropped or pasted into a chat shows inline for the other person at once', async () => {
+  await withHub(async (hub, open) => {
+    const [alice, bob] = await signUp(open, [['alice', 'Alice Archer'], ['bob', 'Bob Baker']]);
+    await startDirect(alice, 'Bob Baker');
+    await send(alice, 'here is the chart');
+    await openConversation(bob, 'Alice Archer');
+
+    // Drag and drop: the drop zone shows while dragging, the picture is sent when dropped.
+    await paintPicture(alice, 800, 450);
+    await alice.evaluate(() => {
+      const dt = new DataTransfer();
+      dt.items.add(window.__picture);
+      const chat = document.getElementById('chat');
+      chat.dispatchEvent(new DragEvent('dragenter', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      chat.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    });
+    assert.ok(await alice.evaluate(() => document.getElementById('chat').classList.contains('dropping')));
+    await shot(alice, 'files-dropping');
+    await alice.evaluate(() => {
+      const dt = new DataTransfer();
+      dt.items.add(window.__picture);
+      document.getElementById('chat').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    });
+    assert.ok(!(await alice.evaluate(() => document.getElementById('chat').classList.contains('dropping'))));
+
+    // Bob sees it inline: a thumbnail at most 320 px wide, space reserved before it loads.
+    await until(bob, () => {
+      const img = document.querySelector('#messages .msg.theirs .thumb img');
+      return img && img.complete && img.naturalWidth === 320;
+    });
+    const box = await bob.locator('#messages .thumb img').boundingBox();
+    assert.equal(Math.round(box.width), 320);
+    assert.equal(Math.round(box.height), 180);
+    await until(bob, () => document.querySelector('#conversation-list .conv-preview')?.textContent.includes('Picture'));
+    await shot(bob, 'files-inline-picture');
+
+    // A click shows it full size.
+    await bob.locator('#messages .thumb').click();
+    await until(bob, () => document.getElementById('image-full').naturalWidth === 800);
+    assert.equal(await bob.locator('#image-title').textContent(), 'chart.png');
+    await shot(bob, 'files-full-size');
+    await bob.keyboard.press('Escape');
+    await until(bob, () => !document.getElementById('image-dialog').open);
+
+    // Pasting a picture into the message box sends it too.
+    await alice.evaluate(() => {
+      const dt = new DataTransfer();
+      dt.items.add(window.__picture);
+      document.getElementById('composer-input').dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+    });
+    await until(bob, () => document.querySelectorAll('#messages .msg.theirs .thumb img').length === 2);
+    await until(alice, () => document.querySelectorAll('#messages .msg.mine:not(.pending) .thumb').length === 2);
+  });
+});
+
+test('a 50 MB file goes up with a progress bar that can cancel, and comes down as a file card', async () => {
+  await withHub(async (hub, open) => {
+    const [alice, bob] = await signUp(open, [['alice', 'Alice Archer'], ['bob', 'Bob Baker']]);
+    await startDirect(alice, 'Bob Baker');
+    await send(alice, 'logs coming');
+    await openConversation(bob, 'Alice Archer');
+    const dir = mkdtempSync(path.join(tmpdir(), 'chinwag-files-'));
+    const big = path.join(dir, 'server-logs.tar');
+    const data = Buffer.alloc(50 * 1024 * 1024);
+    for (let i = 0; i < data.length; i += 4096) data[i] = i % 251;
+    writeFileSync(big, data);
+
+    // Slow the upload down (as on a busy network) so the bar can be seen moving and cancelled.
+    const cdp = await alice.context().newCDPSession(alice);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', {
+      offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 20 * 1024 * 1024,
+    });
+
+    // Cancelled half-way: the row goes, nothing is sent.
+    await alice.setInputFiles('#file-input', big);
+    await until(alice, () => {
+      const bar = document.querySelector('#uploads .upload progress');
+      return bar && bar.value > 0 && bar.value < bar.max;
+    });
+    await shot(alice, 'files-uploading');
+    await alice.locator('#uploads button', { hasText: 'Cancel' }).click();
+    await until(alice, () => document.querySelectorAll('#uploads .upload').length === 0);
+
+    // Attached with the button: the bar fills, the row goes, a file card arrives.
+    await alice.setInputFiles('#file-input', big);
+    const seen = new Set();
+    await until(alice, () => document.querySelectorAll('#uploads .upload').length === 1);
+    for (;;) {
+      const value = await alice.evaluate(() => {
+        const bar = document.querySelector('#uploads .upload progress');
+        return bar ? Math.floor((bar.value / bar.max) * 4) : null;
+      });
+      if (value === null) break;
+      seen.add(value);
+      await sleep(50);
+    }
+    assert.ok(seen.size >= 2, `the bar moved (quarters seen: ${[...seen]})`);
+    await until(bob, () => document.querySelector('#messages .msg.theirs .file-card .name')?.textContent === 'server-logs.tar', null, 30000);
+    const card = bob.locator('#messages .file-card');
+    assert.match(await card.textContent(), /50 MB/);
+    assert.equal(await card.locator('.type').textContent(), 'TAR');
+    await shot(bob, 'files-card');
+    const [download] = await Promise.all([bob.waitForEvent('download'), card.locator('button').click()]);
+    assert.equal(download.suggestedFilename(), 'server-logs.tar');
+    const saved = path.join(dir, 'saved.tar');
+    await download.saveAs(saved);
+    assert.equal(statSync(saved).size, data.length);
+
+    // An empty file is refused in the page, before anything is sent.
+    await alice.evaluate(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(0)], 'empty.txt', { type: 'text/plain' }));
+      document.getElementById('chat').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    });
+    await until(alice, () => document.querySelector('#uploads .upload.failed .status')?.textContent.includes('empty'));
+    await alice.locator('#uploads button', { hasText: 'Dismiss' }).click();
+    await until(alice, () => document.querySelectorAll('#uploads .upload').length === 0);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 

@@ -6,6 +6,7 @@
 
 import { api, ApiError, Connection, Outbox, newClientId } from './hub.js';
 import { h, linkify, avatar, clock, shortWhen, dayLabel, sameDay, utf8Length, $ } from './dom.js';
+import { upload, thumbnailUrl, blobUrl, save, humanSize, typeLabel, fitted } from './files.js';
 
 const TOKEN_KEY = 'chinwag.token';
 const PAGE = 50;
@@ -37,6 +38,7 @@ const state = {
   desktop: false, // in the desktop app (its node notifies; settings below)
   notify: null, // the desktop's notification settings
   unread: 0,
+  uploads: [], // files on their way to the hub: { key, convId, name, size, loaded, state, error, cancel }
 };
 
 // ---------------------------------------------------------------- start-up and sign-in
@@ -734,9 +736,15 @@ function previewOf(conv) {
   const m = conv.last_message;
   if (!m) return conv.kind === 'direct' ? 'Say hello' : 'No messages yet';
   if (m.deleted) return 'Message deleted';
-  const body = m.body.replace(/\s+/g, ' ');
+  const body = m.body.trim() ? m.body.replace(/\s+/g, ' ') : filesSummary(m.attachments || []);
   if (m.sender_id === state.me.id) return `You: ${body}`;
   return conv.kind === 'direct' ? body : `${userName(m.sender_id)}: ${body}`;
+}
+
+/** What a message's files read as where it has no text (as the desktop's notifications). */
+function filesSummary(files) {
+  if (files.length === 1) return files[0].image ? 'Picture' : `File: ${files[0].name}`;
+  return files.length ? `${files.length} files` : '';
 }
 
 function convAvatar(conv) {
@@ -801,6 +809,7 @@ async function openConversation(id, { focus = true } = {}) {
   renderList();
   renderChatHead();
   renderTyping();
+  renderUploads();
   const input = $('composer-input');
   input.value = drafts.get(id) || '';
   composerChanged(false);
@@ -825,6 +834,7 @@ function closeConversation() {
   $('messages-wrap').hidden = true;
   $('composer').hidden = true;
   $('typing').textContent = '';
+  renderUploads();
 }
 
 /** Drops a conversation I am no longer in from the list, closing it if it is open. */
@@ -967,9 +977,13 @@ function messageNode(conv, m, first, group) {
   const mine = m.sender_id === state.me.id;
   const classes = ['msg', mine ? 'mine' : 'theirs', first ? 'first' : '', m.pending ? 'pending' : '',
     state.found === m.id ? 'found' : ''];
-  const bubble = m.deleted
-    ? h('div', { class: 'bubble deleted' }, 'This message was deleted')
-    : h('div', { class: 'bubble' }, linkify(m.body));
+  const files = (m.pending ? m.files : m.attachments) || [];
+  let bubble = null;
+  if (m.deleted) bubble = h('div', { class: 'bubble deleted' }, 'This message was deleted');
+  else if (m.body.trim() || !files.length) bubble = h('div', { class: 'bubble' }, linkify(m.body));
+  const attached = files.length && !m.deleted
+    ? h('div', { class: 'attachments' }, files.map(attachmentNode))
+    : null;
   const meta = h('div', { class: 'meta' }, h('time', { datetime: new Date(m.created_at).toISOString() }, clock(m.created_at)));
   if (m.edited_at && !m.deleted) meta.append(h('span', {}, '· edited'));
   if (mine) meta.append(ticks(conv, m));
@@ -985,7 +999,210 @@ function messageNode(conv, m, first, group) {
   }
   const who = !mine && first && group ? h('span', { class: 'who' }, userName(m.sender_id)) : null;
   return h('div', { class: classes.filter(Boolean).join(' '), dataset: { id: String(m.id), seq: String(m.seq || '') } },
-    who, bubble, meta);
+    who, bubble, attached, meta);
+}
+
+// ---------------------------------------------------------------- files
+
+/** An attachment in a message: an image inline (click for full size), anything else as a card. */
+function attachmentNode(file) {
+  if (file.image) {
+    const size = fitted(file.image);
+    const img = h('img', { alt: file.name, width: size.width, height: size.height });
+    thumbnailUrl(state.token, file.id).then((url) => { img.src = url; }, () => {
+      img.alt = `${file.name} (the picture could not be loaded)`;
+    });
+    return h('button', { type: 'button', class: 'thumb', title: `${file.name} · ${humanSize(file.size)}`,
+      'aria-label': `Open picture ${file.name}`, onclick: () => openImage(file), dataset: { fileId: String(file.id) } }, img);
+  }
+  const status = h('span', { class: 'muted' }, `${humanSize(file.size)} · ${file.mime}`);
+  const button = h('button', { type: 'button', 'aria-label': `Download ${file.name}` }, 'Download');
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    try {
+      await save(state.token, file, (loaded, total) => {
+        status.textContent = `Downloading… ${total ? Math.floor((loaded / total) * 100) : 0}%`;
+      });
+      status.textContent = `${humanSize(file.size)} · saved`;
+    } catch (err) {
+      status.textContent = err.message;
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return h('div', { class: 'file-card', dataset: { fileId: String(file.id) } },
+    h('span', { class: 'type', 'aria-hidden': 'true' }, typeLabel(file.name, file.mime)),
+    h('span', { class: 'name-wrap' }, h('span', { class: 'name', title: file.name }, file.name), status),
+    button);
+}
+
+let shownImage = null; // { file, url } of the full-size view
+
+async function openImage(file) {
+  closeImage();
+  shownImage = { file, url: null };
+  const shown = shownImage;
+  $('image-title').textContent = file.name;
+  $('image-status').textContent = `${file.image.width} × ${file.image.height} · ${humanSize(file.size)} · loading…`;
+  const img = $('image-full');
+  img.removeAttribute('src');
+  img.alt = file.name;
+  $('image-dialog').showModal();
+  try {
+    const url = await blobUrl(state.token, `/files/${file.id}`);
+    if (shownImage !== shown) {
+      URL.revokeObjectURL(url);
+      return;
+    }
+    shown.url = url;
+    img.src = url;
+    $('image-status').textContent = `${file.image.width} × ${file.image.height} · ${humanSize(file.size)}`;
+  } catch (err) {
+    $('image-status').textContent = err.message;
+  }
+}
+
+function closeImage() {
+  if (shownImage && shownImage.url) URL.revokeObjectURL(shownImage.url);
+  shownImage = null;
+}
+
+let uploadKeys = 0;
+
+/** Uploads files to the open conversation; each is sent as a message once it is up. */
+function startUploads(fileList) {
+  const convId = state.active;
+  if (convId === null) return;
+  const max = state.hub && state.hub.limits.max_upload_bytes;
+  for (const file of fileList) {
+    const up = {
+      key: ++uploadKeys, convId, name: file.name || 'file', size: file.size, loaded: 0,
+      state: 'uploading', error: '', cancel: null,
+    };
+    state.uploads.push(up);
+    if (file.size === 0) {
+      fail(up, 'This file is empty; there is nothing to send.');
+      continue;
+    }
+    if (max && file.size > max) {
+      fail(up, `This file is ${humanSize(file.size)}; the hub takes files up to ${humanSize(max)}.`);
+      continue;
+    }
+    const transfer = upload(state.token, convId, file, (loaded, total) => {
+      up.loaded = loaded;
+      up.size = total || up.size;
+      showProgress(up);
+    });
+    up.cancel = transfer.cancel;
+    transfer.promise.then((attachment) => {
+      dropUpload(up);
+      const item = {
+        client_id: newClientId(), conversation_id: convId, body: '', attachments: [attachment.id],
+        files: [attachment], created_at: Date.now(), state: 'pending',
+      };
+      state.outbox.add(item);
+      if (convId === state.active) {
+        renderMessages();
+        scrollToBottom();
+      }
+      sendItem(item);
+    }, (err) => {
+      if (err.code === 'cancelled') dropUpload(up);
+      else if (err.status === 401) signedOut();
+      else fail(up, err.message);
+    });
+  }
+  renderUploads();
+}
+
+function fail(up, message) {
+  up.state = 'failed';
+  up.error = message;
+  up.cancel = null;
+  renderUploads();
+}
+
+function dropUpload(up) {
+  state.uploads = state.uploads.filter((u) => u !== up);
+  renderUploads();
+}
+
+function uploadStatus(up) {
+  if (up.state === 'failed') return up.error;
+  const percent = up.size ? Math.floor((up.loaded / up.size) * 100) : 0;
+  return `${humanSize(up.loaded)} of ${humanSize(up.size)} · ${percent}%`;
+}
+
+/** Updates one upload's bar in place (progress events come many times a second). */
+function showProgress(up) {
+  const row = document.querySelector(`.upload[data-key="${up.key}"]`);
+  if (!row) return;
+  row.querySelector('progress').value = up.loaded;
+  row.querySelector('progress').max = up.size || 1;
+  row.querySelector('.status').textContent = uploadStatus(up);
+}
+
+function renderUploads() {
+  const rows = state.uploads.filter((u) => u.convId === state.active).map((up) => {
+    const failed = up.state === 'failed';
+    const action = failed
+      ? h('button', { type: 'button', onclick: () => dropUpload(up), 'aria-label': `Dismiss ${up.name}` }, 'Dismiss')
+      : h('button', { type: 'button', onclick: () => up.cancel && up.cancel(), 'aria-label': `Cancel upload of ${up.name}` }, 'Cancel');
+    return h('div', { class: `upload${failed ? ' failed' : ''}`, dataset: { key: String(up.key) } },
+      h('span', { class: 'name', title: up.name }, up.name),
+      failed ? null : h('progress', { max: up.size || 1, value: up.loaded, 'aria-label': `Uploading ${up.name}` }),
+      h('span', { class: 'status', role: failed ? 'alert' : null }, uploadStatus(up)),
+      action);
+  });
+  $('uploads').replaceChildren(...rows);
+}
+
+function wireFiles() {
+  $('attach').addEventListener('click', () => $('file-input').click());
+  $('file-input').addEventListener('change', (event) => {
+    startUploads([...event.target.files]);
+    event.target.value = '';
+  });
+  $('composer-input').addEventListener('paste', (event) => {
+    const files = [...(event.clipboardData ? event.clipboardData.files : [])];
+    if (!files.length) return;
+    event.preventDefault();
+    startUploads(files);
+  });
+  const chat = $('chat');
+  const carriesFiles = (event) => event.dataTransfer && [...event.dataTransfer.types].includes('Files');
+  let depth = 0; // dragenter/dragleave fire for every child crossed
+  chat.addEventListener('dragenter', (event) => {
+    if (!carriesFiles(event) || state.active === null) return;
+    event.preventDefault();
+    depth += 1;
+    chat.classList.add('dropping');
+  });
+  chat.addEventListener('dragover', (event) => {
+    if (!carriesFiles(event) || state.active === null) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = 'copy';
+  });
+  chat.addEventListener('dragleave', () => {
+    depth = Math.max(0, depth - 1);
+    if (!depth) chat.classList.remove('dropping');
+  });
+  chat.addEventListener('drop', (event) => {
+    depth = 0;
+    chat.classList.remove('dropping');
+    if (!carriesFiles(event) || state.active === null) return;
+    event.preventDefault();
+    startUploads([...event.dataTransfer.files]);
+  });
+  $('image-dialog').addEventListener('close', closeImage);
+  $('image-download').addEventListener('click', async () => {
+    if (!shownImage) return;
+    try {
+      await save(state.token, shownImage.file);
+    } catch (err) {
+      $('image-status').textContent = err.message;
+    }
+  });
 }
 
 function ticks(conv, m) {
@@ -1047,10 +1264,12 @@ function submitComposer(event) {
 }
 
 function sendItem(item) {
-  state.conn.send({
+  const frame = {
     type: 'send', ref: item.client_id, conversation_id: item.conversation_id,
     client_id: item.client_id, body: item.body,
-  });
+  };
+  if (item.attachments && item.attachments.length) frame.attachments = item.attachments;
+  state.conn.send(frame);
 }
 
 function retryItem(clientId) {
@@ -1434,6 +1653,7 @@ function wireStatic() {
   }
   // Whoever a dialog listed is no longer shown once it closes.
   for (const dialog of document.querySelectorAll('dialog')) dialog.addEventListener('close', () => syncWatch());
+  wireFiles();
   const input = $('composer-input');
   $('composer').addEventListener('submit', submitComposer);
   input.addEventListener('input', () => composerChanged(true));

@@ -217,7 +217,11 @@ pub fn decide(
         _ => sender.to_owned(),
     };
     let body = if settings.previews {
-        let text = message.body.trim();
+        let files = files_summary(&message.attachments);
+        let text = match message.body.trim() {
+            "" => files.as_str(),
+            text => text,
+        };
         let mut preview: String = text.chars().take(PREVIEW_CHARS).collect();
         if text.chars().count() > PREVIEW_CHARS {
             preview.push('…');
@@ -231,6 +235,17 @@ pub fn decide(
         body,
         conversation_id: message.conversation_id,
     })
+}
+
+/// What a message's files read as where there is no text: "Picture", "File: notes.pdf",
+/// "3 files" (no emoji: not every desktop has a font for them).
+pub fn files_summary(files: &[chinwag_proto::Attachment]) -> String {
+    match files {
+        [] => String::new(),
+        [one] if one.image.is_some() => "Picture".to_owned(),
+        [one] => format!("File: {}", one.name),
+        many => format!("{} files", many.len()),
+    }
 }
 
 #[cfg(test)]
@@ -399,6 +414,23 @@ mod tests {
         };
         let n = check(&s, 6, "secret", &direct(), AWAY, 0).expect("notifies");
         assert_eq!(n.body, "New message");
+        let file = |name: &str, image: bool| chinwag_proto::Attachment {
+            id: 1,
+            name: name.into(),
+            size: 10,
+            mime: "x/y".into(),
+            sha256: String::new(),
+            image: image.then_some(chinwag_proto::ImageInfo {
+                width: 1,
+                height: 1,
+            }),
+        };
+        assert_eq!(files_summary(&[file("a.pdf", false)]), "File: a.pdf");
+        assert_eq!(files_summary(&[file("a.png", true)]), "Picture");
+        assert_eq!(
+            files_summary(&[file("a", false), file("b", true)]),
+            "2 files"
+        );
         let long = "é".repeat(500);
         let n = decide(
             &NotifySettings::default(),
