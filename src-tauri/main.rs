@@ -69,6 +69,11 @@ struct Cli {
           value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
     max_message_bytes: u32,
 
+    /// Largest file upload, in megabytes (1 MB = 1,048,576 bytes).
+    #[arg(long, env = "CHINWAG_MAX_UPLOAD_MB", default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_upload_mb: u64,
+
     /// Messages one user may send per second (bursts of three seconds' worth are allowed).
     #[arg(long, env = "CHINWAG_MESSAGES_PER_SECOND", default_value_t = 20,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -286,6 +291,7 @@ fn main() -> ExitCode {
     options.hub.max_frame_bytes = options.hub.max_frame_bytes.max(max * 2 + 4096);
     options.hub.max_body_bytes = options.hub.max_body_bytes.max(max * 2 + 4096);
     options.hub.messages_per_second = cli.messages_per_second;
+    options.hub.max_upload_bytes = cli.max_upload_mb * 1024 * 1024;
     options.hub.store.durability = match cli.sync {
         SyncMode::Full => chinwag_store::Durability::Full,
         SyncMode::Normal => chinwag_store::Durability::Normal,
