@@ -150,6 +150,41 @@ test('search finds a message from earlier, never one from elsewhere, and jumps t
     await until(bob, () => document.querySelector('#messages .msg.found .bubble')?.textContent.includes('swordfish'));
     await shot(bob, 'search-jumped');
 
+    // A message further back than the loaded pages: its neighbourhood is loaded around it,
+    // and newer pages follow as Bob scrolls down.
+    await alice.evaluate(async () => {
+      const token = localStorage.getItem('chinwag.token');
+      const post = (i, body) => fetch('/api/v1/conversations/1/messages', {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ client_id: `old-${i}`, body }),
+      });
+      for (let i = 0; i <= 70; i += 1) {
+        const body = i ? `later message ${i}` : 'the ancient artifact is in the basement';
+        for (;;) { // the hub allows bursts of 60, then 20 a second
+          const reply = await post(i, body);
+          if (reply.status !== 429) break;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+    });
+    await bob.reload(); // Bob's page now holds only the newest page of # general
+    await bob.waitForSelector('#app-screen:not([hidden])');
+    await bob.click('#open-search');
+    await bob.fill('#search-input', 'artifact');
+    await until(bob, () => document.querySelectorAll('#search-results li').length === 1);
+    await bob.locator('#search-results button').first().click();
+    await until(bob, () => document.querySelector('#messages .msg.found .bubble')?.textContent.includes('ancient artifact'));
+    assert.match(await bob.locator('#messages .history-edge').last().textContent(), /newer messages/);
+    for (let i = 0; i < 10; i += 1) {
+      await bob.evaluate(() => { const box = document.getElementById('messages'); box.scrollTop = box.scrollHeight; });
+      await sleep(150);
+      if (await bob.evaluate(() => document.getElementById('messages').textContent.includes('later message 70'))) break;
+    }
+    const shown = await bodies(bob);
+    assert.equal(shown.at(-1), 'later message 70', 'scrolled down to the newest');
+    assert.equal(shown.filter((b) => b.startsWith('later message')).length, 70, 'no gap, nothing twice');
+
     // Nothing found says so.
     await bob.click('#open-search');
     await bob.fill('#search-input', 'nonexistentword');

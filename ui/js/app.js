@@ -553,7 +553,8 @@ function addMessage(message) {
   let isNew = true;
   if (hist) {
     isNew = !hist.list.some((m) => m.id === message.id);
-    if (isNew) insertSorted(hist.list, message);
+    // While an older stretch is shown, newer messages come with the pages below it.
+    if (isNew && !hist.hasNewer) insertSorted(hist.list, message);
   } else {
     isNew = message.seq > conv.last_seq;
   }
@@ -647,7 +648,7 @@ function maybeRead() {
   const conv = state.convs.get(state.active);
   if (!conv || state.untouched || document.hidden || !document.hasFocus() || !atBottom()) return;
   const hist = state.history.get(conv.id);
-  if (!hist) return;
+  if (!hist || hist.hasNewer) return; // an older stretch is shown, not the latest
   const last = conv.last_seq;
   if (last > 0 && conv.read_seq < last) {
     if (state.conn.send({ type: 'read', conversation_id: conv.id, seq: last })) {
@@ -813,6 +814,8 @@ async function openConversation(id, { focus = true } = {}) {
   const input = $('composer-input');
   input.value = drafts.get(id) || '';
   composerChanged(false);
+  // Opening a conversation shows its newest messages, not an older stretch a search left.
+  if (state.history.get(id)?.hasNewer) state.history.delete(id);
   if (!state.history.has(id)) {
     state.history.set(id, { list: [], hasMore: true, loading: false });
     renderMessages();
@@ -863,10 +866,66 @@ function refreshActive() {
   refreshMembers(id);
   // Fill any gap at the end of the loaded history (events cover it too; this is cheap).
   const hist = state.history.get(id);
+  if (hist && hist.hasNewer) return; // an older stretch is shown; newer pages load on scroll
   const last = hist && hist.list.length ? hist.list[hist.list.length - 1].seq : 0;
   call('GET', `/conversations/${id}/messages?after=${last}&limit=200`).then((page) => {
     for (const m of page.messages) addMessage(m);
   }).catch(() => {});
+}
+
+/**
+ * Replaces the loaded history with a page on each side of `seq` (a search result further back
+ * than what is loaded). Newer pages then load as the person scrolls down (`hasNewer`).
+ */
+async function loadAround(id, seq) {
+  try {
+    const [older, newer] = await Promise.all([
+      call('GET', `/conversations/${id}/messages?before=${seq + 1}&limit=${PAGE}`),
+      call('GET', `/conversations/${id}/messages?after=${seq}&limit=${PAGE}`),
+    ]);
+    state.history.set(id, {
+      list: [...older.messages, ...newer.messages], hasMore: older.has_more, hasNewer: newer.has_more, loading: false,
+    });
+  } catch (err) {
+    flash(err.message);
+  }
+  if (id === state.active) renderMessages();
+}
+
+async function loadNewer(id) {
+  const hist = state.history.get(id);
+  if (!hist || hist.loadingNewer || !hist.hasNewer || !hist.list.length) return;
+  hist.loadingNewer = true;
+  try {
+    const last = hist.list[hist.list.length - 1];
+    const page = await call('GET', `/conversations/${id}/messages?after=${last.seq}&limit=${PAGE}`);
+    const known = new Set(hist.list.map((m) => m.id));
+    hist.list = [...hist.list, ...page.messages.filter((m) => !known.has(m.id))];
+    hist.hasNewer = page.has_more;
+  } catch (err) {
+    flash(err.message);
+  } finally {
+    hist.loadingNewer = false;
+  }
+  if (id !== state.active) return;
+  const box = $('messages');
+  const top = box.scrollTop;
+  renderMessages();
+  box.scrollTop = top;
+  maybeRead();
+}
+
+/** Back to the newest messages, reloading them if an older stretch is shown. */
+function jumpToLatest() {
+  const id = state.active;
+  const hist = state.history.get(id);
+  if (hist && hist.hasNewer) {
+    state.history.delete(id);
+    openConversation(id);
+    return;
+  }
+  scrollToBottom();
+  maybeRead();
 }
 
 async function loadOlder(id) {
@@ -969,6 +1028,9 @@ function renderMessages() {
       if (names.length) nodes.push(h('p', { class: 'seen-by' }, `Seen by ${names.join(', ')}`));
     }
     prev = m;
+  }
+  if (hist.hasNewer) {
+    nodes.push(h('p', { class: 'history-edge' }, hist.loadingNewer ? 'Loading newer messages…' : 'Scroll down for newer messages'));
   }
   box.replaceChildren(...nodes);
 }
@@ -1387,14 +1449,11 @@ async function jumpTo(m) {
   $('search-dialog').close();
   if (!state.convs.has(m.conversation_id)) return;
   await openConversation(m.conversation_id);
-  for (let page = 0; page < 40; page += 1) {
-    const hist = state.history.get(m.conversation_id);
-    if (!hist || !hist.hasMore || hist.list.some((x) => x.id === m.id)) break;
-    await loadOlder(m.conversation_id);
-  }
+  const hist = state.history.get(m.conversation_id);
+  if (hist && !hist.list.some((x) => x.id === m.id)) await loadAround(m.conversation_id, m.seq);
   const node = document.querySelector(`#messages .msg[data-id="${Number(m.id)}"]`);
   if (!node) {
-    flash('That message is further back than the loaded history; scroll up to find it.');
+    flash('That message could not be loaded; it may have been deleted.');
     return;
   }
   // Kept in the state, so the mark survives the re-renders that follow.
@@ -1667,9 +1726,12 @@ function wireStatic() {
   const box = $('messages');
   box.addEventListener('scroll', () => {
     if (box.scrollTop < 80 && state.active !== null) loadOlder(state.active);
-    if (atBottom()) maybeRead();
+    if (atBottom() && state.active !== null) {
+      loadNewer(state.active);
+      maybeRead();
+    }
   });
-  $('jump').addEventListener('click', () => { scrollToBottom(); maybeRead(); });
+  $('jump').addEventListener('click', jumpToLatest);
   document.addEventListener('keydown', onKey);
   // The first click, key or focus after the app opened a conversation by itself.
   for (const kind of ['pointerdown', 'keydown', 'wheel', 'focus']) {

@@ -178,15 +178,7 @@ where
         None => None,
     };
     let limit = state.config.max_upload_bytes;
-    let too_large = || {
-        ApiError::new(
-            ErrorCode::TooLarge,
-            format!(
-                "The file is larger than this hub's limit of {}.",
-                human_size(limit)
-            ),
-        )
-    };
+    let too_large = || upload_too_large(limit);
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -290,6 +282,17 @@ where
     Ok(
         warp::reply::with_status(warp::reply::json(&stored.attachment), StatusCode::CREATED)
             .into_response(),
+    )
+}
+
+/// The refusal of an upload over `limit` bytes.
+pub fn upload_too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        ErrorCode::TooLarge,
+        format!(
+            "The file is larger than this hub's limit of {}.",
+            human_size(limit)
+        ),
     )
 }
 

@@ -19,6 +19,7 @@ mod queue;
 mod rest;
 mod ws;
 
+pub use files::upload_too_large;
 pub use rest::read_body;
 
 use std::collections::HashMap;

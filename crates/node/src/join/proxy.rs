@@ -72,6 +72,23 @@ where
     B: bytes::Buf + Send + 'static,
 {
     use futures_util::StreamExt;
+    // Refused here when the hub's limit is known: a hub that refuses an upload from its
+    // headers closes the connection while the body is still being sent, and its answer
+    // would be lost on the way.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let limit = joined
+        .store
+        .hub_info()
+        .map(|h| h.limits.max_upload_bytes)
+        .filter(|limit| *limit > 0);
+    if let (Some(declared), Some(limit), true) = (declared, limit, method == Method::POST) {
+        if declared > limit {
+            return error_response(&chinwag_hub::upload_too_large(limit));
+        }
+    }
     let mut url = format!("{}/api/v1/{path}", joined.hub.http_url());
     if !query.is_empty() {
         url.push('?');
