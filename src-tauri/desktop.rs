@@ -702,7 +702,10 @@ pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
                 .menu(menu)
                 .inner_size(placement.width, placement.height)
                 .min_inner_size(360.0, 480.0)
-                .maximized(placement.maximized);
+                .maximized(placement.maximized)
+                // Files dropped on the window go to the page (HTML5 drag and drop), which
+                // uploads them; Tauri's own handler would swallow the drop.
+                .disable_drag_drop_handler();
             if let (Some(x), Some(y)) = (placement.x, placement.y) {
                 window = window.position(x, y);
             }

@@ -162,6 +162,28 @@ test('first launch: host a chat, register, chat with a second client; relaunch g
     // Both, once each (in the hub's order, which may put Eve's first: the window shows its own
     // message before the hub has acknowledged it).
     assert.deepEqual(history.body.messages.map((m) => m.body).sort(), ['Hello from the desktop app', 'Hi Dana, from a browser']);
+
+    // A picture dropped on the window goes up through the app's node and shows inline.
+    await win.run(`
+      const c = document.createElement('canvas');
+      c.width = 640;
+      c.height = 360;
+      const g = c.getContext('2d');
+      g.fillStyle = '#4f46e5';
+      g.fillRect(0, 0, 640, 360);
+      const bin = atob(c.toDataURL('image/png').split(',')[1]);
+      const bytes = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i += 1) bytes[i] = bin.charCodeAt(i);
+      const dt = new DataTransfer();
+      dt.items.add(new File([bytes], 'desk.png', { type: 'image/png' }));
+      document.getElementById('chat').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));`);
+    await win.until('the picture inline', `
+      const img = document.querySelector('#messages .msg.mine:not(.pending) .thumb img');
+      return !!img && img.complete && img.naturalWidth === 320;`);
+    const after = await rest('GET', `/conversations/${general.id}/messages`, eve.body.token);
+    const picture = after.body.messages.at(-1).attachments[0];
+    assert.equal(picture.name, 'desk.png');
+    assert.deepEqual(picture.image, { width: 640, height: 360 });
     await win.screenshot('desktop-chat');
   } finally {
     await win.close();

@@ -303,14 +303,26 @@ function onConnectionState({ online, retryInMs }) {
  * In the desktop app, tell the local node what is on screen, so it does not notify about
  * messages the user is reading. A hub has no such endpoint; nothing is sent to it.
  */
-let lastView = '';
+let sentView = '';
+let viewInFlight = false;
+/**
+ * Tells the desktop's node what is on screen. One report at a time: two in flight could
+ * arrive in the wrong order and leave the node believing an older view (say, unfocused).
+ */
 function reportView() {
-  if (!state.joined) return;
+  if (!state.joined || viewInFlight) return; // the report in flight checks again when done
   const view = { conversation_id: state.active, focused: document.hasFocus(), unread: state.unread };
   const key = JSON.stringify(view);
-  if (key === lastView) return;
-  lastView = key;
-  api('POST', '/node/view', { token: state.token, body: view }).catch(() => { lastView = ''; });
+  if (key === sentView) return;
+  viewInFlight = true;
+  api('POST', '/node/view', { token: state.token, body: view }).then(() => {
+    sentView = key;
+    viewInFlight = false;
+    reportView();
+  }, () => {
+    sentView = '';
+    setTimeout(() => { viewInFlight = false; reportView(); }, 2000);
+  });
 }
 
 // ---------------------------------------------------------------- desktop notifications
