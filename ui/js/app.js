@@ -904,29 +904,6 @@ async function loadAround(id, seq) {
   if (id === state.active) renderMessages();
 }
 
-async function loadNewer(id) {
-  const hist = state.history.get(id);
-  if (!hist || hist.loadingNewer || !hist.hasNewer || !hist.list.length) return;
-  hist.loadingNewer = true;
-  try {
-    const last = hist.list[hist.list.length - 1];
-    const page = await call('GET', `/conversations/${id}/messages?after=${last.seq}&limit=${PAGE}`);
-    const known = new Set(hist.list.map((m) => m.id));
-    hist.list = [...hist.list, ...page.messages.filter((m) => !known.has(m.id))];
-    hist.hasNewer = page.has_more;
-  } catch (err) {
-    flash(err.message);
-  } finally {
-    hist.loadingNewer = false;
-  }
-  if (id !== state.active) return;
-  const box = $('messages');
-  const top = box.scrollTop;
-  renderMessages();
-  box.scrollTop = top;
-  maybeRead();
-}
-
 /** Back to the newest messages, reloading them if an older stretch is shown. */
 function jumpToLatest() {
   const id = state.active;
@@ -940,27 +917,35 @@ function jumpToLatest() {
   maybeRead();
 }
 
-async function loadOlder(id) {
+function loadOlder(id) { return loadPage(id, true); }
+function loadNewer(id) { return loadPage(id, false); }
+
+/** Loads the page before (older) or after what is shown, keeping what is on screen in place. */
+async function loadPage(id, older) {
   const hist = state.history.get(id);
-  if (!hist || hist.loading || !hist.hasMore) return;
-  hist.loading = true;
-  const first = hist.list[0];
-  const query = first ? `?before=${first.seq}&limit=${PAGE}` : `?limit=${PAGE}`;
+  const [busy, more] = older ? ['loading', 'hasMore'] : ['loadingNewer', 'hasNewer'];
+  if (!hist || hist[busy] || !hist[more] || (!older && !hist.list.length)) return;
+  hist[busy] = true;
+  const edge = older ? hist.list[0] : hist.list[hist.list.length - 1];
+  const from = edge ? `${older ? 'before' : 'after'}=${edge.seq}&` : '';
   try {
-    const page = await call('GET', `/conversations/${id}/messages${query}`);
+    const page = await call('GET', `/conversations/${id}/messages?${from}limit=${PAGE}`);
     const known = new Set(hist.list.map((m) => m.id));
-    hist.list = [...page.messages.filter((m) => !known.has(m.id)), ...hist.list];
-    hist.hasMore = page.has_more;
+    const fresh = page.messages.filter((m) => !known.has(m.id));
+    hist.list = older ? [...fresh, ...hist.list] : [...hist.list, ...fresh];
+    hist[more] = page.has_more;
   } catch (err) {
     flash(err.message);
   } finally {
-    hist.loading = false;
+    hist[busy] = false;
   }
   if (id !== state.active) return;
   const box = $('messages');
   const fromBottom = box.scrollHeight - box.scrollTop;
+  const top = box.scrollTop;
   renderMessages();
-  box.scrollTop = box.scrollHeight - fromBottom;
+  box.scrollTop = older ? box.scrollHeight - fromBottom : top;
+  if (!older) maybeRead();
 }
 
 function renderChatHead() {
