@@ -811,6 +811,37 @@ async fn a_full_disk_refuses_writes_clearly_keeps_reads_and_recovers() {
         );
     }
     assert_eq!(api.get("/conversations", &bob.token).await.status, 200);
+    // Monitoring sees it, and an upload is refused whole.
+    let health = reqwest::get(format!("http://{}/healthz", hub.addr))
+        .await
+        .expect("probed");
+    assert_eq!(
+        health.status(),
+        503,
+        "the health check fails while the disk is full"
+    );
+    let upload = api
+        .upload(
+            &alice,
+            1,
+            "big.bin",
+            "application/zip",
+            vec![7u8; 2 * 1024 * 1024],
+        )
+        .await;
+    assert_eq!(
+        (upload.status, upload.code()),
+        (503, "unavailable"),
+        "{:?}",
+        upload.body
+    );
+    assert_eq!(
+        std::fs::read_dir(hub.dir.path().join("files/tmp"))
+            .expect("tmp")
+            .count(),
+        0,
+        "no partial upload left on the full disk"
+    );
     let (mut b2, _) = Ws::connect_resume(&hub, &bob, Some(0)).await;
     b2.send(json!({ "type": "ping", "ref": "p" })).await;
     assert_eq!(b2.frame("pong").await["ref"], "p");
@@ -823,6 +854,10 @@ async fn a_full_disk_refuses_writes_clearly_keeps_reads_and_recovers() {
     assert_eq!(live["client_id"], refused_id);
     let rest = api.send(&alice, 1, "rest-full", "over REST").await;
     assert_eq!(rest.status, 201, "{:?}", rest.body);
+    let health = reqwest::get(format!("http://{}/healthz", hub.addr))
+        .await
+        .expect("probed");
+    assert_eq!(health.status(), 200, "healthy again");
 
     let history = api.all_messages(&bob, 1).await;
     let ids = client_ids(&history);

@@ -12,5 +12,6 @@ mod faults;
 mod files;
 mod join;
 mod lifecycle;
+mod observability;
 mod search;
 mod security;

@@ -70,6 +70,8 @@ pub struct Fanout {
     /// given an event or is told it is older than its starting point.
     last_published: AtomicI64,
     next_conn: AtomicU64,
+    /// Event frames queued to connections, for `/metrics`.
+    deliveries: AtomicU64,
     typing: Mutex<HashMap<(ConversationId, UserId), Instant>>,
     typing_ttl: Duration,
 }
@@ -119,6 +121,7 @@ impl Fanout {
             inner: RwLock::new(Inner::default()),
             last_published: AtomicI64::new(0),
             next_conn: AtomicU64::new(1),
+            deliveries: AtomicU64::new(0),
             typing: Mutex::new(HashMap::new()),
             typing_ttl,
         }
@@ -373,7 +376,8 @@ impl Fanout {
                         set.extend(event.joined.iter().copied());
                     }
                 }
-                Self::route(&inner, event);
+                let n = Self::route(&inner, event);
+                self.deliveries.fetch_add(n, Ordering::Relaxed);
                 self.last_published.fetch_max(event.id, Ordering::AcqRel);
                 if let Some(conversation) = event.conversation_id {
                     if let Some(set) = inner.members.get_mut(&conversation) {
@@ -385,20 +389,24 @@ impl Fanout {
             }
         } else {
             let inner = self.read();
+            let mut delivered = 0;
             for event in events {
-                Self::route(&inner, event);
+                delivered += Self::route(&inner, event);
                 self.last_published.fetch_max(event.id, Ordering::AcqRel);
             }
+            self.deliveries.fetch_add(delivered, Ordering::Relaxed);
         }
     }
 
-    fn route(inner: &Inner, event: &Committed) {
+    /// Queues an event to every connection entitled to it; returns how many took it.
+    fn route(inner: &Inner, event: &Committed) -> u64 {
         let text = Utf8Bytes::from(event_frame(event.id, &event.payload));
         let id = Some(event.id);
+        let mut delivered = 0;
         match event.conversation_id {
             None => {
                 for handle in inner.conns.values() {
-                    deliver(handle, id, &text);
+                    delivered += u64::from(deliver(handle, id, &text));
                 }
             }
             Some(conversation) => {
@@ -411,12 +419,18 @@ impl Fanout {
                 for user in users {
                     for conn in inner.by_user.get(user).into_iter().flatten() {
                         if let Some(handle) = inner.conns.get(conn) {
-                            deliver(handle, id, &text);
+                            delivered += u64::from(deliver(handle, id, &text));
                         }
                     }
                 }
             }
         }
+        delivered
+    }
+
+    /// Event frames queued to connections since the hub started.
+    pub fn deliveries(&self) -> u64 {
+        self.deliveries.load(Ordering::Relaxed)
     }
 
     /// Records that `user_id` is typing (or stopped) in a conversation and tells the other

@@ -272,6 +272,7 @@ where
         .store
         .write(move |tx| tx.add_file(me.id, conversation_id, &record))
         .await?;
+    state.metrics.uploaded(size);
     tracing::info!(
         user = me.id,
         conversation = conversation_id,

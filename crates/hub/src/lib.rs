@@ -15,6 +15,7 @@ pub mod auth;
 pub mod error;
 pub mod fanout;
 mod files;
+mod metrics;
 mod queue;
 mod rest;
 mod ws;
@@ -115,6 +116,9 @@ pub(crate) struct HubState {
     pub info: HubInfo,
     pub store: Store,
     pub files: files::Files,
+    pub metrics: metrics::Metrics,
+    /// The database file, for its size in `/metrics`.
+    pub db_path: std::path::PathBuf,
     pub fanout: Arc<Fanout>,
     pub throttle: LoginThrottle,
     /// Password hashing is slow on purpose; at most this many run at once.
@@ -196,6 +200,8 @@ impl Hub {
             info,
             store,
             files,
+            metrics: metrics::Metrics::default(),
+            db_path: db_path.to_owned(),
             fanout,
         };
         Ok(Hub {
@@ -374,6 +380,14 @@ fn routes(
         .and(warp::addr::remote())
         .and(warp::body::stream())
         .then(rest::handle);
+    let health = warp::get()
+        .and(warp::path!("healthz"))
+        .and(with_state.clone())
+        .then(metrics::health);
+    let metrics = warp::get()
+        .and(warp::path!("metrics"))
+        .and(with_state.clone())
+        .map(|state: Arc<HubState>| metrics::render(&state));
     let ui = warp::get()
         .and(warp::path::tail())
         .and(warp::header::headers_cloned())
@@ -382,6 +396,10 @@ fn routes(
         });
     ws_route
         .or(api_route)
+        .unify()
+        .or(health)
+        .unify()
+        .or(metrics)
         .unify()
         .or(ui)
         .unify()

@@ -646,6 +646,7 @@ pub(crate) fn check_send_rate(state: &HubState, user_id: i64) -> Result<(), ApiE
 }
 
 async fn send(req: Request, id: i64) -> ApiResult {
+    let arrived = std::time::Instant::now();
     let (me, _) = req.user().await?;
     let body: SendRequest = req.json()?;
     check_message_size(&req.state, &body.body)?;
@@ -662,6 +663,9 @@ async fn send(req: Request, id: i64) -> ApiResult {
         )
     })
     .await?;
+    if !duplicate {
+        req.state.metrics.sent(arrived.elapsed());
+    }
     req.state.fanout.typing(id, me.id, false);
     Ok(json(created_or_ok(!duplicate), &message))
 }

@@ -379,10 +379,11 @@ where
             },
             out = reg.queue.recv() => {
                 let Some(out) = out else { break None };
-                if reg.lagged.swap(false, Ordering::AcqRel)
-                    && !catch_up(&state, user.id, &mut cursor, &mut sink, send_limit).await
-                {
-                    break None;
+                if reg.lagged.swap(false, Ordering::AcqRel) {
+                    state.metrics.resyncs.fetch_add(1, Ordering::Relaxed);
+                    if !catch_up(&state, user.id, &mut cursor, &mut sink, send_limit).await {
+                        break None;
+                    }
                 }
                 // Write this frame and whatever else is already queued, then flush once: a
                 // busy conversation costs one write per batch rather than one per frame.
@@ -670,6 +671,7 @@ async fn handle_text(ctx: &ReaderCtx, text: &str, buckets: &mut Buckets) -> Hand
             body,
             attachments,
         } => {
+            let arrived = std::time::Instant::now();
             check_message_size(state, &body).map_err(fail)?;
             check_send_rate(state, me).map_err(fail)?;
             let max = state.config.max_message_bytes;
@@ -682,9 +684,13 @@ async fn handle_text(ctx: &ReaderCtx, text: &str, buckets: &mut Buckets) -> Hand
                 .map_err(|e| fail(e.into()))?;
             let errors = ctx.errors.clone();
             let fanout = state.fanout.clone();
+            let hub = state.clone();
             Ok(Some(Box::pin(async move {
                 Some(match ticket.wait().await {
                     Ok((message, duplicate)) => {
+                        if !duplicate {
+                            hub.metrics.sent(arrived.elapsed());
+                        }
                         // After the commit, so that others see the message arrive before the
                         // indicator goes.
                         fanout.typing(conversation_id, me, false);

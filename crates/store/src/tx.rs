@@ -705,6 +705,17 @@ impl<'a> Tx<'a> {
         Ok(attachments)
     }
 
+    /// A small real write for health checks: proves the store can commit.
+    pub fn touch_health(&mut self) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO meta (key, value) VALUES ('health_checked_at', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute([self.now.to_string()])?;
+        Ok(())
+    }
+
     /// Records a file uploaded to a conversation I am in; a send attaches it later.
     pub fn add_file(
         &mut self,
