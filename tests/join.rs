@@ -276,15 +276,24 @@ async fn a_joined_user_chats_through_outages_and_restarts_with_nothing_lost_or_d
     hub.stop().await;
 }
 
-#[tokio::test]
-async fn a_local_connection_resumes_from_the_node_without_gaps() {
-    let hub = TestHub::start().await;
+/// Alice signed up through a node joined to `hub`, Bob straight on the hub, and their direct
+/// chat; the node is online. The directory holds the node's state and must outlive it.
+async fn alice_through_a_node_and_bob(
+    hub: &TestHub,
+) -> (tempfile::TempDir, TestNode, Session, Session, i64) {
     let node_dir = tempfile::tempdir().expect("dir");
     let node = TestNode::start(node_dir.path(), hub.addr).await;
     let alice = node.api().register("alice").await;
     let bob = hub.api().register("bob").await;
     node.online().await;
     let conv = node.api().direct(&alice, &bob).await;
+    (node_dir, node, alice, bob, conv)
+}
+
+#[tokio::test]
+async fn a_local_connection_resumes_from_the_node_without_gaps() {
+    let hub = TestHub::start().await;
+    let (_node_dir, node, alice, bob, conv) = alice_through_a_node_and_bob(&hub).await;
     let (mut a, _) = Ws::connect_url(&node.ws_url(), &alice, None).await;
     hub.api()
         .send(&bob, conv, &format!("c-{}", "one"), "one")
@@ -316,12 +325,7 @@ async fn files_stream_through_a_joined_node_both_ways() {
         ..crate::common::config()
     })
     .await;
-    let node_dir = tempfile::tempdir().expect("dir");
-    let node = TestNode::start(node_dir.path(), hub.addr).await;
-    let alice = node.api().register("alice").await;
-    let bob = hub.api().register("bob").await;
-    node.online().await;
-    let conv = node.api().direct(&alice, &bob).await;
+    let (_node_dir, node, alice, bob, conv) = alice_through_a_node_and_bob(&hub).await;
     let bytes: Vec<u8> = (0..6 * 1024 * 1024u32)
         .map(|i| (i * 7 % 251) as u8)
         .collect();
@@ -388,12 +392,7 @@ async fn files_stream_through_a_joined_node_both_ways() {
 #[tokio::test]
 async fn the_node_refuses_hostile_and_malformed_input() {
     let hub = TestHub::start().await;
-    let node_dir = tempfile::tempdir().expect("dir");
-    let node = TestNode::start(node_dir.path(), hub.addr).await;
-    let alice = node.api().register("alice").await;
-    let bob = hub.api().register("bob").await;
-    node.online().await;
-    let conv = node.api().direct(&alice, &bob).await;
+    let (_node_dir, node, alice, bob, conv) = alice_through_a_node_and_bob(&hub).await;
     let http = reqwest::Client::new();
 
     // DNS rebinding: another host name for the node is refused.
