@@ -179,17 +179,7 @@ where
     };
     let limit = state.config.max_upload_bytes;
     let too_large = || upload_too_large(limit);
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    // Refused before a byte of the body is read.
-    if declared.is_some_and(|n| n > limit) {
-        return Err(too_large());
-    }
-    if declared == Some(0) {
-        return Err(empty_file());
-    }
+    check_declared_upload(headers, limit)?;
     let member = state
         .store
         .read(move |c| queries::membership(c, conversation_id, me.id))
@@ -286,8 +276,22 @@ where
     )
 }
 
+/// Refuses an upload from its headers alone, before a byte of the body is read: a declared
+/// `Content-Length` over `limit`, or of 0. (A joined node checks the same before relaying.)
+pub fn check_declared_upload(headers: &HeaderMap, limit: u64) -> Result<(), ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > limit => Err(upload_too_large(limit)),
+        Some(0) => Err(empty_file()),
+        _ => Ok(()),
+    }
+}
+
 /// The refusal of an upload over `limit` bytes.
-pub fn upload_too_large(limit: u64) -> ApiError {
+fn upload_too_large(limit: u64) -> ApiError {
     ApiError::new(
         ErrorCode::TooLarge,
         format!(

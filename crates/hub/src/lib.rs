@@ -20,7 +20,7 @@ mod queue;
 mod rest;
 mod ws;
 
-pub use files::upload_too_large;
+pub use files::check_declared_upload;
 pub use rest::read_body;
 
 use std::collections::HashMap;

@@ -683,7 +683,6 @@ async fn handle_text(ctx: &ReaderCtx, text: &str, buckets: &mut Buckets) -> Hand
                 .await
                 .map_err(|e| fail(e.into()))?;
             let errors = ctx.errors.clone();
-            let fanout = state.fanout.clone();
             let hub = state.clone();
             Ok(Some(Box::pin(async move {
                 Some(match ticket.wait().await {
@@ -693,7 +692,7 @@ async fn handle_text(ctx: &ReaderCtx, text: &str, buckets: &mut Buckets) -> Hand
                         }
                         // After the commit, so that others see the message arrive before the
                         // indicator goes.
-                        fanout.typing(conversation_id, me, false);
+                        hub.fanout.typing(conversation_id, me, false);
                         frame_text(&ServerFrame::Ack {
                             reference,
                             message,

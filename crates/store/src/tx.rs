@@ -545,11 +545,7 @@ impl<'a> Tx<'a> {
                     "DELETE FROM search_pending WHERE message_id > ?1 AND message_id <= ?2",
                 )?
                 .execute([up_to, next])?;
-            self.conn.execute(
-                "INSERT INTO meta (key, value) VALUES ('search_indexed_up_to', ?1)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [next.to_string()],
-            )?;
+            self.set_meta("search_indexed_up_to", &next.to_string())?;
         }
         Ok(changed.len() + count as usize)
     }
@@ -707,12 +703,16 @@ impl<'a> Tx<'a> {
 
     /// A small real write for health checks: proves the store can commit.
     pub fn touch_health(&mut self) -> Result<()> {
+        self.set_meta("health_checked_at", &self.now.to_string())
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO meta (key, value) VALUES ('health_checked_at', ?1)
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             )?
-            .execute([self.now.to_string()])?;
+            .execute([key, value])?;
         Ok(())
     }
 

@@ -72,28 +72,20 @@ where
     B: bytes::Buf + Send + 'static,
 {
     use futures_util::StreamExt;
-    // Refused here when the hub's limit is known: a hub that refuses an upload from its
-    // headers closes the connection while the body is still being sent, and its answer
-    // would be lost on the way.
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    // Refused here, as the hub would, when the hub's limit is known: a hub that refuses an
+    // upload from its headers closes the connection while the body is still being sent, and
+    // its answer would be lost on the way.
     let limit = joined
         .store
         .hub_info()
         .map(|h| h.limits.max_upload_bytes)
         .filter(|limit| *limit > 0);
-    if let (Some(declared), Some(limit), true) = (declared, limit, method == Method::POST) {
-        if declared > limit {
-            return error_response(&chinwag_hub::upload_too_large(limit));
+    if let (Some(limit), true) = (limit, method == Method::POST) {
+        if let Err(err) = chinwag_hub::check_declared_upload(headers, limit) {
+            return error_response(&err);
         }
     }
-    let mut url = format!("{}/api/v1/{path}", joined.hub.http_url());
-    if !query.is_empty() {
-        url.push('?');
-        url.push_str(query);
-    }
+    let url = hub_url(&joined, path, query);
     let upload = body.map(|chunk| chunk.map(|mut buf| buf.copy_to_bytes(buf.remaining())));
     let mut request = joined
         .http
@@ -135,6 +127,16 @@ where
     let (parts, _) = response.into_parts();
     let body = warp::reply::stream(relayed).into_response().into_body();
     Response::from_parts(parts, body)
+}
+
+/// The hub's URL for an API path and query string.
+fn hub_url(joined: &Joined, path: &str, query: &str) -> String {
+    let mut url = format!("{}/api/v1/{path}", joined.hub.http_url());
+    if !query.is_empty() {
+        url.push('?');
+        url.push_str(query);
+    }
+    url
 }
 
 /// Reads the node can answer from what it kept, when the hub is away.
@@ -179,11 +181,7 @@ pub(crate) async fn forward(
     query: String,
     body: Bytes,
 ) -> Response {
-    let mut url = format!("{}/api/v1/{path}", joined.hub.http_url());
-    if !query.is_empty() {
-        url.push('?');
-        url.push_str(&query);
-    }
+    let url = hub_url(&joined, &path, &query);
     let mut request = joined.http.request(method.clone(), &url).body(body);
     for name in REQUEST_HEADERS {
         if let Some(value) = headers.get(&name) {
