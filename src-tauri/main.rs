@@ -11,9 +11,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use chinwag_node::config::{FileSettings, LogFormat, Settings, Source, SyncMode};
 use chinwag_node::join::JoinOptions;
-use chinwag_node::{ServerOptions, DEFAULT_PORT};
-use clap::Parser;
+use chinwag_node::DEFAULT_PORT;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,6 +49,16 @@ struct Cli {
     #[arg(long, default_value_t = 3.0, value_name = "SECONDS")]
     timeout: f64,
 
+    /// Read settings from this TOML file (see docs/config.md); flags and CHINWAG_*
+    /// environment variables override what it says.
+    #[arg(long, env = "CHINWAG_CONFIG", value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+
+    /// With --server: print the effective settings (as TOML, each with where it came from)
+    /// and exit.
+    #[arg(long, requires = "server")]
+    print_config: bool,
+
     /// Address and port to listen on (default 0.0.0.0:7117 for --server, 127.0.0.1:7118
     /// for --join).
     #[arg(long, env = "CHINWAG_BIND", value_name = "ADDR:PORT")]
@@ -79,6 +91,11 @@ struct Cli {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     messages_per_second: u32,
 
+    /// Delete messages and their files older than this many days (0: keep everything).
+    #[arg(long, env = "CHINWAG_RETENTION_DAYS", default_value_t = 0, value_name = "DAYS",
+          value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    retention_days: u32,
+
     /// Another web origin allowed to open WebSockets (repeatable), e.g. http://intranet:8080.
     #[arg(
         long = "allow-origin",
@@ -94,6 +111,11 @@ struct Cli {
     #[arg(long, env = "CHINWAG_SYNC", value_enum, default_value_t = SyncMode::Full)]
     sync: SyncMode,
 
+    /// Log lines as text for people, or as one JSON object per line for a log collector.
+    #[arg(long, env = "CHINWAG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text,
+          global = true)]
+    log_format: LogFormat,
+
     /// Do not advertise the hub on the LAN with mDNS (with --join: do not browse for hubs).
     #[arg(long, env = "CHINWAG_NO_MDNS")]
     no_mdns: bool,
@@ -101,12 +123,6 @@ struct Cli {
     /// Advertise on loopback too (one-machine setups and tests in a network namespace).
     #[arg(long, hide = true, env = "CHINWAG_MDNS_LOOPBACK")]
     mdns_loopback: bool,
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum SyncMode {
-    Full,
-    Normal,
 }
 
 /// Admin commands on a data directory (`--data-dir`, or the default one).
@@ -135,15 +151,8 @@ enum AdminCommand {
 }
 
 /// Runs an admin command; prints one line of outcome on success, one clear error otherwise.
-fn admin(command: AdminCommand, data_dir: Option<PathBuf>) -> ExitCode {
+fn admin(command: AdminCommand, dir: PathBuf) -> ExitCode {
     use chinwag_store::admin;
-    let dir = match data_dir.map_or_else(chinwag_node::default_data_dir, Ok) {
-        Ok(dir) => dir,
-        Err(err) => {
-            eprintln!("chinwag: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
     let db = dir.join(chinwag_node::DB_FILE);
     let outcome = match command {
         AdminCommand::Backup { file } => {
@@ -226,18 +235,32 @@ fn admin(command: AdminCommand, data_dir: Option<PathBuf>) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,warp=warn,hyper=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
+    let file = match &cli.config {
+        Some(path) => match FileSettings::load(path) {
+            Ok(file) => Some(file),
+            Err(err) => {
+                eprintln!("chinwag: {err:#}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    let settings = match settings(&cli, &matches, file) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("chinwag: {err:#}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(settings.log_format);
 
     if let Some(command) = cli.command {
-        return admin(command, cli.data_dir);
+        return admin(command, settings.data_dir);
     }
     if cli.discover {
         return discover(cli.timeout, cli.first, cli.mdns_loopback);
@@ -263,48 +286,144 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
-
-    let mut options = ServerOptions {
-        bind: cli
-            .bind
-            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT))),
-        data_dir: cli.data_dir,
-        ..ServerOptions::default()
-    };
-    options.mdns = match (cli.no_mdns, cli.mdns_loopback) {
-        (true, _) => chinwag_node::Mdns::Off,
-        (false, true) => chinwag_node::Mdns::IncludingLoopback,
-        (false, false) => chinwag_node::Mdns::On,
-    };
-    options.hub.name = cli.name.trim().to_owned();
-    if options.hub.name.is_empty() {
-        eprintln!("chinwag: --name must not be empty");
-        return ExitCode::from(2);
+    if cli.print_config {
+        print!("{}", settings.to_toml());
+        return ExitCode::SUCCESS;
     }
-    options.hub.join_code = cli
-        .join_code
+    let mut options = settings.server_options();
+    if cli.mdns_loopback && settings.mdns {
+        options.mdns = chinwag_node::Mdns::IncludingLoopback;
+    }
+    run(chinwag_node::run_server(options))
+}
+
+/// Logs go to standard error, as text (coloured on a terminal) or JSON lines; `RUST_LOG`
+/// picks the levels.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,warp=warn,hyper=warn".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+    }
+}
+
+/// Merges the command line (flags and their environment variables, which clap has already
+/// read) over the config file, over the defaults, noting where each value came from.
+struct Merge<'a> {
+    matches: &'a ArgMatches,
+    sources: std::collections::BTreeMap<&'static str, Source>,
+}
+
+impl Merge<'_> {
+    /// The command line's value if it was given there or in the environment, else the
+    /// file's, else the command line's default. `key` is the file's name for it, `id` clap's.
+    fn take<T>(&mut self, key: &'static str, id: &str, file: Option<T>, cli: T) -> T {
+        let (source, value) = match (self.matches.value_source(id), file) {
+            (Some(ValueSource::CommandLine), _) => (Source::Flag, cli),
+            (Some(ValueSource::EnvVariable), _) => (Source::Env, cli),
+            (_, Some(value)) => (Source::File, value),
+            (_, None) => (Source::Default, cli),
+        };
+        self.sources.insert(key, source);
+        value
+    }
+}
+
+fn settings(
+    cli: &Cli,
+    matches: &ArgMatches,
+    file: Option<FileSettings>,
+) -> anyhow::Result<Settings> {
+    let file = file.unwrap_or_default();
+    let mut m = Merge {
+        matches,
+        sources: std::collections::BTreeMap::new(),
+    };
+    let bind = m
+        .take("bind", "bind", file.bind.map(Some), cli.bind)
+        .unwrap_or(SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)));
+    let data_dir = match m.take(
+        "data_dir",
+        "data_dir",
+        file.data_dir.map(Some),
+        cli.data_dir.clone(),
+    ) {
+        Some(dir) => dir,
+        None => chinwag_node::default_data_dir()?,
+    };
+    let name = m.take("name", "name", file.name, cli.name.clone());
+    if name.trim().is_empty() {
+        anyhow::bail!("--name must not be empty");
+    }
+    let join_code = m
+        .take(
+            "join_code",
+            "join_code",
+            file.join_code.map(Some),
+            cli.join_code.clone(),
+        )
         .map(|c| c.trim().to_owned())
         .filter(|c| !c.is_empty());
-    let max = cli.max_message_bytes as usize;
-    options.hub.max_message_bytes = max;
-    // A frame carries the message plus its JSON envelope (escaping can double the size).
-    options.hub.max_frame_bytes = options.hub.max_frame_bytes.max(max * 2 + 4096);
-    options.hub.max_body_bytes = options.hub.max_body_bytes.max(max * 2 + 4096);
-    options.hub.messages_per_second = cli.messages_per_second;
-    options.hub.max_upload_bytes = cli.max_upload_mb * 1024 * 1024;
-    options.hub.store.durability = match cli.sync {
-        SyncMode::Full => chinwag_store::Durability::Full,
-        SyncMode::Normal => chinwag_store::Durability::Normal,
-    };
-    options.hub.message_burst = options.hub.message_burst.max(cli.messages_per_second * 3);
-    options.hub.allowed_origins = cli
-        .allow_origins
-        .into_iter()
-        .map(|o| o.trim().trim_end_matches('/').to_owned())
-        .filter(|o| !o.is_empty())
-        .collect();
-
-    run(chinwag_node::run_server(options))
+    let mdns = m.take("mdns", "no_mdns", file.mdns, !cli.no_mdns);
+    let log_format = m.take("log_format", "log_format", file.log_format, cli.log_format);
+    let sync = m.take("sync", "sync", file.sync, cli.sync);
+    let allow_origins = m.take(
+        "allow_origins",
+        "allow_origins",
+        file.allow_origins,
+        cli.allow_origins.clone(),
+    );
+    let limits = &file.limits;
+    let max_message_bytes = m.take(
+        "limits.max_message_bytes",
+        "max_message_bytes",
+        limits.max_message_bytes,
+        cli.max_message_bytes,
+    );
+    let max_upload_mb = m.take(
+        "limits.max_upload_mb",
+        "max_upload_mb",
+        limits.max_upload_mb,
+        cli.max_upload_mb,
+    );
+    let messages_per_second = m.take(
+        "limits.messages_per_second",
+        "messages_per_second",
+        limits.messages_per_second,
+        cli.messages_per_second,
+    );
+    let retention_days = m.take(
+        "retention.days",
+        "retention_days",
+        file.retention.days,
+        cli.retention_days,
+    );
+    Ok(Settings {
+        bind,
+        data_dir,
+        name,
+        join_code,
+        mdns,
+        log_format,
+        sync,
+        allow_origins,
+        max_message_bytes,
+        max_upload_mb,
+        messages_per_second,
+        retention_days,
+        sources: m.sources,
+        file: cli.config.clone(),
+    })
 }
 
 /// Browses for `seconds` and prints each hub once, as soon as it is resolved.

@@ -13,5 +13,6 @@ mod files;
 mod join;
 mod lifecycle;
 mod observability;
+mod operations;
 mod search;
 mod security;

@@ -44,6 +44,10 @@ pub(crate) struct Files {
     root: PathBuf,
     /// Decoding an image takes a core and up to [`MAX_DECODE_BYTES`]: one at a time.
     thumbnailing: Semaphore,
+    /// Held shared by an upload from placing its content until its record is committed, and
+    /// exclusively by retention while it removes content no record names: so retention never
+    /// removes bytes an upload is about to record.
+    pub content: tokio::sync::RwLock<()>,
 }
 
 impl Files {
@@ -64,6 +68,7 @@ impl Files {
         Ok(Files {
             root: root.to_owned(),
             thumbnailing: Semaphore::new(1),
+            content: tokio::sync::RwLock::new(()),
         })
     }
 
@@ -74,6 +79,25 @@ impl Files {
 
     fn thumbnail_path(&self, sha256: &str) -> PathBuf {
         self.root.join("thumbs").join(sha256)
+    }
+
+    /// Removes content (and its thumbnail) that no file record names. The caller holds
+    /// `content` exclusively and has checked the records. Returns the files removed.
+    pub fn remove_content(&self, hashes: &[String]) -> usize {
+        let mut removed = 0;
+        for hash in hashes {
+            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                continue; // Never a path from anything but a hash.
+            }
+            for path in [self.content_path(hash), self.thumbnail_path(hash)] {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => removed += 1,
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(err) => tracing::warn!("cannot remove {}: {err}", path.display()),
+                }
+            }
+        }
+        removed
     }
 
     /// Decodes the image stored under `sha256` and writes its thumbnail, on the blocking
@@ -230,6 +254,8 @@ where
             ));
         }
     }
+    // From placing the content until its record is committed, retention must not remove it.
+    let _placing = files.content.read().await;
     tmp.keep_as(&files.content_path(&sha256))
         .await
         .map_err(disk_error)?;

@@ -18,6 +18,7 @@ mod files;
 mod metrics;
 mod queue;
 mod rest;
+mod retention;
 mod ws;
 
 pub use files::check_declared_upload;
@@ -71,6 +72,8 @@ pub struct HubConfig {
     pub max_bad_frames: u32,
     /// Extra `Origin`s allowed to open WebSockets (the hub's own origin always is).
     pub allowed_origins: Vec<String>,
+    /// Messages (and their files) older than this many days are deleted; 0 keeps them all.
+    pub retention_days: u32,
     pub store: StoreConfig,
 }
 
@@ -97,9 +100,23 @@ impl Default for HubConfig {
             login_window: Duration::from_secs(15 * 60),
             max_bad_frames: 20,
             allowed_origins: Vec::new(),
+            retention_days: 0,
             store: StoreConfig::default(),
         }
     }
+}
+
+/// Logs a message operation (at debug level) by ids only: a log line never carries a
+/// message's text (nor a token or password; see SECURITY.md).
+pub(crate) fn log_message(what: &'static str, message: &chinwag_proto::Message) {
+    tracing::debug!(
+        message_id = message.id,
+        conversation = message.conversation_id,
+        user = message.sender_id,
+        seq = message.seq,
+        attachments = message.attachments.len(),
+        "message {what}"
+    );
 }
 
 /// Largest history page.
@@ -333,6 +350,25 @@ pub async fn serve(
         })
     };
 
+    let retention = {
+        let state = state.clone();
+        let mut stop = state.shutdown.subscribe();
+        tokio::spawn(async move {
+            // Soon after start (a hub that was off catches up), then hourly.
+            let mut tick = tokio::time::interval_at(
+                tokio::time::Instant::now() + Duration::from_secs(2),
+                Duration::from_secs(3600),
+            );
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.changed() => break,
+                }
+                retention::run(&state).await;
+            }
+        })
+    };
+
     let signal_state = state.clone();
     warp::serve(routes)
         .incoming(listener)
@@ -354,6 +390,7 @@ pub async fn serve(
     }
     let _ = sweeper.await;
     let _ = indexer.await;
+    let _ = retention.await;
     state.store.close().await;
     tracing::info!("hub stopped; every queued write is committed");
 }

@@ -665,6 +665,7 @@ async fn send(req: Request, id: i64) -> ApiResult {
     .await?;
     if !duplicate {
         req.state.metrics.sent(arrived.elapsed());
+        crate::log_message("sent", &message);
     }
     req.state.fanout.typing(id, me.id, false);
     Ok(json(created_or_ok(!duplicate), &message))
@@ -677,6 +678,7 @@ async fn edit(req: Request, id: i64) -> ApiResult {
     check_send_rate(&req.state, me.id)?;
     let max = req.state.config.max_message_bytes;
     let message = write(&req, move |tx| tx.edit_message(me.id, id, &body.body, max)).await?;
+    crate::log_message("edited", &message);
     ok(&message)
 }
 
@@ -684,6 +686,7 @@ async fn delete(req: Request, id: i64) -> ApiResult {
     let (me, _) = req.user().await?;
     check_send_rate(&req.state, me.id)?;
     let message = write(&req, move |tx| tx.delete_message(me.id, id)).await?;
+    crate::log_message("deleted", &message);
     ok(&message)
 }
 

@@ -689,6 +689,7 @@ async fn handle_text(ctx: &ReaderCtx, text: &str, buckets: &mut Buckets) -> Hand
                     Ok((message, duplicate)) => {
                         if !duplicate {
                             hub.metrics.sent(arrived.elapsed());
+                            crate::log_message("sent", &message);
                         }
                         // After the commit, so that others see the message arrive before the
                         // indicator goes.
@@ -716,7 +717,12 @@ async fn handle_text(ctx: &ReaderCtx, text: &str, buckets: &mut Buckets) -> Hand
                 .submit(move |tx| tx.edit_message(me, message_id, &body, max))
                 .await
                 .map_err(|e| fail(e.into()))?;
-            Ok(Some(message_reply(ticket, reference, ctx.errors.clone())))
+            Ok(Some(message_reply(
+                ticket,
+                "edited",
+                reference,
+                ctx.errors.clone(),
+            )))
         }
         ClientFrame::Delete {
             reference,
@@ -728,7 +734,12 @@ async fn handle_text(ctx: &ReaderCtx, text: &str, buckets: &mut Buckets) -> Hand
                 .submit(move |tx| tx.delete_message(me, message_id))
                 .await
                 .map_err(|e| fail(e.into()))?;
-            Ok(Some(message_reply(ticket, reference, ctx.errors.clone())))
+            Ok(Some(message_reply(
+                ticket,
+                "deleted",
+                reference,
+                ctx.errors.clone(),
+            )))
         }
         ClientFrame::Typing {
             reference,
@@ -838,16 +849,20 @@ async fn receipt(
 
 fn message_reply(
     ticket: chinwag_store::WriteTicket<chinwag_proto::Message>,
+    what: &'static str,
     reference: Option<String>,
     errors: Arc<AtomicU32>,
 ) -> ReplyFuture {
     Box::pin(async move {
         Some(match ticket.wait().await {
-            Ok(message) => frame_text(&ServerFrame::Ack {
-                reference,
-                message,
-                duplicate: false,
-            }),
+            Ok(message) => {
+                crate::log_message(what, &message);
+                frame_text(&ServerFrame::Ack {
+                    reference,
+                    message,
+                    duplicate: false,
+                })
+            }
             Err(err) => late_error(&errors, err.into(), reference),
         })
     })

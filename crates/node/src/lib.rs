@@ -13,6 +13,7 @@ use chinwag_discovery::{Advertisement, Advertiser, Options};
 use chinwag_hub::{Hub, HubConfig};
 use tokio::net::TcpListener;
 
+pub mod config;
 pub mod join;
 
 /// The port a hub listens on unless told otherwise.

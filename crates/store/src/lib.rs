@@ -25,7 +25,7 @@ use std::time::Duration;
 use chinwag_proto::{ConversationId, EventId, UserId};
 use rusqlite::{Connection, OpenFlags};
 
-pub use tx::{NewFile, Tx, MAX_ATTACHMENTS};
+pub use tx::{NewFile, Swept, Tx, MAX_ATTACHMENTS};
 pub use writer::WriteTicket;
 
 /// Everything that can go wrong in the store, as the hub needs to tell it apart.

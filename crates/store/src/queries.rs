@@ -637,6 +637,13 @@ fn snippet(body: &str, words: &[String]) -> Vec<chinwag_proto::rest::SnippetPart
     parts
 }
 
+/// Whether any file record names the content with this SHA-256.
+pub fn content_referenced(conn: &Connection, sha256: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = ?1)")?
+        .query_row([sha256], |r| r.get(0))?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,16 @@ pub const GENERAL_ID: ConversationId = 1;
 /// Most files one message carries.
 pub const MAX_ATTACHMENTS: usize = 10;
 
+/// What one retention pass removed (see [`Tx::sweep`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub messages: usize,
+    pub events: usize,
+    pub files: usize,
+    /// SHA-256s of content no file record names any more.
+    pub unreferenced: Vec<String>,
+}
+
 /// An uploaded file's facts, as the hub records them ([`Tx::add_file`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewFile {
@@ -714,6 +724,76 @@ impl<'a> Tx<'a> {
             )?
             .execute([key, value])?;
         Ok(())
+    }
+
+    /// One bounded pass of retention, at most `batch` rows of each kind: deletes the messages
+    /// created before `messages_before` (milliseconds; `None` keeps every message) with their
+    /// file records and the events that carry their text, and the uploads created before
+    /// `unsent_before` that were never sent. Returns the counts and the content hashes that
+    /// no file record names any more, for the caller to remove from disk.
+    pub fn sweep(
+        &mut self,
+        messages_before: Option<i64>,
+        unsent_before: i64,
+        batch: usize,
+    ) -> Result<Swept> {
+        let batch = i64::try_from(batch).unwrap_or(i64::MAX);
+        let mut swept = Swept::default();
+        let mut hashes = Vec::new();
+        let mut take_hashes = |rows: rusqlite::Rows<'_>| -> Result<usize> {
+            let found: Vec<String> = rows
+                .mapped(|r| r.get::<_, String>(0))
+                .collect::<rusqlite::Result<_>>()?;
+            let n = found.len();
+            hashes.extend(found);
+            Ok(n)
+        };
+        if let Some(before) = messages_before {
+            let ids: Vec<i64> = self
+                .conn
+                .prepare_cached(
+                    "SELECT id FROM messages WHERE created_at < ?1 ORDER BY id LIMIT ?2",
+                )?
+                .query_map(params![before, batch], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for id in &ids {
+                let mut files = self
+                    .conn
+                    .prepare_cached("DELETE FROM files WHERE message_id = ?1 RETURNING sha256")?;
+                swept.files += take_hashes(files.query([id])?)?;
+                self.conn
+                    .prepare_cached("DELETE FROM messages WHERE id = ?1")?
+                    .execute([id])?;
+            }
+            swept.messages = ids.len();
+            swept.events = self
+                .conn
+                .prepare_cached(
+                    "DELETE FROM events WHERE id IN (
+                        SELECT id FROM events
+                        WHERE created_at < ?1
+                          AND json_extract(payload, '$.kind')
+                              IN ('message_new', 'message_edited', 'message_deleted')
+                        ORDER BY id LIMIT ?2)",
+                )?
+                .execute(params![before, batch])?;
+        }
+        let mut unsent = self.conn.prepare_cached(
+            "DELETE FROM files WHERE id IN (
+                SELECT id FROM files WHERE message_id IS NULL AND created_at < ?1
+                ORDER BY id LIMIT ?2)
+             RETURNING sha256",
+        )?;
+        swept.files += take_hashes(unsent.query(params![unsent_before, batch])?)?;
+        drop(unsent);
+        hashes.sort();
+        hashes.dedup();
+        for hash in hashes {
+            if !queries::content_referenced(self.conn, &hash)? {
+                swept.unreferenced.push(hash);
+            }
+        }
+        Ok(swept)
     }
 
     /// Records a file uploaded to a conversation I am in; a send attaches it later.

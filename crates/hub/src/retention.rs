@@ -1,0 +1,65 @@
+//! Retention: deleting what is older than the admin wants kept.
+//!
+//! With `retention_days` set, messages older than that many days are deleted with their
+//! files and the events that carry their text. Whatever the setting, uploads that were never
+//! sent are deleted after [`UNSENT_UPLOAD_DAYS`], and content no file record names any more
+//! is removed from `files/`. Runs in bounded batches through the writer, so sends carry on
+//! between them.
+
+use std::sync::Arc;
+
+use chinwag_store::Swept;
+
+use crate::HubState;
+
+/// Uploads never attached to a message are kept this long (a client may send them after an
+/// outage), then swept.
+pub const UNSENT_UPLOAD_DAYS: i64 = 7;
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+const BATCH: usize = 1_000;
+
+/// One full retention pass; logs what it removed. Errors are logged and retried next time.
+pub async fn run(state: &Arc<HubState>) {
+    let now = chinwag_store::now_millis();
+    let days = i64::from(state.config.retention_days);
+    let messages_before = (days > 0).then(|| now - days * DAY_MS);
+    let unsent_before = now - UNSENT_UPLOAD_DAYS * DAY_MS;
+    let mut total = Swept::default();
+    let mut removed = 0;
+    loop {
+        // Retention holds the content lock while it decides and removes, so an upload that
+        // is placing the same bytes waits (see `Files::content`).
+        let guard = state.files.content.write().await;
+        let pass = state
+            .store
+            .write(move |tx| tx.sweep(messages_before, unsent_before, BATCH))
+            .await;
+        let swept = match pass {
+            Ok(swept) => swept,
+            Err(err) => {
+                tracing::warn!("retention: cannot delete old messages (will retry): {err}");
+                break;
+            }
+        };
+        removed += state.files.remove_content(&swept.unreferenced);
+        drop(guard);
+        let more = swept.messages == BATCH || swept.events == BATCH || swept.files >= BATCH;
+        total.messages += swept.messages;
+        total.events += swept.events;
+        total.files += swept.files;
+        if !more {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    if total.messages + total.files + removed > 0 {
+        tracing::info!(
+            messages = total.messages,
+            events = total.events,
+            file_records = total.files,
+            files_removed = removed,
+            retention_days = days,
+            "retention: deleted what was older than kept"
+        );
+    }
+}

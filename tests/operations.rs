@@ -1,0 +1,398 @@
+//! Running a hub for an office: the config file and its precedence, JSON logs, and
+//! retention deleting exactly what is older than the cut-off.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use chinwag_hub::HubConfig;
+use serde_json::{json, Value};
+
+use crate::common::{server_command, TestHub};
+
+fn chinwag(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_chinwag"));
+    command.args(args);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CHINWAG_") {
+            command.env_remove(key);
+        }
+    }
+    command.envs(env.iter().copied()).output().expect("runs")
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+/// The `key = value  # source` line of `--print-config` for `key`, as (value, source).
+fn setting<'a>(printed: &'a str, key: &str) -> (&'a str, &'a str) {
+    let line = printed
+        .lines()
+        .find(|l| l.split('=').next().is_some_and(|k| k.trim() == key))
+        .unwrap_or_else(|| panic!("no {key} in:\n{printed}"));
+    let (value, source) = line
+        .split_once('=')
+        .expect("key = value")
+        .1
+        .rsplit_once('#')
+        .expect("a source comment");
+    (value.trim(), source.trim())
+}
+
+#[test]
+fn flag_beats_environment_beats_file_beats_default() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("chinwag.toml");
+    std::fs::write(
+        &config,
+        r#"
+name = "From the file"
+join_code = "file-code"
+bind = "127.0.0.1:9001"
+data_dir = "/srv/chinwag-from-file"
+log_format = "json"
+mdns = false
+[limits]
+max_upload_mb = 7
+messages_per_second = 9
+max_message_bytes = 2048
+[retention]
+days = 30
+"#,
+    )
+    .expect("writes");
+    let path = config.to_str().expect("utf-8");
+    let out = chinwag(
+        &[
+            "--server",
+            "--print-config",
+            "--config",
+            path,
+            "--max-upload-mb",
+            "3",
+        ],
+        &[
+            ("CHINWAG_MAX_UPLOAD_MB", "5"),
+            ("CHINWAG_MESSAGES_PER_SECOND", "11"),
+            ("CHINWAG_NAME", "From the environment"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    // A flag beats the environment, which beats the file.
+    assert_eq!(setting(&printed, "max_upload_mb"), ("3", "command line"));
+    assert_eq!(
+        setting(&printed, "messages_per_second"),
+        ("11", "environment")
+    );
+    assert_eq!(
+        setting(&printed, "name"),
+        ("\"From the environment\"", "environment")
+    );
+    // The file beats the defaults.
+    assert_eq!(
+        setting(&printed, "max_message_bytes"),
+        ("2048", "config file")
+    );
+    assert_eq!(
+        setting(&printed, "join_code"),
+        ("\"file-code\"", "config file")
+    );
+    assert_eq!(
+        setting(&printed, "bind"),
+        ("\"127.0.0.1:9001\"", "config file")
+    );
+    assert_eq!(
+        setting(&printed, "data_dir"),
+        ("\"/srv/chinwag-from-file\"", "config file")
+    );
+    assert_eq!(setting(&printed, "days"), ("30", "config file"));
+    assert_eq!(setting(&printed, "mdns"), ("false", "config file"));
+    assert_eq!(setting(&printed, "log_format"), ("\"json\"", "config file"));
+    // What nobody set is the default.
+    assert_eq!(setting(&printed, "sync"), ("\"full\"", "default"));
+
+    // What it prints is itself a config file that gives the same settings.
+    let again = dir.path().join("printed.toml");
+    std::fs::write(&again, &printed).expect("writes");
+    let out = chinwag(
+        &[
+            "--server",
+            "--print-config",
+            "--config",
+            again.to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let reprinted = text(&out.stdout);
+    for key in [
+        "max_upload_mb",
+        "messages_per_second",
+        "name",
+        "join_code",
+        "bind",
+        "days",
+        "mdns",
+    ] {
+        assert_eq!(
+            setting(&reprinted, key).0,
+            setting(&printed, key).0,
+            "{key}"
+        );
+    }
+
+    // Without a file: defaults, and the join code is not set.
+    let out = chinwag(&["--server", "--print-config"], &[]);
+    let printed = text(&out.stdout);
+    assert_eq!(setting(&printed, "bind"), ("\"0.0.0.0:7117\"", "default"));
+    assert_eq!(setting(&printed, "days"), ("0", "default"));
+    assert!(printed.contains("# join_code: not set"), "{printed}");
+}
+
+#[test]
+fn a_bad_config_file_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().expect("dir");
+    let cases = [
+        ("nmae = \"typo\"\n", "unknown field `nmae`"),
+        ("[limits]\nmax_upload_mb = 0\n", "between 1 and 1000000"),
+        ("bind = \"not an address\"\n", "bind"),
+        ("name = \"open\n", "line 1"),
+        ("[retention]\ndays = -1\n", "days"),
+    ];
+    for (i, (body, expected)) in cases.iter().enumerate() {
+        let file = dir.path().join(format!("bad{i}.toml"));
+        std::fs::write(&file, body).expect("writes");
+        let path = file.to_str().expect("utf-8");
+        let out = chinwag(&["--server", "--print-config", "--config", path], &[]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{body}: {err}");
+        assert!(err.contains(expected), "{body}: {err}");
+        assert!(err.contains(path), "names the file: {err}");
+    }
+    let missing = dir.path().join("missing.toml");
+    let out = chinwag(
+        &["--server", "--config", missing.to_str().expect("utf-8")],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cannot read the config file"));
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_with_ids_and_no_text() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut child = server_command(dir.path())
+        .args(["--log-format", "json"])
+        .env("RUST_LOG", "debug,hyper=warn,warp=warn,reqwest=warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let log = std::thread::spawn(move || {
+        let mut all = String::new();
+        std::io::Read::read_to_string(&mut std::io::BufReader::new(stderr), &mut all).ok();
+        all
+    });
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let addr = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("http://")
+                .map(|a| a.trim_end_matches('/').to_owned())
+        })
+        .expect("prints its address");
+    std::thread::spawn(move || for _ in lines {});
+    let api = crate::common::Api::new(addr.parse().expect("addr"));
+    let alice = api.register("alice").await;
+    let secret = "quarterly-numbers-are-bad";
+    let sent = api.send(&alice, 1, "c1", secret).await.body;
+    let id = sent["id"].as_i64().expect("id");
+    let edited = api
+        .call(
+            "PATCH",
+            &format!("/messages/{id}"),
+            Some(&alice.token),
+            Some(json!({"body": format!("{secret}, edited")})),
+        )
+        .await;
+    assert_eq!(edited.status, 200);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let log = log.join().expect("log");
+    let mut about_messages = 0;
+    for line in log.lines() {
+        let entry: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        assert!(
+            entry["timestamp"].is_string() && entry["level"].is_string(),
+            "{line}"
+        );
+        if entry["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("message "))
+        {
+            about_messages += 1;
+            assert_eq!(entry["message_id"], id, "carries the id: {line}");
+        }
+    }
+    assert!(about_messages >= 2, "sent and edited are logged:\n{log}");
+    assert!(!log.contains(secret), "no message text in the log:\n{log}");
+    assert!(!log.contains(&alice.token), "no token in the log");
+}
+
+/// Sets a row's `created_at` to `days` ago (plus or minus `minutes`).
+fn age(db: &Path, table: &str, id: i64, days: i64, minutes: i64) {
+    let conn = rusqlite::Connection::open(db).expect("opens");
+    let at = chinwag_store::now_millis() - days * 86_400_000 - minutes * 60_000;
+    conn.execute(
+        &format!("UPDATE {table} SET created_at = ?1 WHERE id = ?2"),
+        [at, id],
+    )
+    .expect("ages");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_exactly_what_is_older_than_the_cut_off() {
+    let hub = TestHub::start().await;
+    let api = hub.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let chat = api.direct(&alice, &bob).await;
+    let picture = crate::files::image_bytes(64, 48, image::ImageFormat::Png);
+    let upload = |name: &'static str, bytes: Vec<u8>| {
+        let (api, alice) = (api.clone(), alice.clone());
+        async move {
+            let reply = api
+                .upload(&alice, chat, name, "application/octet-stream", bytes)
+                .await;
+            assert_eq!(reply.status, 201, "{:?}", reply.body);
+            reply.body["id"].as_i64().expect("file id")
+        }
+    };
+    let send = |client_id: &'static str, body: &'static str, file: i64| {
+        let (api, alice) = (api.clone(), alice.clone());
+        async move {
+            let reply = api.send_files(&alice, chat, client_id, body, &[file]).await;
+            assert_eq!(reply.status, 201, "{:?}", reply.body);
+            reply.body
+        }
+    };
+    // Two messages share one picture's bytes; the old one goes, the content stays.
+    let old_file = upload("old.png", picture.clone()).await;
+    let old = send("old-1", "just over the cut-off", old_file).await;
+    let kept_file = upload("kept.png", picture.clone()).await;
+    let kept = send("kept-1", "just inside", kept_file).await;
+    let only_old = upload("only-old.bin", b"only in an old message".to_vec()).await;
+    let old_only = send("old-2", "", only_old).await;
+    let abandoned = upload("never-sent.bin", b"uploaded, never sent".to_vec()).await;
+    let fresh_unsent = upload("sent-later.bin", b"about to be sent".to_vec()).await;
+    let recent = api.send(&bob, chat, "new-1", "written today").await.body;
+    let dir = hub.stop().await;
+    let db = dir.path().join("chinwag.db");
+    let id = |v: &Value| v["id"].as_i64().expect("id");
+    age(&db, "messages", id(&old), 30, 1);
+    age(&db, "messages", id(&old_only), 45, 0);
+    age(&db, "messages", id(&kept), 29, 59 * 24);
+    age(&db, "files", abandoned, 8, 0);
+    age(&db, "files", fresh_unsent, 6, 0);
+    let conn = rusqlite::Connection::open(&db).expect("opens");
+    // A message's events were written when it was.
+    conn.execute(
+        "UPDATE events SET created_at = (SELECT created_at FROM messages
+             WHERE id = json_extract(payload, '$.message.id'))
+         WHERE json_extract(payload, '$.message.id') IS NOT NULL",
+        [],
+    )
+    .expect("ages events");
+    let content = |file: i64| -> std::path::PathBuf {
+        let hash: String = conn
+            .query_row("SELECT sha256 FROM files WHERE id = ?1", [file], |r| {
+                r.get(0)
+            })
+            .expect("hash");
+        dir.path().join("files").join(&hash[..2]).join(&hash[2..])
+    };
+    let (shared, only_old_path, abandoned_path) =
+        (content(old_file), content(only_old), content(abandoned));
+    assert!(shared.exists() && only_old_path.exists() && abandoned_path.exists());
+
+    // The hub restarts with a 30-day retention; its first pass comes soon after start.
+    let config = HubConfig {
+        retention_days: 30,
+        ..crate::common::config()
+    };
+    let hub = TestHub::start_in(config, dir).await;
+    let api = hub.api();
+    let alice = api.login("alice").await;
+    let mut history = Vec::new();
+    for _ in 0..100 {
+        history = api.history(&alice, chat).await;
+        if history.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let bodies: Vec<&str> = history
+        .iter()
+        .map(|m| m["body"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(bodies, ["just inside", "written today"], "{history:?}");
+    assert_eq!(id(&history[1]), id(&recent));
+    // Files of deleted messages are gone, content shared with a kept message stays.
+    let status = |file: i64| {
+        let (api, token) = (api.clone(), alice.token.clone());
+        async move {
+            api.fetch(Some(&token), &format!("/files/{file}"), &[])
+                .await
+                .0
+        }
+    };
+    assert_eq!(status(old_file).await, 404);
+    assert_eq!(status(only_old).await, 404);
+    assert_eq!(status(kept_file).await, 200);
+    assert!(shared.exists(), "still named by the kept message");
+    assert!(!only_old_path.exists(), "no record names it any more");
+    // An upload never sent goes after a week; a newer one can still be sent.
+    assert!(!abandoned_path.exists());
+    let late = api
+        .send_files(
+            &alice,
+            chat,
+            "late-1",
+            "sent after an outage",
+            &[fresh_unsent],
+        )
+        .await
+        .body;
+    assert_eq!(late["attachments"][0]["id"], fresh_unsent, "{late}");
+    // The old messages' text is gone from the event log too.
+    let conn = rusqlite::Connection::open(hub.dir.path().join("chinwag.db")).expect("opens");
+    let leftovers: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM events WHERE payload LIKE '%just over the cut-off%'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(leftovers, 0);
+    // Search no longer finds them.
+    let mut found = usize::MAX;
+    for _ in 0..50 {
+        let reply = api.get("/search?q=cut-off", &alice.token).await;
+        found = reply.body["results"].as_array().map_or(0, Vec::len);
+        if found == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(found, 0);
+    hub.stop().await;
+}
