@@ -186,13 +186,15 @@ async fn host(shared: &Shared, name: &str) -> Result<HubAddress, ApiError> {
     let port = prepared.addr.port();
     let advertiser = chinwag_node::advertise(&prepared, Mdns::On);
     let (stop, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(chinwag_hub::serve(
-        prepared.listener,
-        prepared.hub,
-        async move {
+    let guard = prepared.guard;
+    let task = tokio::spawn(async move {
+        chinwag_hub::serve(prepared.listener, prepared.hub, async move {
             let _ = rx.await;
-        },
-    ));
+        })
+        .await;
+        // The data directory is free again once the hub has stopped.
+        drop(guard);
+    });
     let address = HubAddress::parse(&format!("127.0.0.1:{port}")).map_err(unavailable)?;
     *lock(&shared.hosted) = Some(Hosted {
         address: address.clone(),

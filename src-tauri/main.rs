@@ -128,6 +128,11 @@ struct Cli {
 /// Admin commands on a data directory (`--data-dir`, or the default one).
 #[derive(Debug, clap::Subcommand)]
 enum AdminCommand {
+    /// Manage accounts and see conversations and stats, on a running or stopped hub.
+    Admin {
+        #[command(subcommand)]
+        what: HubAdmin,
+    },
     /// Copy the store to FILE, consistently, even while the hub runs. FILE must not exist.
     Backup {
         #[arg(value_name = "FILE")]
@@ -150,11 +155,316 @@ enum AdminCommand {
     },
 }
 
+/// `chinwag admin ...`: works on a running hub's data directory as well as a stopped one.
+#[derive(Debug, clap::Subcommand)]
+enum HubAdmin {
+    /// Accounts: list, create, disable, enable, reset-password, promote, demote.
+    Users {
+        #[command(subcommand)]
+        action: UsersAction,
+    },
+    /// Conversations, with member, message and file counts (never their contents).
+    Conversations {
+        #[command(subcommand)]
+        action: ConversationsAction,
+    },
+    /// Users, conversations, messages, files, store size, connections.
+    Stats {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum UsersAction {
+    /// Every account: id, username, name, role, state, sessions, presence.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create an account (it joins #general); prints a generated password unless
+    /// --password-stdin is given.
+    Create {
+        username: String,
+        /// Shown to others (default: the username).
+        #[arg(long, value_name = "NAME")]
+        display_name: Option<String>,
+        /// Make it a hub admin.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable an account: it cannot sign in, and its open sessions close at once.
+    Disable { username: String },
+    /// Enable a disabled account again.
+    Enable { username: String },
+    /// Set a new password (generated and printed, or from --password-stdin) and sign the
+    /// account out everywhere.
+    ResetPassword {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Make an account a hub admin.
+    Promote { username: String },
+    /// Take hub admin away from an account (the hub keeps at least one admin).
+    Demote { username: String },
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ConversationsAction {
+    /// Every conversation: id, kind, name, members, messages, files, last activity.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A password to hand to someone: 16 characters from an unambiguous alphabet (about 90
+/// bits), or the first line of standard input.
+fn new_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        return Ok((line.trim_end_matches(['\r', '\n']).to_owned(), false));
+    }
+    let token = chinwag_hub::auth::new_token();
+    let password: String = token
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() && !"0O1lI".contains(*c))
+        .take(16)
+        .collect();
+    Ok((password, true))
+}
+
+fn when(millis: i64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis.max(0) as u64);
+    let secs = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    // Days since the epoch to a civil date (Howard Hinnant's algorithm), UTC.
+    let days = (secs / 86_400) as i64;
+    let (h, m) = ((secs % 86_400) / 3600, (secs % 3600) / 60);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02} UTC")
+}
+
+/// Runs `chinwag admin ...` against the hub on `dir` (live) or its store (stopped).
+async fn hub_admin(command: HubAdmin, dir: PathBuf) -> anyhow::Result<()> {
+    use chinwag_proto::admin::{CreateUserRequest, UpdateUserRequest};
+    let target = chinwag_node::admin::Target::open(&dir).await?;
+    let via = if target.is_live() {
+        "through the running hub"
+    } else {
+        "on the stopped hub's store"
+    };
+    let result = async {
+        match command {
+            HubAdmin::Users { action } => match action {
+                UsersAction::List { json } => {
+                    let users = target.users().await?;
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&users)?);
+                    } else {
+                        println!("ID\tUSERNAME\tNAME\tROLE\tSTATE\tSESSIONS\tPRESENCE");
+                        for u in &users {
+                            println!(
+                                "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                                u.user.id,
+                                u.user.username,
+                                u.user.display_name,
+                                if u.user.is_admin { "admin" } else { "member" },
+                                if u.user.disabled {
+                                    "disabled"
+                                } else {
+                                    "active"
+                                },
+                                u.sessions,
+                                serde_json::to_value(u.presence)?.as_str().unwrap_or("")
+                            );
+                        }
+                    }
+                    eprintln!("users: {} accounts ({via})", users.len());
+                }
+                UsersAction::Create {
+                    username,
+                    display_name,
+                    admin,
+                    password_stdin,
+                } => {
+                    let (password, generated) = new_password(password_stdin)?;
+                    let user = target
+                        .create_user(CreateUserRequest {
+                            username,
+                            display_name,
+                            password: password.clone(),
+                            admin,
+                        })
+                        .await?;
+                    if generated {
+                        println!("{password}");
+                    }
+                    eprintln!(
+                        "users: created {} (id {}{}){}, {via}",
+                        user.user.username,
+                        user.user.id,
+                        if user.user.is_admin {
+                            ", hub admin"
+                        } else {
+                            ""
+                        },
+                        if generated {
+                            "; its password is printed above, hand it over privately"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+                UsersAction::ResetPassword {
+                    username,
+                    password_stdin,
+                } => {
+                    let user = target.user(&username).await?;
+                    let (password, generated) = new_password(password_stdin)?;
+                    let body = UpdateUserRequest {
+                        password: Some(password.clone()),
+                        ..Default::default()
+                    };
+                    let user = target.update_user(user.user.id, body).await?;
+                    if generated {
+                        println!("{password}");
+                    }
+                    eprintln!(
+                        "users: new password for {}; signed out everywhere ({via})",
+                        user.user.username
+                    );
+                }
+                switch => {
+                    let (username, body, done) = match switch {
+                        UsersAction::Disable { username } => (
+                            username,
+                            UpdateUserRequest {
+                                disabled: Some(true),
+                                ..Default::default()
+                            },
+                            "disabled; its sessions are closed",
+                        ),
+                        UsersAction::Enable { username } => (
+                            username,
+                            UpdateUserRequest {
+                                disabled: Some(false),
+                                ..Default::default()
+                            },
+                            "enabled",
+                        ),
+                        UsersAction::Promote { username } => (
+                            username,
+                            UpdateUserRequest {
+                                admin: Some(true),
+                                ..Default::default()
+                            },
+                            "is now a hub admin",
+                        ),
+                        UsersAction::Demote { username } => (
+                            username,
+                            UpdateUserRequest {
+                                admin: Some(false),
+                                ..Default::default()
+                            },
+                            "is no longer a hub admin",
+                        ),
+                        _ => unreachable!("handled above"),
+                    };
+                    let user = target.user(&username).await?;
+                    let user = target.update_user(user.user.id, body).await?;
+                    eprintln!("users: {} {done} ({via})", user.user.username);
+                }
+            },
+            HubAdmin::Conversations {
+                action: ConversationsAction::List { json },
+            } => {
+                let list = target.conversations().await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&list)?);
+                } else {
+                    println!("ID\tKIND\tNAME\tMEMBERS\tMESSAGES\tFILES\tLAST ACTIVITY");
+                    for c in &list {
+                        let conv = &c.conversation;
+                        println!(
+                            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                            conv.id,
+                            serde_json::to_value(conv.kind)?.as_str().unwrap_or(""),
+                            conv.name.as_deref().unwrap_or("-"),
+                            c.members,
+                            c.messages,
+                            c.files,
+                            when(conv.last_activity_at)
+                        );
+                    }
+                }
+                eprintln!("conversations: {} ({via})", list.len());
+            }
+            HubAdmin::Stats { json } => {
+                let s = target.stats().await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&s)?);
+                } else {
+                    let mib = |b: u64| format!("{:.1} MiB", b as f64 / 1_048_576.0);
+                    println!(
+                        "users          {} ({} admins, {} disabled)",
+                        s.users, s.admins, s.disabled_users
+                    );
+                    println!(
+                        "online         {} people on {} connections",
+                        s.users_online, s.connections
+                    );
+                    println!("conversations  {}", s.conversations);
+                    println!("messages       {}", s.messages);
+                    println!(
+                        "files          {} ({} of content)",
+                        s.files,
+                        mib(s.file_bytes)
+                    );
+                    println!("store          {}", mib(s.store_bytes));
+                    println!("open reports   {}", s.open_reports);
+                    println!(
+                        "retention      {}",
+                        if s.retention_days == 0 {
+                            "off (everything is kept)".to_owned()
+                        } else {
+                            format!("{} days", s.retention_days)
+                        }
+                    );
+                }
+                eprintln!("stats: {} ({via})", dir.display());
+            }
+        }
+        Ok::<(), anyhow::Error>(())
+    }
+    .await;
+    target.close().await;
+    result
+}
+
 /// Runs an admin command; prints one line of outcome on success, one clear error otherwise.
 fn admin(command: AdminCommand, dir: PathBuf) -> ExitCode {
     use chinwag_store::admin;
     let db = dir.join(chinwag_node::DB_FILE);
     let outcome = match command {
+        AdminCommand::Admin { .. } => unreachable!("run by hub_admin"),
         AdminCommand::Backup { file } => {
             admin::backup(&db, &file).map(|s| {
                 format!(
@@ -259,8 +569,10 @@ fn main() -> ExitCode {
     };
     init_logging(settings.log_format);
 
-    if let Some(command) = cli.command {
-        return admin(command, settings.data_dir);
+    match cli.command {
+        Some(AdminCommand::Admin { what }) => return run(hub_admin(what, settings.data_dir)),
+        Some(command) => return admin(command, settings.data_dir),
+        None => {}
     }
     if cli.discover {
         return discover(cli.timeout, cli.first, cli.mdns_loopback);

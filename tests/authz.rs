@@ -4,7 +4,8 @@
 //!
 //! Callers: anonymous (no or a bad token), a stranger (signed in, not in the group), a
 //! member, the group's admin (who created it), and the hub admin (the first account; hub
-//! admins have no say over conversations they are not in, and read none of them).
+//! admins have no say over conversations they are not in and read none of them, but may
+//! delete any message as moderation, and alone use `/admin/...`).
 
 use serde_json::{json, Value};
 
@@ -111,6 +112,7 @@ fn rest_rows() -> Vec<(&'static str, Rest)> {
     const ANY_SIGNED_IN: [u16; 5] = [401, 200, 200, 200, 200];
     const MEMBERS: [u16; 5] = [401, 404, 200, 200, 404];
     const GROUP_ADMIN: [u16; 5] = [401, 404, 403, 200, 404];
+    const HUB_ADMIN: [u16; 5] = [401, 403, 403, 403, 200];
     vec![
         ("hub info", ("GET", |_| ("/hub".into(), None), [200; 5])),
         (
@@ -345,7 +347,7 @@ fn rest_rows() -> Vec<(&'static str, Rest)> {
             (
                 "DELETE",
                 |f| (format!("/messages/{}", f.admin_message), None),
-                [401, 404, 403, 200, 404],
+                [401, 404, 403, 200, 200],
             ),
         ),
         (
@@ -366,7 +368,82 @@ fn rest_rows() -> Vec<(&'static str, Rest)> {
             (
                 "DELETE",
                 |f| (format!("/messages/{}", f.member_message), None),
-                [401, 404, 200, 403, 404],
+                [401, 404, 200, 403, 200],
+            ),
+        ),
+        (
+            "mute a group",
+            (
+                "PUT",
+                |f| {
+                    (
+                        format!("/conversations/{}/mute", f.group),
+                        Some(json!({"muted": true})),
+                    )
+                },
+                [401, 404, 204, 204, 404],
+            ),
+        ),
+        (
+            "report the member's message",
+            (
+                "POST",
+                |f| {
+                    (
+                        format!("/messages/{}/report", f.member_message),
+                        Some(json!({"reason": "rude"})),
+                    )
+                },
+                [401, 404, 201, 201, 404],
+            ),
+        ),
+        (
+            "block someone",
+            (
+                "PUT",
+                |f| (format!("/blocks/{}", f.bystander), None),
+                [401, 204, 204, 204, 204],
+            ),
+        ),
+        (
+            "unblock someone",
+            (
+                "DELETE",
+                |f| (format!("/blocks/{}", f.bystander), None),
+                [401, 204, 204, 204, 204],
+            ),
+        ),
+        (
+            "my blocks",
+            ("GET", |_| ("/blocks".into(), None), ANY_SIGNED_IN),
+        ),
+        (
+            "admin: list users",
+            ("GET", |_| ("/admin/users".into(), None), HUB_ADMIN),
+        ),
+        (
+            "admin: stats",
+            ("GET", |_| ("/admin/stats".into(), None), HUB_ADMIN),
+        ),
+        (
+            "admin: conversations",
+            ("GET", |_| ("/admin/conversations".into(), None), HUB_ADMIN),
+        ),
+        (
+            "admin: reports",
+            ("GET", |_| ("/admin/reports".into(), None), HUB_ADMIN),
+        ),
+        (
+            "admin: change an account",
+            (
+                "PATCH",
+                |f| {
+                    (
+                        format!("/admin/users/{}", f.other),
+                        Some(json!({"admin": false})),
+                    )
+                },
+                HUB_ADMIN,
             ),
         ),
     ]
@@ -426,7 +503,7 @@ fn ws_rows() -> Vec<(&'static str, Frame)> {
             "delete the admin's message",
             (
                 |f| json!({"type": "delete", "message_id": f.admin_message}),
-                ["not_found", "forbidden", "ack", "not_found"],
+                ["not_found", "forbidden", "ack", "ack"],
             ),
         ),
         (
@@ -440,7 +517,7 @@ fn ws_rows() -> Vec<(&'static str, Frame)> {
             "delete the member's message",
             (
                 |f| json!({"type": "delete", "message_id": f.member_message}),
-                ["not_found", "ack", "forbidden", "not_found"],
+                ["not_found", "ack", "forbidden", "ack"],
             ),
         ),
         (

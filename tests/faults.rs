@@ -1092,7 +1092,19 @@ async fn a_disk_turning_read_only_mid_stream_refuses_clearly_keeps_reads_and_los
     let ids = client_ids(&history);
     let distinct: HashSet<&str> = ids.iter().copied().collect();
     assert_eq!(distinct.len(), ids.len(), "nothing twice");
-    assert_eq!(ids.len(), SENDS + 1, "the first and each of the 300 once");
+    let lost_acked: Vec<&&str> = acked.iter().filter(|id| !distinct.contains(**id)).collect();
+    let lost_resent: Vec<&&String> = refused
+        .iter()
+        .filter(|id| !distinct.contains(id.as_str()))
+        .collect();
+    assert_eq!(
+        ids.len(),
+        SENDS + 1,
+        "the first and each of the 300 once; missing: {} acknowledged before the failure \
+         {lost_acked:?}, {} resent after the repair {lost_resent:?}",
+        lost_acked.len(),
+        lost_resent.len()
+    );
     assert!(acked.iter().all(|id| distinct.contains(id)));
     assert_gapless(&history);
     println!(

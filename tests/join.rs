@@ -861,6 +861,7 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
         display_name: "Dana".into(),
         status_text: String::new(),
         is_admin: false,
+        disabled: false,
         created_at: 0,
     };
     let direct = api

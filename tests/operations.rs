@@ -396,3 +396,438 @@ async fn retention_deletes_exactly_what_is_older_than_the_cut_off() {
     assert_eq!(found, 0);
     hub.stop().await;
 }
+
+/// `chinwag admin ...` on a data directory, with standard input.
+fn admin(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chinwag"))
+        .arg("admin")
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("writes");
+    child.wait_with_output().expect("finishes")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_commands_act_on_a_running_hub_and_a_stopped_one() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut bin = crate::common::Binary::start(dir.path());
+    let api = bin.api();
+    let alice = api.register("alice").await; // The first account: a hub admin.
+    let secret = std::fs::read_to_string(dir.path().join("admin.json")).expect("admin file");
+    assert!(secret.contains("http://127.0.0.1:"), "{secret}");
+
+    // Create: from standard input, and generated.
+    let out = admin(
+        dir.path(),
+        &[
+            "users",
+            "create",
+            "carol",
+            "--display-name",
+            "Carol C",
+            "--password-stdin",
+        ],
+        "carol-chosen-password\n",
+    );
+    assert_eq!(ok(&out), "", "nothing printed when the password was given");
+    assert!(text(&out.stderr).contains("through the running hub"));
+    let carol = api
+        .call(
+            "POST",
+            "/auth/login",
+            None,
+            Some(json!({"username": "carol", "password": "carol-chosen-password"})),
+        )
+        .await;
+    assert_eq!(carol.status, 200, "{:?}", carol.body);
+    let carol_token = carol.body["token"].as_str().expect("token").to_owned();
+    let carol_id = carol.body["user"]["id"].as_i64().expect("id");
+    let out = admin(dir.path(), &["users", "create", "dave"], "");
+    let dave_password = ok(&out).trim().to_owned();
+    assert_eq!(
+        dave_password.len(),
+        16,
+        "a generated password: {dave_password}"
+    );
+    let dave = api
+        .call(
+            "POST",
+            "/auth/login",
+            None,
+            Some(json!({"username": "dave", "password": dave_password})),
+        )
+        .await;
+    assert_eq!(dave.status, 200);
+    // Bad input: a taken name, a bad name, a short password, someone who does not exist.
+    let taken = admin(dir.path(), &["users", "create", "Carol"], "");
+    assert!(!taken.status.success());
+    assert!(
+        text(&taken.stderr).contains("taken"),
+        "{}",
+        text(&taken.stderr)
+    );
+    let bad = admin(dir.path(), &["users", "create", "no spaces/here"], "");
+    assert!(!bad.status.success());
+    let short = admin(
+        dir.path(),
+        &["users", "create", "erin", "--password-stdin"],
+        "x\n",
+    );
+    assert!(!short.status.success());
+    assert!(
+        text(&short.stderr).contains("password"),
+        "{}",
+        text(&short.stderr)
+    );
+    let nobody = admin(dir.path(), &["users", "disable", "nobody"], "");
+    assert!(text(&nobody.stderr).contains("no user called \"nobody\""));
+
+    // Disabling closes Carol's open connection at once, and she cannot sign in again.
+    let carol_session = crate::common::Session {
+        token: carol_token.clone(),
+        id: carol_id,
+        username: "carol".into(),
+    };
+    let (mut ws, _) = crate::common::Ws::connect_url(&bin.ws_url(), &carol_session, None).await;
+    let out = admin(dir.path(), &["users", "disable", "carol"], "");
+    ok(&out);
+    let error = ws.frame("error").await;
+    assert_eq!(error["code"], "unauthorized", "{error}");
+    assert_eq!(ws.closed().await, 4401);
+    assert_eq!(api.get("/me", &carol_token).await.status, 401);
+    let again = api
+        .call(
+            "POST",
+            "/auth/login",
+            None,
+            Some(json!({"username": "carol", "password": "carol-chosen-password"})),
+        )
+        .await;
+    assert_eq!(again.status, 403);
+    assert!(again.message().contains("disabled"), "{}", again.message());
+    let list = ok(&admin(dir.path(), &["users", "list"], ""));
+    let row = list
+        .lines()
+        .find(|l| l.contains("\tcarol\t"))
+        .expect("carol listed");
+    assert!(row.contains("\tdisabled\t"), "{row}");
+    // The others see it too.
+    let directory = api.get("/users", &alice.token).await;
+    let listed = directory.body.as_array().expect("list");
+    assert!(listed
+        .iter()
+        .any(|e| e["username"] == "carol" && e["disabled"] == true));
+
+    // Enable, reset the password (old sessions end), promote and demote.
+    ok(&admin(dir.path(), &["users", "enable", "carol"], ""));
+    let dave_token = dave.body["token"].as_str().expect("token").to_owned();
+    let new_password = ok(&admin(dir.path(), &["users", "reset-password", "dave"], ""));
+    assert_eq!(api.get("/me", &dave_token).await.status, 401, "signed out");
+    let relogin = api
+        .call(
+            "POST",
+            "/auth/login",
+            None,
+            Some(json!({"username": "dave", "password": new_password.trim()})),
+        )
+        .await;
+    assert_eq!(relogin.status, 200);
+    ok(&admin(dir.path(), &["users", "promote", "dave"], ""));
+    assert_eq!(
+        api.get("/me", relogin.body["token"].as_str().expect("t"))
+            .await
+            .body["is_admin"],
+        true
+    );
+    ok(&admin(dir.path(), &["users", "demote", "alice"], ""));
+    assert_eq!(api.get("/me", &alice.token).await.body["is_admin"], false);
+    let last = admin(dir.path(), &["users", "demote", "dave"], "");
+    assert!(!last.status.success(), "the hub keeps one admin");
+    assert!(
+        text(&last.stderr).contains("last admin"),
+        "{}",
+        text(&last.stderr)
+    );
+
+    // Conversations and stats, as text and JSON.
+    api.send(&alice, 1, "hello-1", "hello everyone").await;
+    let conversations = ok(&admin(dir.path(), &["conversations", "list"], ""));
+    assert!(
+        conversations
+            .lines()
+            .any(|l| l.starts_with("1\tgeneral\tgeneral\t3\t1\t0\t")),
+        "{conversations}"
+    );
+    assert!(
+        !conversations.contains("hello everyone"),
+        "counts, never contents"
+    );
+    let stats: Value =
+        serde_json::from_str(&ok(&admin(dir.path(), &["stats", "--json"], ""))).expect("JSON");
+    assert_eq!(stats["users"], 3);
+    assert_eq!(stats["messages"], 1);
+    assert!(stats["store_bytes"].as_u64().expect("bytes") > 0);
+
+    // With the hub stopped, the commands open the store themselves.
+    bin.signal("TERM");
+    bin.wait();
+    assert!(
+        !dir.path().join("admin.json").exists(),
+        "removed when the hub stops"
+    );
+    let out = admin(dir.path(), &["users", "disable", "carol"], "");
+    ok(&out);
+    assert!(
+        text(&out.stderr).contains("stopped hub"),
+        "{}",
+        text(&out.stderr)
+    );
+    let list = ok(&admin(dir.path(), &["users", "list", "--json"], ""));
+    let users: Value = serde_json::from_str(&list).expect("JSON");
+    let carol = users
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|u| u["username"] == "carol")
+        .expect("carol");
+    assert_eq!(carol["disabled"], true);
+    assert_eq!(carol["sessions"], 0);
+    // Nothing to act on: a clear error.
+    let empty = tempfile::tempdir().expect("dir");
+    let out = admin(empty.path(), &["stats"], "");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no Chinwag store"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moderation_mute_block_and_report_end_to_end() {
+    let hub = TestHub::start_with(crate::common::config()).await;
+    let api = hub.api();
+    let admin = api.register("admin").await;
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let carol = api.register("carol").await;
+    let group = api.group(&alice, "Team", &[&bob, &carol]).await;
+    let direct = api.direct(&bob, &alice).await;
+
+    // Alice blocks Bob: his direct messages are refused, his typing hidden from her only.
+    let mut a = crate::common::Ws::connect(&hub, &alice).await;
+    let mut c = crate::common::Ws::connect(&hub, &carol).await;
+    let mut b = crate::common::Ws::connect(&hub, &bob).await;
+    let put = api
+        .call(
+            "PUT",
+            &format!("/blocks/{}", bob.id),
+            Some(&alice.token),
+            None,
+        )
+        .await;
+    assert_eq!(put.status, 204);
+    assert_eq!(
+        api.get("/blocks", &alice.token).await.body["blocked"],
+        json!([bob.id])
+    );
+    let refused = api.send(&bob, direct, "dm-1", "hello?").await;
+    assert_eq!(refused.status, 403, "{:?}", refused.body);
+    assert_eq!(refused.code(), "forbidden");
+    b.send(
+        json!({"type": "send", "ref": "dm-2", "conversation_id": direct,
+                  "client_id": "dm-2", "body": "hello again?"}),
+    )
+    .await;
+    let over_ws = b.reply().await;
+    assert_eq!(over_ws["code"], "forbidden", "{over_ws}");
+    // Alice can still write to him, and his group messages still reach her.
+    assert_eq!(
+        api.send(&alice, direct, "dm-3", "please stop").await.status,
+        201
+    );
+    assert_eq!(
+        api.send(&bob, group, "g-1", "in the group").await.status,
+        201
+    );
+    a.message("in the group").await;
+    b.send(json!({"type": "typing", "conversation_id": group, "typing": true}))
+        .await;
+    let typing = c.frame("typing").await;
+    assert_eq!(typing["user_id"], bob.id);
+    a.assert_none("Bob's typing", |f| f["type"] == "typing")
+        .await;
+    // Bad input: blocking myself, someone who does not exist.
+    let me = api
+        .call(
+            "PUT",
+            &format!("/blocks/{}", alice.id),
+            Some(&alice.token),
+            None,
+        )
+        .await;
+    assert_eq!(me.status, 400);
+    let ghost = api
+        .call("PUT", "/blocks/99999", Some(&alice.token), None)
+        .await;
+    assert_eq!(ghost.status, 404);
+    // Unblocked, he can write again.
+    let del = api
+        .call(
+            "DELETE",
+            &format!("/blocks/{}", bob.id),
+            Some(&alice.token),
+            None,
+        )
+        .await;
+    assert_eq!(del.status, 204);
+    assert_eq!(api.send(&bob, direct, "dm-4", "sorry").await.status, 201);
+
+    // Carol mutes the group: her summary says so; unmuting is the same call.
+    let mute = |muted: bool| {
+        let (api, token) = (api.clone(), carol.token.clone());
+        async move {
+            api.call(
+                "PUT",
+                &format!("/conversations/{group}/mute"),
+                Some(&token),
+                Some(json!({"muted": muted})),
+            )
+            .await
+        }
+    };
+    assert_eq!(mute(true).await.status, 204);
+    let summaries = api.get("/conversations", &carol.token).await.body;
+    let team = summaries
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|s| s["id"] == group)
+        .expect("team");
+    assert_eq!(team["muted"], true);
+    let bad = api
+        .call(
+            "PUT",
+            &format!("/conversations/{group}/mute"),
+            Some(&carol.token),
+            Some(json!({"muted": "yes"})),
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(mute(false).await.status, 204);
+
+    // Carol reports Bob's message; the hub admin sees it, resolves it and deletes the message
+    // in a group he is not in.
+    let message = api.send(&bob, group, "g-2", "something awful").await.body;
+    let id = message["id"].as_i64().expect("id");
+    let report = api
+        .post(
+            &format!("/messages/{id}/report"),
+            &carol.token,
+            json!({"reason": "abusive"}),
+        )
+        .await;
+    assert_eq!(report.status, 201, "{:?}", report.body);
+    let long = api
+        .post(
+            &format!("/messages/{id}/report"),
+            &carol.token,
+            json!({"reason": "x".repeat(501)}),
+        )
+        .await;
+    assert_eq!(long.status, 400);
+    let not_admin = api.get("/admin/reports", &alice.token).await;
+    assert_eq!(not_admin.status, 403);
+    let reports = api.get("/admin/reports", &admin.token).await.body;
+    assert_eq!(reports[0]["message"]["body"], "something awful");
+    assert_eq!(reports[0]["reporter_id"], carol.id);
+    assert_eq!(reports[0]["reason"], "abusive");
+    let report_id = reports[0]["id"].as_i64().expect("id");
+    let deleted = api
+        .call(
+            "DELETE",
+            &format!("/messages/{id}"),
+            Some(&admin.token),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 200);
+    let event = c.event("message_deleted").await;
+    assert_eq!(event["message"]["id"], id);
+    let resolved = api
+        .call(
+            "PATCH",
+            &format!("/admin/reports/{report_id}"),
+            Some(&admin.token),
+            None,
+        )
+        .await;
+    assert_eq!(resolved.status, 204);
+    let reports = api.get("/admin/reports", &admin.token).await.body;
+    assert!(reports[0]["resolved_at"].is_i64(), "{reports}");
+
+    // The hub admin disables Bob from the app: his connection closes at once.
+    let off = api
+        .call(
+            "PATCH",
+            &format!("/admin/users/{}", bob.id),
+            Some(&admin.token),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(off.status, 200, "{:?}", off.body);
+    assert_eq!(b.closed().await, 4401);
+    // The hub keeps an admin: the only one cannot disable or demote themselves.
+    let last = api
+        .call(
+            "PATCH",
+            &format!("/admin/users/{}", admin.id),
+            Some(&admin.token),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(last.status, 400);
+    assert!(last.message().contains("last admin"), "{}", last.message());
+    let empty = api
+        .call(
+            "PATCH",
+            &format!("/admin/users/{}", bob.id),
+            Some(&admin.token),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(empty.status, 400);
+    let unknown = api
+        .call(
+            "PATCH",
+            &format!("/admin/users/{}", bob.id),
+            Some(&admin.token),
+            Some(json!({"disabled": false, "superpowers": true})),
+        )
+        .await;
+    assert_eq!(unknown.status, 400);
+    hub.stop().await;
+}

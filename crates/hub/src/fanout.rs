@@ -58,6 +58,8 @@ struct Inner {
     presence: HashMap<UserId, Presence>,
     /// The connections watching each user's presence.
     watchers: HashMap<UserId, HashSet<ConnId>>,
+    /// For each user, the people who blocked them (their typing is not shown to those).
+    blocked_by: HashMap<UserId, HashSet<UserId>>,
 }
 
 /// The hub's live routing table.
@@ -148,6 +150,19 @@ impl Fanout {
         }
     }
 
+    /// Records that `blocker` blocked `blocked` (or no longer does).
+    pub fn set_blocked(&self, blocker: UserId, blocked: UserId, is_blocked: bool) {
+        let mut inner = self.write();
+        if is_blocked {
+            inner.blocked_by.entry(blocked).or_default().insert(blocker);
+        } else if let Some(set) = inner.blocked_by.get_mut(&blocked) {
+            set.remove(&blocker);
+            if set.is_empty() {
+                inner.blocked_by.remove(&blocked);
+            }
+        }
+    }
+
     pub fn is_member(&self, conversation_id: ConversationId, user_id: UserId) -> bool {
         self.read()
             .members
@@ -195,6 +210,18 @@ impl Fanout {
         for handle in inner.conns.values().filter(|h| h.session == session) {
             handle.kick.notify_one();
         }
+    }
+
+    /// Closes every connection of a user (their account was disabled); returns how many.
+    pub fn kick_user(&self, user_id: UserId) -> usize {
+        let inner = self.read();
+        let conns = inner.by_user.get(&user_id).map_or(&[][..], Vec::as_slice);
+        for conn in conns {
+            if let Some(handle) = inner.conns.get(conn) {
+                handle.kick.notify_one();
+            }
+        }
+        conns.len()
     }
 
     /// Removes a connection; announces the user offline if it was their last, and stops
@@ -483,7 +510,11 @@ impl Fanout {
         let Some(members) = inner.members.get(&conversation_id) else {
             return;
         };
-        for user in members.iter().filter(|u| **u != user_id) {
+        let blockers = inner.blocked_by.get(&user_id);
+        for user in members
+            .iter()
+            .filter(|u| **u != user_id && !blockers.is_some_and(|b| b.contains(u)))
+        {
             for conn in inner.by_user.get(user).into_iter().flatten() {
                 if let Some(handle) = inner.conns.get(conn) {
                     deliver(handle, None, &text);

@@ -10,6 +10,7 @@
 //! anywhere but the store. Entry point: [`Hub::open`] then [`serve`] on a listener the caller
 //! bound.
 
+mod admin;
 pub mod assets;
 pub mod auth;
 pub mod error;
@@ -74,6 +75,8 @@ pub struct HubConfig {
     pub allowed_origins: Vec<String>,
     /// Messages (and their files) older than this many days are deleted; 0 keeps them all.
     pub retention_days: u32,
+    /// A bearer token that acts as a hub admin (for `chinwag admin` on this machine).
+    pub admin_token: Option<String>,
     pub store: StoreConfig,
 }
 
@@ -101,6 +104,7 @@ impl Default for HubConfig {
             max_bad_frames: 20,
             allowed_origins: Vec::new(),
             retention_days: 0,
+            admin_token: None,
             store: StoreConfig::default(),
         }
     }
@@ -167,16 +171,20 @@ impl Hub {
                 files_dir.display()
             ))
         })?;
-        let (hub_id, memberships, last_event_id) = store
+        let (hub_id, memberships, last_event_id, blocks) = store
             .read(|c| {
                 Ok((
                     queries::hub_id(c)?,
                     queries::all_memberships(c)?,
                     queries::last_event_id(c)?,
+                    queries::all_blocks(c)?,
                 ))
             })
             .await?;
         fanout.load_memberships(memberships);
+        for (blocker, blocked) in blocks {
+            fanout.set_blocked(blocker, blocked, true);
+        }
         fanout.set_last_published(last_event_id);
         let info = HubInfo {
             id: hub_id,

@@ -113,7 +113,7 @@ pub(crate) fn render(state: &HubState) -> Response {
         "chinwag_store_bytes",
         "gauge",
         "Size of the database on disk, with its write-ahead log.",
-        store_bytes(state).to_string(),
+        store_bytes(&state.db_path).to_string(),
     );
     let name = "chinwag_send_ack_seconds";
     let _ = writeln!(
@@ -139,9 +139,10 @@ pub(crate) fn render(state: &HubState) -> Response {
     response
 }
 
-fn store_bytes(state: &HubState) -> u64 {
+/// The database file and its write-ahead log, in bytes.
+pub(crate) fn store_bytes(db_path: &std::path::Path) -> u64 {
     let size = |suffix: &str| {
-        let mut path = state.db_path.clone().into_os_string();
+        let mut path = db_path.to_owned().into_os_string();
         path.push(suffix);
         std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
     };

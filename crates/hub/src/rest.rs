@@ -9,12 +9,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
+use chinwag_proto::admin::{CreateUserRequest, MuteRequest, ReportRequest, UpdateUserRequest};
 use chinwag_proto::rest::{
     AddMembersRequest, CreateGroupRequest, DirectRequest, EditRequest, EventPage, LoginRequest,
     ReceiptRequest, RegisterRequest, RenameRequest, SendRequest, SessionResponse, SetRoleRequest,
     UpdateProfileRequest,
 };
-use chinwag_proto::{DirectoryEntry, ErrorCode, EventFrame, HubInfo, User};
+use chinwag_proto::{DirectoryEntry, ErrorCode, EventFrame, HubInfo, User, UserId};
 use chinwag_store::queries::{self, PageFrom};
 use chinwag_store::validate;
 use futures_util::{Stream, StreamExt};
@@ -57,6 +58,16 @@ enum Endpoint {
     Files(i64),
     File(i64),
     Thumbnail(i64),
+    Mute(i64),
+    Blocks,
+    Block(i64),
+    Report(i64),
+    AdminUsers,
+    AdminUser(i64),
+    AdminConversations,
+    AdminStats,
+    AdminReports,
+    AdminReport(i64),
 }
 
 impl Endpoint {
@@ -90,6 +101,16 @@ impl Endpoint {
             ["files", f] => Endpoint::File(id(f, "file")?),
             ["files", f, "thumbnail"] => Endpoint::Thumbnail(id(f, "file")?),
             ["messages", m] => Endpoint::Message(id(m, "message")?),
+            ["messages", m, "report"] => Endpoint::Report(id(m, "message")?),
+            ["conversations", c, "mute"] => Endpoint::Mute(id(c, "conversation")?),
+            ["blocks"] => Endpoint::Blocks,
+            ["blocks", u] => Endpoint::Block(id(u, "user")?),
+            ["admin", "users"] => Endpoint::AdminUsers,
+            ["admin", "users", u] => Endpoint::AdminUser(id(u, "user")?),
+            ["admin", "conversations"] => Endpoint::AdminConversations,
+            ["admin", "stats"] => Endpoint::AdminStats,
+            ["admin", "reports"] => Endpoint::AdminReports,
+            ["admin", "reports", r] => Endpoint::AdminReport(id(r, "report")?),
             ["events"] => Endpoint::Events,
             ["search"] => Endpoint::Search,
             _ => {
@@ -109,7 +130,11 @@ impl Endpoint {
             | Endpoint::Events
             | Endpoint::Search
             | Endpoint::File(_)
-            | Endpoint::Thumbnail(_) => "GET",
+            | Endpoint::Thumbnail(_)
+            | Endpoint::Blocks
+            | Endpoint::AdminConversations
+            | Endpoint::AdminStats
+            | Endpoint::AdminReports => "GET",
             Endpoint::Register
             | Endpoint::Login
             | Endpoint::Logout
@@ -117,7 +142,12 @@ impl Endpoint {
             | Endpoint::Members(_)
             | Endpoint::Leave(_)
             | Endpoint::Receipts(_)
-            | Endpoint::Files(_) => "POST",
+            | Endpoint::Files(_)
+            | Endpoint::Report(_) => "POST",
+            Endpoint::Mute(_) => "PUT",
+            Endpoint::Block(_) => "PUT, DELETE",
+            Endpoint::AdminUsers => "GET, POST",
+            Endpoint::AdminUser(_) | Endpoint::AdminReport(_) => "PATCH",
             Endpoint::Me | Endpoint::Conversation(_) => "GET, PATCH",
             Endpoint::Conversations | Endpoint::Messages(_) => "GET, POST",
             Endpoint::Member(_, _) => "PATCH, DELETE",
@@ -320,9 +350,99 @@ async fn dispatch(endpoint: Endpoint, req: Request) -> ApiResult {
         (E::Message(id), _) => delete(req, id).await,
         (E::Events, _) => events(req).await,
         (E::Search, _) => search(req).await,
+        (E::Mute(id), _) => {
+            let (me, _) = req.user().await?;
+            let body: MuteRequest = req.json()?;
+            write(&req, move |tx| tx.set_muted(me.id, id, body.muted)).await?;
+            Ok(no_content())
+        }
+        (E::Blocks, _) => {
+            let (me, _) = req.user().await?;
+            let list = req
+                .state
+                .store
+                .read(move |c| queries::blocked_by(c, me.id))
+                .await?;
+            ok(&serde_json::json!({ "blocked": list }))
+        }
+        (E::Block(other), "PUT") => block(req, other, true).await,
+        (E::Block(other), _) => block(req, other, false).await,
+        (E::Report(id), _) => {
+            let (me, _) = req.user().await?;
+            let body: ReportRequest = req.json()?;
+            let report = write(&req, move |tx| tx.report(me.id, id, &body.reason)).await?;
+            tracing::info!(user = me.id, message_id = id, report, "message reported");
+            Ok(json(
+                StatusCode::CREATED,
+                &serde_json::json!({ "id": report }),
+            ))
+        }
+        (E::AdminUsers, "GET") => {
+            admin_caller(&req).await?;
+            ok(&crate::admin::users(&req.state).await?)
+        }
+        (E::AdminUsers, _) => {
+            admin_caller(&req).await?;
+            let body: CreateUserRequest = req.json()?;
+            let user = crate::admin::create_user(&req.state, body).await?;
+            Ok(json(StatusCode::CREATED, &user))
+        }
+        (E::AdminUser(id), _) => {
+            admin_caller(&req).await?;
+            let body: UpdateUserRequest = req.json()?;
+            ok(&crate::admin::update_user(&req.state, id, body).await?)
+        }
+        (E::AdminConversations, _) => {
+            admin_caller(&req).await?;
+            ok(&crate::admin::conversations(&req.state).await?)
+        }
+        (E::AdminStats, _) => {
+            admin_caller(&req).await?;
+            ok(&crate::admin::stats(&req.state).await?)
+        }
+        (E::AdminReports, _) => {
+            admin_caller(&req).await?;
+            ok(&crate::admin::reports(&req.state).await?)
+        }
+        (E::AdminReport(id), _) => {
+            let admin = admin_caller(&req).await?;
+            write(&req, move |tx| tx.resolve_report(admin, id)).await?;
+            Ok(no_content())
+        }
         // Served by `handle` before the body is read; never dispatched.
         (E::Files(_) | E::File(_) | E::Thumbnail(_), _) => Err(ApiError::internal()),
     }
+}
+
+/// The hub admin behind the request: a signed-in hub admin's id, or `None` for the local
+/// admin token. Anyone else is refused (401 without a valid token, 403 with one).
+async fn admin_caller(req: &Request) -> Result<Option<UserId>, ApiError> {
+    if let Some(local) = &req.state.config.admin_token {
+        let given = req
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if let Some(token) = auth::bearer(given) {
+            if auth::constant_time_eq(&auth::token_hash(token), &auth::token_hash(local)) {
+                return Ok(None);
+            }
+        }
+    }
+    let (me, _) = req.user().await?;
+    if !me.is_admin {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "Only the hub's admins can do this.",
+        ));
+    }
+    Ok(Some(me.id))
+}
+
+async fn block(req: Request, other: UserId, blocked: bool) -> ApiResult {
+    let (me, _) = req.user().await?;
+    write(&req, move |tx| tx.set_blocked(me.id, other, blocked)).await?;
+    req.state.fanout.set_blocked(me.id, other, blocked);
+    Ok(no_content())
 }
 
 async fn write<T, F>(req: &Request, f: F) -> Result<T, ApiError>
@@ -392,6 +512,12 @@ async fn login(req: Request) -> ApiResult {
         }
     };
     req.state.throttle.succeeded(&body.username);
+    if user.disabled {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "This account is disabled; ask the hub's admin.",
+        ));
+    }
     let token = auth::new_token();
     let token_hash = auth::token_hash(&token);
     let user_id = user.id;

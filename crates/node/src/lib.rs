@@ -13,6 +13,7 @@ use chinwag_discovery::{Advertisement, Advertiser, Options};
 use chinwag_hub::{Hub, HubConfig};
 use tokio::net::TcpListener;
 
+pub mod admin;
 pub mod config;
 pub mod join;
 
@@ -126,6 +127,8 @@ pub struct Prepared {
     pub hub: Hub,
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
+    /// Holds the data directory for this hub; keep it until the hub has stopped.
+    pub guard: admin::DataDirGuard,
 }
 
 /// Checks the data directory, binds and opens the hub.
@@ -159,23 +162,28 @@ pub fn advertise(prepared: &Prepared, mdns: Mdns) -> Option<Advertiser> {
     }
 }
 
-pub async fn prepare(options: ServerOptions) -> Result<Prepared> {
+pub async fn prepare(mut options: ServerOptions) -> Result<Prepared> {
     let data_dir = match options.data_dir {
         Some(dir) => dir,
         None => default_data_dir()?,
     };
     prepare_data_dir(&data_dir)?;
+    let mut guard = admin::DataDirGuard::take(&data_dir)?;
     let listener = bind(options.bind).await?;
     let addr = listener.local_addr().context("reading the bound address")?;
+    let token = chinwag_hub::auth::new_token();
+    options.hub.admin_token = Some(token.clone());
     let db = data_dir.join(DB_FILE);
     let hub = Hub::open(options.hub, &db)
         .await
         .with_context(|| format!("cannot open the database {}", db.display()))?;
+    guard.publish(addr, &token)?;
     Ok(Prepared {
         listener,
         hub,
         addr,
         data_dir,
+        guard,
     })
 }
 
@@ -203,6 +211,7 @@ pub async fn run_server(options: ServerOptions) -> Result<()> {
         );
     }
     chinwag_hub::serve(prepared.listener, prepared.hub, shutdown_signal()).await;
+    drop(prepared.guard);
     if let Some(advertiser) = advertiser {
         // The goodbye, so that browsers drop the hub at once.
         let _ = tokio::task::spawn_blocking(move || advertiser.stop()).await;

@@ -84,6 +84,9 @@ pub struct User {
     pub status_text: String,
     /// Hub administrators; the first account on a hub is one.
     pub is_admin: bool,
+    /// A hub admin disabled the account: it cannot sign in.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
     pub created_at: Millis,
 }
 
@@ -172,6 +175,9 @@ pub struct ConversationSummary {
     pub unread: u32,
     pub read_seq: Seq,
     pub delivered_seq: Seq,
+    /// I muted it: no notifications, and its unread count is shown quietly.
+    #[serde(default)]
+    pub muted: bool,
 }
 
 /// A chat message. A deleted message is a tombstone: `deleted` is true and `body` empty.
@@ -745,5 +751,105 @@ mod tests {
             serde_json::to_string(&frame).expect("serializes"),
             r#"{"type":"error","ref":"r9","code":"forbidden","message":"You are not a member of this conversation."}"#
         );
+    }
+}
+
+pub mod admin {
+    //! Bodies of the moderation and hub-admin endpoints (`/api/v1/admin/...`, mute, block,
+    //! report), shared by the hub and `chinwag admin`.
+
+    use super::*;
+
+    /// An account as a hub admin sees it.
+    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+    pub struct AdminUser {
+        #[serde(flatten)]
+        pub user: User,
+        /// Signed-in sessions (devices and browsers).
+        pub sessions: u32,
+        pub presence: Presence,
+    }
+
+    /// `POST /api/v1/admin/users`.
+    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+    #[serde(deny_unknown_fields)]
+    pub struct CreateUserRequest {
+        pub username: String,
+        #[serde(default)]
+        pub display_name: Option<String>,
+        pub password: String,
+        /// Make the account a hub admin.
+        #[serde(default)]
+        pub admin: bool,
+    }
+
+    /// `PATCH /api/v1/admin/users/{id}`: any of the three.
+    #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+    #[serde(deny_unknown_fields)]
+    pub struct UpdateUserRequest {
+        /// Disabling signs the account out everywhere at once.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub disabled: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub admin: Option<bool>,
+        /// A new password; signs the account out everywhere.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub password: Option<String>,
+    }
+
+    /// A conversation as a hub admin sees it: counts, never contents.
+    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+    pub struct AdminConversation {
+        #[serde(flatten)]
+        pub conversation: Conversation,
+        pub members: u32,
+        pub messages: u64,
+        pub files: u64,
+    }
+
+    /// `GET /api/v1/admin/stats`.
+    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+    pub struct HubStats {
+        pub users: u64,
+        pub admins: u64,
+        pub disabled_users: u64,
+        pub conversations: u64,
+        pub messages: u64,
+        pub files: u64,
+        pub file_bytes: u64,
+        /// The database, with its write-ahead log.
+        pub store_bytes: u64,
+        pub open_reports: u64,
+        pub connections: u64,
+        pub users_online: u32,
+        pub retention_days: u32,
+    }
+
+    /// `POST /api/v1/messages/{id}/report`.
+    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+    #[serde(deny_unknown_fields)]
+    pub struct ReportRequest {
+        #[serde(default)]
+        pub reason: String,
+    }
+
+    /// A report, as hub admins see it (`GET /api/v1/admin/reports`).
+    #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+    pub struct Report {
+        pub id: i64,
+        pub message: Message,
+        pub reporter_id: UserId,
+        pub reason: String,
+        pub created_at: Millis,
+        pub resolved_by: Option<UserId>,
+        pub resolved_at: Option<Millis>,
+    }
+
+    /// `PUT /api/v1/conversations/{id}/mute` and `PUT /api/v1/blocks/{user_id}`-style
+    /// switches.
+    #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+    #[serde(deny_unknown_fields)]
+    pub struct MuteRequest {
+        pub muted: bool,
     }
 }

@@ -13,7 +13,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use crate::{Result, StoreError};
 
 pub(crate) const USER_COLUMNS: &str =
-    "id, username, display_name, status_text, is_admin, created_at";
+    "id, username, display_name, status_text, is_admin, created_at, disabled_at IS NOT NULL";
 pub(crate) const CONVERSATION_COLUMNS: &str =
     "id, kind, name, created_by, created_at, last_seq, last_activity_at";
 pub(crate) const MESSAGE_COLUMNS: &str =
@@ -31,6 +31,7 @@ pub(crate) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         status_text: row.get(3)?,
         is_admin: row.get(4)?,
         created_at: row.get(5)?,
+        disabled: row.get(6)?,
     })
 }
 
@@ -190,7 +191,7 @@ pub fn user_for_login(conn: &Connection, username: &str) -> Result<Option<(User,
         .prepare_cached(&format!(
             "SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = ?1"
         ))?
-        .query_row([username.trim()], |r| Ok((user_from_row(r)?, r.get(6)?)))
+        .query_row([username.trim()], |r| Ok((user_from_row(r)?, r.get(7)?)))
         .optional()?)
 }
 
@@ -198,8 +199,10 @@ pub fn user_for_login(conn: &Connection, username: &str) -> Result<Option<(User,
 pub fn user_for_session(conn: &Connection, token_hash: &[u8]) -> Result<Option<User>> {
     Ok(conn
         .prepare_cached(
-            "SELECT u.id, u.username, u.display_name, u.status_text, u.is_admin, u.created_at
-             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1",
+            "SELECT u.id, u.username, u.display_name, u.status_text, u.is_admin, u.created_at,
+                    u.disabled_at IS NOT NULL
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = ?1 AND u.disabled_at IS NULL",
         )?
         .query_row([token_hash], user_from_row)
         .optional()?)
@@ -268,7 +271,8 @@ pub fn conversation_summaries(conn: &Connection, me: UserId) -> Result<Vec<Conve
                 CASE WHEN c.kind = 'direct' THEN
                     (SELECT x.user_id FROM members x
                      WHERE x.conversation_id = c.id AND x.user_id != m.user_id LIMIT 1)
-                END
+                END,
+                m.muted
          FROM members m JOIN conversations c ON c.id = m.conversation_id
          WHERE m.user_id = ?1 AND m.active = 1
          ORDER BY c.last_activity_at DESC, c.id DESC",
@@ -286,11 +290,12 @@ pub fn conversation_summaries(conn: &Connection, me: UserId) -> Result<Vec<Conve
             r.get::<_, Seq>(9)?,
             r.get::<_, u32>(10)?,
             r.get::<_, Option<UserId>>(11)?,
+            r.get::<_, bool>(12)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (conversation, my_role, read_seq, delivered_seq, member_count, peer_id) = row?;
+        let (conversation, my_role, read_seq, delivered_seq, member_count, peer_id, muted) = row?;
         let last_message = if conversation.last_seq > 0 {
             message_at(conn, conversation.id, conversation.last_seq)?
         } else {
@@ -306,6 +311,7 @@ pub fn conversation_summaries(conn: &Connection, me: UserId) -> Result<Vec<Conve
             unread,
             read_seq,
             delivered_seq,
+            muted,
         });
     }
     Ok(out)
@@ -642,6 +648,137 @@ pub fn content_referenced(conn: &Connection, sha256: &str) -> Result<bool> {
     Ok(conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = ?1)")?
         .query_row([sha256], |r| r.get(0))?)
+}
+
+// ----- moderation and hub administration -----
+
+/// Every account with its number of sessions, by username.
+pub fn admin_users(conn: &Connection) -> Result<Vec<(User, u32)>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {USER_COLUMNS}, (SELECT count(*) FROM sessions s WHERE s.user_id = users.id)
+         FROM users ORDER BY username"
+    ))?;
+    let rows = stmt.query_map([], |r| Ok((user_from_row(r)?, r.get(7)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Every conversation with its active members, messages (not deleted) and files.
+pub fn admin_conversations(conn: &Connection) -> Result<Vec<(Conversation, u32, i64, i64)>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {CONVERSATION_COLUMNS},
+            (SELECT count(*) FROM members m WHERE m.conversation_id = c.id AND m.active = 1),
+            (SELECT count(*) FROM messages x WHERE x.conversation_id = c.id AND x.deleted = 0),
+            (SELECT count(*) FROM files f WHERE f.conversation_id = c.id
+                 AND f.message_id IS NOT NULL)
+         FROM conversations c ORDER BY c.id"
+    ))?;
+    let rows = stmt.query_map([], |r| {
+        Ok((conversation_from_row(r)?, r.get(7)?, r.get(8)?, r.get(9)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Counts for `chinwag admin stats`: users, admins, disabled users, conversations,
+/// messages, files, bytes of distinct file content, open reports.
+pub fn admin_counts(conn: &Connection) -> Result<[i64; 8]> {
+    Ok(conn.query_row(
+        "SELECT (SELECT count(*) FROM users),
+                (SELECT count(*) FROM users WHERE is_admin = 1 AND disabled_at IS NULL),
+                (SELECT count(*) FROM users WHERE disabled_at IS NOT NULL),
+                (SELECT count(*) FROM conversations),
+                (SELECT count(*) FROM messages WHERE deleted = 0),
+                (SELECT count(*) FROM files),
+                (SELECT coalesce(sum(size), 0) FROM
+                    (SELECT max(size) AS size FROM files GROUP BY sha256)),
+                (SELECT count(*) FROM reports WHERE resolved_at IS NULL)",
+        [],
+        |r| {
+            Ok([
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ])
+        },
+    )?)
+}
+
+/// Reports, open ones first, newest first: (id, message, reporter, reason, created,
+/// resolved by, resolved at).
+#[allow(clippy::type_complexity)]
+pub fn reports(
+    conn: &Connection,
+    limit: u32,
+) -> Result<
+    Vec<(
+        i64,
+        Message,
+        UserId,
+        String,
+        i64,
+        Option<UserId>,
+        Option<i64>,
+    )>,
+> {
+    let columns = MESSAGE_COLUMNS
+        .split(", ")
+        .map(|c| format!("m.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {columns}, r.id, r.reporter_id, r.reason, r.created_at, r.resolved_by,
+                r.resolved_at
+         FROM reports r JOIN messages m ON m.id = r.message_id
+         ORDER BY r.resolved_at IS NOT NULL, r.id DESC LIMIT ?1"
+    ))?;
+    let rows = stmt.query_map([limit], |r| {
+        Ok((
+            r.get(10)?,
+            message_from_row(r)?,
+            r.get(11)?,
+            r.get(12)?,
+            r.get(13)?,
+            r.get(14)?,
+            r.get(15)?,
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Every (blocker, blocked) pair, for the hub's typing filter.
+pub fn all_blocks(conn: &Connection) -> Result<Vec<(UserId, UserId)>> {
+    let mut stmt = conn.prepare_cached("SELECT user_id, blocked_id FROM blocks")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The users I have blocked.
+pub fn blocked_by(conn: &Connection, me: UserId) -> Result<Vec<UserId>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT blocked_id FROM blocks WHERE user_id = ?1 ORDER BY blocked_id")?;
+    let rows = stmt.query_map([me], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Whether `sender` may not write in `conversation` because it is a direct chat whose other
+/// member blocked them.
+pub fn blocked_in_direct(
+    conn: &Connection,
+    conversation: ConversationId,
+    sender: UserId,
+) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM conversations c
+                 JOIN members m ON m.conversation_id = c.id AND m.user_id != ?2
+                 JOIN blocks b ON b.user_id = m.user_id AND b.blocked_id = ?2
+                 WHERE c.id = ?1 AND c.kind = 'direct')",
+        )?
+        .query_row(params![conversation, sender], |r| r.get(0))?)
 }
 
 #[cfg(test)]

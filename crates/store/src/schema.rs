@@ -9,7 +9,7 @@ pub fn migrations() -> Migrations<'static> {
 }
 
 fn steps() -> Vec<M<'static>> {
-    vec![M::up(V1), M::up(V2), M::up(V3)]
+    vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4)]
 }
 
 /// The schema version this build migrates to (the database's `user_version` once it has).
@@ -143,6 +143,31 @@ CREATE TABLE files (
 ) STRICT;
 CREATE INDEX files_by_message ON files(message_id);
 CREATE INDEX files_by_hash ON files(sha256);
+"#;
+
+/// Version 4: keeping order. A disabled account (`disabled_at`) cannot sign in and has no
+/// sessions; a member may mute a conversation; a user may block another (no direct messages
+/// from them, their typing hidden); a member may report a message to the hub's admins.
+const V4: &str = r#"
+ALTER TABLE users ADD COLUMN disabled_at INTEGER;
+ALTER TABLE members ADD COLUMN muted INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE blocks (
+    user_id    INTEGER NOT NULL REFERENCES users(id),
+    blocked_id INTEGER NOT NULL REFERENCES users(id),
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, blocked_id)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE reports (
+    id          INTEGER PRIMARY KEY,
+    message_id  INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    reporter_id INTEGER NOT NULL REFERENCES users(id),
+    reason      TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    resolved_by INTEGER REFERENCES users(id),
+    resolved_at INTEGER,
+    UNIQUE (message_id, reporter_id)
+) STRICT;
+CREATE INDEX reports_open ON reports(resolved_at, id);
 "#;
 
 #[cfg(test)]

@@ -155,6 +155,154 @@ impl<'a> Tx<'a> {
         Ok(())
     }
 
+    /// Disables or enables an account (a hub admin's decision). Disabling deletes every
+    /// session at once, so the account's tokens stop working; the caller closes its live
+    /// connections. The hub keeps at least one enabled admin.
+    pub fn set_disabled(&mut self, user_id: UserId, disabled: bool) -> Result<User> {
+        let user = queries::user(self.conn, user_id)?;
+        if user.disabled == disabled {
+            return Ok(user);
+        }
+        if disabled && user.is_admin {
+            self.keep_an_admin(user_id, "disable")?;
+        }
+        let at = disabled.then_some(self.now);
+        self.conn.execute(
+            "UPDATE users SET disabled_at = ?2 WHERE id = ?1",
+            params![user_id, at],
+        )?;
+        if disabled {
+            self.conn
+                .execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
+        }
+        self.user_changed(user_id)
+    }
+
+    /// Makes an account a hub admin, or not. The hub keeps at least one enabled admin.
+    pub fn set_hub_admin(&mut self, user_id: UserId, admin: bool) -> Result<User> {
+        let user = queries::user(self.conn, user_id)?;
+        if user.is_admin == admin {
+            return Ok(user);
+        }
+        if !admin {
+            self.keep_an_admin(user_id, "demote")?;
+        }
+        self.conn.execute(
+            "UPDATE users SET is_admin = ?2 WHERE id = ?1",
+            params![user_id, admin],
+        )?;
+        self.user_changed(user_id)
+    }
+
+    /// Sets a new password hash and signs the account out everywhere.
+    pub fn set_password(&mut self, user_id: UserId, password_hash: &str) -> Result<User> {
+        let changed = self.conn.execute(
+            "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+            params![user_id, password_hash],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        self.conn
+            .execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
+        queries::user(self.conn, user_id)
+    }
+
+    fn keep_an_admin(&self, user_id: UserId, what: &str) -> Result<()> {
+        let others: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM users
+                 WHERE is_admin = 1 AND disabled_at IS NULL AND id != ?1)",
+            [user_id],
+            |r| r.get(0),
+        )?;
+        if others {
+            Ok(())
+        } else {
+            Err(StoreError::invalid(
+                "user",
+                format!("cannot {what} the hub's last admin; make someone else an admin first"),
+            ))
+        }
+    }
+
+    fn user_changed(&mut self, user_id: UserId) -> Result<User> {
+        let user = queries::user(self.conn, user_id)?;
+        self.emit(&Event::UserUpdated { user: user.clone() }, vec![], vec![])?;
+        Ok(user)
+    }
+
+    /// Mutes or unmutes a conversation for me: no notifications, a quiet unread badge.
+    pub fn set_muted(
+        &mut self,
+        me: UserId,
+        conversation_id: ConversationId,
+        muted: bool,
+    ) -> Result<()> {
+        let changed = self.conn.execute(
+            "UPDATE members SET muted = ?3
+             WHERE conversation_id = ?1 AND user_id = ?2 AND active = 1",
+            params![conversation_id, me, muted],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound("conversation"));
+        }
+        Ok(())
+    }
+
+    /// Blocks another user, or unblocks them: they cannot send me direct messages, and
+    /// their typing is hidden from me.
+    pub fn set_blocked(&mut self, me: UserId, other: UserId, blocked: bool) -> Result<()> {
+        if me == other {
+            return Err(StoreError::invalid("user_id", "you cannot block yourself"));
+        }
+        queries::user(self.conn, other)?;
+        if blocked {
+            self.conn.execute(
+                "INSERT OR IGNORE INTO blocks (user_id, blocked_id, created_at) VALUES (?1, ?2, ?3)",
+                params![me, other, self.now],
+            )?;
+        } else {
+            self.conn.execute(
+                "DELETE FROM blocks WHERE user_id = ?1 AND blocked_id = ?2",
+                params![me, other],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Reports a message I can see to the hub's admins. Reporting it again updates the
+    /// reason; returns the report's id.
+    pub fn report(&mut self, me: UserId, message_id: MessageId, reason: &str) -> Result<i64> {
+        let message = queries::message(self.conn, message_id)?;
+        if queries::membership(self.conn, message.conversation_id, me)?.is_none() {
+            return Err(StoreError::NotFound("message"));
+        }
+        let reason = validate::report_reason(reason)?;
+        Ok(self
+            .conn
+            .prepare_cached(
+                "INSERT INTO reports (message_id, reporter_id, reason, created_at)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (message_id, reporter_id) DO UPDATE
+                     SET reason = excluded.reason, created_at = excluded.created_at,
+                         resolved_by = NULL, resolved_at = NULL
+                 RETURNING id",
+            )?
+            .query_row(params![message_id, me, reason, self.now], |r| r.get(0))?)
+    }
+
+    /// Marks a report handled (by a hub admin).
+    pub fn resolve_report(&mut self, admin: Option<UserId>, report_id: i64) -> Result<()> {
+        let changed = self.conn.execute(
+            "UPDATE reports SET resolved_by = ?2, resolved_at = ?3 WHERE id = ?1",
+            params![report_id, admin, self.now],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound("report"));
+        }
+        Ok(())
+    }
+
     pub fn update_profile(
         &mut self,
         user_id: UserId,
@@ -635,6 +783,11 @@ impl<'a> Tx<'a> {
         if member == 0 {
             return Err(StoreError::NotFound("conversation"));
         }
+        if queries::blocked_in_direct(self.conn, conversation_id, me)? {
+            return Err(StoreError::Forbidden(
+                "this person does not accept direct messages from you",
+            ));
+        }
         validate::message_body(body, max_bytes, !files.is_empty())?;
         self.conn
             .prepare_cached(
@@ -866,9 +1019,20 @@ impl<'a> Tx<'a> {
         Ok(message)
     }
 
-    /// Replaces my message with a tombstone. Deleting twice returns the same tombstone.
+    /// Replaces my message with a tombstone. Deleting twice returns the same tombstone. A hub
+    /// admin may delete anyone's message (moderation), in any conversation.
     pub fn delete_message(&mut self, me: UserId, message_id: MessageId) -> Result<Message> {
-        let message = self.own_message(me, message_id)?;
+        let hub_admin: bool = self
+            .conn
+            .prepare_cached("SELECT is_admin FROM users WHERE id = ?1")?
+            .query_row([me], |r| r.get(0))
+            .optional()?
+            .unwrap_or(false);
+        let message = if hub_admin {
+            queries::message(self.conn, message_id)?
+        } else {
+            self.own_message(me, message_id)?
+        };
         if message.deleted {
             return Ok(message);
         }

@@ -128,6 +128,28 @@ pub fn message_body(raw: &str, max_bytes: usize, may_be_empty: bool) -> Result<(
     Ok(())
 }
 
+/// Longest reason a report may give, in characters.
+pub const MAX_REPORT_REASON: usize = 500;
+
+/// A report's reason: trimmed, at most [`MAX_REPORT_REASON`] characters, no control
+/// characters but newlines. It may be empty.
+pub fn report_reason(reason: &str) -> Result<String> {
+    let reason = reason.trim();
+    if reason.chars().count() > MAX_REPORT_REASON {
+        return Err(StoreError::invalid(
+            "reason",
+            format!("a report's reason is at most {MAX_REPORT_REASON} characters"),
+        ));
+    }
+    if reason.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(StoreError::invalid(
+            "reason",
+            "a report's reason must not contain control characters",
+        ));
+    }
+    Ok(reason.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
