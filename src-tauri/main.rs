@@ -49,7 +49,7 @@ struct Cli {
     #[arg(long, default_value_t = 3.0, value_name = "SECONDS")]
     timeout: f64,
 
-    /// Read settings from this TOML file (see docs/config.md); flags and CHINWAG_*
+    /// Read settings from this TOML file (see docs/operations.md); flags and CHINWAG_*
     /// environment variables override what it says.
     #[arg(long, env = "CHINWAG_CONFIG", value_name = "FILE", global = true)]
     config: Option<PathBuf>,

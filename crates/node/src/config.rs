@@ -341,6 +341,14 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_parses() {
+        let s = FileSettings::parse(include_str!("../../../docs/chinwag.toml"))
+            .expect("docs/chinwag.toml is a valid config file");
+        assert_eq!(s.name.as_deref(), Some("Office chat"));
+        assert_eq!(s.retention.days, Some(0));
+    }
+
+    #[test]
     fn an_empty_file_sets_nothing() {
         let s = FileSettings::parse("").expect("parses");
         assert!(s.bind.is_none() && s.name.is_none() && s.retention.days.is_none());

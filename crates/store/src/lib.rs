@@ -180,6 +180,18 @@ impl Store {
         if config.durability == Durability::Normal {
             conn.pragma_update(None, "synchronous", "NORMAL")?;
         }
+        let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let known = schema::migrations_count();
+        if found > known {
+            return Err(StoreError::Unavailable(format!(
+                "{} was written by a newer Chinwag (schema {found}; this one knows up to \
+                 {known}): run that version, or restore a backup made for this one",
+                path.display()
+            )));
+        }
+        if found < known {
+            tracing::info!("migrating the store from schema {found} to {known}");
+        }
         schema::migrations().to_latest(&mut conn)?;
         tx::bootstrap(&conn)?;
         // Checkpoints run on their own thread, so no commit waits for one.

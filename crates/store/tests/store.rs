@@ -342,3 +342,111 @@ async fn checkpoints_run_off_the_writer_and_once_more_on_close() {
     f.store.close().await;
     assert_eq!(messages_in_main_file(&path), 21, "close checkpoints");
 }
+
+#[test]
+fn a_store_from_a_newer_chinwag_is_refused_with_both_versions() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("hub.db");
+    let conn = rusqlite::Connection::open(&path).expect("opens");
+    conn.pragma_update(None, "user_version", 99).expect("sets");
+    drop(conn);
+    let err = Store::open(
+        &path,
+        StoreConfig::default(),
+        Arc::new(|_: &[Committed]| {}),
+    )
+    .err()
+    .expect("refused");
+    let text = err.to_string();
+    assert!(text.contains("newer Chinwag (schema 99"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "knows up to {}",
+            chinwag_store::schema::migrations_count()
+        )),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn disable_block_mute_and_report_keep_their_rules() {
+    let f = open();
+    let admin = register(&f.store, "admin").await;
+    let bob = register(&f.store, "bob").await;
+    // The last admin can be neither disabled nor demoted.
+    let err = f
+        .store
+        .write(move |tx| tx.set_disabled(admin, true))
+        .await
+        .expect_err("last admin");
+    assert!(err.to_string().contains("last admin"), "{err}");
+    let err = f
+        .store
+        .write(move |tx| tx.set_hub_admin(admin, false))
+        .await
+        .expect_err("last admin");
+    assert!(err.to_string().contains("last admin"), "{err}");
+    // Disabling removes every session; the session no longer finds the user.
+    f.store
+        .write(move |tx| tx.create_session(bob, b"bob-session"))
+        .await
+        .expect("session");
+    let user = f
+        .store
+        .write(move |tx| tx.set_disabled(bob, true))
+        .await
+        .expect("disabled");
+    assert!(user.disabled);
+    let found = f
+        .store
+        .read(|c| queries::user_for_session(c, b"bob-session"))
+        .await
+        .expect("reads");
+    assert!(found.is_none());
+    // Blocking: not myself, not nobody; twice is the same as once.
+    let err = f
+        .store
+        .write(move |tx| tx.set_blocked(bob, bob, true))
+        .await
+        .expect_err("self");
+    assert!(matches!(err, StoreError::Invalid { .. }), "{err:?}");
+    let err = f
+        .store
+        .write(move |tx| tx.set_blocked(bob, 999, true))
+        .await
+        .expect_err("nobody");
+    assert!(matches!(err, StoreError::NotFound("user")), "{err:?}");
+    for _ in 0..2 {
+        f.store
+            .write(move |tx| tx.set_blocked(admin, bob, true))
+            .await
+            .expect("blocks");
+    }
+    let blocked = f
+        .store
+        .read(move |c| queries::blocked_by(c, admin))
+        .await
+        .expect("reads");
+    assert_eq!(blocked, vec![bob]);
+    // Muting a conversation I am not in is not found; reasons with control characters fail.
+    let err = f
+        .store
+        .write(move |tx| tx.set_muted(admin, 424242, true))
+        .await
+        .expect_err("not a member");
+    assert!(
+        matches!(err, StoreError::NotFound("conversation")),
+        "{err:?}"
+    );
+    let (message, _) = f
+        .store
+        .write(move |tx| tx.send_with_files(admin, 1, "c1", "hello", &[], 1024))
+        .await
+        .expect("sends");
+    let err = f
+        .store
+        .write(move |tx| tx.report(admin, message.id, "bad\u{0007}bell"))
+        .await
+        .expect_err("control character");
+    assert!(matches!(err, StoreError::Invalid { .. }), "{err:?}");
+}
