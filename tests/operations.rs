@@ -183,31 +183,11 @@ fn a_bad_config_file_is_refused_with_the_reason() {
 #[tokio::test]
 async fn json_logs_are_one_object_per_line_with_ids_and_no_text() {
     let dir = tempfile::tempdir().expect("dir");
-    let mut child = server_command(dir.path())
+    let mut command = server_command(dir.path());
+    command
         .args(["--log-format", "json"])
-        .env("RUST_LOG", "debug,hyper=warn,warp=warn,reqwest=warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let stderr = child.stderr.take().expect("stderr");
-    let log = std::thread::spawn(move || {
-        let mut all = String::new();
-        std::io::Read::read_to_string(&mut std::io::BufReader::new(stderr), &mut all).ok();
-        all
-    });
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-    let addr = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("http://")
-                .map(|a| a.trim_end_matches('/').to_owned())
-        })
-        .expect("prints its address");
-    std::thread::spawn(move || for _ in lines {});
+        .env("RUST_LOG", "debug,hyper=warn,warp=warn,reqwest=warn");
+    let (mut child, addr, log) = crate::common::start_logged(command);
     let api = crate::common::Api::new(addr.parse().expect("addr"));
     let alice = api.register("alice").await;
     let secret = "quarterly-numbers-are-bad";

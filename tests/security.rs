@@ -845,30 +845,9 @@ async fn a_flood_from_one_client_does_not_degrade_the_others() {
 async fn no_token_password_or_message_text_reaches_the_logs() {
     // The real binary, logging everything it can (debug for every crate).
     let dir = tempfile::tempdir().expect("dir");
-    let mut child = crate::common::server_command(dir.path())
-        .env("RUST_LOG", "debug")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let stderr = child.stderr.take().expect("stderr");
-    let log = std::thread::spawn(move || {
-        let mut all = String::new();
-        std::io::Read::read_to_string(&mut std::io::BufReader::new(stderr), &mut all).ok();
-        all
-    });
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-    let addr = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("http://")
-                .map(|a| a.trim_end_matches('/').to_owned())
-        })
-        .expect("prints its address");
-    std::thread::spawn(move || for _ in lines {});
+    let mut command = crate::common::server_command(dir.path());
+    command.env("RUST_LOG", "debug");
+    let (mut child, addr, log) = crate::common::start_logged(command);
     let api = crate::common::Api::new(addr.parse().expect("addr"));
     let alice = api.register("alice").await;
     let bob = api.login("alice").await;

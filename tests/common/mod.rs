@@ -191,6 +191,38 @@ pub fn server_command(data_dir: &std::path::Path) -> Command {
     command
 }
 
+/// Starts the binary with its standard error captured: the child, the address it printed,
+/// and a thread that returns everything it logged once it exits.
+pub fn start_logged(
+    mut command: Command,
+) -> (std::process::Child, String, std::thread::JoinHandle<String>) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let log = std::thread::spawn(move || {
+        let mut all = String::new();
+        std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut all).ok();
+        all
+    });
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("http://")
+                .map(|a| a.trim_end_matches('/').to_owned())
+        })
+        .expect("prints its address");
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr, log)
+}
+
 /// A signed-in user.
 #[derive(Debug, Clone)]
 pub struct Session {
