@@ -353,40 +353,28 @@ async fn hub_admin(command: HubAdmin, dir: PathBuf) -> anyhow::Result<()> {
                     );
                 }
                 switch => {
-                    let (username, body, done) = match switch {
+                    let (username, disabled, admin, done) = match switch {
                         UsersAction::Disable { username } => (
                             username,
-                            UpdateUserRequest {
-                                disabled: Some(true),
-                                ..Default::default()
-                            },
+                            Some(true),
+                            None,
                             "disabled; its sessions are closed",
                         ),
-                        UsersAction::Enable { username } => (
-                            username,
-                            UpdateUserRequest {
-                                disabled: Some(false),
-                                ..Default::default()
-                            },
-                            "enabled",
-                        ),
-                        UsersAction::Promote { username } => (
-                            username,
-                            UpdateUserRequest {
-                                admin: Some(true),
-                                ..Default::default()
-                            },
-                            "is now a hub admin",
-                        ),
-                        UsersAction::Demote { username } => (
-                            username,
-                            UpdateUserRequest {
-                                admin: Some(false),
-                                ..Default::default()
-                            },
-                            "is no longer a hub admin",
-                        ),
+                        UsersAction::Enable { username } => {
+                            (username, Some(false), None, "enabled")
+                        }
+                        UsersAction::Promote { username } => {
+                            (username, None, Some(true), "is now a hub admin")
+                        }
+                        UsersAction::Demote { username } => {
+                            (username, None, Some(false), "is no longer a hub admin")
+                        }
                         _ => unreachable!("handled above"),
+                    };
+                    let body = UpdateUserRequest {
+                        disabled,
+                        admin,
+                        password: None,
                     };
                     let user = target.user(&username).await?;
                     let user = target.update_user(user.user.id, body).await?;
