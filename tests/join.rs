@@ -954,6 +954,26 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
         "muted"
     );
 
+    // Muting on the hub (what the app's Mute does, synced to every device) quiets it too,
+    // at once: the node keeps its conversation list current when it relays the change.
+    let (status, _) = desktop
+        .call("GET", "/api/v1/conversations", Some(&token), None)
+        .await;
+    assert_eq!(status, 200);
+    for (muted, quiet) in [(true, true), (false, false)] {
+        let (status, reply) = desktop
+            .call(
+                "PUT",
+                &format!("/api/v1/conversations/{general}/mute"),
+                Some(&token),
+                Some(json!({ "muted": muted })),
+            )
+            .await;
+        assert_eq!(status, 204, "{reply}");
+        let notice = first.notice(&message(general, "@dana lunch?"), away).await;
+        assert_eq!(notice.is_none(), quiet, "muted on the hub: {muted}");
+    }
+
     // Hostile or malformed changes are refused whole and change nothing.
     let before = first.notify_settings();
     for bad in [

@@ -228,6 +228,123 @@ async fn json_logs_are_one_object_per_line_with_ids_and_no_text() {
     assert!(!log.contains(&alice.token), "no token in the log");
 }
 
+/// `docs/chinwag.service` as an admin installs it: systemd's own checker accepts every line,
+/// and its command (with its environment and `docs/chinwag.toml`) runs a hub that answers
+/// `/healthz` and `/metrics`, logs JSON as the file asks, and stops cleanly on the unit's
+/// `KillSignal` well within `TimeoutStopSec`. (No systemd runs as PID 1 here, so the unit is
+/// not started by systemd itself; `--bind 127.0.0.1:0 --no-mdns` are added because tests
+/// never touch the LAN. Flags beat the file, as documented.)
+#[tokio::test]
+async fn the_systemd_unit_verifies_and_its_command_runs_a_hub_from_the_config_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let unit = std::fs::read_to_string(root.join("docs/chinwag.service")).expect("unit");
+    let dir = tempfile::tempdir().expect("dir");
+    let binary = env!("CARGO_BIN_EXE_chinwag");
+    let installed = unit.replace("/usr/local/bin/chinwag", binary);
+    let unit_path = dir.path().join("chinwag.service");
+    std::fs::write(&unit_path, &installed).expect("write unit");
+    let verify = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit_path)
+        .output()
+        .expect("systemd-analyze (package systemd; scripts/test installs it)");
+    assert!(
+        verify.status.success() && verify.stderr.is_empty(),
+        "systemd-analyze verify: {}{}",
+        text(&verify.stdout),
+        text(&verify.stderr)
+    );
+
+    let value = |key: &str| -> Vec<&str> {
+        installed
+            .lines()
+            .filter_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .collect()
+    };
+    let exec = value("ExecStart");
+    assert_eq!(exec.len(), 1, "one ExecStart");
+    let mut words = exec[0].split_whitespace();
+    assert_eq!(words.next(), Some(binary));
+    let config = dir.path().join("chinwag.toml");
+    std::fs::copy(root.join("docs/chinwag.toml"), &config).expect("config");
+    let args: Vec<String> = words
+        .map(|w| match w {
+            "/etc/chinwag/chinwag.toml" => config.display().to_string(),
+            other => other.to_owned(),
+        })
+        .collect();
+    assert!(
+        args.iter().any(|a| a == "--server") && args.iter().any(|a| a == "--config"),
+        "{args:?}"
+    );
+    let data = dir.path().join("state");
+    let mut command = Command::new(binary);
+    command
+        .args(&args)
+        .args(["--bind", "127.0.0.1:0", "--no-mdns"]);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CHINWAG_") || key == "RUST_LOG" {
+            command.env_remove(key);
+        }
+    }
+    for assignment in value("Environment") {
+        let (key, val) = assignment.split_once('=').expect("KEY=value");
+        let val = if val == "/var/lib/chinwag" {
+            data.display().to_string()
+        } else {
+            val.to_owned()
+        };
+        command.env(key, val);
+    }
+    assert!(
+        value("KillSignal") == ["SIGTERM"],
+        "the hub stops cleanly on SIGTERM"
+    );
+    let (mut child, addr, log) = crate::common::start_logged(command);
+
+    let hub = format!("http://{addr}");
+    let health = reqwest::get(format!("{hub}/healthz"))
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), 200);
+    let info: Value = reqwest::get(format!("{hub}/api/v1/hub"))
+        .await
+        .expect("hub")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        info["name"], "Office chat",
+        "the name comes from the config file"
+    );
+    let metrics = reqwest::get(format!("{hub}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("# TYPE "), "{metrics}");
+    assert!(
+        data.join("chinwag.db").exists(),
+        "the store is in the unit's StateDirectory (CHINWAG_DATA_DIR)"
+    );
+
+    let stopping = std::time::Instant::now();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().expect("exits");
+    let timeout: u64 = value("TimeoutStopSec")[0].parse().expect("seconds");
+    assert!(status.success(), "exits 0 on SIGTERM: {status}");
+    assert!(stopping.elapsed() < Duration::from_secs(timeout));
+    let log = log.join().expect("log");
+    assert!(!log.trim().is_empty());
+    for line in log.lines() {
+        serde_json::from_str::<Value>(line)
+            .unwrap_or_else(|e| panic!("log_format = \"json\" from the file ({e}): {line}"));
+    }
+}
+
 /// Sets a row's `created_at` to `days` ago (plus or minus `minutes`).
 fn age(db: &Path, table: &str, id: i64, days: i64, minutes: i64) {
     let conn = rusqlite::Connection::open(db).expect("opens");

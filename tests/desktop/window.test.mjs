@@ -357,7 +357,8 @@ test('notifications: none for the focused conversation; close to tray, notified,
     assert.ok(visibleWindows().length > 0, 'the window is shown again');
     await win.screenshot('desktop-notification-clicked');
 
-    // 4. Mute this conversation (details dialog): its messages stop notifying.
+    // 4. Mute this conversation (details dialog; the mute is kept on the hub and the node
+    // follows it): its messages stop notifying.
     await win.click('#chat-info');
     await win.until('the mute switch', 'return !document.getElementById("conv-mute-row").hidden');
     await win.click('#conv-mute');

@@ -551,7 +551,7 @@ test('group admins manage members; several typers; the length limit shows before
     await openConversation(bob, 'Planning');
     await bob.click('#chat-info');
     assert.equal(await bob.isVisible('#add-member-form'), false);
-    assert.equal(await bob.locator('#info-members button').count(), 0);
+    assert.equal(await bob.locator('#info-members button', { hasText: 'Remove' }).count(), 0);
     await bob.keyboard.press('Escape');
 
     // Two people typing, seen by the third.
@@ -577,6 +577,169 @@ test('group admins manage members; several typers; the length limit shows before
     assert.equal(await alice.locator('#messages .msg').count(), 0, 'nothing was sent');
     await alice.fill('#composer-input', 'x'.repeat(limit));
     assert.equal(await alice.isDisabled('#send'), false);
+  });
+});
+
+
+/** The `#conversation-list` entry named `name` (its button). */
+function listEntry(page, name) {
+  return page.locator('#conversation-list button', { has: page.locator('.conv-name', { hasText: name }) }).first();
+}
+
+test('mute quiets a conversation on every device; a blocked person cannot write to me and is not seen typing', async () => {
+  await withHub(async (hub, open) => {
+    const [alice, bob, carol] = await signUp(open, [['alice', 'Alice Archer'], ['bob', 'Bob Baker'], ['carol', 'Carol Cho']]);
+
+    // Carol mutes # general from its details.
+    await carol.bringToFront();
+    await openConversation(carol, '# general');
+    await carol.click('#chat-info');
+    await carol.check('#conv-mute');
+    await until(carol, () => document.querySelector('#conversation-list button[aria-label*="muted"] .conv-muted'));
+    await carol.keyboard.press('Escape');
+    await startDirect(carol, 'Alice Archer'); // looking elsewhere
+
+    // Bob writes in # general: Carol's unread count is there but quiet, and not in her title.
+    await openConversation(bob, '# general');
+    await send(bob, 'Anyone for coffee?');
+    await until(carol, () => document.querySelector('#conversation-list button.quiet.unread .badge')?.textContent === '1');
+    assert.equal(await carol.title(), 'Test Office · Chinwag', 'a muted conversation does not count in the title');
+    assert.match(await listEntry(carol, '# general').getAttribute('aria-label'), /1 unread, muted/);
+    // Alice did not mute it: hers is loud.
+    assert.equal(await alice.locator('#conversation-list button.quiet').count(), 0);
+
+    // The mute lives on the hub: a new tab (another device) shows it, and unmuting works there.
+    const carol2 = await open();
+    await carol2.evaluate((token) => localStorage.setItem('chinwag.token', token),
+      await carol.evaluate(() => localStorage.getItem('chinwag.token')));
+    await carol2.reload();
+    await carol2.waitForSelector('#app-screen:not([hidden])');
+    await until(carol2, () => document.querySelector('#conversation-list button.quiet .conv-muted'));
+    await openConversation(carol2, '# general');
+    await carol2.click('#chat-info');
+    await until(carol2, () => document.getElementById('info-dialog').open && document.getElementById('conv-mute').checked);
+    await carol2.uncheck('#conv-mute');
+    await until(carol2, () => !document.querySelector('#conversation-list .conv-muted'));
+    await carol2.keyboard.press('Escape');
+
+    // Carol blocks Bob from their direct chat.
+    await carol.bringToFront();
+    await startDirect(carol, 'Bob Baker');
+    await carol.click('#chat-info');
+    await carol.click('#block-peer');
+    await until(carol, () => document.getElementById('block-peer').textContent === 'Unblock Bob Baker');
+    await carol.keyboard.press('Escape');
+    await until(carol, () => !document.getElementById('blocked-note').hidden);
+    assert.match(await carol.textContent('#blocked-text'), /You blocked Bob Baker/);
+    assert.ok(carol.dialogsSeen.some((m) => m.startsWith('Block Bob Baker?')), 'asked before blocking');
+    await shot(carol, 'blocked-light-desktop');
+
+    // Bob's direct message to her is refused, clearly, and kept for him to retry or discard.
+    await bob.bringToFront();
+    await startDirect(bob, 'Carol Cho');
+    await send(bob, 'Why no coffee?');
+    await until(bob, () => document.querySelector('#messages .msg.pending .ticks.failed')?.textContent
+      .includes('does not accept direct messages from you'));
+    assert.equal(await carol.locator('#messages .bubble', { hasText: 'Why no coffee?' }).count(), 0);
+
+    // Bob typing in # general: Alice sees it, Carol never does.
+    await openConversation(bob, '# general');
+    await openConversation(carol, '# general');
+    await openConversation(alice, '# general');
+    await bob.evaluate(() => {
+      const input = document.getElementById('composer-input');
+      input.value = 'hmm';
+      input.dispatchEvent(new Event('input'));
+    });
+    await until(alice, () => document.getElementById('typing').textContent === 'Bob Baker is typing…');
+    await sleep(500);
+    assert.equal(await carol.textContent('#typing'), '', 'a blocked person is not seen typing');
+
+    // Unblocking from the note lets his messages through again.
+    await startDirect(carol, 'Bob Baker');
+    await carol.click('#blocked-unblock');
+    await until(carol, () => document.getElementById('blocked-note').hidden);
+    await startDirect(bob, 'Carol Cho');
+    const failed = bob.locator('#messages .msg.pending').first();
+    await failed.getByRole('button', { name: 'Retry' }).click();
+    await until(carol, () => [...document.querySelectorAll('#messages .bubble')].some((b) => b.textContent === 'Why no coffee?'));
+  });
+});
+
+test('a reported message reaches the hub admin, who deletes it and disables and re-enables its author', async () => {
+  await withHub(async (hub, open) => {
+    // The first account on a hub is its admin.
+    const [alice, bob, carol] = await signUp(open, [['alice', 'Alice Archer'], ['bob', 'Bob Baker'], ['carol', 'Carol Cho']]);
+    assert.equal(await bob.isVisible('#open-admin'), false, 'only hub admins see the panel');
+    await until(alice, () => !document.getElementById('open-admin').hidden);
+
+    await openConversation(bob, '# general');
+    await send(bob, 'Cheap watches at <b>example</b>');
+    await openConversation(carol, '# general');
+    const spam = carol.locator('#messages .msg', { hasText: 'Cheap watches' });
+    await spam.waitFor();
+    await spam.hover();
+    assert.equal(await spam.getByRole('button', { name: 'Delete message (admin)' }).count(), 0, 'Carol is no admin');
+    await spam.getByRole('button', { name: 'Report message' }).click();
+    assert.equal(await carol.textContent('#report-quote'), 'Cheap watches at <b>example</b>');
+    await carol.fill('#report-reason', 'spam <script>alert(1)</script>');
+    await carol.click('#report-form button.primary');
+    await until(carol, () => document.getElementById('banner-text').textContent.includes('Reported'));
+
+    // Alice opens the panel: the report is there, with who, where and why, as text.
+    await alice.bringToFront();
+    await alice.click('#open-admin');
+    const report = alice.locator('#admin-reports li.report').first();
+    await report.waitFor();
+    const text = await report.textContent();
+    for (const part of ['Bob Baker', '# general', 'Cheap watches at <b>example</b>', 'Reported by Carol Cho', 'spam <script>alert(1)</script>']) {
+      assert.ok(text.includes(part), `the report shows ${part}: ${text}`);
+    }
+    assert.equal(await alice.textContent('#admin-tab-reports'), 'Reports (1)');
+    await shot(alice, 'admin-reports-light-desktop');
+    await report.getByRole('button', { name: 'Delete message' }).click();
+    await until(alice, () => document.querySelector('#admin-reports li.report.resolved .report-quote')?.textContent === 'This message was deleted');
+    await until(bob, () => [...document.querySelectorAll('#messages .bubble')].some((b) => b.textContent === 'This message was deleted'));
+    await until(carol, () => [...document.querySelectorAll('#messages .bubble')].some((b) => b.textContent === 'This message was deleted'));
+
+    // People: Alice disables Bob, who is signed out at once and cannot sign back in.
+    await alice.click('#admin-tab-people');
+    const bobRow = alice.locator('#admin-people li', { hasText: '@bob' });
+    await bobRow.getByRole('button', { name: 'Disable' }).click();
+    await until(alice, () => document.querySelector('#admin-people li.disabled')?.textContent.includes('@bob'));
+    await bob.waitForSelector('#auth-screen:not([hidden])');
+    await bob.fill('#auth-form input[name=username]', 'bob');
+    await bob.fill('#auth-form input[name=password]', 'bob-password');
+    await bob.click('#auth-submit');
+    await until(bob, () => /disabled/i.test(document.getElementById('auth-error').textContent));
+    // Carol no longer offers him for a new chat.
+    await carol.click('#new-direct');
+    await until(carol, () => document.querySelectorAll('#directory-list li').length > 0);
+    assert.equal(await carol.locator('#directory-list li', { hasText: 'Bob Baker' }).count(), 0);
+    await carol.keyboard.press('Escape');
+
+    // Alice adds an account from the panel, and a bad one is refused with the hub's reason.
+    const create = alice.locator('#admin-people form.admin-create');
+    await create.locator('input[name=username]').fill('dave');
+    await create.locator('input[name=password]').fill('short');
+    await create.locator('button').click();
+    await until(alice, () => document.getElementById('admin-error').textContent.length > 0);
+    await create.locator('input[name=password]').fill('dave-password');
+    await create.locator('button').click();
+    await until(alice, () => [...document.querySelectorAll('#admin-people li')].some((li) => li.textContent.includes('@dave')));
+    await shot(alice, 'admin-people-light-desktop');
+
+    // Enabled again, Bob signs in and chats.
+    await alice.locator('#admin-people li', { hasText: '@bob' }).getByRole('button', { name: 'Enable' }).click();
+    await until(alice, () => !document.querySelector('#admin-people li.disabled'));
+    await bob.click('#auth-submit');
+    await bob.waitForSelector('#app-screen:not([hidden])');
+    await until(carol, () => {
+      document.getElementById('new-direct').click();
+      const found = [...document.querySelectorAll('#directory-list li')].some((li) => li.textContent.includes('Bob Baker'));
+      document.getElementById('directory-dialog').close();
+      return found;
+    });
   });
 });
 

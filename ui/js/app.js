@@ -7,6 +7,7 @@
 import { api, ApiError, Connection, Outbox, newClientId } from './hub.js';
 import { h, linkify, avatar, clock, shortWhen, dayLabel, sameDay, utf8Length, $ } from './dom.js';
 import { upload, thumbnailUrl, blobUrl, save, humanSize, typeLabel, fitted } from './files.js';
+import { wireAdmin, adminChanged } from './admin.js';
 
 const TOKEN_KEY = 'chinwag.token';
 const PAGE = 50;
@@ -39,6 +40,7 @@ const state = {
   notify: null, // the desktop's notification settings
   unread: 0,
   uploads: [], // files on their way to the hub: { key, convId, name, size, loaded, state, error, cancel }
+  blocked: new Set(), // ids of the people I blocked
 };
 
 // ---------------------------------------------------------------- start-up and sign-in
@@ -189,6 +191,7 @@ async function loadEverything() {
     ]);
     for (const user of users) mergeUser(user);
     state.convs = new Map(convs.map((c) => [c.id, freshest(state.convs.get(c.id), c)]));
+    loadBlocks();
     for (const c of convs) reportDelivered(c.id, c.last_seq, c.delivered_seq);
     renderList();
     if (state.active === null) {
@@ -204,6 +207,16 @@ async function loadEverything() {
   } catch (err) {
     if (err.status !== 401) flash(err.message);
   }
+}
+
+/** Whom I blocked (not kept offline by a joined node: without it, nobody is shown blocked). */
+async function loadBlocks() {
+  try {
+    state.blocked = new Set((await call('GET', '/blocks')).blocked);
+  } catch {
+    return;
+  }
+  renderChatHead();
 }
 
 /**
@@ -257,6 +270,7 @@ function onReady(frame) {
   // A new connection watches nobody yet: tell the hub whose presence we show.
   syncWatch({ now: true });
   renderMe();
+  adminChanged();
   renderList();
   renderChatHead();
 }
@@ -349,14 +363,32 @@ async function changeNotify(change) {
   renderList();
 }
 
+/** Muted on the hub (any device), or in an older desktop's own list. */
 function isMuted(convId) {
-  return Boolean(state.notify && state.notify.muted_conversations.includes(convId));
+  const conv = state.convs.get(convId);
+  return Boolean((conv && conv.muted) || (state.notify && state.notify.muted_conversations.includes(convId)));
+}
+
+async function setMuted(convId, muted) {
+  $('info-error').textContent = '';
+  try {
+    await call('PUT', `/conversations/${convId}/mute`, { muted });
+    const conv = state.convs.get(convId);
+    if (conv) conv.muted = muted;
+    if (!muted && state.notify && state.notify.muted_conversations.includes(convId)) {
+      await changeNotify({ conversation: { id: convId, muted: false } });
+    }
+    announce(muted ? 'Conversation muted.' : 'Conversation unmuted.');
+  } catch (err) {
+    $('info-error').textContent = err.message;
+  }
+  renderList();
+  if ($('info-dialog').open) renderInfo();
 }
 
 function renderNotifySettings() {
   const box = $('notify-settings');
   box.hidden = !state.notify;
-  $('conv-mute-row').hidden = !state.notify;
   if (!state.notify) return;
   $('notify-level').value = state.notify.level;
   $('notify-previews').checked = state.notify.previews;
@@ -367,7 +399,6 @@ function renderNotifySettings() {
   $('notify-muted-text').textContent = muted ? `All notifications are muted until ${time}.` : '';
   $('notify-unmute').textContent = muted ? 'Unmute' : 'Mute all for 1 hour';
   $('notify-unmute').dataset.muted = muted ? 'yes' : 'no';
-  if (state.active !== null) $('conv-mute').checked = isMuted(state.active);
 }
 
 /** A joined node tells whether it reaches the hub; while it does not, say so and keep going. */
@@ -485,7 +516,7 @@ function applyEvent(ev) {
     case 'user_joined':
     case 'user_updated':
       mergeUser(ev.user);
-      if (ev.user.id === state.me.id) { state.me = ev.user; renderMe(); }
+      if (ev.user.id === state.me.id) { state.me = ev.user; renderMe(); adminChanged(); }
       renderList();
       renderChatHead();
       if (state.active !== null) renderMessages();
@@ -497,7 +528,8 @@ function applyEvent(ev) {
 
 function mergeUser(user) {
   const known = state.users.get(user.id);
-  state.users.set(user.id, { presence: 'offline', ...known, ...user });
+  // `disabled` is left out when false: an enabled account must not keep an old `true`.
+  state.users.set(user.id, { presence: 'offline', ...known, disabled: false, ...user });
 }
 
 function setPresence(userId, status) {
@@ -775,24 +807,25 @@ function renderList() {
   list.replaceChildren();
   let totalUnread = 0;
   for (const conv of sortedConversations()) {
-    totalUnread += conv.unread;
+    const quiet = isMuted(conv.id);
+    if (!quiet) totalUnread += conv.unread; // a muted conversation does not claim attention
     const peer = peerOf(conv);
     const label = [convName(conv), conv.unread ? `${conv.unread} unread` : '',
-      isMuted(conv.id) ? 'notifications muted' : '',
+      quiet ? 'muted' : '',
       peer ? peer.presence : ''].filter(Boolean).join(', ');
     const button = h('button', {
       type: 'button',
       'aria-current': conv.id === state.active ? 'true' : 'false',
       'aria-label': label,
       dataset: { conv: String(conv.id) },
-      class: conv.unread ? 'unread' : '',
+      class: [conv.unread ? 'unread' : '', quiet ? 'quiet' : ''].filter(Boolean).join(' '),
       onclick: () => openConversation(conv.id),
     },
     convAvatar(conv),
     h('span', { class: 'conv-main' },
       h('span', { class: 'conv-top' },
         h('span', { class: 'conv-name' }, convName(conv),
-          isMuted(conv.id) ? h('span', { class: 'conv-muted', title: 'Notifications muted' }) : null),
+          quiet ? h('span', { class: 'conv-muted', title: 'Muted' }) : null),
         h('span', { class: 'conv-time' }, conv.last_message ? shortWhen(conv.last_message.created_at) : '')),
       h('span', { class: 'conv-bottom' },
         h('span', { class: 'conv-preview' }, previewOf(conv)),
@@ -960,6 +993,26 @@ function renderChatHead() {
     sub = `${conv.member_count} ${conv.member_count === 1 ? 'member' : 'members'}`;
   }
   $('chat-sub').textContent = sub;
+  // A direct chat with someone I blocked says so where I write, with the way back.
+  const peer = conv.kind === 'direct' ? peerOf(conv) : null;
+  const blocked = Boolean(peer && state.blocked.has(peer.id));
+  $('blocked-note').hidden = !blocked;
+  if (blocked) $('blocked-text').textContent = `You blocked ${peer.display_name}: they cannot send you direct messages, and you do not see them typing.`;
+}
+
+async function setBlocked(userId, blocked) {
+  const user = state.users.get(userId);
+  const name = user ? user.display_name : 'this person';
+  if (blocked && !window.confirm(`Block ${name}? They will not be able to send you direct messages, and you will not see them typing. They are not told.`)) return;
+  try {
+    await call(blocked ? 'PUT' : 'DELETE', `/blocks/${userId}`);
+    if (blocked) state.blocked.add(userId); else state.blocked.delete(userId);
+    announce(blocked ? `${name} is blocked.` : `${name} is unblocked.`);
+  } catch (err) {
+    if ($('info-dialog').open) $('info-error').textContent = err.message; else flash(err.message);
+  }
+  renderChatHead();
+  if ($('info-dialog').open) renderInfo();
 }
 
 // ---------------------------------------------------------------- the message list
@@ -1050,6 +1103,13 @@ function messageNode(conv, m, first, group) {
     meta.append(h('span', { class: 'msg-actions' },
       h('button', { type: 'button', onclick: () => editMessage(m), 'aria-label': 'Edit message' }, 'Edit'),
       h('button', { type: 'button', onclick: () => deleteMessage(m), 'aria-label': 'Delete message' }, 'Delete')));
+  } else if (!mine && !m.deleted && !m.pending) {
+    // Anyone may report; a hub admin may also delete it.
+    meta.append(h('span', { class: 'msg-actions' },
+      h('button', { type: 'button', onclick: () => reportMessage(m), 'aria-label': 'Report message' }, 'Report'),
+      state.me.is_admin
+        ? h('button', { type: 'button', onclick: () => deleteMessage(m), 'aria-label': 'Delete message (admin)' }, 'Delete')
+        : null));
   }
   if (m.pending && m.state === 'failed') {
     meta.append(h('span', { class: 'msg-actions always' },
@@ -1367,12 +1427,36 @@ async function submitEdit(event) {
 }
 
 async function deleteMessage(m) {
-  if (!window.confirm('Delete this message for everyone?')) return;
+  const whose = m.sender_id === state.me.id ? 'this message' : `this message by ${userName(m.sender_id)}`;
+  if (!window.confirm(`Delete ${whose} for everyone?`)) return;
   try {
     const ack = await request({ type: 'delete', message_id: m.id });
     replaceMessage(ack.message);
   } catch (err) {
     flash(err.message);
+  }
+}
+
+let reporting = null;
+
+function reportMessage(m) {
+  reporting = m;
+  const files = m.attachments || [];
+  $('report-quote').textContent = m.body.trim() ? m.body : filesSummary(files);
+  $('report-reason').value = '';
+  $('report-error').textContent = '';
+  $('report-dialog').showModal();
+  $('report-reason').focus();
+}
+
+async function submitReport(event) {
+  event.preventDefault();
+  try {
+    await call('POST', `/messages/${reporting.id}/report`, { reason: $('report-reason').value.trim() });
+    $('report-dialog').close();
+    flash('Reported. The hub\'s admins will have a look.');
+  } catch (err) {
+    $('report-error').textContent = err.message;
   }
 }
 
@@ -1386,9 +1470,10 @@ function renderMe() {
   slot.replaceWith(Object.assign(avatar(me.display_name, me.id, { presence: 'online' }), { id: 'me-avatar' }));
 }
 
+/** The people I can start a chat with or add: everyone else, but not disabled accounts. */
 function otherUsers() {
   return [...state.users.values()]
-    .filter((u) => u.id !== state.me.id)
+    .filter((u) => u.id !== state.me.id && !u.disabled)
     .sort((a, b) => a.display_name.localeCompare(b.display_name));
 }
 
@@ -1397,7 +1482,8 @@ function personRow(user, extra) {
   face.dataset.userId = String(user.id);
   return [face,
     h('span', { class: 'who' }, h('span', {}, user.display_name),
-      h('span', { class: 'muted small' }, `@${user.username}${user.status_text ? ` · ${user.status_text}` : ''}`)),
+      h('span', { class: 'muted small' }, `@${user.username}${user.disabled ? ' · account disabled'
+        : user.status_text ? ` · ${user.status_text}` : ''}`)),
     extra];
 }
 
@@ -1542,9 +1628,16 @@ function renderInfo() {
     .filter((r) => r.user)
     .sort((a, b) => a.user.display_name.localeCompare(b.user.display_name))
     .map(({ m, user }) => h('li', {}, ...personRow(user,
-      h('span', { class: 'role' }, m.role === 'admin' ? 'admin' : ''),
+      h('span', { class: 'role' }, [m.role === 'admin' ? 'admin' : '', state.blocked.has(user.id) ? 'blocked' : '']
+        .filter(Boolean).join(' · ')),
     ), admin && user.id !== state.me.id
       ? h('button', { type: 'button', onclick: () => removeMember(conv.id, user.id), 'aria-label': `Remove ${user.display_name}` }, 'Remove')
+      : null, conv.kind !== 'direct' && user.id !== state.me.id
+      ? h('button', {
+        type: 'button',
+        onclick: () => setBlocked(user.id, !state.blocked.has(user.id)),
+        'aria-label': `${state.blocked.has(user.id) ? 'Unblock' : 'Block'} ${user.display_name}`,
+      }, state.blocked.has(user.id) ? 'Unblock' : 'Block')
       : null));
   $('info-members').replaceChildren(...rows);
   const add = $('add-member-form');
@@ -1552,7 +1645,16 @@ function renderInfo() {
   add.hidden = !admin || candidates.length === 0;
   add.user.replaceChildren(...candidates.map((u) => h('option', { value: String(u.id) }, u.display_name)));
   $('leave-group').hidden = conv.kind !== 'group';
-  renderNotifySettings();
+  const peer = conv.kind === 'direct' ? peerOf(conv) : null;
+  const block = $('block-peer');
+  block.hidden = !peer;
+  if (peer) {
+    const blocked = state.blocked.has(peer.id);
+    block.textContent = blocked ? `Unblock ${peer.display_name}` : `Block ${peer.display_name}`;
+    block.className = blocked ? '' : 'danger';
+    block.dataset.userId = String(peer.id);
+  }
+  $('conv-mute').checked = isMuted(conv.id);
 }
 
 async function removeMember(convId, userId) {
@@ -1697,7 +1799,22 @@ function wireStatic() {
     muted_until: e.target.dataset.muted === 'yes' ? null : Date.now() + 3600 * 1000,
   }));
   $('conv-mute').addEventListener('change', (e) => {
-    if (state.active !== null) changeNotify({ conversation: { id: state.active, muted: e.target.checked } });
+    if (state.active !== null) setMuted(state.active, e.target.checked);
+  });
+  $('block-peer').addEventListener('click', (e) => {
+    const id = Number(e.target.dataset.userId);
+    if (id) setBlocked(id, !state.blocked.has(id));
+  });
+  $('blocked-unblock').addEventListener('click', () => {
+    const peer = peerOf(state.convs.get(state.active) || {});
+    if (peer) setBlocked(peer.id, false);
+  });
+  $('report-form').addEventListener('submit', submitReport);
+  wireAdmin({
+    call,
+    me: () => state.me,
+    userName,
+    convName: (id) => (state.convs.has(id) ? convName(state.convs.get(id)) : 'a conversation you are not in'),
   });
   $('edit-form').addEventListener('submit', submitEdit);
   $('rename-form').addEventListener('submit', submitRename);

@@ -136,6 +136,8 @@ pub struct Place {
     pub direct: bool,
     /// The conversation's name (`# general`, a group's name); `None` for direct chats.
     pub name: Option<String>,
+    /// I muted it on the hub (`PUT /conversations/{id}/mute`), from any of my devices.
+    pub muted: bool,
 }
 
 /// Who I am, for mentions.
@@ -200,7 +202,8 @@ pub fn decide(
     if attention.focused && attention.conversation == Some(message.conversation_id) {
         return None;
     }
-    if settings.muted_at(now)
+    if place.muted
+        || settings.muted_at(now)
         || settings
             .muted_conversations
             .contains(&message.conversation_id)
@@ -279,6 +282,7 @@ mod tests {
         Place {
             direct: false,
             name: Some(name.into()),
+            muted: false,
         }
     }
 
@@ -286,6 +290,7 @@ mod tests {
         Place {
             direct: true,
             name: None,
+            muted: false,
         }
     }
 
@@ -370,6 +375,17 @@ mod tests {
         assert!(check(&s, 6, "x", &direct(), AWAY, 2_000).is_none());
         // The hour is over.
         assert!(check(&s, 6, "x", &direct(), AWAY, 3_601_000).is_some());
+        // Muted on the hub (from this device or another): quiet whatever the level, even
+        // for a mention.
+        let hub_muted = Place {
+            muted: true,
+            ..group("Ops")
+        };
+        let mut s = NotifySettings::default();
+        assert!(check(&s, 7, "@ada look", &hub_muted, AWAY, 0).is_none());
+        s.level = NotifyLevel::DirectAndMentions;
+        assert!(check(&s, 7, "@ada look", &hub_muted, AWAY, 0).is_none());
+        assert!(check(&s, 7, "@ada look", &group("Ops"), AWAY, 0).is_some());
     }
 
     #[test]

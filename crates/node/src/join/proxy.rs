@@ -163,6 +163,51 @@ fn cacheable(path: &str) -> Option<Cacheable> {
     }
 }
 
+/// `conversations/{id}/mute`: the conversation whose mute was set.
+fn muted_conversation(path: &str) -> Option<ConversationId> {
+    match path.split('/').collect::<Vec<_>>().as_slice() {
+        ["conversations", id, "mute"] => id.parse().ok(),
+        _ => None,
+    }
+}
+
+/// The hub accepted `{"muted": bool}` for conversation `id`: the kept conversation list says
+/// so at once, since desktop notifications follow it (the list is fetched again only on the
+/// next start or reconnect).
+fn keep_mute(joined: &Joined, id: ConversationId, sent: &[u8]) {
+    #[derive(serde::Deserialize)]
+    struct Mute {
+        muted: bool,
+    }
+    let (Ok(Mute { muted }), Some(raw)) = (
+        serde_json::from_slice::<Mute>(sent),
+        joined.store.cache_get("conversations"),
+    ) else {
+        return;
+    };
+    let Ok(Value::Array(mut list)) = serde_json::from_slice::<Value>(&raw) else {
+        return;
+    };
+    let Some(summary) = list
+        .iter_mut()
+        .find(|s| s.get("id").and_then(Value::as_i64) == Some(id))
+    else {
+        return;
+    };
+    summary["muted"] = muted.into();
+    let kept = serde_json::to_vec(&list)
+        .map_err(|e| e.to_string())
+        .and_then(|b| {
+            joined
+                .store
+                .cache_put("conversations", &b)
+                .map_err(|e| e.to_string())
+        });
+    if let Err(err) = kept {
+        tracing::warn!("cannot keep the mute of conversation {id}: {err}");
+    }
+}
+
 fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
     let mut response = Response::new(body.into());
     *response.status_mut() = status;
@@ -182,6 +227,7 @@ pub(crate) async fn forward(
     body: Bytes,
 ) -> Response {
     let url = hub_url(&joined, &path, &query);
+    let sent = body.clone(); // shares the bytes
     let mut request = joined.http.request(method.clone(), &url).body(body);
     for name in REQUEST_HEADERS {
         if let Some(value) = headers.get(&name) {
@@ -217,7 +263,7 @@ pub(crate) async fn forward(
     };
 
     if status.is_success() {
-        remember(&joined, &path, &method, &headers, &query, &body).await;
+        remember(&joined, &path, &method, &headers, &query, &sent, &body).await;
     }
 
     let mut response = Response::new(body.into());
@@ -227,14 +273,22 @@ pub(crate) async fn forward(
 }
 
 /// Side effects of a successful answer: sessions, and what to keep for offline reading.
+/// `sent` is the request's body, `body` the answer's.
 async fn remember(
     joined: &Arc<Joined>,
     path: &str,
     method: &Method,
     headers: &HeaderMap,
     query: &str,
+    sent: &[u8],
     body: &[u8],
 ) {
+    if method == Method::PUT && joined.carries_session(headers) {
+        if let Some(id) = muted_conversation(path) {
+            keep_mute(joined, id, sent);
+            return;
+        }
+    }
     match (method, path) {
         (&Method::POST, "auth/login" | "auth/register") => {
             if let Ok(session) = serde_json::from_slice::<SessionResponse>(body) {

@@ -215,6 +215,7 @@ impl Joined {
         let quick = notify::Place {
             direct: true,
             name: None,
+            muted: false,
         };
         notify::decide(&settings, &me, message, "", &quick, attention, now_millis())?;
         let sender = self.user_name(message.sender_id).await;
@@ -245,31 +246,35 @@ impl Joined {
     }
 
     async fn place(&self, id: ConversationId) -> notify::Place {
+        // The kept list has my `muted` flag; a conversation missing from it is new to this
+        // node (and so not muted yet).
         let cached = self
             .store
             .cache_get("conversations")
             .and_then(|raw| serde_json::from_slice::<Vec<ConversationSummary>>(&raw).ok())
             .and_then(|all| all.into_iter().find(|c| c.conversation.id == id))
-            .map(|c| c.conversation);
+            .map(|c| (c.conversation, c.muted));
         let conversation = match cached {
             Some(c) => Some(c),
             None => self
                 .ask_hub::<ConversationDetail>(&format!("conversations/{id}"))
                 .await
-                .map(|d| d.conversation),
+                .map(|d| (d.conversation, false)),
         };
         match conversation {
-            Some(c) => notify::Place {
+            Some((c, muted)) => notify::Place {
                 direct: c.kind == ConversationKind::Direct,
                 name: match c.kind {
                     ConversationKind::Direct => None,
                     ConversationKind::General => Some("# general".into()),
                     _ => c.name,
                 },
+                muted,
             },
             None => notify::Place {
                 direct: false,
                 name: None,
+                muted: false,
             },
         }
     }
