@@ -59,7 +59,7 @@ pub async fn run(state: &Arc<HubState>) {
             file_records = total.files,
             files_removed = removed,
             retention_days = days,
-            "retention: deleted what was older than kept"
+            "retention: deleted messages and files older than retention_days"
         );
     }
 }

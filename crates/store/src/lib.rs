@@ -189,8 +189,15 @@ impl Store {
                 path.display()
             )));
         }
-        if found < known {
-            tracing::info!("migrating the store from schema {found} to {known}");
+        if found > 0 && found < known {
+            // An upgrade: keep the store as the older Chinwag left it, beside it, before
+            // touching it. No copy, no migration.
+            let kept = backup_before_migrating(path, found, known)?;
+            tracing::info!(
+                "migrating the store from schema {found} to {known}; the store as it was is kept \
+                 in {} (`chinwag restore` it to go back)",
+                kept.display()
+            );
         }
         schema::migrations().to_latest(&mut conn)?;
         tx::bootstrap(&conn)?;
@@ -272,6 +279,22 @@ impl Inner {
         }
         result
     }
+}
+
+/// Copies the database at `path` (schema `found`) to `chinwag.db.before-vKNOWN-MILLIS`
+/// beside it with SQLite's backup API, verified, and returns the copy's path.
+fn backup_before_migrating(path: &Path, found: i64, known: i64) -> Result<std::path::PathBuf> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".before-v{known}-{}", now_millis()));
+    let dest = path.with_file_name(name);
+    admin::backup(path, &dest).map_err(|e| {
+        StoreError::Unavailable(format!(
+            "{} (schema {found}) needs migrating to schema {known}, and a backup is made \
+             first, but it failed, so nothing was changed: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(dest)
 }
 
 fn open_connection(path: &Path, read_only: bool) -> Result<Connection> {

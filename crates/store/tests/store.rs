@@ -344,6 +344,67 @@ async fn checkpoints_run_off_the_writer_and_once_more_on_close() {
 }
 
 #[test]
+fn an_upgrade_keeps_a_verified_copy_of_the_older_store_before_migrating() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("chinwag.db");
+    let known = chinwag_store::schema::migrations_count();
+    let kept_copies = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir.path())
+            .expect("dir")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&format!("chinwag.db.before-v{known}-")))
+            })
+            .collect()
+    };
+    // A new store, and reopening an up-to-date one, make no copy.
+    let noop = || Arc::new(|_: &[Committed]| {});
+    let store = Store::open(&path, StoreConfig::default(), noop()).expect("new");
+    drop(store);
+    let store = Store::open(&path, StoreConfig::default(), noop()).expect("reopened");
+    drop(store);
+    assert!(kept_copies().is_empty());
+    std::fs::remove_file(&path).expect("removed");
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(format!("chinwag.db{suffix}")));
+    }
+
+    // A store an older Chinwag left at schema 1, with a message in it.
+    let mut conn = rusqlite::Connection::open(&path).expect("opens");
+    chinwag_store::schema::migrations()
+        .to_version(&mut conn, 1)
+        .expect("schema 1");
+    conn.execute_batch(
+        "INSERT INTO users (id, username, display_name, password_hash, is_admin, created_at)
+           VALUES (1, 'ada', 'Ada', 'x', 1, 1);
+         INSERT INTO conversations (id, kind, name, created_by, created_at, last_seq, last_activity_at)
+           VALUES (1, 'general', 'general', 1, 1, 1, 1);
+         INSERT INTO messages (id, conversation_id, seq, sender_id, client_id, body, created_at)
+           VALUES (1, 1, 1, 1, 'c1', 'from the old days', 1);",
+    )
+    .expect("old data");
+    drop(conn);
+
+    let store = Store::open(&path, StoreConfig::default(), noop()).expect("migrates");
+    drop(store);
+    let kept = kept_copies();
+    assert_eq!(kept.len(), 1, "one copy: {kept:?}");
+    let summary = chinwag_store::admin::verify(&kept[0]).expect("the copy verifies");
+    assert_eq!((summary.schema_version, summary.messages), (1, 1));
+    let migrated = rusqlite::Connection::open(&path).expect("opens");
+    let version: i64 = migrated
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, known);
+    let body: String = migrated
+        .query_row("SELECT body FROM messages WHERE id = 1", [], |r| r.get(0))
+        .expect("kept");
+    assert_eq!(body, "from the old days");
+}
+
+#[test]
 fn a_store_from_a_newer_chinwag_is_refused_with_both_versions() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("hub.db");
