@@ -753,6 +753,15 @@ test('phone width: one column, list then chat', async () => {
     await bob.reload();
     await bob.waitForSelector('#conversation-list button');
     await shot(bob, 'list-dark-phone');
+    // Alice is the hub's admin: her header has one more button, and still fits.
+    await alice.bringToFront();
+    await until(alice, () => !document.getElementById('open-admin').hidden);
+    const header = await alice.evaluate(() => {
+      const head = document.querySelector('.sidebar-head');
+      return { scroll: head.scrollWidth, client: head.clientWidth };
+    });
+    assert.ok(header.scroll <= header.client, `the header fits: ${JSON.stringify(header)}`);
+    await shot(alice, 'list-light-phone-admin');
     await startDirect(bob, 'Alice Archer');
     await send(bob, 'Hello from a small screen, with a fairly long line to show wrapping works.');
     assert.equal(await bob.isVisible('#conversation-list'), false, 'the list makes way for the chat');
