@@ -96,6 +96,12 @@ struct Cli {
           value_parser = clap::value_parser!(u32).range(0..=36_500))]
     retention_days: u32,
 
+    /// Sign out sessions not used for this many days; an open connection counts as use
+    /// (0: sessions last until sign-out).
+    #[arg(long, env = "CHINWAG_SESSION_IDLE_DAYS", default_value_t = 90, value_name = "DAYS",
+          value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    session_idle_days: u32,
+
     /// Another web origin allowed to open WebSockets (repeatable), e.g. http://intranet:8080.
     #[arg(
         long = "allow-origin",
@@ -436,6 +442,14 @@ async fn hub_admin(command: HubAdmin, dir: PathBuf) -> anyhow::Result<()> {
                             format!("{} days", s.retention_days)
                         }
                     );
+                    println!(
+                        "sessions       {}",
+                        if s.session_idle_days == 0 {
+                            "kept until sign-out".to_owned()
+                        } else {
+                            format!("signed out after {} idle days", s.session_idle_days)
+                        }
+                    );
                 }
                 eprintln!("stats: {} ({via})", dir.display());
             }
@@ -708,6 +722,12 @@ fn settings(
         file.retention.days,
         cli.retention_days,
     );
+    let session_idle_days = m.take(
+        "sessions.idle_days",
+        "session_idle_days",
+        file.sessions.idle_days,
+        cli.session_idle_days,
+    );
     Ok(Settings {
         bind,
         data_dir,
@@ -721,6 +741,7 @@ fn settings(
         max_upload_mb,
         messages_per_second,
         retention_days,
+        session_idle_days,
         sources: m.sources,
         file: cli.config.clone(),
     })

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chinwag_hub::HubConfig;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::{config, Api, Session, TestHub, Ws, WAIT};
 
@@ -546,6 +546,65 @@ async fn an_interrupted_upload_leaves_nothing_behind() {
     std::fs::write(dir.path().join("files/tmp/leftover"), b"half").expect("write");
     let hub = TestHub::start_in(config(), dir).await;
     assert_eq!(temporary_files(hub.dir.path()), 0);
+}
+
+#[tokio::test]
+async fn a_stalled_upload_is_answered_408_and_leaves_nothing_behind() {
+    let mut cfg = config();
+    cfg.upload_idle_timeout = Duration::from_millis(500);
+    let hub = TestHub::start_with(cfg).await;
+    let alice = hub.api().register("alice").await;
+    let mut socket = tokio::net::TcpStream::connect(hub.addr)
+        .await
+        .expect("connects");
+    let head = format!(
+        "POST /api/v1/conversations/1/files?name=slow.bin HTTP/1.1\r\nHost: {}\r\n\
+         Authorization: Bearer {}\r\nContent-Length: 100000\r\n\r\n",
+        hub.addr, alice.token
+    );
+    socket.write_all(head.as_bytes()).await.expect("head");
+    socket.write_all(&noise(1000, 9)).await.expect("a little");
+    socket.flush().await.expect("flush");
+    // Then nothing more: the client holds the connection open without sending.
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(WAIT, socket.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the hub never gave up on the stalled upload");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "answered: {answer}");
+    assert!(answer.contains(r#""code":"timeout""#), "answered: {answer}");
+    assert!(
+        answer.contains("no bytes arrived for 0.5 seconds"),
+        "{answer}"
+    );
+    assert_eq!(temporary_files(hub.dir.path()), 0);
+    assert!(stored_contents(hub.dir.path()).is_empty());
+
+    // An upload that keeps arriving, however slowly, is not cut off: the limit is on
+    // silence, not on the whole transfer (five pieces, 300 ms apart, take longer than it).
+    let mut socket = tokio::net::TcpStream::connect(hub.addr)
+        .await
+        .expect("connects");
+    let head = format!(
+        "POST /api/v1/conversations/1/files?name=trickle.bin HTTP/1.1\r\nHost: {}\r\n\
+         Authorization: Bearer {}\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n",
+        hub.addr, alice.token
+    );
+    socket.write_all(head.as_bytes()).await.expect("head");
+    for piece in 0..5 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        socket
+            .write_all(&noise(1000, piece))
+            .await
+            .expect("a piece");
+        socket.flush().await.expect("flush");
+    }
+    let mut answer = Vec::new();
+    tokio::time::timeout(WAIT, socket.read_to_end(&mut answer))
+        .await
+        .expect("answered")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 201"), "answered: {answer}");
 }
 
 #[tokio::test]

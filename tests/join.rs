@@ -23,6 +23,11 @@ struct TestNode {
 
 impl TestNode {
     async fn start(dir: &Path, hub: SocketAddr) -> TestNode {
+        Self::start_keeping(dir, hub, None).await
+    }
+
+    /// Like [`TestNode::start`], with a log of `keep` events instead of the default.
+    async fn start_keeping(dir: &Path, hub: SocketAddr, keep: Option<usize>) -> TestNode {
         let address = HubAddress::parse(&hub.to_string()).expect("address");
         // sled holds a lock until every handle of the last run is gone; wait for it.
         let mut store = None;
@@ -35,7 +40,10 @@ impl TestNode {
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         }
-        let store = store.expect("node state opens");
+        let mut store = store.expect("node state opens");
+        if let Some(keep) = keep {
+            store = store.with_log_keep(keep);
+        }
         let joined = Joined::open_with_backoff(
             store,
             address,
@@ -314,6 +322,80 @@ async fn a_local_connection_resumes_from_the_node_without_gaps() {
         .filter_map(|f| f["event"]["message"]["body"].as_str())
         .collect();
     assert_eq!(got, ["two", "three"]);
+    node.stop().await;
+    hub.stop().await;
+}
+
+/// Authenticates on `url` resuming from `cursor`; the replayed events and the `synced` frame.
+async fn resume_raw(url: &str, session: &Session, cursor: i64) -> (Vec<Value>, Value) {
+    let mut ws = Ws {
+        socket: raw_socket(url, None).await.expect("connects"),
+        ready: Value::Null,
+        last_event_id: cursor,
+    };
+    ws.send(json!({"type": "auth", "token": session.token, "resume_from": cursor}))
+        .await;
+    assert_eq!(ws.next().await["type"], "ready");
+    let mut replayed = Vec::new();
+    loop {
+        let frame = ws.next().await;
+        match frame["type"].as_str() {
+            Some("synced") => return (replayed, frame),
+            Some("event") => replayed.push(frame),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_window_resuming_from_before_the_nodes_log_is_told_to_reload() {
+    let hub = TestHub::start().await;
+    let node_dir = tempfile::tempdir().expect("dir");
+    let node = TestNode::start_keeping(node_dir.path(), hub.addr, Some(10)).await;
+    let alice = node.api().register("alice").await;
+    let bob = hub.api().register("bob").await;
+    node.online().await;
+    let conv = node.api().direct(&alice, &bob).await;
+    let (mut a, _) = Ws::connect_url(&node.ws_url(), &alice, None).await;
+    hub.api().send(&bob, conv, "c-0", "m0").await;
+    a.message("m0").await;
+    let old_cursor = a.last_event_id;
+    // Far more events than the node keeps arrive while this window is away.
+    for n in 1..=27 {
+        hub.api()
+            .send(&bob, conv, &format!("c-{n}"), &format!("m{n}"))
+            .await;
+    }
+    // A second window sees the next live; its cursor is within what is kept.
+    let (mut b, _) = Ws::connect_url(&node.ws_url(), &alice, None).await;
+    hub.api().send(&bob, conv, "c-28", "m28").await;
+    b.message("m28").await;
+    let recent = b.last_event_id;
+    drop(b);
+    for n in 29..=30 {
+        hub.api()
+            .send(&bob, conv, &format!("c-{n}"), &format!("m{n}"))
+            .await;
+    }
+    a.message("m30").await;
+    // Resuming from within the log replays exactly what was missed.
+    let (replayed, synced) = resume_raw(&node.ws_url(), &alice, recent).await;
+    let got: Vec<&str> = replayed
+        .iter()
+        .filter_map(|f| f["event"]["message"]["body"].as_str())
+        .collect();
+    assert_eq!(got, ["m29", "m30"]);
+    assert!(synced.get("reset").is_none(), "{synced}");
+    drop(a);
+    // From before the log: nothing replayed (it would have a hole), and told to reload.
+    let (replayed, synced) = resume_raw(&node.ws_url(), &alice, old_cursor).await;
+    assert!(replayed.is_empty(), "{replayed:?}");
+    assert_eq!(synced["reset"], true, "{synced}");
+    let newest = synced["last_event_id"].as_i64().expect("id");
+    assert!(newest > old_cursor);
+    // Reloading from REST as told gives every message.
+    let history = node.api().all_messages(&alice, conv).await;
+    assert_eq!(history.len(), 31);
     node.stop().await;
     hub.stop().await;
 }
@@ -972,6 +1054,32 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
         assert_eq!(status, 204, "{reply}");
         let notice = first.notice(&message(general, "@dana lunch?"), away).await;
         assert_eq!(notice.is_none(), quiet, "muted on the hub: {muted}");
+    }
+    // Muted on another device (straight on the hub): the hub tells this node's connection,
+    // which stays quiet from then on, and speaks again once it is unmuted there.
+    for muted in [true, false] {
+        let other_device = api
+            .call(
+                "PUT",
+                &format!("/conversations/{general}/mute"),
+                Some(&token),
+                Some(json!({ "muted": muted })),
+            )
+            .await;
+        assert_eq!(other_device.status, 204);
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while first
+            .notice(&message(general, "@dana lunch?"), away)
+            .await
+            .is_none()
+            != muted
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the node never heard of the mute ({muted}) set on another device"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     // Hostile or malformed changes are refused whole and change nothing.

@@ -751,6 +751,26 @@ async fn moderation_mute_block_and_report_end_to_end() {
         api.get("/blocks", &alice.token).await.body["blocked"],
         json!([bob.id])
     );
+    // Her other devices learn it at once; Bob is not told.
+    let mut a2 = crate::common::Ws::connect(&hub, &alice).await;
+    let again = api
+        .call(
+            "PUT",
+            &format!("/blocks/{}", bob.id),
+            Some(&alice.token),
+            None,
+        )
+        .await;
+    assert_eq!(again.status, 204, "blocking twice is the same as once");
+    for ws in [&mut a, &mut a2] {
+        let frame = ws.frame("blocked").await;
+        assert_eq!(
+            frame,
+            json!({"type": "blocked", "user_id": bob.id, "blocked": true})
+        );
+    }
+    b.assert_none("a block notice", |f| f["type"] == "blocked")
+        .await;
     let refused = api.send(&bob, direct, "dm-1", "hello?").await;
     assert_eq!(refused.status, 403, "{:?}", refused.body);
     assert_eq!(refused.code(), "forbidden");
@@ -816,7 +836,18 @@ async fn moderation_mute_block_and_report_end_to_end() {
             .await
         }
     };
+    let mut c2 = crate::common::Ws::connect(&hub, &carol).await;
     assert_eq!(mute(true).await.status, 204);
+    // Every one of her connections hears it at once; nobody else does.
+    for ws in [&mut c, &mut c2] {
+        let frame = ws.frame("muted").await;
+        assert_eq!(
+            frame,
+            json!({"type": "muted", "conversation_id": group, "muted": true})
+        );
+    }
+    a.assert_none("someone else's mute", |f| f["type"] == "muted")
+        .await;
     let summaries = api.get("/conversations", &carol.token).await.body;
     let team = summaries
         .as_array()
@@ -835,6 +866,7 @@ async fn moderation_mute_block_and_report_end_to_end() {
         .await;
     assert_eq!(bad.status, 400);
     assert_eq!(mute(false).await.status, 204);
+    assert_eq!(c2.frame("muted").await["muted"], false);
 
     // Carol reports Bob's message; the hub admin sees it, resolves it and deletes the message
     // in a group he is not in.
@@ -927,4 +959,108 @@ async fn moderation_mute_block_and_report_end_to_end() {
         .await;
     assert_eq!(unknown.status, 400);
     hub.stop().await;
+}
+
+/// Sets the `used_at` of every session of `username` to `days` ago.
+fn idle(db: &Path, username: &str, days: i64) {
+    let conn = rusqlite::Connection::open(db).expect("opens");
+    conn.busy_timeout(Duration::from_secs(5)).expect("timeout");
+    let at = chinwag_store::now_millis() - days * 86_400_000;
+    let changed = conn
+        .execute(
+            "UPDATE sessions SET used_at = ?1
+             WHERE user_id = (SELECT id FROM users WHERE username = ?2)",
+            rusqlite::params![at, username],
+        )
+        .expect("ages");
+    assert_eq!(changed, 1, "{username} has one session");
+}
+
+fn sessions_of(db: &Path, username: &str) -> Vec<i64> {
+    let conn = rusqlite::Connection::open(db).expect("opens");
+    conn.busy_timeout(Duration::from_secs(5)).expect("timeout");
+    let mut stmt = conn
+        .prepare(
+            "SELECT used_at FROM sessions
+             WHERE user_id = (SELECT id FROM users WHERE username = ?1)",
+        )
+        .expect("prepares");
+    let rows = stmt.query_map([username], |r| r.get(0)).expect("queries");
+    rows.collect::<rusqlite::Result<_>>().expect("reads")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_left_idle_past_the_limit_are_signed_out_and_open_ones_are_kept() {
+    let hub = TestHub::start().await;
+    let api = hub.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let carol = api.register("carol").await;
+    let dave = api.register("dave").await;
+    let dir = hub.stop().await;
+    let db = dir.path().join("chinwag.db");
+    idle(&db, "alice", 91); // past the 90-day limit
+    idle(&db, "bob", 89); // inside it
+    idle(&db, "carol", 400);
+
+    let config = HubConfig {
+        session_idle_days: 90,
+        ..crate::common::config()
+    };
+    let hub = TestHub::start_in(config, dir).await;
+    let api = hub.api();
+    // Dave's session is fresh; he keeps a connection open while it is made to look idle.
+    let _dave_online = crate::common::Ws::connect(&hub, &dave).await;
+    assert_eq!(
+        sessions_of(&db, "carol").len(),
+        1,
+        "the first sweep ran too early for this test to show anything"
+    );
+    idle(&db, "dave", 120);
+
+    // An expired session is refused at once, before any sweep, over REST and WebSocket.
+    let refused = api.get("/me", &alice.token).await;
+    assert_eq!((refused.status, refused.code()), (401, "unauthorized"));
+    let mut socket = crate::common::raw_socket(&hub.ws_url(), None)
+        .await
+        .expect("connects");
+    use futures_util::{SinkExt, StreamExt};
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::Text(
+            json!({"type": "auth", "token": carol.token})
+                .to_string()
+                .into(),
+        ))
+        .await
+        .expect("sent");
+    let answer = socket.next().await.expect("answer").expect("frame");
+    assert!(
+        answer.to_text().unwrap_or("").contains("unauthorized"),
+        "{answer:?}"
+    );
+    // A session used inside the limit works, and is marked as used now.
+    assert_eq!(api.get("/me", &bob.token).await.status, 200);
+    let now = chinwag_store::now_millis();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while sessions_of(&db, "bob")[0] < now - 60_000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "bob's use never recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The first sweep (soon after start) deletes the idle sessions, and keeps Dave's because
+    // his connection is open.
+    while !sessions_of(&db, "carol").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "idle sessions kept");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(sessions_of(&db, "alice").is_empty());
+    let dave_used = sessions_of(&db, "dave");
+    assert_eq!(dave_used.len(), 1, "the open connection's session is kept");
+    assert!(dave_used[0] >= now - 60_000, "and marked as used");
+    assert_eq!(api.get("/me", &dave.token).await.status, 200);
+    // Signing in again gives a working session.
+    let alice = api.login("alice").await;
+    assert_eq!(api.get("/me", &alice.token).await.status, 200);
 }

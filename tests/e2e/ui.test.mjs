@@ -2,7 +2,10 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, statSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  mkdtempSync, writeFileSync, statSync, rmSync, openSync, writeSync, closeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -462,6 +465,73 @@ test('the UI survives a hub restart without losing or doubling a message', async
   });
 });
 
+test('a message written while the hub's disk is full waits, says why, and goes once there is room', async () => {
+  // The hub's data directory on a small tmpfs of its own (the suite runs as root).
+  const disk = mkdtempSync(path.join(tmpdir(), 'chinwag-e2e-disk-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', disk]);
+  const hub = new Hub(path.join(disk, 'data'));
+  const pages = [];
+  try {
+    await hub.spawn('127.0.0.1:0');
+    const alice = await person(browser, hub);
+    const bob = await person(browser, hub);
+    pages.push(alice, bob);
+    await register(alice, 'alice', 'Alice Archer');
+    await register(bob, 'bob', 'Bob Baker');
+    await startDirect(alice, 'Bob Baker');
+    await openConversation(bob, 'Alice Archer');
+    await send(alice, 'before the disk filled');
+    await until(bob, () => document.querySelectorAll('#messages .bubble').length === 1);
+
+    // Fill the disk, then use up the room SQLite had already taken, until the hub refuses.
+    const filler = path.join(disk, 'filler');
+    const fd = openSync(filler, 'w');
+    const block = Buffer.alloc(64 * 1024, 7);
+    try {
+      for (;;) writeSync(fd, block);
+    } catch (err) {
+      assert.equal(err.code, 'ENOSPC');
+    } finally {
+      closeSync(fd);
+    }
+    const token = await bob.evaluate(() => localStorage.getItem('chinwag.token'));
+    const conv = (await (await fetch(`${hub.url}api/v1/conversations`, { headers: { authorization: `Bearer ${token}` } })).json())
+      .find((c) => c.kind === 'direct');
+    let status = 201;
+    for (let n = 0; (status === 201 || status === 429) && n < 2000; n++) {
+      const reply = await fetch(`${hub.url}api/v1/conversations/${conv.id}/messages`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ client_id: `fill-${n}`, body: 'x'.repeat(4000) }),
+      });
+      status = reply.status;
+      if (status === 429) await sleep(Number(reply.headers.get('retry-after') || 1) * 1000);
+    }
+    assert.equal(status, 503, 'the full disk refuses writes');
+
+    // Alice writes: her message waits, saying why, and is not marked as failed.
+    await alice.bringToFront();
+    await send(alice, 'written on a full disk');
+    await until(alice, () => document.querySelector('#messages .msg.pending .ticks.waiting')?.textContent.includes('disk'));
+    await shot(alice, 'disk-full-waiting-light-desktop');
+    assert.equal(await alice.locator('#messages .msg.pending .ticks.failed').count(), 0);
+
+    // Room again: it goes on its own, once, and the note is gone.
+    rmSync(filler);
+    await until(bob, () => [...document.querySelectorAll('#messages .bubble')].some((b) => b.textContent === 'written on a full disk'), undefined, 40000);
+    await until(alice, () => document.querySelectorAll('#messages .msg.pending').length === 0);
+    const mine = await alice.evaluate(() => [...document.querySelectorAll('#messages .bubble')]
+      .filter((b) => b.textContent === 'written on a full disk').length);
+    assert.equal(mine, 1);
+    for (const p of pages) assert.deepEqual(p.errors, [], 'no script errors on the page');
+  } finally {
+    for (const p of pages) await p.context().close();
+    await hub.stop('SIGKILL');
+    execFileSync('umount', [disk]);
+    rmSync(disk, { recursive: true, force: true });
+  }
+});
+
 test('hostile text in messages, names and group names is shown as text and runs nothing', async () => {
   const corpus = [
     '<img src=x onerror="window.__xss=1;alert(1)">',
@@ -621,6 +691,14 @@ test('mute quiets a conversation on every device; a blocked person cannot write 
     await carol2.uncheck('#conv-mute');
     await until(carol2, () => !document.querySelector('#conversation-list .conv-muted'));
     await carol2.keyboard.press('Escape');
+    // The first tab follows at once, without a reload; and back again.
+    await until(carol, () => !document.querySelector('#conversation-list .conv-muted'));
+    await carol2.click('#chat-info');
+    await carol2.check('#conv-mute');
+    await until(carol, () => document.querySelector('#conversation-list button[aria-label*="muted"] .conv-muted'));
+    await carol2.uncheck('#conv-mute');
+    await until(carol, () => !document.querySelector('#conversation-list .conv-muted'));
+    await carol2.keyboard.press('Escape');
 
     // Carol blocks Bob from their direct chat.
     await carol.bringToFront();
@@ -632,6 +710,9 @@ test('mute quiets a conversation on every device; a blocked person cannot write 
     await until(carol, () => !document.getElementById('blocked-note').hidden);
     assert.match(await carol.textContent('#blocked-text'), /You blocked Bob Baker/);
     assert.ok(carol.dialogsSeen.some((m) => m.startsWith('Block Bob Baker?')), 'asked before blocking');
+    // Her other tab, in the same chat, shows the block at once.
+    await startDirect(carol2, 'Bob Baker');
+    await until(carol2, () => !document.getElementById('blocked-note').hidden);
     await shot(carol, 'blocked-light-desktop');
 
     // Bob's direct message to her is refused, clearly, and kept for him to retry or discard.

@@ -12,7 +12,13 @@ import { wireAdmin, adminChanged } from './admin.js';
 const TOKEN_KEY = 'chinwag.token';
 const PAGE = 50;
 const TYPING_REFRESH_MS = 3000;
+// Send errors worth trying again by themselves: a rate limit (after the wait the hub names)
+// and a hub that cannot save right now (disk full, restarting) are retried until they pass,
+// backing off to 30 s; a hub bug (`internal`) is retried a few times, then the message is
+// marked "Not sent" with Retry and Discard.
 const RETRYABLE = new Set(['rate_limited', 'unavailable', 'internal']);
+const INTERNAL_RETRIES = 3;
+const retries = new Map(); // client_id -> attempts after an error, this page load
 
 const state = {
   watchKey: null, // the `watch` list last sent, joined
@@ -140,7 +146,7 @@ function start(token, me) {
   const conn = new Connection(token);
   state.conn = conn;
   conn.addEventListener('ready', (e) => onReady(e.detail));
-  conn.addEventListener('synced', () => onSynced());
+  conn.addEventListener('synced', (e) => onSynced(e.detail));
   conn.addEventListener('event', (e) => applyEvent(e.detail.event));
   conn.addEventListener('reply', (e) => onReply(e.detail));
   conn.addEventListener('typing', (e) => onTyping(e.detail));
@@ -148,6 +154,8 @@ function start(token, me) {
   conn.addEventListener('watching', (e) => onWatching(e.detail));
   conn.addEventListener('state', (e) => onConnectionState(e.detail));
   conn.addEventListener('link', (e) => onLinkState(e.detail));
+  conn.addEventListener('muted', (e) => onMuted(e.detail));
+  conn.addEventListener('blocked', (e) => onBlocked(e.detail));
   // The desktop app's notification was clicked: show that conversation.
   conn.addEventListener('open', (e) => {
     if (state.convs.has(e.detail.conversation_id)) openConversation(e.detail.conversation_id);
@@ -275,7 +283,12 @@ function onReady(frame) {
   renderChatHead();
 }
 
-function onSynced() {
+function onSynced(frame) {
+  if (frame && frame.reset && !state.firstSync) {
+    // Missed events were not replayed: what is loaded may be stale. Start over from REST
+    // (loadEverything below reopens the open conversation at its newest page).
+    state.history.clear();
+  }
   if (!state.firstSync) {
     // Resumed: events filled the gaps; refresh summaries so unread counts are exact.
     loadEverything();
@@ -386,6 +399,23 @@ async function setMuted(convId, muted) {
   if ($('info-dialog').open) renderInfo();
 }
 
+/** A mute set on any of my devices (this one included) shows here at once. */
+function onMuted({ conversation_id: id, muted }) {
+  const conv = state.convs.get(id);
+  if (!conv || Boolean(conv.muted) === muted) return;
+  conv.muted = muted;
+  renderList();
+  if ($('info-dialog').open && state.active === id) $('conv-mute').checked = isMuted(id);
+}
+
+/** Likewise a block or unblock. */
+function onBlocked({ user_id: id, blocked }) {
+  if (state.blocked.has(id) === blocked) return;
+  if (blocked) state.blocked.add(id); else state.blocked.delete(id);
+  renderChatHead();
+  if ($('info-dialog').open) renderInfo();
+}
+
 function renderNotifySettings() {
   const box = $('notify-settings');
   box.hidden = !state.notify;
@@ -445,12 +475,27 @@ function onReply(frame) {
   const item = state.outbox.items.find((i) => i.client_id === frame.ref);
   if (!item) return;
   if (frame.type === 'ack') {
+    retries.delete(item.client_id);
     state.outbox.remove(item.client_id);
     addMessage(frame.message);
   } else if (frame.type === 'error') {
-    if (RETRYABLE.has(frame.code)) {
-      setTimeout(() => sendItem(item), Math.max(500, frame.retry_after_ms || 2000));
+    const attempts = (retries.get(item.client_id) || 0) + 1;
+    retries.set(item.client_id, attempts);
+    const giveUp = frame.code === 'internal' && attempts > INTERNAL_RETRIES;
+    if (RETRYABLE.has(frame.code) && !giveUp) {
+      const backoff = Math.min(30000, 1000 * 2 ** Math.min(attempts, 5));
+      const wait = frame.code === 'rate_limited' ? Math.max(500, frame.retry_after_ms || 2000) : backoff;
+      const stillWaiting = frame.code === 'unavailable' ? frame.message : undefined;
+      if (stillWaiting !== item.error) {
+        state.outbox.update(item.client_id, { error: stillWaiting });
+        if (item.conversation_id === state.active) renderMessages();
+      }
+      setTimeout(() => {
+        const now = state.outbox.items.find((i) => i.client_id === item.client_id);
+        if (now && now.state !== 'failed') sendItem(now);
+      }, wait);
     } else {
+      retries.delete(item.client_id);
       state.outbox.update(item.client_id, { state: 'failed', error: frame.message });
       if (item.conversation_id === state.active) renderMessages();
     }
@@ -911,7 +956,8 @@ function refreshActive() {
   refreshMembers(id);
   // Fill any gap at the end of the loaded history (events cover it too; this is cheap).
   const hist = state.history.get(id);
-  if (hist && hist.hasNewer) return; // an older stretch is shown; newer pages load on scroll
+  if (!hist) { openConversation(id, { focus: false }); return; } // history was dropped
+  if (hist.hasNewer) return; // an older stretch is shown; newer pages load on scroll
   const last = hist && hist.list.length ? hist.list[hist.list.length - 1].seq : 0;
   call('GET', `/conversations/${id}/messages?after=${last}&limit=200`).then((page) => {
     for (const m of page.messages) addMessage(m);
@@ -1327,6 +1373,7 @@ function wireFiles() {
 function ticks(conv, m) {
   if (m.pending) {
     if (m.state === 'failed') return h('span', { class: 'ticks failed', title: m.error }, `Not sent: ${m.error}`);
+    if (m.error) return h('span', { class: 'ticks pending waiting', title: m.error }, `◷ Waiting for the hub: ${m.error}`);
     return h('span', { class: 'ticks pending', 'aria-label': 'Sending', title: 'Sending' }, '◷');
   }
   const status = receiptOf(conv.id, m.seq);
@@ -1392,6 +1439,7 @@ function sendItem(item) {
 }
 
 function retryItem(clientId) {
+  retries.delete(clientId);
   state.outbox.update(clientId, { state: 'pending', error: undefined });
   const item = state.outbox.items.find((i) => i.client_id === clientId);
   renderMessages();

@@ -121,6 +121,9 @@ export class Connection extends EventTarget {
         this.emit('event', frame);
         break;
       case 'synced':
+        // A joined node that no longer keeps the events after our cursor says `reset`:
+        // nothing was replayed, so follow from its newest and reload (the app does).
+        if (frame.reset) this.cursor = frame.last_event_id;
         this.synced = true;
         this.emit('synced', frame);
         break;
@@ -135,6 +138,8 @@ export class Connection extends EventTarget {
       case 'typing':
       case 'presence':
       case 'watching':
+      case 'muted': // I (un)muted a conversation, on this device or another
+      case 'blocked': // I (un)blocked someone, likewise
       case 'link': // only from a joined node: whether it reaches the hub
       case 'open': // only from the desktop app: a notification was clicked
         this.emit(frame.type, frame);

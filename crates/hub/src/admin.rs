@@ -177,6 +177,7 @@ pub(crate) async fn stats(state: &HubState) -> Result<HubStats, ApiError> {
         connections: state.fanout.connection_count() as u64,
         users_online: state.fanout.online_count(),
         retention_days: state.config.retention_days,
+        session_idle_days: state.config.session_idle_days,
     })
 }
 

@@ -204,6 +204,26 @@ impl Fanout {
         }
     }
 
+    /// Queues an ephemeral frame to every connection of one user.
+    pub fn to_user(&self, user_id: UserId, frame: &ServerFrame) {
+        let text = frame_text(frame);
+        let inner = self.read();
+        for conn in inner.by_user.get(&user_id).into_iter().flatten() {
+            if let Some(handle) = inner.conns.get(conn) {
+                deliver(handle, None, &text);
+            }
+        }
+    }
+
+    /// The sessions (token hashes) that have a connection open now, each once.
+    pub fn live_sessions(&self) -> Vec<Vec<u8>> {
+        let inner = self.read();
+        let mut sessions: Vec<Vec<u8>> = inner.conns.values().map(|h| h.session.clone()).collect();
+        sessions.sort_unstable();
+        sessions.dedup();
+        sessions
+    }
+
     /// Tells every connection that authenticated with this session that it was revoked.
     pub fn kick_session(&self, session: &[u8]) {
         let inner = self.read();

@@ -11,6 +11,7 @@
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Buf;
 use chinwag_proto::{ConversationId, ErrorCode, FileId, ImageInfo};
@@ -219,7 +220,11 @@ where
     let mut size = 0u64;
     let mut head = Vec::with_capacity(SNIFF_BYTES);
     let mut body = std::pin::pin!(body);
-    while let Some(chunk) = body.next().await {
+    let idle = state.config.upload_idle_timeout;
+    while let Some(chunk) = tokio::time::timeout(idle, body.next())
+        .await
+        .map_err(|_| upload_stalled(idle))?
+    {
         let mut chunk = chunk.map_err(|e| {
             ApiError::bad_request(format!("The upload was cut off before its end: {e}."))
         })?;
@@ -323,6 +328,17 @@ fn upload_too_large(limit: u64) -> ApiError {
         format!(
             "The file is larger than this hub's limit of {}.",
             human_size(limit)
+        ),
+    )
+}
+
+fn upload_stalled(idle: Duration) -> ApiError {
+    ApiError::new(
+        ErrorCode::Timeout,
+        format!(
+            "The upload stopped: no bytes arrived for {} seconds. Nothing was kept; upload \
+             again.",
+            idle.as_secs_f32()
         ),
     )
 }

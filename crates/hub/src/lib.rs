@@ -54,6 +54,8 @@ pub struct HubConfig {
     pub max_body_bytes: usize,
     /// Largest file upload, in bytes.
     pub max_upload_bytes: u64,
+    /// How long an upload's body may go without a byte before it is dropped.
+    pub upload_idle_timeout: Duration,
     pub messages_per_second: u32,
     pub message_burst: u32,
     pub typing_per_second: u32,
@@ -75,9 +77,25 @@ pub struct HubConfig {
     pub allowed_origins: Vec<String>,
     /// Messages (and their files) older than this many days are deleted; 0 keeps them all.
     pub retention_days: u32,
+    /// Sessions not used for this many days are signed out; 0 keeps them until sign-out.
+    pub session_idle_days: u32,
     /// A bearer token that acts as a hub admin (for `chinwag admin` on this machine).
     pub admin_token: Option<String>,
     pub store: StoreConfig,
+}
+
+/// A session's `used_at` is brought up to date when it is older than this (an hour), so
+/// that using a session is not a write per request.
+pub(crate) const SESSION_TOUCH_MS: i64 = 60 * 60 * 1000;
+
+impl HubConfig {
+    /// Sessions last used before this (milliseconds) have expired; 0 when they never do.
+    pub fn session_idle_cutoff(&self, now: i64) -> i64 {
+        match self.session_idle_days {
+            0 => 0,
+            days => now - i64::from(days) * 24 * 60 * 60 * 1000,
+        }
+    }
 }
 
 impl Default for HubConfig {
@@ -89,6 +107,7 @@ impl Default for HubConfig {
             max_frame_bytes: 64 * 1024,
             max_body_bytes: 64 * 1024,
             max_upload_bytes: 100 * 1024 * 1024,
+            upload_idle_timeout: Duration::from_secs(60),
             messages_per_second: 20,
             message_burst: 60,
             typing_per_second: 4,
@@ -104,6 +123,7 @@ impl Default for HubConfig {
             max_bad_frames: 20,
             allowed_origins: Vec::new(),
             retention_days: 0,
+            session_idle_days: 90,
             admin_token: None,
             store: StoreConfig::default(),
         }
@@ -373,6 +393,7 @@ pub async fn serve(
                     _ = stop.changed() => break,
                 }
                 retention::run(&state).await;
+                retention::expire_sessions(&state).await;
             }
         })
     };

@@ -15,9 +15,9 @@ use chinwag_proto::rest::{
     ReceiptRequest, RegisterRequest, RenameRequest, SendRequest, SessionResponse, SetRoleRequest,
     UpdateProfileRequest,
 };
-use chinwag_proto::{DirectoryEntry, ErrorCode, EventFrame, HubInfo, User, UserId};
+use chinwag_proto::{DirectoryEntry, ErrorCode, EventFrame, HubInfo, ServerFrame, User, UserId};
 use chinwag_store::queries::{self, PageFrom};
-use chinwag_store::validate;
+use chinwag_store::{validate, StoreError};
 use futures_util::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -201,13 +201,39 @@ pub(crate) async fn authenticate(
         .and_then(|v| v.to_str().ok());
     let token = auth::bearer(header).ok_or_else(ApiError::unauthorized)?;
     let hash = auth::token_hash(token);
-    let lookup = hash.clone();
-    let user = state
-        .store
-        .read(move |c| queries::user_for_session(c, &lookup))
+    let user = session_user(state, &hash)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
     Ok((user, hash))
+}
+
+/// The user of a live session: one that exists, was used within the hub's idle limit and
+/// belongs to an enabled account. A session last marked used over an hour ago is marked
+/// again, in the background (the answer does not wait for that write).
+pub(crate) async fn session_user(
+    state: &HubState,
+    token_hash: &[u8],
+) -> Result<Option<User>, StoreError> {
+    let now = chinwag_store::now_millis();
+    let used_since = state.config.session_idle_cutoff(now);
+    let lookup = token_hash.to_vec();
+    let found = state
+        .store
+        .read(move |c| queries::user_for_session(c, &lookup, used_since))
+        .await?;
+    let Some((user, used_at)) = found else {
+        return Ok(None);
+    };
+    if now - used_at > crate::SESSION_TOUCH_MS {
+        let store = state.store.clone();
+        let hash = vec![token_hash.to_vec()];
+        tokio::spawn(async move {
+            if let Err(err) = store.write(move |tx| tx.touch_sessions(&hash)).await {
+                tracing::debug!("cannot mark a session as used: {err}");
+            }
+        });
+    }
+    Ok(Some(user))
 }
 
 /// Entry point for every `/api/v1/...` request except the WebSocket.
@@ -354,6 +380,11 @@ async fn dispatch(endpoint: Endpoint, req: Request) -> ApiResult {
             let (me, _) = req.user().await?;
             let body: MuteRequest = req.json()?;
             write(&req, move |tx| tx.set_muted(me.id, id, body.muted)).await?;
+            let muted = ServerFrame::Muted {
+                conversation_id: id,
+                muted: body.muted,
+            };
+            req.state.fanout.to_user(me.id, &muted);
             Ok(no_content())
         }
         (E::Blocks, _) => {
@@ -442,6 +473,11 @@ async fn block(req: Request, other: UserId, blocked: bool) -> ApiResult {
     let (me, _) = req.user().await?;
     write(&req, move |tx| tx.set_blocked(me.id, other, blocked)).await?;
     req.state.fanout.set_blocked(me.id, other, blocked);
+    let frame = ServerFrame::Blocked {
+        user_id: other,
+        blocked,
+    };
+    req.state.fanout.to_user(me.id, &frame);
     Ok(no_content())
 }
 

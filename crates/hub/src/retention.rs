@@ -5,6 +5,9 @@
 //! sent are deleted after [`UNSENT_UPLOAD_DAYS`], and content no file record names any more
 //! is removed from `files/`. Runs in bounded batches through the writer, so sends carry on
 //! between them.
+//!
+//! The same hourly pass signs out sessions left idle for over `session_idle_days`: a session
+//! with a connection open counts as in use.
 
 use std::sync::Arc;
 
@@ -61,5 +64,33 @@ pub async fn run(state: &Arc<HubState>) {
             retention_days = days,
             "retention: deleted messages and files older than retention_days"
         );
+    }
+}
+
+/// Marks the sessions with an open connection as used, then deletes those idle for longer
+/// than the hub allows. Errors are logged and retried next time.
+pub async fn expire_sessions(state: &Arc<HubState>) {
+    if state.config.session_idle_days == 0 {
+        return;
+    }
+    let live = state.fanout.live_sessions();
+    let before = state
+        .config
+        .session_idle_cutoff(chinwag_store::now_millis());
+    let pass = state
+        .store
+        .write(move |tx| {
+            tx.touch_sessions(&live)?;
+            tx.expire_sessions(before)
+        })
+        .await;
+    match pass {
+        Ok(0) => {}
+        Ok(expired) => tracing::info!(
+            sessions = expired,
+            idle_days = state.config.session_idle_days,
+            "signed out sessions left idle for longer than session_idle_days"
+        ),
+        Err(err) => tracing::warn!("cannot expire idle sessions (will retry): {err}"),
     }
 }

@@ -316,6 +316,7 @@ where
         None => last_event_id,
     };
     let synced = ServerFrame::Synced {
+        reset: false,
         last_event_id: cursor,
     };
     if !send(&mut sink, Message::Text(frame_text(&synced)), send_limit).await {
@@ -488,10 +489,7 @@ async fn authenticate(
         return Err(wrong_first());
     };
     let hash = auth::token_hash(&token);
-    let lookup = hash.clone();
-    let user = state
-        .store
-        .read(move |c| queries::user_for_session(c, &lookup))
+    let user = crate::rest::session_user(state, &hash)
         .await
         .map_err(|e| Some((ApiError::from(e), 1011)))?;
     match user {

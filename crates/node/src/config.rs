@@ -39,6 +39,7 @@ pub const MAX_MESSAGE_BYTES: std::ops::RangeInclusive<u32> = 1..=1_048_576;
 pub const MAX_UPLOAD_MB: std::ops::RangeInclusive<u64> = 1..=1_000_000;
 pub const MESSAGES_PER_SECOND: std::ops::RangeInclusive<u32> = 1..=1_000_000;
 pub const RETENTION_DAYS: std::ops::RangeInclusive<u32> = 0..=36_500;
+pub const SESSION_IDLE_DAYS: std::ops::RangeInclusive<u32> = 0..=36_500;
 
 /// What a config file may contain. Every key is optional; an unknown key is an error (a typo
 /// must not be silently ignored).
@@ -57,6 +58,8 @@ pub struct FileSettings {
     pub limits: FileLimits,
     #[serde(default)]
     pub retention: FileRetention,
+    #[serde(default)]
+    pub sessions: FileSessions,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -72,6 +75,13 @@ pub struct FileLimits {
 pub struct FileRetention {
     /// Delete messages (and their files) older than this many days; 0 keeps everything.
     pub days: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSessions {
+    /// Sign out sessions not used for this many days; 0 keeps them until sign-out.
+    pub idle_days: Option<u32>,
 }
 
 impl FileSettings {
@@ -122,6 +132,11 @@ impl FileSettings {
             MESSAGES_PER_SECOND,
         )?;
         within("retention.days", self.retention.days, RETENTION_DAYS)?;
+        within(
+            "sessions.idle_days",
+            self.sessions.idle_days,
+            SESSION_IDLE_DAYS,
+        )?;
         Ok(())
     }
 }
@@ -161,6 +176,7 @@ pub struct Settings {
     pub max_upload_mb: u64,
     pub messages_per_second: u32,
     pub retention_days: u32,
+    pub session_idle_days: u32,
     /// Where each key's value came from, by the key's name in the file.
     pub sources: BTreeMap<&'static str, Source>,
     /// The config file read, if any.
@@ -248,6 +264,14 @@ impl Settings {
             "days",
             self.retention_days.to_string(),
         );
+        out.push_str("\n[sessions]\n");
+        out.push_str("# Sign out sessions not used for this many days (an open connection counts as use); 0: never.\n");
+        line(
+            &mut out,
+            "sessions.idle_days",
+            "idle_days",
+            self.session_idle_days.to_string(),
+        );
         out
     }
 
@@ -284,6 +308,7 @@ impl Settings {
             SyncMode::Normal => chinwag_store::Durability::Normal,
         };
         hub.retention_days = self.retention_days;
+        hub.session_idle_days = self.session_idle_days;
         hub.allowed_origins = self
             .allow_origins
             .iter()
@@ -316,6 +341,8 @@ mod tests {
             messages_per_second = 5
             [retention]
             days = 90
+            [sessions]
+            idle_days = 30
             "#,
         )
         .expect("parses");
@@ -324,6 +351,7 @@ mod tests {
         assert_eq!(s.sync, Some(SyncMode::Normal));
         assert_eq!(s.limits.max_upload_mb, Some(20));
         assert_eq!(s.retention.days, Some(90));
+        assert_eq!(s.sessions.idle_days, Some(30));
     }
 
     #[test]
@@ -338,6 +366,8 @@ mod tests {
         assert!(err("log_format = \"xml\"").contains("log_format"));
         assert!(err("name = \"unterminated").contains("line 1"));
         assert!(err("[retention]\ndays = 99999").contains("retention.days"));
+        assert!(err("[sessions]\nidle_days = 99999").contains("sessions.idle_days"));
+        assert!(err("[sessions]\nidle = 3").contains("unknown field `idle`"));
     }
 
     #[test]

@@ -435,7 +435,13 @@ pub enum ServerFrame {
         presence: Vec<PresenceEntry>,
     },
     /// Every missed event has been sent; from now on events are live.
-    Synced { last_event_id: EventId },
+    Synced {
+        last_event_id: EventId,
+        /// Only from a joined node: `resume_from` was older than the events it keeps, so
+        /// nothing was replayed. Reload conversations and history as on a fresh start.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        reset: bool,
+    },
     /// A message operation was committed.
     Ack {
         #[serde(rename = "ref", skip_serializing_if = "Option::is_none", default)]
@@ -463,6 +469,15 @@ pub enum ServerFrame {
     },
     /// The presence of someone this connection watches changed. Ephemeral.
     Presence { user_id: UserId, status: Presence },
+    /// I muted or unmuted a conversation (on any of my devices). Sent to every connection of
+    /// mine, nobody else's. Ephemeral: the conversation list carries `muted` after a reload.
+    Muted {
+        conversation_id: ConversationId,
+        muted: bool,
+    },
+    /// I blocked or unblocked someone (on any of my devices). Sent to every connection of
+    /// mine, nobody else's. Ephemeral: `GET /api/v1/blocks` has the list.
+    Blocked { user_id: UserId, blocked: bool },
     /// A request failed. The connection stays open unless a close frame follows.
     Error {
         #[serde(rename = "ref", skip_serializing_if = "Option::is_none", default)]
@@ -530,6 +545,8 @@ pub enum ErrorCode {
     BadOrigin,
     /// The hub cannot write right now (disk full, read-only store, shutting down).
     Unavailable,
+    /// The request's body stopped arriving for too long (HTTP 408).
+    Timeout,
     Internal,
 }
 
@@ -823,6 +840,9 @@ pub mod admin {
         pub connections: u64,
         pub users_online: u32,
         pub retention_days: u32,
+        /// Sessions unused this many days are signed out; 0: never.
+        #[serde(default)]
+        pub session_idle_days: u32,
     }
 
     /// `POST /api/v1/messages/{id}/report`.

@@ -114,7 +114,10 @@ fn message() -> impl Strategy<Value = Message> {
 
 fn server_frame() -> impl Strategy<Value = ServerFrame> {
     prop_oneof![
-        any::<i64>().prop_map(|last_event_id| ServerFrame::Synced { last_event_id }),
+        (any::<i64>(), any::<bool>()).prop_map(|(last_event_id, reset)| ServerFrame::Synced {
+            last_event_id,
+            reset
+        }),
         (reference(), message(), any::<bool>()).prop_map(|(reference, message, duplicate)| {
             ServerFrame::Ack {
                 reference,
@@ -132,6 +135,12 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
                 expires_in_ms
             }
         ),
+        (any::<i64>(), any::<bool>()).prop_map(|(conversation_id, muted)| ServerFrame::Muted {
+            conversation_id,
+            muted
+        }),
+        (any::<i64>(), any::<bool>())
+            .prop_map(|(user_id, blocked)| ServerFrame::Blocked { user_id, blocked }),
         (reference(), text(), proptest::option::of(any::<u64>())).prop_map(
             |(reference, message, retry_after_ms)| ServerFrame::Error {
                 reference,

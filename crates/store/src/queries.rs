@@ -195,16 +195,24 @@ pub fn user_for_login(conn: &Connection, username: &str) -> Result<Option<(User,
         .optional()?)
 }
 
-/// The user a session token hash belongs to, if the session exists.
-pub fn user_for_session(conn: &Connection, token_hash: &[u8]) -> Result<Option<User>> {
+/// The user a session token hash belongs to, if the session exists, was used at or after
+/// `used_since` (milliseconds; pass 0 to take any age) and its account is enabled; with the
+/// time it was last used.
+pub fn user_for_session(
+    conn: &Connection,
+    token_hash: &[u8],
+    used_since: i64,
+) -> Result<Option<(User, i64)>> {
     Ok(conn
         .prepare_cached(
             "SELECT u.id, u.username, u.display_name, u.status_text, u.is_admin, u.created_at,
-                    u.disabled_at IS NOT NULL
+                    u.disabled_at IS NOT NULL, s.used_at
              FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.token_hash = ?1 AND u.disabled_at IS NULL",
+             WHERE s.token_hash = ?1 AND s.used_at >= ?2 AND u.disabled_at IS NULL",
         )?
-        .query_row([token_hash], user_from_row)
+        .query_row(params![token_hash, used_since], |r| {
+            Ok((user_from_row(r)?, r.get(7)?))
+        })
         .optional()?)
 }
 

@@ -9,7 +9,7 @@ pub fn migrations() -> Migrations<'static> {
 }
 
 fn steps() -> Vec<M<'static>> {
-    vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4)]
+    vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5)]
 }
 
 /// The schema version this build migrates to (the database's `user_version` once it has).
@@ -168,6 +168,14 @@ CREATE TABLE reports (
     UNIQUE (message_id, reporter_id)
 ) STRICT;
 CREATE INDEX reports_open ON reports(resolved_at, id);
+"#;
+
+/// Version 5: sessions remember when they were last used (`used_at`, kept to within an hour),
+/// so a hub can expire the ones left idle. Existing sessions count as used when created.
+const V5: &str = r#"
+ALTER TABLE sessions ADD COLUMN used_at INTEGER NOT NULL DEFAULT 0;
+UPDATE sessions SET used_at = created_at;
+CREATE INDEX sessions_by_use ON sessions(used_at);
 "#;
 
 #[cfg(test)]

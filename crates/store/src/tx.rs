@@ -142,10 +142,29 @@ impl<'a> Tx<'a> {
 
     pub fn create_session(&mut self, user_id: UserId, token_hash: &[u8]) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO sessions (token_hash, user_id, created_at) VALUES (?1, ?2, ?3)",
+            "INSERT INTO sessions (token_hash, user_id, created_at, used_at)
+             VALUES (?1, ?2, ?3, ?3)",
             params![token_hash, user_id, self.now],
         )?;
         Ok(())
+    }
+
+    /// Records that these sessions were used now. Unknown ones are skipped.
+    pub fn touch_sessions(&mut self, token_hashes: &[Vec<u8>]) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "UPDATE sessions SET used_at = max(used_at, ?2) WHERE token_hash = ?1",
+        )?;
+        for hash in token_hashes {
+            stmt.execute(params![hash, self.now])?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the sessions last used before `before` (milliseconds); returns how many.
+    pub fn expire_sessions(&mut self, before: i64) -> Result<usize> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM sessions WHERE used_at < ?1", [before])?)
     }
 
     /// Revokes a session. Revoking an unknown token is not an error: the result is the same.

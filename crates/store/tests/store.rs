@@ -460,7 +460,7 @@ async fn disable_block_mute_and_report_keep_their_rules() {
     assert!(user.disabled);
     let found = f
         .store
-        .read(|c| queries::user_for_session(c, b"bob-session"))
+        .read(|c| queries::user_for_session(c, b"bob-session", 0))
         .await
         .expect("reads");
     assert!(found.is_none());
@@ -510,4 +510,63 @@ async fn disable_block_mute_and_report_keep_their_rules() {
         .await
         .expect_err("control character");
     assert!(matches!(err, StoreError::Invalid { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn sessions_remember_their_use_and_expire_when_idle() {
+    let f = open();
+    let alice = register(&f.store, "alice").await;
+    let write = |hash: &'static [u8]| {
+        let store = f.store.clone();
+        async move {
+            store
+                .write(move |tx| tx.create_session(alice, hash))
+                .await
+                .expect("session");
+        }
+    };
+    let found = |hash: &'static [u8], since: i64| {
+        let store = f.store.clone();
+        async move {
+            store
+                .read(move |c| queries::user_for_session(c, hash, since))
+                .await
+                .expect("reads")
+        }
+    };
+    write(b"old").await;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let between = chinwag_store::now_millis();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    write(b"new").await;
+
+    // A session used before the cut-off is not found; one used after is, with its time.
+    assert!(found(b"old", between).await.is_none());
+    let (user, used_at) = found(b"new", between).await.expect("new session");
+    assert_eq!(user.id, alice);
+    assert!(used_at > between);
+    assert!(found(b"old", 0).await.is_some(), "0 takes any age");
+
+    // Using it brings it back inside; unknown tokens are skipped.
+    f.store
+        .write(|tx| tx.touch_sessions(&[b"old".to_vec(), b"nobody".to_vec()]))
+        .await
+        .expect("touched");
+    assert!(found(b"old", between).await.is_some());
+
+    // Expiry deletes exactly the sessions used before the cut-off.
+    let expired = f
+        .store
+        .write(move |tx| tx.expire_sessions(between))
+        .await
+        .expect("expires");
+    assert_eq!(expired, 0);
+    let later = chinwag_store::now_millis() + 1;
+    let expired = f
+        .store
+        .write(move |tx| tx.expire_sessions(later))
+        .await
+        .expect("expires");
+    assert_eq!(expired, 2);
+    assert!(found(b"new", 0).await.is_none());
 }

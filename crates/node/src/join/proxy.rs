@@ -179,10 +179,14 @@ fn keep_mute(joined: &Joined, id: ConversationId, sent: &[u8]) {
     struct Mute {
         muted: bool,
     }
-    let (Ok(Mute { muted }), Some(raw)) = (
-        serde_json::from_slice::<Mute>(sent),
-        joined.store.cache_get("conversations"),
-    ) else {
+    if let Ok(Mute { muted }) = serde_json::from_slice::<Mute>(sent) {
+        set_kept_mute(joined, id, muted);
+    }
+}
+
+/// Sets `muted` on a conversation in the kept conversation list (which notifications read).
+pub(super) fn set_kept_mute(joined: &Joined, id: ConversationId, muted: bool) {
+    let Some(raw) = joined.store.cache_get("conversations") else {
         return;
     };
     let Ok(Value::Array(mut list)) = serde_json::from_slice::<Value>(&raw) else {

@@ -538,7 +538,17 @@ impl Joined {
                 .and_then(|r| lock(&self.routes).remove(r))
         };
         match frame {
-            ServerFrame::Typing { .. } | ServerFrame::Presence { .. } => {
+            ServerFrame::Typing { .. }
+            | ServerFrame::Presence { .. }
+            | ServerFrame::Blocked { .. } => {
+                let _ = self.live.send(Live::Frame(text(&frame).into()));
+            }
+            ServerFrame::Muted {
+                conversation_id,
+                muted,
+            } => {
+                // Muted on another device: notifications here follow at once.
+                super::proxy::set_kept_mute(self, conversation_id, muted);
                 let _ = self.live.send(Live::Frame(text(&frame).into()));
             }
             ServerFrame::Watching {
@@ -773,11 +783,16 @@ impl Joined {
         }
         let newest = self.last_event_id();
         let mut cursor = resume_from.map(|r| r.clamp(0, newest)).unwrap_or(newest);
-        if !self.replay(&mut sink, &mut cursor).await {
+        // The log keeps the newest events only: resuming from before them would skip some.
+        let reset = resume_from.is_some_and(|from| from < self.store.log_floor());
+        if reset {
+            cursor = newest;
+        } else if !self.replay(&mut sink, &mut cursor).await {
             return;
         }
         let synced = ServerFrame::Synced {
             last_event_id: cursor,
+            reset,
         };
         if sink.send(WsMessage::text(text(&synced))).await.is_err() {
             return;

@@ -4,6 +4,8 @@
 //! can read while the hub is away), and the hubs joined before.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use chinwag_link::LocalState;
 use chinwag_proto::{ConversationId, Event, EventId, HubInfo, Message, Seq, User};
@@ -13,6 +15,11 @@ use super::notify::NotifySettings;
 
 /// How many messages of each conversation are kept for reading offline.
 pub const HISTORY_PER_CONVERSATION: usize = 1000;
+
+/// How many of the hub's events the log keeps, for windows that reconnect and resume. Older
+/// ones are removed in batches of a twentieth; a window resuming from before what is kept is
+/// told to reload instead (`synced` with `reset`).
+pub const LOG_KEEP: usize = 50_000;
 
 pub type Result<T, E = sled::Error> = std::result::Result<T, E>;
 
@@ -42,6 +49,9 @@ pub struct NodeStore {
     history: sled::Tree,
     saved: sled::Tree,
     pub link: LocalState,
+    log_keep: usize,
+    /// Entries in `log`, counted at open and kept up to date (sled's `len` walks the tree).
+    log_len: Arc<AtomicUsize>,
 }
 
 fn json<T: Serialize>(value: &T) -> Vec<u8> {
@@ -65,15 +75,25 @@ impl NodeStore {
             chinwag_link::LinkError::State(err) => err,
             other => sled::Error::Unsupported(other.to_string()),
         })?;
+        let log = db.open_tree("log")?;
+        let log_len = Arc::new(AtomicUsize::new(log.len()));
         Ok(NodeStore {
             meta: db.open_tree("meta")?,
-            log: db.open_tree("log")?,
+            log,
+            log_keep: LOG_KEEP,
+            log_len,
             cache: db.open_tree("cache")?,
             history: db.open_tree("history")?,
             saved: db.open_tree("saved")?,
             link,
             db,
         })
+    }
+
+    /// Keeps `keep` events in the log instead of [`LOG_KEEP`] (tests use a few).
+    pub fn with_log_keep(mut self, keep: usize) -> Self {
+        self.log_keep = keep.max(1);
+        self
     }
 
     pub async fn flush(&self) -> Result<()> {
@@ -120,7 +140,9 @@ impl NodeStore {
     pub async fn clear_user(&self) -> Result<()> {
         self.meta.remove("session")?;
         self.meta.remove("notify")?;
+        self.meta.remove("log_floor")?;
         self.log.clear()?;
+        self.log_len.store(0, Ordering::Relaxed);
         self.cache.clear()?;
         self.history.clear()?;
         if let Err(err) = self.link.clear() {
@@ -131,7 +153,16 @@ impl NodeStore {
 
     /// Records an event received from the hub and keeps the history current.
     pub fn append_event(&self, id: EventId, text: &str, event: &Event) -> Result<()> {
-        self.log.insert(id.to_be_bytes(), text.as_bytes())?;
+        if self
+            .log
+            .insert(id.to_be_bytes(), text.as_bytes())?
+            .is_none()
+        {
+            let len = self.log_len.fetch_add(1, Ordering::Relaxed) + 1;
+            if len > self.log_keep + (self.log_keep / 20).max(1) {
+                self.prune_log()?;
+            }
+        }
         match event {
             Event::MessageNew { message }
             | Event::MessageEdited { message }
@@ -139,6 +170,38 @@ impl NodeStore {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Removes the oldest events until the log holds `log_keep`, and records the newest id
+    /// removed as the floor below which the log cannot replay.
+    fn prune_log(&self) -> Result<()> {
+        let len = self.log_len.load(Ordering::Relaxed);
+        let excess = len.saturating_sub(self.log_keep);
+        let mut floor = None;
+        let mut removed = 0;
+        for item in self.log.iter().take(excess) {
+            let (key, _) = item?;
+            self.log.remove(&key)?;
+            floor = Some(key);
+            removed += 1;
+        }
+        if let Some(floor) = floor {
+            self.meta.insert("log_floor", floor)?;
+        }
+        self.log_len.fetch_sub(removed, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The newest event id removed from the log (0 when nothing was): a window resuming
+    /// from before it would miss events.
+    pub fn log_floor(&self) -> EventId {
+        self.meta
+            .get("log_floor")
+            .ok()
+            .flatten()
+            .and_then(|raw| raw.as_ref().try_into().ok())
+            .map(i64::from_be_bytes)
+            .unwrap_or(0)
     }
 
     /// The newest event in the log.
@@ -341,5 +404,53 @@ mod tests {
         assert_eq!(ids, [3, 4, 5]);
         assert_eq!(store.events_after(-7, 2).len(), 2);
         assert_eq!(store.history_page(1, None, None, 50).0.len(), 5);
+    }
+
+    #[test]
+    fn the_log_keeps_the_newest_events_and_remembers_what_it_dropped() {
+        let dir = tempfile::tempdir().expect("dir");
+        let log = |store: &NodeStore, ids: std::ops::RangeInclusive<i64>| {
+            for id in ids {
+                // Hub-wide ids: this node sees every third event.
+                let id = id * 3;
+                let event = Event::Receipt {
+                    conversation_id: 1,
+                    user_id: 1,
+                    delivered_seq: 0,
+                    read_seq: 0,
+                };
+                store
+                    .append_event(id, &format!("e{id}"), &event)
+                    .expect("logged");
+            }
+        };
+        {
+            let store = NodeStore::open(dir.path())
+                .expect("opens")
+                .with_log_keep(20);
+            log(&store, 1..=21);
+            assert_eq!(store.log_floor(), 0, "within the slack nothing goes");
+            log(&store, 22..=22);
+            // 22 > 20 + 1: pruned back to the newest 20 (ids 9..=66).
+            let kept: Vec<EventId> = store
+                .events_after(0, 100)
+                .into_iter()
+                .map(|e| e.0)
+                .collect();
+            assert_eq!(kept.len(), 20);
+            assert_eq!(kept.first(), Some(&9));
+            assert_eq!(store.log_floor(), 6);
+            // Logging the same event again does not count twice.
+            log(&store, 22..=22);
+            assert_eq!(store.events_after(0, 100).len(), 20);
+        }
+        // The count and the floor survive a restart.
+        let store = NodeStore::open(dir.path())
+            .expect("opens")
+            .with_log_keep(20);
+        assert_eq!(store.log_floor(), 6);
+        log(&store, 23..=24);
+        assert_eq!(store.events_after(0, 100).len(), 20);
+        assert_eq!(store.log_floor(), 12);
     }
 }
