@@ -465,7 +465,7 @@ test('the UI survives a hub restart without losing or doubling a message', async
   });
 });
 
-test('a message written while the hub's disk is full waits, says why, and goes once there is room', async () => {
+test('a message written while the hub disk is full waits, says why, and goes once there is room', async () => {
   // The hub's data directory on a small tmpfs of its own (the suite runs as root).
   const disk = mkdtempSync(path.join(tmpdir(), 'chinwag-e2e-disk-'));
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', disk]);
@@ -512,7 +512,8 @@ test('a message written while the hub's disk is full waits, says why, and goes o
     // Alice writes: her message waits, saying why, and is not marked as failed.
     await alice.bringToFront();
     await send(alice, 'written on a full disk');
-    await until(alice, () => document.querySelector('#messages .msg.pending .ticks.waiting')?.textContent.includes('disk'));
+    await until(alice, () => document.querySelector('#messages .msg.pending .ticks.waiting')?.textContent.includes('the hub cannot save right now'));
+    assert.match(await alice.locator('#messages .msg.pending .ticks.waiting').getAttribute('title'), /disk/);
     await shot(alice, 'disk-full-waiting-light-desktop');
     assert.equal(await alice.locator('#messages .msg.pending .ticks.failed').count(), 0);
 

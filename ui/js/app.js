@@ -1373,7 +1373,7 @@ function wireFiles() {
 function ticks(conv, m) {
   if (m.pending) {
     if (m.state === 'failed') return h('span', { class: 'ticks failed', title: m.error }, `Not sent: ${m.error}`);
-    if (m.error) return h('span', { class: 'ticks pending waiting', title: m.error }, `◷ Waiting for the hub: ${m.error}`);
+    if (m.error) return h('span', { class: 'ticks pending waiting', title: m.error, 'aria-label': `Waiting: ${m.error}` }, '◷ Not sent yet: the hub cannot save right now. Retrying…');
     return h('span', { class: 'ticks pending', 'aria-label': 'Sending', title: 'Sending' }, '◷');
   }
   const status = receiptOf(conv.id, m.seq);
