@@ -506,20 +506,32 @@ async fn limits_empty_files_and_hostile_names() {
     );
 }
 
+/// A connection that has sent the head of an upload into `general` declaring `length`
+/// bytes, and none of the body yet.
+async fn raw_upload(
+    hub: &TestHub,
+    who: &Session,
+    name: &str,
+    length: usize,
+) -> tokio::net::TcpStream {
+    let mut socket = tokio::net::TcpStream::connect(hub.addr)
+        .await
+        .expect("connects");
+    let head = format!(
+        "POST /api/v1/conversations/1/files?name={name} HTTP/1.1\r\nHost: {}\r\n\
+         Authorization: Bearer {}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n",
+        hub.addr, who.token
+    );
+    socket.write_all(head.as_bytes()).await.expect("head");
+    socket
+}
+
 #[tokio::test]
 async fn an_interrupted_upload_leaves_nothing_behind() {
     let hub = TestHub::start().await;
     let api = hub.api();
     let alice = api.register("alice").await;
-    let mut socket = tokio::net::TcpStream::connect(hub.addr)
-        .await
-        .expect("connects");
-    let head = format!(
-        "POST /api/v1/conversations/1/files?name=cut.bin HTTP/1.1\r\nHost: {}\r\n\
-         Authorization: Bearer {}\r\nContent-Length: 5000000\r\n\r\n",
-        hub.addr, alice.token
-    );
-    socket.write_all(head.as_bytes()).await.expect("head");
+    let mut socket = raw_upload(&hub, &alice, "cut.bin", 5_000_000).await;
     socket
         .write_all(&noise(300_000, 5))
         .await
@@ -554,15 +566,7 @@ async fn a_stalled_upload_is_answered_408_and_leaves_nothing_behind() {
     cfg.upload_idle_timeout = Duration::from_millis(500);
     let hub = TestHub::start_with(cfg).await;
     let alice = hub.api().register("alice").await;
-    let mut socket = tokio::net::TcpStream::connect(hub.addr)
-        .await
-        .expect("connects");
-    let head = format!(
-        "POST /api/v1/conversations/1/files?name=slow.bin HTTP/1.1\r\nHost: {}\r\n\
-         Authorization: Bearer {}\r\nContent-Length: 100000\r\n\r\n",
-        hub.addr, alice.token
-    );
-    socket.write_all(head.as_bytes()).await.expect("head");
+    let mut socket = raw_upload(&hub, &alice, "slow.bin", 100_000).await;
     socket.write_all(&noise(1000, 9)).await.expect("a little");
     socket.flush().await.expect("flush");
     // Then nothing more: the client holds the connection open without sending.
@@ -581,15 +585,7 @@ async fn a_stalled_upload_is_answered_408_and_leaves_nothing_behind() {
 
     // An upload that keeps arriving, however slowly, is not cut off: the limit is on
     // silence, not on the whole transfer (five pieces, 300 ms apart, take longer than it).
-    let mut socket = tokio::net::TcpStream::connect(hub.addr)
-        .await
-        .expect("connects");
-    let head = format!(
-        "POST /api/v1/conversations/1/files?name=trickle.bin HTTP/1.1\r\nHost: {}\r\n\
-         Authorization: Bearer {}\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n",
-        hub.addr, alice.token
-    );
-    socket.write_all(head.as_bytes()).await.expect("head");
+    let mut socket = raw_upload(&hub, &alice, "trickle.bin", 5000).await;
     for piece in 0..5 {
         tokio::time::sleep(Duration::from_millis(300)).await;
         socket
