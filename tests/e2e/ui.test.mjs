@@ -471,6 +471,7 @@ test('a message written while the hub disk is full waits, says why, and goes onc
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', disk]);
   const hub = new Hub(path.join(disk, 'data'));
   const pages = [];
+  let keepFull = null;
   try {
     await hub.spawn('127.0.0.1:0');
     const alice = await person(browser, hub);
@@ -484,16 +485,21 @@ test('a message written while the hub disk is full waits, says why, and goes onc
     await until(bob, () => document.querySelectorAll('#messages .bubble').length === 1);
 
     // Fill the disk, then use up the room SQLite had already taken, until the hub refuses.
+    // A failed write can give a little room back, so the disk is topped up until freed.
     const filler = path.join(disk, 'filler');
-    const fd = openSync(filler, 'w');
     const block = Buffer.alloc(64 * 1024, 7);
-    try {
-      for (;;) writeSync(fd, block);
-    } catch (err) {
-      assert.equal(err.code, 'ENOSPC');
-    } finally {
-      closeSync(fd);
-    }
+    const fill = () => {
+      const fd = openSync(filler, 'a');
+      try {
+        for (;;) writeSync(fd, block);
+      } catch (err) {
+        if (err.code !== 'ENOSPC') throw err;
+      } finally {
+        closeSync(fd);
+      }
+    };
+    fill();
+    keepFull = setInterval(fill, 50);
     const token = await bob.evaluate(() => localStorage.getItem('chinwag.token'));
     const conv = (await (await fetch(`${hub.url}api/v1/conversations`, { headers: { authorization: `Bearer ${token}` } })).json())
       .find((c) => c.kind === 'direct');
@@ -512,12 +518,19 @@ test('a message written while the hub disk is full waits, says why, and goes onc
     // Alice writes: her message waits, saying why, and is not marked as failed.
     await alice.bringToFront();
     await send(alice, 'written on a full disk');
-    await until(alice, () => document.querySelector('#messages .msg.pending .ticks.waiting')?.textContent.includes('the hub cannot save right now'));
+    try {
+      await until(alice, () => document.querySelector('#messages .msg.pending .ticks.waiting')?.textContent.includes('the hub cannot save right now'));
+    } catch (err) {
+      const last = await alice.evaluate(() => [...document.querySelectorAll('#messages .msg.mine')].pop()?.outerHTML);
+      err.message += ` (Alice's last message: ${last})`;
+      throw err;
+    }
     assert.match(await alice.locator('#messages .msg.pending .ticks.waiting').getAttribute('title'), /disk/);
     await shot(alice, 'disk-full-waiting-light-desktop');
     assert.equal(await alice.locator('#messages .msg.pending .ticks.failed').count(), 0);
 
     // Room again: it goes on its own, once, and the note is gone.
+    clearInterval(keepFull);
     rmSync(filler);
     await until(bob, () => [...document.querySelectorAll('#messages .bubble')].some((b) => b.textContent === 'written on a full disk'), undefined, 40000);
     await until(alice, () => document.querySelectorAll('#messages .msg.pending').length === 0);
@@ -526,6 +539,7 @@ test('a message written while the hub disk is full waits, says why, and goes onc
     assert.equal(mine, 1);
     for (const p of pages) assert.deepEqual(p.errors, [], 'no script errors on the page');
   } finally {
+    clearInterval(keepFull);
     for (const p of pages) await p.context().close();
     await hub.stop('SIGKILL');
     execFileSync('umount', [disk]);
