@@ -16,10 +16,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use chinwag_hub::error::ApiError;
 use chinwag_node::join::notify::{Attention, NotifyChange, NotifySettings};
 use chinwag_node::join::{self, Choice, Chooser, Directory, HubAddress, Joined, Live, NodeApi};
 use chinwag_node::{Mdns, ServerOptions, DEFAULT_PORT};
+use chinwag_proto::ApiError;
 use chinwag_proto::{ErrorCode, Event};
 use chinwag_store::now_millis;
 use serde::{Deserialize, Serialize};

@@ -651,7 +651,7 @@ impl DesktopNode {
             let dir = dir.clone();
             Box::pin(async move {
                 let Choice::Join { address } = choice else {
-                    return Err(chinwag_hub::error::ApiError::bad_request("join only here"));
+                    return Err(chinwag_proto::ApiError::bad_request("join only here"));
                 };
                 let address = HubAddress::parse(&address).expect("address");
                 let store = join::open_store(&dir, &address).expect("store");

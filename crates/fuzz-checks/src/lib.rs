@@ -8,8 +8,8 @@
 use std::sync::OnceLock;
 
 use chinwag_hub::auth::{new_token, token_hash};
-use chinwag_hub::error::parse_client_frame;
 use chinwag_hub::{Hub, HubConfig};
+use chinwag_proto::parse_client_frame;
 use chinwag_proto::ClientFrame;
 
 /// The WebSocket frame decoder: any text a client sends is either a frame, which then

@@ -17,7 +17,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
-use crate::error::ApiError;
+use chinwag_proto::ApiError;
 
 /// Hashes a password with argon2id and a random salt (PHC string format), once `limit` has
 /// a free place: hashing is slow on purpose, so only so many may run at once.
@@ -74,43 +74,6 @@ pub fn new_token() -> String {
 /// What the store keeps of a token.
 pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
-}
-
-/// Compares secrets without leaking where they differ through timing.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Whether the request's `Origin` is the server's own: `http(s)://` plus exactly the `Host`
-/// it asked for. True when there is no `Origin` (clients that are not browsers send none).
-pub fn same_origin(headers: &warp::http::HeaderMap) -> bool {
-    use warp::http::header;
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let Some(authority) = origin.to_str().ok().and_then(|o| {
-        o.strip_prefix("http://")
-            .or_else(|| o.strip_prefix("https://"))
-    }) else {
-        return false;
-    };
-    headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .is_some_and(|host| host.eq_ignore_ascii_case(authority))
-}
-
-/// The token from an `Authorization: Bearer ...` header value.
-pub fn bearer(header: Option<&str>) -> Option<&str> {
-    let value = header?.trim();
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty() && t.len() <= 256)
 }
 
 /// Counts failed logins per username and per address within a window, and refuses further
@@ -204,60 +167,9 @@ impl<K: Hash + Eq> Limiter<K> {
     }
 }
 
-/// A token bucket: `rate` per second sustained, up to `burst` at once.
-#[derive(Debug, Clone)]
-pub struct Bucket {
-    rate: f64,
-    burst: f64,
-    tokens: f64,
-    last: Instant,
-}
-
-impl Bucket {
-    pub fn new(rate: u32, burst: u32) -> Self {
-        let burst = f64::from(burst.max(1));
-        Bucket {
-            rate: f64::from(rate.max(1)),
-            burst,
-            tokens: burst,
-            last: Instant::now(),
-        }
-    }
-
-    /// Takes a token, or says how long until one is available.
-    pub fn take(&mut self) -> Result<(), Duration> {
-        let now = Instant::now();
-        let elapsed = now.duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn constant_time_eq_compares() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
-    }
-
-    #[test]
-    fn bearer_parsing() {
-        assert_eq!(bearer(Some("Bearer abc")), Some("abc"));
-        assert_eq!(bearer(Some("bearer   abc ")), Some("abc"));
-        assert_eq!(bearer(Some("Basic abc")), None);
-        assert_eq!(bearer(Some("Bearer ")), None);
-        assert_eq!(bearer(None), None);
-    }
 
     #[test]
     fn tokens_are_unique_and_hashes_stable() {
@@ -303,15 +215,5 @@ mod tests {
         t.failed("b", Some(addr));
         assert!(t.check("c", Some(addr)).is_err());
         assert!(t.check("c", Some("10.0.0.2".parse().expect("ip"))).is_ok());
-    }
-
-    #[test]
-    fn bucket_allows_burst_then_refuses() {
-        let mut b = Bucket::new(1, 3);
-        assert!(b.take().is_ok());
-        assert!(b.take().is_ok());
-        assert!(b.take().is_ok());
-        let wait = b.take().expect_err("empty");
-        assert!(wait <= Duration::from_secs(1));
     }
 }

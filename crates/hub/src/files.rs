@@ -10,13 +10,13 @@
 
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+
 use std::time::Duration;
 
 use bytes::Buf;
-use chinwag_proto::{ConversationId, ErrorCode, FileId, ImageInfo};
+use chinwag_proto::{validate, ConversationId, ErrorCode, FileId, ImageInfo, UserId};
 use chinwag_store::{queries, NewFile, StoreError};
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use rand::Rng;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -26,9 +26,11 @@ use warp::http::{header, HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::Reply;
 
-use crate::error::ApiError;
-use crate::rest::{authenticate, check_send_rate};
+use crate::api::messages::check_send_rate;
+use crate::http::{ApiResult, Caller, Request};
+use crate::routes::BodyStream;
 use crate::HubState;
+use chinwag_proto::ApiError;
 
 /// Longest side of a thumbnail, in pixels.
 pub const THUMBNAIL_SIZE: u32 = 320;
@@ -177,20 +179,12 @@ struct UploadQuery {
 /// `POST /api/v1/conversations/{id}/files?name=…[&sha256=…]`: the raw bytes as the body,
 /// the file's type as `Content-Type`. Answers `201` with the [`chinwag_proto::Attachment`],
 /// which a send then carries by id.
-pub(crate) async fn upload<S, B>(
-    state: Arc<HubState>,
-    conversation_id: ConversationId,
-    headers: &HeaderMap,
-    query: &str,
-    body: S,
-) -> Result<Response, ApiError>
-where
-    S: Stream<Item = Result<B, warp::Error>> + Send,
-    B: Buf,
-{
-    let (me, _) = authenticate(&state, headers).await?;
-    let q: UploadQuery = serde_urlencoded::from_str(query)
-        .map_err(|e| ApiError::bad_request(format!("The query string is not valid: {e}.")))?;
+pub(crate) async fn upload(req: Request, me: Caller, body: BodyStream) -> ApiResult {
+    let state = req.hub.clone();
+    let headers = &req.headers;
+    let conversation_id: ConversationId = req.id();
+    let me = me.user;
+    let q: UploadQuery = req.query()?;
     let name = sanitize_name(q.name.as_deref().unwrap_or(""));
     let expected = match q.sha256 {
         Some(hash) if is_sha256(&hash) => Some(hash.to_ascii_lowercase()),
@@ -203,8 +197,8 @@ where
         None => None,
     };
     let limit = state.config.max_upload_bytes;
-    let too_large = || upload_too_large(limit);
-    check_declared_upload(headers, limit)?;
+    let too_large = || validate::upload_too_large(limit);
+    chinwag_web::check_declared_upload(headers, limit)?;
     let member = state
         .store
         .read(move |c| queries::membership(c, conversation_id, me.id))
@@ -245,7 +239,7 @@ where
         }
     }
     if size == 0 {
-        return Err(empty_file());
+        return Err(validate::empty_file());
     }
     let sha256 = format!("{:x}", hasher.finalize());
     if let Some(expected) = expected {
@@ -307,31 +301,6 @@ where
     )
 }
 
-/// Refuses an upload from its headers alone, before a byte of the body is read: a declared
-/// `Content-Length` over `limit`, or of 0. (A joined node checks the same before relaying.)
-pub fn check_declared_upload(headers: &HeaderMap, limit: u64) -> Result<(), ApiError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    match declared {
-        Some(n) if n > limit => Err(upload_too_large(limit)),
-        Some(0) => Err(empty_file()),
-        _ => Ok(()),
-    }
-}
-
-/// The refusal of an upload over `limit` bytes.
-fn upload_too_large(limit: u64) -> ApiError {
-    ApiError::new(
-        ErrorCode::TooLarge,
-        format!(
-            "The file is larger than this hub's limit of {}.",
-            human_size(limit)
-        ),
-    )
-}
-
 fn upload_stalled(idle: Duration) -> ApiError {
     ApiError::new(
         ErrorCode::Timeout,
@@ -343,13 +312,6 @@ fn upload_stalled(idle: Duration) -> ApiError {
     )
 }
 
-fn empty_file() -> ApiError {
-    ApiError::new(
-        ErrorCode::InvalidField,
-        "The file is empty; there is nothing to send.",
-    )
-}
-
 fn disk_error(err: std::io::Error) -> ApiError {
     tracing::error!("cannot write an upload: {err}");
     ApiError::new(
@@ -358,18 +320,28 @@ fn disk_error(err: std::io::Error) -> ApiError {
     )
 }
 
-/// `GET /api/v1/files/{id}` and `…/thumbnail`: for members of the file's conversation
+/// `GET /api/v1/files/{file}`: for members of the file's conversation
 /// (404 for anyone else, as for a file that does not exist), with `Range` and `ETag`.
-pub(crate) async fn download(
-    state: Arc<HubState>,
+pub(crate) async fn download(req: Request, me: Caller) -> ApiResult {
+    serve_file(&req.hub, me.id(), req.id(), false, &req.headers).await
+}
+
+/// `GET /api/v1/files/{file}/thumbnail`: an image attachment's thumbnail, for the same
+/// people as the file.
+pub(crate) async fn thumbnail(req: Request, me: Caller) -> ApiResult {
+    serve_file(&req.hub, me.id(), req.id(), true, &req.headers).await
+}
+
+async fn serve_file(
+    state: &HubState,
+    me: UserId,
     id: FileId,
     thumbnail: bool,
     headers: &HeaderMap,
-) -> Result<Response, ApiError> {
-    let (me, _) = authenticate(&state, headers).await?;
+) -> ApiResult {
     let stored = state
         .store
-        .read(move |c| queries::file_for(c, me.id, id))
+        .read(move |c| queries::file_for(c, me, id))
         .await?
         .ok_or_else(|| ApiError::not_found("file"))?;
     let sha256 = &stored.attachment.sha256;
@@ -446,7 +418,7 @@ pub(crate) async fn download(
                 ErrorCode::RangeNotSatisfiable,
                 format!("The file has {len} bytes; the range asked for is outside them."),
             );
-            let mut refused = crate::error::error_response(&err);
+            let mut refused = chinwag_web::error_response(&err);
             refused.headers_mut().insert(
                 header::CONTENT_RANGE,
                 header_value(&format!("bytes */{len}")),
@@ -620,15 +592,6 @@ fn content_disposition(kind: &str, name: &str) -> String {
 
 fn is_sha256(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn human_size(bytes: u64) -> String {
-    const MB: u64 = 1024 * 1024;
-    if bytes >= MB && bytes.is_multiple_of(MB) {
-        format!("{} MB", bytes / MB)
-    } else {
-        format!("{bytes} bytes")
-    }
 }
 
 #[derive(Debug, PartialEq, Eq)]

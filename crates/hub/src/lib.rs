@@ -1,29 +1,30 @@
 //! Chinwag's hub: the HTTP and WebSocket server that a desktop app or `chinwag --server`
 //! runs.
 //!
-//! What it owns: the REST API under `/api/v1` ([`rest`]), the WebSocket endpoint
-//! `/api/v1/ws` ([`ws`]), authentication and throttling ([`auth`]), and live fan-out,
-//! presence and typing ([`fanout`]). It persists through `chinwag-store` and speaks only the
-//! shapes defined in `chinwag-proto`.
+//! What it owns: the use cases (`api`: one transport-free function per operation), the REST
+//! API under `/api/v1` (`routes`, one line per endpoint, over thin handlers in `rest`), the
+//! WebSocket endpoint `/api/v1/ws` (`ws`, whose frame arms call the same use cases),
+//! authentication and throttling ([`auth`]), and live fan-out, presence and typing
+//! ([`fanout`]). It persists through `chinwag-store`, speaks only the shapes defined in
+//! `chinwag-proto`, and shares its HTTP pieces (UI assets, JSON errors) with the joined node
+//! through `chinwag-web`.
 //!
 //! What it must not do: know about Tauri, mDNS or the command line, or keep durable state
 //! anywhere but the store. Entry point: [`Hub::open`] then [`serve`] on a listener the caller
 //! bound.
 
-mod admin;
-pub mod assets;
+mod api;
 pub mod auth;
-pub mod error;
 pub mod fanout;
 mod files;
+mod http;
+mod limits;
 mod metrics;
 mod queue;
 mod rest;
 mod retention;
+mod routes;
 mod ws;
-
-pub use files::check_declared_upload;
-pub use rest::read_body;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -39,8 +40,9 @@ use tokio::sync::{watch, Semaphore};
 use tokio_util::task::TaskTracker;
 use warp::Filter;
 
-use crate::auth::{Bucket, LoginThrottle};
+use crate::auth::LoginThrottle;
 use crate::fanout::Fanout;
+use crate::limits::KeyedLimit;
 
 /// Everything an admin or a test can tune. [`HubConfig::default`] is what `chinwag --server`
 /// uses unless told otherwise.
@@ -165,8 +167,9 @@ pub(crate) struct HubState {
     /// Password hashing is slow on purpose; at most this many run at once.
     pub hashing: Semaphore,
     pub connections: Arc<Semaphore>,
-    // std Mutexes below: each guards a small map for one lookup, never across an await.
-    pub send_buckets: Mutex<HashMap<UserId, Bucket>>,
+    /// Sends, edits, deletes and uploads per user.
+    pub send_limit: KeyedLimit<UserId>,
+    // std Mutex: guards a small map for one lookup, never across an await.
     pub per_addr: Mutex<HashMap<IpAddr, usize>>,
     pub shutdown: watch::Sender<bool>,
     pub tasks: TaskTracker,
@@ -237,7 +240,7 @@ impl Hub {
             ),
             hashing: Semaphore::new(hashers),
             connections: Arc::new(Semaphore::new(config.max_connections)),
-            send_buckets: Mutex::new(HashMap::new()),
+            send_limit: KeyedLimit::new(config.messages_per_second, config.message_burst),
             per_addr: Mutex::new(HashMap::new()),
             shutdown: watch::channel(false).0,
             tasks: TaskTracker::new(),
@@ -269,7 +272,7 @@ impl Hub {
         &self,
     ) -> impl Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible> + Clone
     {
-        routes(self.state.clone())
+        routes::filter(self.state.clone())
     }
 
     /// Open WebSocket connections right now.
@@ -283,25 +286,6 @@ impl Hub {
     }
 }
 
-impl HubState {
-    /// Takes a message token for `user_id`, or says how long to wait.
-    pub fn take_send_token(&self, user_id: UserId) -> Result<(), Duration> {
-        let mut buckets = self.send_buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() > 100_000 {
-            buckets.clear();
-        }
-        buckets
-            .entry(user_id)
-            .or_insert_with(|| {
-                Bucket::new(self.config.messages_per_second, self.config.message_burst)
-            })
-            .take()
-    }
-}
-
-/// Serves the hub on `listener` until `shutdown` resolves, then shuts down gracefully: stop
-/// accepting, let in-flight requests finish, close WebSockets with 1001 (going away), commit
-/// every queued write, and return.
 /// Opens the hub's listening socket. Connections it accepts have Nagle's algorithm off
 /// (`TCP_NODELAY` is set on the listener, and accepted sockets inherit it): chat frames are
 /// small, and Nagle's wait for the peer's delayed ACK would hold them back by tens of
@@ -318,22 +302,29 @@ pub fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(1024)
 }
 
+/// Serves the hub on `listener` until `shutdown` resolves, then shuts down gracefully: stop
+/// accepting, let in-flight requests finish, close WebSockets with 1001 (going away), commit
+/// every queued write, and return.
 pub async fn serve(
     listener: TcpListener,
     hub: Hub,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let state = hub.state.clone();
-    let routes = routes(state.clone());
+    let routes = routes::filter(state.clone());
 
     let sweeper = {
         let fanout = state.fanout.clone();
+        let send_limit = state.clone();
         let mut stop = state.shutdown.subscribe();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(500));
             loop {
                 tokio::select! {
-                    _ = tick.tick() => { fanout.expire_typing(); }
+                    _ = tick.tick() => {
+                        fanout.expire_typing();
+                        send_limit.send_limit.forget_idle();
+                    }
                     _ = stop.changed() => break,
                 }
             }
@@ -422,55 +413,6 @@ pub async fn serve(
     let _ = retention.await;
     state.store.close().await;
     tracing::info!("hub stopped; every queued write is committed");
-}
-
-fn routes(
-    state: Arc<HubState>,
-) -> impl Filter<Extract = (warp::reply::Response,), Error = std::convert::Infallible> + Clone {
-    let with_state = warp::any().map(move || state.clone());
-    let ws_route = warp::path!("api" / "v1" / "ws")
-        .and(warp::path::end())
-        .and(with_state.clone())
-        .and(warp::method())
-        .and(warp::header::headers_cloned())
-        .and(warp::ext::optional::<hyper::upgrade::OnUpgrade>())
-        .and(warp::addr::remote())
-        .map(ws::upgrade);
-    let api_route = warp::path("api")
-        .and(warp::path("v1"))
-        .and(warp::path::tail())
-        .and(with_state.clone())
-        .and(warp::method())
-        .and(warp::header::headers_cloned())
-        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-        .and(warp::addr::remote())
-        .and(warp::body::stream())
-        .then(rest::handle);
-    let health = warp::get()
-        .and(warp::path!("healthz"))
-        .and(with_state.clone())
-        .then(metrics::health);
-    let metrics = warp::get()
-        .and(warp::path!("metrics"))
-        .and(with_state.clone())
-        .map(|state: Arc<HubState>| metrics::render(&state));
-    let ui = warp::get()
-        .and(warp::path::tail())
-        .and(warp::header::headers_cloned())
-        .map(|tail: warp::path::Tail, headers: warp::http::HeaderMap| {
-            assets::serve(tail.as_str(), &headers)
-        });
-    ws_route
-        .or(api_route)
-        .unify()
-        .or(health)
-        .unify()
-        .or(metrics)
-        .unify()
-        .or(ui)
-        .unify()
-        .recover(rest::recover)
-        .unify()
 }
 
 #[cfg(test)]

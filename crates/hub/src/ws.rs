@@ -11,9 +11,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chinwag_proto::{
-    event_frame, ClientFrame, ErrorCode, EventId, Presence, ServerFrame, User, MAX_WATCHED_USERS,
-};
+use chinwag_proto::rest::SendRequest;
+use chinwag_proto::{event_frame, ApiError, ClientFrame, ErrorCode, EventId, ServerFrame, User};
 use chinwag_store::queries;
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesOrdered;
@@ -29,12 +28,13 @@ use tokio_tungstenite::WebSocketStream;
 use warp::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use warp::reply::Response;
 
-use crate::auth::{self, Bucket};
-use crate::error::ApiError;
+use crate::api::live::{self, Allowance};
+use crate::api::{messages, Pending};
+use crate::auth;
 use crate::fanout::{frame_text, ConnId, Fanout};
 use crate::queue;
-use crate::rest::{check_message_size, check_send_rate, error_response};
 use crate::HubState;
+use chinwag_web::error_response;
 
 /// Close code sent when authentication fails or the session is revoked.
 pub const CLOSE_UNAUTHORIZED: u16 = 4401;
@@ -168,7 +168,7 @@ fn origin_allowed(state: &HubState, headers: &HeaderMap) -> bool {
                 .iter()
                 .any(|allowed| allowed.eq_ignore_ascii_case(origin))
         });
-    listed || auth::same_origin(headers)
+    listed || chinwag_web::same_origin(headers)
 }
 
 /// A place among the hub's connections, counted per address; released on drop.
@@ -489,9 +489,9 @@ async fn authenticate(
         return Err(wrong_first());
     };
     let hash = auth::token_hash(&token);
-    let user = crate::rest::session_user(state, &hash)
+    let user = crate::api::accounts::session_user(state, &hash)
         .await
-        .map_err(|e| Some((ApiError::from(e), 1011)))?;
+        .map_err(|e| Some((e, 1011)))?;
     match user {
         Some(user) => Ok((user, hash, resume_from)),
         None => Err(Some((ApiError::unauthorized(), CLOSE_UNAUTHORIZED))),
@@ -571,10 +571,7 @@ where
     S: Stream<Item = Result<Message, WsError>> + Unpin,
 {
     let config = &ctx.state.config;
-    let mut buckets = Buckets {
-        typing: Bucket::new(config.typing_per_second, config.typing_per_second * 2),
-        watch: Bucket::new(WATCH_PER_SECOND, WATCH_BURST),
-    };
+    let allowance = Allowance::new(&ctx.state);
     let mut abuse = Abuse {
         window: Instant::now(),
         count: 0,
@@ -606,7 +603,7 @@ where
         ctx.last_seen
             .store(ctx.started.elapsed().as_millis() as u64, Ordering::Relaxed);
         let outcome = match message {
-            Message::Text(text) => handle_text(&ctx, &text, &mut buckets).await,
+            Message::Text(text) => handle_text(&ctx, &text, &allowance).await,
             Message::Binary(_) => Err((
                 ApiError::bad_request("Frames must be JSON text, not binary."),
                 None,
@@ -637,26 +634,15 @@ where
     }
 }
 
-/// `watch` frames per connection per second, and the burst allowed (a client re-sends its
-/// list when a dialog opens or closes).
-const WATCH_PER_SECOND: u32 = 2;
-const WATCH_BURST: u32 = 10;
-
-/// A connection's rate limits for ephemeral frames.
-struct Buckets {
-    typing: Bucket,
-    watch: Bucket,
-}
-
 type Handled = Result<Option<ReplyFuture>, (ApiError, Option<String>)>;
 
-/// Decodes and acts on one text frame. Immediate failures come back as `Err`; failures of
-/// work done by the store come back later through the reply future.
-async fn handle_text(ctx: &ReaderCtx, text: &str, buckets: &mut Buckets) -> Handled {
-    let frame = crate::error::parse_client_frame(text)?;
+/// Decodes one text frame and hands it to its use case. Immediate failures come back as
+/// `Err`; failures of work done by the store come back later through the reply future.
+async fn handle_text(ctx: &ReaderCtx, text: &str, allowance: &Allowance) -> Handled {
+    let frame = chinwag_proto::parse_client_frame(text)?;
     let reference = frame.reference().map(str::to_owned);
     let fail = |err: ApiError| (err, reference.clone());
-    let state = &ctx.state;
+    let hub = &ctx.state;
     let me = ctx.user_id;
     match frame {
         ClientFrame::Auth { .. } => Err(fail(ApiError::bad_request(
@@ -669,36 +655,19 @@ async fn handle_text(ctx: &ReaderCtx, text: &str, buckets: &mut Buckets) -> Hand
             body,
             attachments,
         } => {
-            let arrived = std::time::Instant::now();
-            check_message_size(state, &body).map_err(fail)?;
-            check_send_rate(state, me).map_err(fail)?;
-            let max = state.config.max_message_bytes;
-            let ticket = state
-                .store
-                .submit(move |tx| {
-                    tx.send_with_files(me, conversation_id, &client_id, &body, &attachments, max)
-                })
+            let req = SendRequest {
+                client_id,
+                body,
+                attachments,
+            };
+            let pending = messages::send(hub, me, conversation_id, req)
                 .await
-                .map_err(|e| fail(e.into()))?;
-            let errors = ctx.errors.clone();
-            let hub = state.clone();
-            Ok(Some(Box::pin(async move {
-                Some(match ticket.wait().await {
-                    Ok((message, duplicate)) => {
-                        if !duplicate {
-                            hub.metrics.sent(arrived.elapsed());
-                            crate::log_message("sent", &message);
-                        }
-                        // After the commit, so that others see the message arrive before the
-                        // indicator goes.
-                        hub.fanout.typing(conversation_id, me, false);
-                        frame_text(&ServerFrame::Ack {
-                            reference,
-                            message,
-                            duplicate,
-                        })
-                    }
-                    Err(err) => late_error(&errors, err.into(), reference),
+                .map_err(fail)?;
+            Ok(Some(later(ctx, reference, pending, |sent, reference| {
+                frame_text(&ServerFrame::Ack {
+                    reference,
+                    message: sent.message,
+                    duplicate: sent.duplicate,
                 })
             })))
         }
@@ -707,56 +676,24 @@ async fn handle_text(ctx: &ReaderCtx, text: &str, buckets: &mut Buckets) -> Hand
             message_id,
             body,
         } => {
-            check_message_size(state, &body).map_err(fail)?;
-            check_send_rate(state, me).map_err(fail)?;
-            let max = state.config.max_message_bytes;
-            let ticket = state
-                .store
-                .submit(move |tx| tx.edit_message(me, message_id, &body, max))
+            let pending = messages::edit(hub, me, message_id, body)
                 .await
-                .map_err(|e| fail(e.into()))?;
-            Ok(Some(message_reply(
-                ticket,
-                "edited",
-                reference,
-                ctx.errors.clone(),
-            )))
+                .map_err(fail)?;
+            Ok(Some(later(ctx, reference, pending, ack)))
         }
         ClientFrame::Delete {
             reference,
             message_id,
         } => {
-            check_send_rate(state, me).map_err(fail)?;
-            let ticket = state
-                .store
-                .submit(move |tx| tx.delete_message(me, message_id))
-                .await
-                .map_err(|e| fail(e.into()))?;
-            Ok(Some(message_reply(
-                ticket,
-                "deleted",
-                reference,
-                ctx.errors.clone(),
-            )))
+            let pending = messages::delete(hub, me, message_id).await.map_err(fail)?;
+            Ok(Some(later(ctx, reference, pending, ack)))
         }
         ClientFrame::Typing {
             reference,
             conversation_id,
-            typing: is_typing,
+            typing,
         } => {
-            if !state.fanout.is_member(conversation_id, me) {
-                return Err(fail(ApiError::not_found("conversation")));
-            }
-            if let Err(wait) = buckets.typing.take() {
-                return Err(fail(ApiError::rate_limited(
-                    format!(
-                        "Typing frames are limited to {} per second.",
-                        state.config.typing_per_second
-                    ),
-                    wait.as_millis() as u64,
-                )));
-            }
-            state.fanout.typing(conversation_id, me, is_typing);
+            live::typing(hub, allowance, me, conversation_id, typing).map_err(fail)?;
             Ok(ok_reply(reference))
         }
         ClientFrame::Delivered {
@@ -770,47 +707,17 @@ async fn handle_text(ctx: &ReaderCtx, text: &str, buckets: &mut Buckets) -> Hand
             seq,
         } => receipt(ctx, reference, conversation_id, None, Some(seq)).await,
         ClientFrame::Presence { reference, status } => {
-            let away = match status {
-                Presence::Online => false,
-                Presence::Away => true,
-                Presence::Offline => return Err(fail(ApiError::new(
-                    ErrorCode::InvalidField,
-                    "`status` must be \"online\" or \"away\"; close the connection to go offline.",
-                ))),
-            };
-            state.fanout.set_away(ctx.conn, away);
+            live::presence(hub, ctx.conn, status).map_err(fail)?;
             Ok(ok_reply(reference))
         }
         ClientFrame::Watch {
             reference,
             user_ids,
-        } => {
-            if user_ids.len() > MAX_WATCHED_USERS {
-                return Err(fail(ApiError::new(
-                    ErrorCode::InvalidField,
-                    format!(
-                        "`user_ids` may list at most {MAX_WATCHED_USERS} people; watch the \
-                         ones you show."
-                    ),
-                )));
-            }
-            if user_ids.iter().any(|id| *id <= 0) {
-                return Err(fail(ApiError::new(
-                    ErrorCode::InvalidField,
-                    "`user_ids` must be positive user ids.",
-                )));
-            }
-            if let Err(wait) = buckets.watch.take() {
-                return Err(fail(ApiError::rate_limited(
-                    format!("Watch frames are limited to {WATCH_PER_SECOND} per second."),
-                    wait.as_millis() as u64,
-                )));
-            }
-            match state.fanout.watch(ctx.conn, &user_ids, reference) {
-                Ok(()) => Ok(None),
-                Err(text) => Ok(Some(Box::pin(async move { Some(text) }))),
-            }
-        }
+        } => match live::watch(hub, allowance, ctx.conn, &user_ids, reference.clone()) {
+            Ok(None) => Ok(None),
+            Ok(Some(text)) => Ok(Some(Box::pin(async move { Some(text) }))),
+            Err(err) => Err(fail(err)),
+        },
         ClientFrame::Ping { reference } => {
             let text = frame_text(&ServerFrame::Pong { reference });
             Ok(Some(Box::pin(async move { Some(text) })))
@@ -818,6 +725,7 @@ async fn handle_text(ctx: &ReaderCtx, text: &str, buckets: &mut Buckets) -> Hand
     }
 }
 
+/// A receipt's reply: `ok` when the frame had a `ref`, nothing otherwise.
 async fn receipt(
     ctx: &ReaderCtx,
     reference: Option<String>,
@@ -825,43 +733,44 @@ async fn receipt(
     delivered: Option<i64>,
     read: Option<i64>,
 ) -> Handled {
-    let me = ctx.user_id;
-    let ticket = ctx
-        .state
-        .store
-        .submit(move |tx| tx.receipt(me, conversation_id, delivered, read))
+    let pending = messages::receipt(&ctx.state, ctx.user_id, conversation_id, delivered, read)
         .await
-        .map_err(|e| (ApiError::from(e), reference.clone()))?;
+        .map_err(|e| (e, reference.clone()))?;
     let errors = ctx.errors.clone();
     Ok(Some(Box::pin(async move {
-        match ticket.wait().await {
+        match pending.await {
             Ok(_) => reference.map(|reference| {
                 frame_text(&ServerFrame::Ok {
                     reference: Some(reference),
                 })
             }),
-            Err(err) => Some(late_error(&errors, err.into(), reference)),
+            Err(err) => Some(late_error(&errors, err, reference)),
         }
     })))
 }
 
-fn message_reply(
-    ticket: chinwag_store::WriteTicket<chinwag_proto::Message>,
-    what: &'static str,
+/// The `ack` of an edit or delete.
+fn ack(message: chinwag_proto::Message, reference: Option<String>) -> Utf8Bytes {
+    frame_text(&ServerFrame::Ack {
+        reference,
+        message,
+        duplicate: false,
+    })
+}
+
+/// The reply to a queued write: `done`'s frame once it commits, with the frame's `ref`, or
+/// the error it failed with.
+fn later<T: Send + 'static>(
+    ctx: &ReaderCtx,
     reference: Option<String>,
-    errors: Arc<AtomicU32>,
+    pending: Pending<T>,
+    done: fn(T, Option<String>) -> Utf8Bytes,
 ) -> ReplyFuture {
+    let errors = ctx.errors.clone();
     Box::pin(async move {
-        Some(match ticket.wait().await {
-            Ok(message) => {
-                crate::log_message(what, &message);
-                frame_text(&ServerFrame::Ack {
-                    reference,
-                    message,
-                    duplicate: false,
-                })
-            }
-            Err(err) => late_error(&errors, err.into(), reference),
+        Some(match pending.await {
+            Ok(value) => done(value, reference),
+            Err(err) => late_error(&errors, err, reference),
         })
     })
 }

@@ -265,7 +265,7 @@ impl Target {
     }
 }
 
-fn api(err: chinwag_hub::error::ApiError) -> anyhow::Error {
+fn api(err: chinwag_proto::ApiError) -> anyhow::Error {
     anyhow!("{}", err.message)
 }
 

@@ -23,14 +23,14 @@ const INTERVAL: Duration = Duration::from_millis(500);
 pub(crate) struct Checkpointer {
     // Dropping the sender stops the thread (after one last checkpoint). std Mutexes: only
     // taken from, never held across an await.
-    stop: Mutex<Option<mpsc::Sender<()>>>,
+    stop: Mutex<Option<mpsc::SyncSender<()>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Checkpointer {
     pub(crate) fn spawn(path: &Path) -> Result<Checkpointer> {
         let conn = open_connection(path, false)?;
-        let (stop, stopped) = mpsc::channel();
+        let (stop, stopped) = mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
             .name("chinwag-checkpoint".into())
             .spawn(move || run(conn, stopped))

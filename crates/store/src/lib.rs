@@ -8,23 +8,26 @@
 //! in id order, to the publisher the hub installed.
 //!
 //! What it must not do: speak HTTP or WebSocket, hash passwords, or hold state beyond the
-//! database. Rules that need no I/O (validation of names, bodies) live in [`validate`].
+//! database. Rules that need no I/O (validation of names, bodies) live in `chinwag_proto::validate`;
+//! every store failure becomes the client's [`ApiError`] through one `From` here.
 
 pub mod admin;
 mod checkpoint;
 pub mod queries;
 pub mod schema;
 mod tx;
-pub mod validate;
 mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chinwag_proto::{ConversationId, EventId, UserId};
-use rusqlite::{Connection, OpenFlags};
+use chinwag_proto::validate;
+use chinwag_proto::validate::Invalid;
+use chinwag_proto::{ApiError, ConversationId, EventId, UserId};
+use rusqlite::OpenFlags;
 
+pub use rusqlite::Connection;
 pub use tx::{NewFile, Swept, Tx, MAX_ATTACHMENTS};
 pub use writer::WriteTicket;
 
@@ -94,6 +97,63 @@ impl StoreError {
             StoreError::Unavailable(err.to_string())
         } else {
             err
+        }
+    }
+}
+
+impl From<Invalid> for StoreError {
+    fn from(invalid: Invalid) -> Self {
+        StoreError::Invalid {
+            field: invalid.field,
+            reason: invalid.reason,
+        }
+    }
+}
+
+/// Which store failures are the client's fault, and the sentence each one reads.
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        use chinwag_proto::ErrorCode;
+        match err {
+            StoreError::NotFound(what) => ApiError::not_found(what),
+            StoreError::Forbidden(why) => {
+                let mut sentence = why.to_owned();
+                if let Some(first) = sentence.get_mut(0..1) {
+                    first.make_ascii_uppercase();
+                }
+                ApiError::new(ErrorCode::Forbidden, format!("{sentence}."))
+            }
+            StoreError::Invalid { field, reason } => ApiError::from(Invalid { field, reason }),
+            StoreError::UsernameTaken => {
+                ApiError::new(ErrorCode::UsernameTaken, "That username is already taken.")
+            }
+            StoreError::Unavailable(detail) => {
+                tracing::warn!("store unavailable: {detail}");
+                ApiError::new(
+                    ErrorCode::Unavailable,
+                    "The hub cannot save right now (its disk may be full or read-only); \
+                     nothing was changed. Try again later.",
+                )
+            }
+            StoreError::Uncertain(detail) => {
+                tracing::warn!("store commit failed: {detail}");
+                ApiError::new(
+                    ErrorCode::Unavailable,
+                    "The hub's disk failed while saving (it may be full or read-only); the change \
+                     may or may not be stored. Retrying with the same client id is safe.",
+                )
+            }
+            StoreError::Closed => ApiError::new(
+                ErrorCode::Unavailable,
+                "The hub is shutting down; nothing was changed. Try again in a moment.",
+            ),
+            other if other.is_unavailable() => {
+                ApiError::from(StoreError::Unavailable(other.to_string()))
+            }
+            other => {
+                tracing::error!("store error: {other}");
+                ApiError::internal()
+            }
         }
     }
 }

@@ -23,9 +23,10 @@ use std::time::Duration;
 use anyhow::{anyhow, Context, Result};
 use bytes::Bytes;
 use chinwag_discovery::{Browser, DiscoveredHub, HubEvent};
-use chinwag_hub::auth::{constant_time_eq, same_origin};
-use chinwag_hub::error::{error_response, rejection_error, ApiError};
+use chinwag_proto::ApiError;
 use chinwag_proto::{ErrorCode, HubInfo};
+use chinwag_web::{constant_time_eq, same_origin};
+use chinwag_web::{error_response, rejection_error};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -767,7 +768,7 @@ fn routes(
                         None => error_response(&not_chosen()),
                     };
                 }
-                let body = match chinwag_hub::read_body(body, MAX_BODY_BYTES).await {
+                let body = match chinwag_web::read_body(body, MAX_BODY_BYTES).await {
                     Ok(body) => body,
                     Err(err) => return error_response(&err),
                 };
@@ -785,7 +786,7 @@ fn routes(
                     "" | "index.html" if node.choosing() => "start.html",
                     other => other,
                 };
-                chinwag_hub::assets::serve(path, &headers)
+                chinwag_web::assets::serve(path, &headers)
             },
         );
     launch

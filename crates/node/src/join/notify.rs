@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use chinwag_hub::error::ApiError;
+use chinwag_proto::ApiError;
 use chinwag_proto::{ConversationId, ErrorCode, Message, Millis};
 use serde::{Deserialize, Serialize};
 

@@ -5,9 +5,10 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use chinwag_hub::error::{error_response, ApiError};
 use chinwag_proto::rest::{MessagePage, SessionResponse};
+use chinwag_proto::ApiError;
 use chinwag_proto::{ConversationId, Message, Seq};
+use chinwag_web::error_response;
 use serde_json::Value;
 use warp::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use warp::reply::Response;
@@ -81,7 +82,7 @@ where
         .map(|h| h.limits.max_upload_bytes)
         .filter(|limit| *limit > 0);
     if let (Some(limit), true) = (limit, method == Method::POST) {
-        if let Err(err) = chinwag_hub::check_declared_upload(headers, limit) {
+        if let Err(err) = chinwag_web::check_declared_upload(headers, limit) {
             return error_response(&err);
         }
     }
@@ -180,35 +181,7 @@ fn keep_mute(joined: &Joined, id: ConversationId, sent: &[u8]) {
         muted: bool,
     }
     if let Ok(Mute { muted }) = serde_json::from_slice::<Mute>(sent) {
-        set_kept_mute(joined, id, muted);
-    }
-}
-
-/// Sets `muted` on a conversation in the kept conversation list (which notifications read).
-pub(super) fn set_kept_mute(joined: &Joined, id: ConversationId, muted: bool) {
-    let Some(raw) = joined.store.cache_get("conversations") else {
-        return;
-    };
-    let Ok(Value::Array(mut list)) = serde_json::from_slice::<Value>(&raw) else {
-        return;
-    };
-    let Some(summary) = list
-        .iter_mut()
-        .find(|s| s.get("id").and_then(Value::as_i64) == Some(id))
-    else {
-        return;
-    };
-    summary["muted"] = muted.into();
-    let kept = serde_json::to_vec(&list)
-        .map_err(|e| e.to_string())
-        .and_then(|b| {
-            joined
-                .store
-                .cache_put("conversations", &b)
-                .map_err(|e| e.to_string())
-        });
-    if let Err(err) = kept {
-        tracing::warn!("cannot keep the mute of conversation {id}: {err}");
+        joined.store.set_kept_mute(id, muted);
     }
 }
 

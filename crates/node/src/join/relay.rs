@@ -13,14 +13,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chinwag_hub::auth::{bearer, constant_time_eq};
-use chinwag_hub::error::{check_message_size, parse_client_frame, ApiError};
 use chinwag_link::{Link, LinkConfig, LinkEvent, Pending};
 use chinwag_proto::{
     event_frame, ClientFrame, ConversationDetail, ConversationId, ConversationKind,
     ConversationSummary, ErrorCode, EventId, FileId, HubInfo, ServerFrame, User, UserId,
 };
+use chinwag_proto::{parse_client_frame, ApiError};
 use chinwag_store::now_millis;
+use chinwag_web::{bearer, constant_time_eq};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::sync::{broadcast, mpsc, watch};
@@ -548,7 +548,7 @@ impl Joined {
                 muted,
             } => {
                 // Muted on another device: notifications here follow at once.
-                super::proxy::set_kept_mute(self, conversation_id, muted);
+                self.store.set_kept_mute(conversation_id, muted);
                 let _ = self.live.send(Live::Frame(text(&frame).into()));
             }
             ServerFrame::Watching {
@@ -708,9 +708,9 @@ impl Joined {
 
     fn check_send(&self, client_id: &str, body: &str, files: &[FileId]) -> Result<(), ApiError> {
         let max = self.max_message_bytes();
-        check_message_size(body, max)?;
-        chinwag_store::validate::client_id(client_id).map_err(ApiError::from)?;
-        chinwag_store::validate::message_body(body, max, !files.is_empty())
+        chinwag_proto::validate::message_size(body, max)?;
+        chinwag_proto::validate::client_id(client_id).map_err(ApiError::from)?;
+        chinwag_proto::validate::message_body(body, max, !files.is_empty())
             .map_err(ApiError::from)?;
         Ok(())
     }

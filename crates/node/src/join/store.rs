@@ -319,6 +319,33 @@ impl NodeStore {
         self.cache.get(key).ok()?.map(|v| v.to_vec())
     }
 
+    /// Sets `muted` on a conversation in the kept conversation list (which notifications
+    /// read), so a mute made elsewhere applies here before the list is fetched again.
+    pub fn set_kept_mute(&self, id: ConversationId, muted: bool) {
+        let Some(raw) = self.cache_get("conversations") else {
+            return;
+        };
+        let Ok(serde_json::Value::Array(mut list)) = serde_json::from_slice(&raw) else {
+            return;
+        };
+        let Some(summary) = list
+            .iter_mut()
+            .find(|s| s.get("id").and_then(serde_json::Value::as_i64) == Some(id))
+        else {
+            return;
+        };
+        summary["muted"] = muted.into();
+        let kept = serde_json::to_vec(&list)
+            .map_err(|e| e.to_string())
+            .and_then(|b| {
+                self.cache_put("conversations", &b)
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(err) = kept {
+            tracing::warn!("cannot keep the mute of conversation {id}: {err}");
+        }
+    }
+
     pub fn save_hub(&self, hub: &SavedHub) -> Result<()> {
         self.saved.insert(hub.address.as_bytes(), json(hub))?;
         Ok(())

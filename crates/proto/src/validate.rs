@@ -1,7 +1,25 @@
-//! Input rules that need no I/O. Each returns the cleaned value or an
-//! [`StoreError::Invalid`] naming the field and saying what is wrong in a sentence.
+//! Input rules that need no I/O. Each returns the cleaned value or an [`Invalid`] naming
+//! the field and saying what is wrong; it becomes an `invalid_field` [`ApiError`].
 
-use crate::{Result, StoreError};
+use crate::{ApiError, ErrorCode};
+
+/// A field whose value is not acceptable, and why (a clause: "must not be empty").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl Invalid {
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Invalid {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, Invalid>;
 
 pub const USERNAME_MIN: usize = 3;
 pub const USERNAME_MAX: usize = 32;
@@ -19,7 +37,7 @@ pub fn username(raw: &str) -> Result<String> {
     let name = raw.trim();
     let len = name.chars().count();
     if !(USERNAME_MIN..=USERNAME_MAX).contains(&len) {
-        return Err(StoreError::invalid(
+        return Err(Invalid::new(
             "username",
             format!("must be {USERNAME_MIN} to {USERNAME_MAX} characters long"),
         ));
@@ -28,7 +46,7 @@ pub fn username(raw: &str) -> Result<String> {
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
     {
-        return Err(StoreError::invalid(
+        return Err(Invalid::new(
             "username",
             "may contain only letters, digits, '.', '_' and '-'",
         ));
@@ -40,19 +58,16 @@ pub fn username(raw: &str) -> Result<String> {
 pub fn line(field: &'static str, raw: &str, allow_empty: bool, max: usize) -> Result<String> {
     let text = raw.trim();
     if !allow_empty && text.is_empty() {
-        return Err(StoreError::invalid(field, "must not be empty"));
+        return Err(Invalid::new(field, "must not be empty"));
     }
     if text.chars().count() > max {
-        return Err(StoreError::invalid(
+        return Err(Invalid::new(
             field,
             format!("must be at most {max} characters"),
         ));
     }
     if text.chars().any(char::is_control) {
-        return Err(StoreError::invalid(
-            field,
-            "must not contain control characters",
-        ));
+        return Err(Invalid::new(field, "must not contain control characters"));
     }
     Ok(text.to_owned())
 }
@@ -72,13 +87,13 @@ pub fn group_name(raw: &str) -> Result<String> {
 pub fn password(raw: &str) -> Result<()> {
     let len = raw.chars().count();
     if len < PASSWORD_MIN {
-        return Err(StoreError::invalid(
+        return Err(Invalid::new(
             "password",
             format!("must be at least {PASSWORD_MIN} characters long"),
         ));
     }
     if raw.len() > PASSWORD_MAX {
-        return Err(StoreError::invalid(
+        return Err(Invalid::new(
             "password",
             format!("must be at most {PASSWORD_MAX} bytes long"),
         ));
@@ -89,13 +104,13 @@ pub fn password(raw: &str) -> Result<()> {
 /// A client-chosen id: 1 to 64 visible ASCII characters.
 pub fn client_id(raw: &str) -> Result<()> {
     if raw.is_empty() || raw.len() > CLIENT_ID_MAX {
-        return Err(StoreError::invalid(
+        return Err(Invalid::new(
             "client_id",
             format!("must be 1 to {CLIENT_ID_MAX} characters long"),
         ));
     }
     if !raw.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(StoreError::invalid(
+        return Err(Invalid::new(
             "client_id",
             "may contain only visible ASCII characters",
         ));
@@ -108,24 +123,78 @@ pub fn client_id(raw: &str) -> Result<()> {
 /// (not trimmed) so that code blocks keep their shape.
 pub fn message_body(raw: &str, max_bytes: usize, may_be_empty: bool) -> Result<()> {
     if raw.len() > max_bytes {
-        return Err(StoreError::invalid(
+        return Err(Invalid::new(
             "body",
             format!("is {} bytes; the limit is {max_bytes}", raw.len()),
         ));
     }
     if raw.trim().is_empty() && !may_be_empty {
-        return Err(StoreError::invalid("body", "must not be empty"));
+        return Err(Invalid::new("body", "must not be empty"));
     }
     if raw
         .chars()
         .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
     {
-        return Err(StoreError::invalid(
+        return Err(Invalid::new(
             "body",
             "must not contain control characters other than newline and tab",
         ));
     }
     Ok(())
+}
+
+/// Refuses a message body over `max` bytes with `too_large`, naming both sizes. Checked
+/// before anything else, so an oversized message is refused as such, not as invalid.
+pub fn message_size(body: &str, max: usize) -> std::result::Result<(), ApiError> {
+    if body.len() > max {
+        return Err(ApiError::new(
+            ErrorCode::TooLarge,
+            format!(
+                "The message is {} bytes; the limit is {max} bytes.",
+                body.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses an upload by its declared size: over `limit` bytes, or empty. `None` (a chunked
+/// body) passes; the size is then checked as the bytes arrive.
+pub fn declared_upload(declared: Option<u64>, limit: u64) -> std::result::Result<(), ApiError> {
+    match declared {
+        Some(n) if n > limit => Err(upload_too_large(limit)),
+        Some(0) => Err(empty_file()),
+        _ => Ok(()),
+    }
+}
+
+/// The refusal of an upload over `limit` bytes.
+pub fn upload_too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        ErrorCode::TooLarge,
+        format!(
+            "The file is larger than this hub's limit of {}.",
+            human_size(limit)
+        ),
+    )
+}
+
+/// The refusal of an empty upload.
+pub fn empty_file() -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidField,
+        "The file is empty; there is nothing to send.",
+    )
+}
+
+/// A size as people read it in a refusal: whole megabytes as "N MB", else bytes.
+pub fn human_size(bytes: u64) -> String {
+    const MB: u64 = 1024 * 1024;
+    if bytes >= MB && bytes.is_multiple_of(MB) {
+        format!("{} MB", bytes / MB)
+    } else {
+        format!("{bytes} bytes")
+    }
 }
 
 /// Longest reason a report may give, in characters.
@@ -136,13 +205,13 @@ pub const MAX_REPORT_REASON: usize = 500;
 pub fn report_reason(reason: &str) -> Result<String> {
     let reason = reason.trim();
     if reason.chars().count() > MAX_REPORT_REASON {
-        return Err(StoreError::invalid(
+        return Err(Invalid::new(
             "reason",
             format!("a report's reason is at most {MAX_REPORT_REASON} characters"),
         ));
     }
     if reason.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(StoreError::invalid(
+        return Err(Invalid::new(
             "reason",
             "a report's reason must not contain control characters",
         ));

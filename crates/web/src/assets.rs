@@ -9,8 +9,8 @@ use warp::http::{header, HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::Reply;
 
-use crate::error::error_response;
-use crate::error::ApiError;
+use crate::error_response;
+use chinwag_proto::ApiError;
 
 #[derive(RustEmbed)]
 #[folder = "../../ui/"]

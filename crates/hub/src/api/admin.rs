@@ -8,11 +8,12 @@
 use chinwag_proto::admin::{
     AdminConversation, AdminUser, CreateUserRequest, HubStats, Report, UpdateUserRequest,
 };
+use chinwag_proto::validate;
 use chinwag_proto::{ErrorCode, UserId};
-use chinwag_store::{queries, validate};
+use chinwag_store::queries;
 
-use crate::error::ApiError;
 use crate::{auth, Hub, HubState};
+use chinwag_proto::ApiError;
 
 /// Most reports listed at once.
 const REPORTS_PAGE: u32 = 500;

@@ -1,0 +1,253 @@
+//! Messages: sending, editing, deleting, receipts, history, search and the event log.
+//!
+//! Send, edit, delete and receipts are pipelined by WebSocket connections: each returns a
+//! [`Pending`] once its write is queued (see the module above).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chinwag_proto::rest::{EventPage, MessagePage, SearchHit, SendRequest};
+use chinwag_proto::{
+    validate, ApiError, ConversationId, EventFrame, EventId, Member, Message, MessageId, Seq,
+    UserId,
+};
+use chinwag_store::queries::{self, PageFrom, SearchFilter};
+
+use super::{read, require_member, Pending};
+use crate::{HubState, MAX_HISTORY_PAGE};
+
+/// A send's outcome: the stored message, and whether it had been stored before (a retry
+/// with the same `client_id`).
+pub(crate) struct Sent {
+    pub message: Message,
+    pub duplicate: bool,
+}
+
+/// Most results one search returns.
+const MAX_SEARCH_RESULTS: u32 = 50;
+/// Most events one page of `GET /api/v1/events` returns.
+const MAX_EVENTS_PAGE: u32 = 1000;
+
+/// Takes a message token for `me` or refuses with `rate_limited`. Sends, edits, deletes and
+/// uploads share it.
+pub(crate) fn check_send_rate(hub: &HubState, me: UserId) -> Result<(), ApiError> {
+    hub.send_limit.check(me).map_err(|wait| {
+        ApiError::rate_limited(
+            format!(
+                "You are sending faster than {} messages per second; slow down.",
+                hub.config.messages_per_second
+            ),
+            wait.as_millis() as u64,
+        )
+    })
+}
+
+/// Sends a message (with files already uploaded) to a conversation. After the commit: the
+/// metrics and the log count it (not a retry), and the sender's typing indicator stops, after
+/// the message so that others see it arrive before the indicator goes.
+pub(crate) async fn send(
+    hub: &Arc<HubState>,
+    me: UserId,
+    conversation: ConversationId,
+    req: SendRequest,
+) -> Result<Pending<Sent>, ApiError> {
+    let arrived = Instant::now();
+    validate::message_size(&req.body, hub.config.max_message_bytes)?;
+    check_send_rate(hub, me)?;
+    let max = hub.config.max_message_bytes;
+    let ticket = hub
+        .store
+        .submit(move |tx| {
+            tx.send_with_files(
+                me,
+                conversation,
+                &req.client_id,
+                &req.body,
+                &req.attachments,
+                max,
+            )
+        })
+        .await?;
+    let hub = hub.clone();
+    Ok(Box::pin(async move {
+        let (message, duplicate) = ticket.wait().await?;
+        if !duplicate {
+            hub.metrics.sent(arrived.elapsed());
+            crate::log_message("sent", &message);
+        }
+        hub.fanout.typing(conversation, me, false);
+        Ok(Sent { message, duplicate })
+    }))
+}
+
+/// Replaces the text of one of my messages.
+pub(crate) async fn edit(
+    hub: &HubState,
+    me: UserId,
+    id: MessageId,
+    body: String,
+) -> Result<Pending<Message>, ApiError> {
+    validate::message_size(&body, hub.config.max_message_bytes)?;
+    check_send_rate(hub, me)?;
+    let max = hub.config.max_message_bytes;
+    let ticket = hub
+        .store
+        .submit(move |tx| tx.edit_message(me, id, &body, max))
+        .await?;
+    Ok(logged(ticket, "edited"))
+}
+
+/// Deletes one of my messages (a hub admin: anyone's), leaving a tombstone.
+pub(crate) async fn delete(
+    hub: &HubState,
+    me: UserId,
+    id: MessageId,
+) -> Result<Pending<Message>, ApiError> {
+    check_send_rate(hub, me)?;
+    let ticket = hub
+        .store
+        .submit(move |tx| tx.delete_message(me, id))
+        .await?;
+    Ok(logged(ticket, "deleted"))
+}
+
+fn logged(ticket: chinwag_store::WriteTicket<Message>, what: &'static str) -> Pending<Message> {
+    Box::pin(async move {
+        let message = ticket.wait().await?;
+        crate::log_message(what, &message);
+        Ok(message)
+    })
+}
+
+/// Moves my delivered and/or read position in a conversation (never backwards).
+pub(crate) async fn receipt(
+    hub: &HubState,
+    me: UserId,
+    conversation: ConversationId,
+    delivered: Option<Seq>,
+    read_up_to: Option<Seq>,
+) -> Result<Pending<Member>, ApiError> {
+    if delivered.is_none() && read_up_to.is_none() {
+        return Err(ApiError::invalid(
+            "Give `delivered_seq`, `read_seq` or both.",
+        ));
+    }
+    let ticket = hub
+        .store
+        .submit(move |tx| tx.receipt(me, conversation, delivered, read_up_to))
+        .await?;
+    Ok(Box::pin(async move { Ok(ticket.wait().await?) }))
+}
+
+/// A page of a conversation's history, `limit` messages from `from`.
+pub(crate) async fn history(
+    hub: &HubState,
+    me: UserId,
+    conversation: ConversationId,
+    from: PageFrom,
+    limit: Option<u32>,
+) -> Result<MessagePage, ApiError> {
+    let limit = limit.unwrap_or(50);
+    if limit == 0 || limit > MAX_HISTORY_PAGE {
+        return Err(ApiError::invalid(format!(
+            "`limit` must be between 1 and {MAX_HISTORY_PAGE}."
+        )));
+    }
+    read(hub, move |c| {
+        require_member(c, conversation, me)?;
+        queries::history(c, conversation, from, limit)
+    })
+    .await
+}
+
+/// Messages I may see that contain every word of `text`, best first.
+pub(crate) async fn search(
+    hub: &HubState,
+    me: UserId,
+    text: String,
+    conversation_id: Option<ConversationId>,
+    sender_id: Option<UserId>,
+    limit: Option<u32>,
+) -> Result<Vec<SearchHit>, ApiError> {
+    if text.chars().count() > queries::MAX_SEARCH_CHARS {
+        return Err(ApiError::invalid(format!(
+            "`q` is too long: at most {} characters.",
+            queries::MAX_SEARCH_CHARS
+        )));
+    }
+    if queries::search_query(&text).is_none() {
+        return Err(ApiError::invalid(
+            "`q` needs at least one word to look for (letters or digits).",
+        ));
+    }
+    let limit = limit.unwrap_or(20);
+    if limit == 0 || limit > MAX_SEARCH_RESULTS {
+        return Err(ApiError::invalid(format!(
+            "`limit` must be between 1 and {MAX_SEARCH_RESULTS}."
+        )));
+    }
+    for (name, id) in [
+        ("conversation_id", conversation_id),
+        ("sender_id", sender_id),
+    ] {
+        if id.is_some_and(|id| id <= 0) {
+            return Err(ApiError::invalid(format!(
+                "`{name}` must be a positive id."
+            )));
+        }
+    }
+    let filter = SearchFilter {
+        conversation_id,
+        sender_id,
+        limit,
+    };
+    read(hub, move |c| {
+        if let Some(id) = filter.conversation_id {
+            require_member(c, id, me)?;
+        }
+        queries::search(c, me, &text, &filter)
+    })
+    .await
+}
+
+/// Durable events after a cursor, for clients that poll instead of holding a WebSocket.
+pub(crate) async fn events(
+    hub: &HubState,
+    me: UserId,
+    after: Option<EventId>,
+    limit: Option<u32>,
+) -> Result<EventPage, ApiError> {
+    let after = after.unwrap_or(0).max(0);
+    let limit = limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_EVENTS_PAGE {
+        return Err(ApiError::invalid(format!(
+            "`limit` must be between 1 and {MAX_EVENTS_PAGE}."
+        )));
+    }
+    let (rows, last) = read(hub, move |c| {
+        Ok((
+            queries::events_for_user(c, me, after, limit + 1)?,
+            queries::last_event_id(c)?,
+        ))
+    })
+    .await?;
+    let has_more = rows.len() > limit as usize;
+    let mut events = Vec::with_capacity(rows.len());
+    for (id, payload) in rows.into_iter().take(limit as usize) {
+        let event = serde_json::from_str(&payload).map_err(|e| {
+            tracing::error!("stored event {id} does not decode: {e}");
+            ApiError::internal()
+        })?;
+        events.push(EventFrame { id, event });
+    }
+    let last_event_id = if has_more {
+        events.last().map(|e| e.id).unwrap_or(after)
+    } else {
+        last.max(after)
+    };
+    Ok(EventPage {
+        events,
+        last_event_id,
+        has_more,
+    })
+}

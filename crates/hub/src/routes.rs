@@ -1,0 +1,456 @@
+//! The hub's HTTP surface: one route table for `/api/v1`, one line per endpoint, and the
+//! warp filters that put it beside the WebSocket, `/healthz`, `/metrics` and the UI.
+//!
+//! A route names its method, its path (`{name}` segments are positive ids, refused with a
+//! 400 that names them) and its handler; the handler's kind says who may call it
+//! ([`Router::public`], [`Router::user`] with a [`Caller`], [`Router::admin`] with an
+//! [`Admin`]) and whether the body is read within the hub's limit first or streamed
+//! ([`Router::upload`]). A path no route has is a JSON 404; a method the path does not take
+//! is a JSON 405 whose `Allow` lists the table's methods for it.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, LazyLock};
+
+use bytes::{Buf, Bytes};
+use chinwag_proto::{ApiError, ErrorCode};
+use chinwag_web::error_response;
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use futures_util::{Stream, StreamExt};
+use warp::http::{header, HeaderMap, HeaderValue, Method};
+use warp::path::Tail;
+use warp::reply::Response;
+use warp::Filter;
+
+use crate::http::{Admin, ApiResult, Caller, Request};
+use crate::{files, metrics, rest, ws, HubState};
+
+/// A request body that a handler reads as it arrives (uploads).
+pub(crate) type BodyStream = BoxStream<'static, Result<Bytes, warp::Error>>;
+
+/// Every endpoint under `/api/v1`, in the order `Allow` lists a path's methods.
+static ROUTES: LazyLock<Router> = LazyLock::new(|| {
+    use rest::{accounts, admin, conversations as conv, messages, moderation};
+    use Method as M;
+    Router::default()
+        .public(M::GET, "hub", accounts::hub)
+        .public(M::POST, "auth/register", accounts::register)
+        .public(M::POST, "auth/login", accounts::login)
+        .user(M::POST, "auth/logout", accounts::logout)
+        .user(M::GET, "me", accounts::me)
+        .user(M::PATCH, "me", accounts::update_me)
+        .user(M::GET, "users", accounts::users)
+        .user(M::GET, "users/{user}", accounts::user)
+        .user(M::GET, "conversations", conv::list)
+        .user(M::POST, "conversations", conv::create_group)
+        .user(M::POST, "conversations/direct", conv::open_direct)
+        .user(M::GET, "conversations/{conversation}", conv::detail)
+        .user(M::PATCH, "conversations/{conversation}", conv::rename)
+        .user(
+            M::POST,
+            "conversations/{conversation}/members",
+            conv::add_members,
+        )
+        .user(
+            M::PATCH,
+            "conversations/{conversation}/members/{user}",
+            conv::set_role,
+        )
+        .user(
+            M::DELETE,
+            "conversations/{conversation}/members/{user}",
+            conv::remove_member,
+        )
+        .user(M::POST, "conversations/{conversation}/leave", conv::leave)
+        .user(
+            M::GET,
+            "conversations/{conversation}/messages",
+            messages::history,
+        )
+        .user(
+            M::POST,
+            "conversations/{conversation}/messages",
+            messages::send,
+        )
+        .user(
+            M::POST,
+            "conversations/{conversation}/receipts",
+            messages::receipt,
+        )
+        .user(M::PATCH, "messages/{message}", messages::edit)
+        .user(M::DELETE, "messages/{message}", messages::delete)
+        .user(M::GET, "events", messages::events)
+        .user(M::GET, "search", messages::search)
+        .upload(M::POST, "conversations/{conversation}/files", files::upload)
+        .user(M::GET, "files/{file}", files::download)
+        .user(M::GET, "files/{file}/thumbnail", files::thumbnail)
+        .user(
+            M::PUT,
+            "conversations/{conversation}/mute",
+            moderation::mute,
+        )
+        .user(M::GET, "blocks", moderation::blocked)
+        .user(M::PUT, "blocks/{user}", moderation::block)
+        .user(M::DELETE, "blocks/{user}", moderation::unblock)
+        .user(M::POST, "messages/{message}/report", moderation::report)
+        .admin(M::GET, "admin/users", admin::users)
+        .admin(M::POST, "admin/users", admin::create_user)
+        .admin(M::PATCH, "admin/users/{user}", admin::update_user)
+        .admin(M::GET, "admin/conversations", admin::conversations)
+        .admin(M::GET, "admin/stats", admin::stats)
+        .admin(M::GET, "admin/reports", admin::reports)
+        .admin(M::PATCH, "admin/reports/{report}", admin::resolve_report)
+});
+
+type Reply = BoxFuture<'static, ApiResult>;
+
+/// Who may call a route, and how its body arrives.
+enum Handler {
+    Public(Box<dyn Fn(Request) -> Reply + Send + Sync>),
+    User(Box<dyn Fn(Request, Caller) -> Reply + Send + Sync>),
+    Admin(Box<dyn Fn(Request, Admin) -> Reply + Send + Sync>),
+    /// A signed-in caller's upload: the body is streamed to the handler, not read first.
+    Upload(Box<dyn Fn(Request, Caller, BodyStream) -> Reply + Send + Sync>),
+}
+
+enum Segment {
+    Literal(&'static str),
+    /// A positive id; the name says what it is in a refusal.
+    Id(&'static str),
+}
+
+struct Route {
+    method: Method,
+    path: &'static str,
+    segments: Vec<Segment>,
+    handler: Handler,
+}
+
+impl Route {
+    /// Whether `parts` has this route's shape, and how many literal segments it matched (a
+    /// literal beats an id: `conversations/direct` is not conversation "direct").
+    fn matches(&self, parts: &[&str]) -> Option<usize> {
+        if parts.len() != self.segments.len() {
+            return None;
+        }
+        let mut literals = 0;
+        for (segment, part) in self.segments.iter().zip(parts) {
+            match segment {
+                Segment::Literal(text) if text == part => literals += 1,
+                Segment::Literal(_) => return None,
+                Segment::Id(_) => {}
+            }
+        }
+        Some(literals)
+    }
+
+    fn ids(&self, parts: &[&str]) -> Result<[i64; 2], ApiError> {
+        let mut ids = [0; 2];
+        let named = self
+            .segments
+            .iter()
+            .zip(parts)
+            .filter_map(|(s, p)| match s {
+                Segment::Id(name) => Some((name, p)),
+                Segment::Literal(_) => None,
+            });
+        for (slot, (name, part)) in ids.iter_mut().zip(named) {
+            *slot = part.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| {
+                ApiError::bad_request(format!("`{part}` is not a valid {name} id."))
+            })?;
+        }
+        Ok(ids)
+    }
+}
+
+/// Why no route takes a request: the error, and `Allow`'s value for a known path.
+type Refusal = (ApiError, Option<String>);
+
+/// The route table.
+#[derive(Default)]
+pub(crate) struct Router {
+    routes: Vec<Route>,
+}
+
+impl Router {
+    fn add(mut self, method: Method, path: &'static str, handler: Handler) -> Self {
+        let segments = path
+            .split('/')
+            .map(
+                |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    Some(name) => Segment::Id(name),
+                    None => Segment::Literal(s),
+                },
+            )
+            .collect();
+        self.routes.push(Route {
+            method,
+            path,
+            segments,
+            handler,
+        });
+        self
+    }
+
+    /// A route anyone may call.
+    pub fn public<F, Fut>(self, method: Method, path: &'static str, f: F) -> Self
+    where
+        F: Fn(Request) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ApiResult> + Send + 'static,
+    {
+        self.add(
+            method,
+            path,
+            Handler::Public(Box::new(move |r| Box::pin(f(r)))),
+        )
+    }
+
+    /// A route for signed-in users (401 otherwise).
+    pub fn user<F, Fut>(self, method: Method, path: &'static str, f: F) -> Self
+    where
+        F: Fn(Request, Caller) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ApiResult> + Send + 'static,
+    {
+        let handler = Handler::User(Box::new(move |r, c| Box::pin(f(r, c))));
+        self.add(method, path, handler)
+    }
+
+    /// A route for hub admins and the local admin token (401 or 403 otherwise).
+    pub fn admin<F, Fut>(self, method: Method, path: &'static str, f: F) -> Self
+    where
+        F: Fn(Request, Admin) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ApiResult> + Send + 'static,
+    {
+        let handler = Handler::Admin(Box::new(move |r, a| Box::pin(f(r, a))));
+        self.add(method, path, handler)
+    }
+
+    /// A signed-in user's upload, its body streamed to the handler.
+    pub fn upload<F, Fut>(self, method: Method, path: &'static str, f: F) -> Self
+    where
+        F: Fn(Request, Caller, BodyStream) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ApiResult> + Send + 'static,
+    {
+        let handler = Handler::Upload(Box::new(move |r, c, b| Box::pin(f(r, c, b))));
+        self.add(method, path, handler)
+    }
+
+    /// The route for `method` on `path`, with the path's ids; or the refusal, with the
+    /// `Allow` header's value for a method the path does not take.
+    fn find(&self, method: &Method, path: &str) -> Result<(&Route, [i64; 2]), Refusal> {
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        let best = self
+            .routes
+            .iter()
+            .filter_map(|r| Some((r.matches(&parts)?, r)))
+            .max_by_key(|(literals, _)| *literals)
+            .map(|(_, r)| r.path);
+        let Some(best) = best else {
+            let err = ApiError::new(
+                ErrorCode::NotFound,
+                format!("There is no API endpoint at /api/v1/{}.", parts.join("/")),
+            );
+            return Err((err, None));
+        };
+        let same_path = || self.routes.iter().filter(move |r| r.path == best);
+        let first = same_path().next().ok_or((ApiError::internal(), None))?;
+        let ids = first.ids(&parts).map_err(|err| (err, None))?;
+        match same_path().find(|r| r.method == method) {
+            Some(route) => Ok((route, ids)),
+            None => {
+                let allow = self.allow(best);
+                let err = ApiError::new(
+                    ErrorCode::MethodNotAllowed,
+                    format!("{method} is not allowed here; use {allow}."),
+                );
+                Err((err, Some(allow)))
+            }
+        }
+    }
+
+    /// The methods `path` takes, as `Allow` lists them.
+    fn allow(&self, path: &str) -> String {
+        let methods: Vec<&str> = self
+            .routes
+            .iter()
+            .filter(|r| r.path == path)
+            .map(|r| r.method.as_str())
+            .collect();
+        methods.join(", ")
+    }
+}
+
+/// Entry point for every `/api/v1/...` request except the WebSocket.
+async fn handle<S, B>(
+    tail: Tail,
+    hub: Arc<HubState>,
+    method: Method,
+    headers: HeaderMap,
+    query: String,
+    addr: Option<SocketAddr>,
+    body: S,
+) -> Response
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send + 'static,
+    B: Buf + Send + 'static,
+{
+    let (route, ids) = match ROUTES.find(&method, tail.as_str()) {
+        Ok(found) => found,
+        Err((err, allow)) => {
+            let mut response = error_response(&err);
+            if let Some(value) = allow.and_then(|a| HeaderValue::from_str(&a).ok()) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+            return response;
+        }
+    };
+    let mut req = Request {
+        hub,
+        headers,
+        query,
+        addr,
+        ids,
+        body: Bytes::new(),
+    };
+    let result = async {
+        if let Handler::Upload(handler) = &route.handler {
+            let me = Caller::authenticate(&req.hub, &req.headers).await?;
+            let body: BodyStream = body
+                .map(|chunk| chunk.map(|mut b| b.copy_to_bytes(b.remaining())))
+                .boxed();
+            return handler(req, me, body).await;
+        }
+        req.body = chinwag_web::read_body(body, req.hub.config.max_body_bytes).await?;
+        if !req.body.is_empty() && !chinwag_web::is_json(&req.headers) {
+            // Browsers send JSON across origins only after a CORS preflight, which the hub
+            // never grants; insisting on it keeps other sites' pages from posting here.
+            return Err(ApiError::bad_request(
+                "Send the body as JSON with `Content-Type: application/json`.",
+            ));
+        }
+        match &route.handler {
+            Handler::Public(handler) => handler(req).await,
+            Handler::User(handler) => {
+                let me = Caller::authenticate(&req.hub, &req.headers).await?;
+                handler(req, me).await
+            }
+            Handler::Admin(handler) => {
+                let admin = Admin::authenticate(&req.hub, &req.headers).await?;
+                handler(req, admin).await
+            }
+            Handler::Upload(_) => Err(ApiError::internal()),
+        }
+    }
+    .await;
+    result.unwrap_or_else(|err| error_response(&err))
+}
+
+/// The whole HTTP surface: the WebSocket, `/api/v1`, `/healthz`, `/metrics`, then the UI.
+pub(crate) fn filter(
+    state: Arc<HubState>,
+) -> impl Filter<Extract = (warp::reply::Response,), Error = Infallible> + Clone {
+    let with_state = warp::any().map(move || state.clone());
+    let ws_route = warp::path!("api" / "v1" / "ws")
+        .and(warp::path::end())
+        .and(with_state.clone())
+        .and(warp::method())
+        .and(warp::header::headers_cloned())
+        .and(warp::ext::optional::<hyper::upgrade::OnUpgrade>())
+        .and(warp::addr::remote())
+        .map(ws::upgrade);
+    let api_route = warp::path("api")
+        .and(warp::path("v1"))
+        .and(warp::path::tail())
+        .and(with_state.clone())
+        .and(warp::method())
+        .and(warp::header::headers_cloned())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::addr::remote())
+        .and(warp::body::stream())
+        .then(handle);
+    let health = warp::get()
+        .and(warp::path!("healthz"))
+        .and(with_state.clone())
+        .then(metrics::health);
+    let metrics = warp::get()
+        .and(warp::path!("metrics"))
+        .and(with_state.clone())
+        .map(|state: Arc<HubState>| metrics::render(&state));
+    let ui = warp::get()
+        .and(warp::path::tail())
+        .and(warp::header::headers_cloned())
+        .map(|tail: Tail, headers: HeaderMap| chinwag_web::assets::serve(tail.as_str(), &headers));
+    ws_route
+        .or(api_route)
+        .unify()
+        .or(health)
+        .unify()
+        .or(metrics)
+        .unify()
+        .or(ui)
+        .unify()
+        .recover(recover)
+        .unify()
+}
+
+/// Turns warp's own rejections (no route matched) into JSON errors.
+async fn recover(rejection: warp::Rejection) -> Result<Response, Infallible> {
+    Ok(error_response(&chinwag_web::rejection_error(&rejection)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(method: Method, path: &str) -> (&'static str, [i64; 2]) {
+        let (route, ids) = ROUTES.find(&method, path).expect("a route");
+        (route.path, ids)
+    }
+
+    #[test]
+    fn paths_find_their_route_and_ids() {
+        assert_eq!(
+            found(Method::PATCH, "conversations/7/members/3"),
+            ("conversations/{conversation}/members/{user}", [7, 3])
+        );
+        assert_eq!(
+            found(Method::POST, "/conversations/direct/"),
+            ("conversations/direct", [0, 0]),
+            "a literal segment beats an id"
+        );
+    }
+
+    #[test]
+    fn bad_ids_unknown_paths_and_wrong_methods_are_refused() {
+        let refused =
+            |method: Method, path: &str| ROUTES.find(&method, path).err().expect("refused");
+        let (bad, _) = refused(Method::GET, "conversations/abc");
+        assert_eq!(bad.code, ErrorCode::BadRequest);
+        assert_eq!(bad.message, "`abc` is not a valid conversation id.");
+        let (neg, _) = refused(Method::PATCH, "messages/-1");
+        assert_eq!(neg.code, ErrorCode::BadRequest);
+        let (missing, allow) = refused(Method::GET, "nope");
+        assert_eq!(missing.code, ErrorCode::NotFound);
+        assert_eq!(allow, None);
+        let (wrong, allow) = refused(Method::GET, "conversations/direct");
+        assert_eq!(wrong.code, ErrorCode::MethodNotAllowed);
+        assert_eq!(allow.as_deref(), Some("POST"));
+        let (_, allow) = refused(Method::POST, "messages/4");
+        assert_eq!(allow.as_deref(), Some("PATCH, DELETE"));
+    }
+
+    #[test]
+    fn every_route_is_listed_once() {
+        let mut seen = std::collections::HashSet::new();
+        for route in &ROUTES.routes {
+            assert!(
+                seen.insert((route.method.clone(), route.path)),
+                "{} {} twice",
+                route.method,
+                route.path
+            );
+        }
+    }
+}
