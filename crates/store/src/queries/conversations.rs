@@ -1,0 +1,151 @@
+//! Conversations, members and unread counts.
+
+use chinwag_proto::{
+    Conversation, ConversationDetail, ConversationId, ConversationSummary, Member, Role, Seq,
+    UserId,
+};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::*;
+use crate::Result;
+
+/// Unread counts stop here: counting a million unread messages helps nobody.
+pub const UNREAD_CAP: u32 = 9_999;
+
+pub(crate) fn member_from_row(row: &Row<'_>) -> rusqlite::Result<Member> {
+    let role: String = row.get(1)?;
+    Ok(Member {
+        user_id: row.get(0)?,
+        role: if role == "admin" {
+            Role::Admin
+        } else {
+            Role::Member
+        },
+        delivered_seq: row.get(2)?,
+        read_seq: row.get(3)?,
+    })
+}
+
+pub fn conversation(conn: &Connection, id: ConversationId) -> Result<Conversation> {
+    conn.prepare_cached(&format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?1"
+    ))?
+    .query_row([id], conversation_from_row)
+    .map_err(not_found("conversation"))
+}
+
+pub fn conversation_detail(conn: &Connection, id: ConversationId) -> Result<ConversationDetail> {
+    let conversation = conversation(conn, id)?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MEMBER_COLUMNS} FROM members WHERE conversation_id = ?1 AND active = 1
+         ORDER BY user_id"
+    ))?;
+    let members = stmt
+        .query_map([id], member_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ConversationDetail {
+        conversation,
+        members,
+    })
+}
+
+/// `user_id`'s membership of a conversation, if active.
+pub fn membership(
+    conn: &Connection,
+    conversation_id: ConversationId,
+    user_id: UserId,
+) -> Result<Option<Member>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {MEMBER_COLUMNS} FROM members
+             WHERE conversation_id = ?1 AND user_id = ?2 AND active = 1"
+        ))?
+        .query_row(params![conversation_id, user_id], member_from_row)
+        .optional()?)
+}
+
+pub fn member_count(conn: &Connection, conversation_id: ConversationId) -> Result<u32> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM members WHERE conversation_id = ?1 AND active = 1")?
+        .query_row([conversation_id], |r| r.get(0))?)
+}
+
+/// My conversations, most recently active first, each with its last message and my unread
+/// count.
+pub fn conversation_summaries(conn: &Connection, me: UserId) -> Result<Vec<ConversationSummary>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.id, c.kind, c.name, c.created_by, c.created_at, c.last_seq, c.last_activity_at,
+                m.role, m.read_seq, m.delivered_seq,
+                (SELECT count(*) FROM members x WHERE x.conversation_id = c.id AND x.active = 1),
+                CASE WHEN c.kind = 'direct' THEN
+                    (SELECT x.user_id FROM members x
+                     WHERE x.conversation_id = c.id AND x.user_id != m.user_id LIMIT 1)
+                END,
+                m.muted
+         FROM members m JOIN conversations c ON c.id = m.conversation_id
+         WHERE m.user_id = ?1 AND m.active = 1
+         ORDER BY c.last_activity_at DESC, c.id DESC",
+    )?;
+    let rows = stmt.query_map([me], |r| {
+        let role: String = r.get(7)?;
+        Ok((
+            conversation_from_row(r)?,
+            if role == "admin" {
+                Role::Admin
+            } else {
+                Role::Member
+            },
+            r.get::<_, Seq>(8)?,
+            r.get::<_, Seq>(9)?,
+            r.get::<_, u32>(10)?,
+            r.get::<_, Option<UserId>>(11)?,
+            r.get::<_, bool>(12)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (conversation, my_role, read_seq, delivered_seq, member_count, peer_id, muted) = row?;
+        let last_message = if conversation.last_seq > 0 {
+            message_at(conn, conversation.id, conversation.last_seq)?
+        } else {
+            None
+        };
+        let unread = unread_count(conn, conversation.id, me, read_seq)?;
+        out.push(ConversationSummary {
+            conversation,
+            member_count,
+            peer_id,
+            my_role,
+            last_message,
+            unread,
+            read_seq,
+            delivered_seq,
+            muted,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn unread_count(
+    conn: &Connection,
+    conversation_id: ConversationId,
+    me: UserId,
+    read_seq: Seq,
+) -> Result<u32> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM (SELECT 1 FROM messages
+             WHERE conversation_id = ?1 AND seq > ?2 AND sender_id != ?3 AND deleted = 0
+             LIMIT ?4)",
+        )?
+        .query_row(params![conversation_id, read_seq, me, UNREAD_CAP], |r| {
+            r.get(0)
+        })?)
+}
+
+/// Every active membership, for the hub's fan-out cache.
+pub fn all_memberships(conn: &Connection) -> Result<Vec<(ConversationId, UserId)>> {
+    let mut stmt = conn.prepare("SELECT conversation_id, user_id FROM members WHERE active = 1")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -1,0 +1,66 @@
+//! Messages and history pages.
+
+use chinwag_proto::{rest::MessagePage, ConversationId, Message, MessageId, Seq};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::*;
+use crate::Result;
+
+pub(crate) fn message_at(
+    conn: &Connection,
+    conversation_id: ConversationId,
+    seq: Seq,
+) -> Result<Option<Message>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND seq = ?2"
+        ))?
+        .query_row(params![conversation_id, seq], message_from_row)
+        .optional()?)
+}
+
+pub fn message(conn: &Connection, id: MessageId) -> Result<Message> {
+    conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"
+    ))?
+    .query_row([id], message_from_row)
+    .map_err(not_found("message"))
+}
+
+/// Where a history page starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageFrom {
+    /// The newest messages.
+    Latest,
+    /// Messages with a sequence below this one.
+    Before(Seq),
+    /// Messages with a sequence above this one.
+    After(Seq),
+}
+
+/// A page of at most `limit` messages, oldest first.
+pub fn history(
+    conn: &Connection,
+    conversation_id: ConversationId,
+    from: PageFrom,
+    limit: u32,
+) -> Result<MessagePage> {
+    let limit = i64::from(limit.max(1));
+    let (sql, bound, ascending) = match from {
+        PageFrom::After(seq) => ("seq > ?2 ORDER BY seq ASC", seq, true),
+        PageFrom::Before(seq) => ("seq < ?2 ORDER BY seq DESC", seq, false),
+        PageFrom::Latest => ("seq < ?2 ORDER BY seq DESC", i64::MAX, false),
+    };
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND {sql} LIMIT ?3"
+    ))?;
+    let mut messages: Vec<Message> = stmt
+        .query_map(params![conversation_id, bound, limit + 1], message_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    let has_more = messages.len() as i64 > limit;
+    messages.truncate(limit as usize);
+    if !ascending {
+        messages.reverse();
+    }
+    Ok(MessagePage { messages, has_more })
+}

@@ -1,0 +1,176 @@
+//! Reads. Each takes a plain connection so that it runs the same on a pooled reader
+//! ([`crate::Store::read`]) and inside a write ([`crate::Tx::conn`]). One file per area;
+//! the row mappers and column lists they share are here.
+
+mod accounts;
+mod conversations;
+mod files;
+mod messages;
+mod moderation;
+mod search;
+
+pub use accounts::*;
+pub use conversations::*;
+pub use files::*;
+pub use messages::*;
+pub use moderation::*;
+pub use search::*;
+
+use std::sync::Arc;
+
+use chinwag_proto::{Conversation, ConversationKind, EventId, Message, User, UserId};
+use rusqlite::{params, Connection, Row};
+
+use crate::{Result, StoreError};
+
+pub(crate) const USER_COLUMNS: &str =
+    "id, username, display_name, status_text, is_admin, created_at, disabled_at IS NOT NULL";
+
+pub(crate) const CONVERSATION_COLUMNS: &str =
+    "id, kind, name, created_by, created_at, last_seq, last_activity_at";
+
+pub(crate) const MESSAGE_COLUMNS: &str =
+    "id, conversation_id, seq, sender_id, client_id, body, created_at, edited_at, deleted, attachments";
+
+const MEMBER_COLUMNS: &str = "user_id, role, delivered_seq, read_seq";
+
+pub(crate) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: row.get(0)?,
+        username: row.get(1)?,
+        display_name: row.get(2)?,
+        status_text: row.get(3)?,
+        is_admin: row.get(4)?,
+        created_at: row.get(5)?,
+        disabled: row.get(6)?,
+    })
+}
+
+pub(crate) fn conversation_from_row(row: &Row<'_>) -> rusqlite::Result<Conversation> {
+    let kind: String = row.get(1)?;
+    Ok(Conversation {
+        id: row.get(0)?,
+        kind: match kind.as_str() {
+            "general" => ConversationKind::General,
+            "direct" => ConversationKind::Direct,
+            _ => ConversationKind::Group,
+        },
+        name: row.get(2)?,
+        created_by: row.get(3)?,
+        created_at: row.get(4)?,
+        last_seq: row.get(5)?,
+        last_activity_at: row.get(6)?,
+    })
+}
+
+pub(crate) fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
+    Ok(Message {
+        id: row.get(0)?,
+        conversation_id: row.get(1)?,
+        seq: row.get(2)?,
+        sender_id: row.get(3)?,
+        client_id: row.get(4)?,
+        body: row.get(5)?,
+        created_at: row.get(6)?,
+        edited_at: row.get(7)?,
+        deleted: row.get(8)?,
+        attachments: match row.get_ref(9)?.as_str_or_null()? {
+            None => Vec::new(),
+            Some(json) => serde_json::from_str(json).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(9, rusqlite::types::Type::Text, e.into())
+            })?,
+        },
+    })
+}
+
+pub(crate) const FILE_COLUMNS: &str = "id, name, size, mime, sha256, width, height, thumbnail";
+
+fn not_found(what: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |err| match err {
+        rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound(what),
+        other => StoreError::Sqlite(other),
+    }
+}
+
+/// The hub's stable id.
+pub fn hub_id(conn: &Connection) -> Result<String> {
+    conn.query_row("SELECT value FROM meta WHERE key = 'hub_id'", [], |r| {
+        r.get(0)
+    })
+    .map_err(not_found("hub id"))
+}
+
+/// The newest event id (0 on an empty hub).
+pub fn last_event_id(conn: &Connection) -> Result<EventId> {
+    Ok(conn.query_row("SELECT coalesce(max(id), 0) FROM events", [], |r| r.get(0))?)
+}
+
+/// Up to `limit` events after `after` that `user_id` may see, in id order, as
+/// `(id, event JSON)`. A user sees hub-wide events, and a conversation's events from the one
+/// that added them up to the one that removed them.
+pub fn events_for_user(
+    conn: &Connection,
+    user_id: UserId,
+    after: EventId,
+    limit: u32,
+) -> Result<Vec<(EventId, Arc<str>)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.id, e.payload FROM events e
+         WHERE e.id > ?1 AND (
+            e.conversation_id IS NULL OR EXISTS (
+                SELECT 1 FROM members m
+                WHERE m.conversation_id = e.conversation_id AND m.user_id = ?2
+                  AND e.id >= m.joined_event
+                  AND (m.left_event IS NULL OR e.id <= m.left_event)))
+         ORDER BY e.id LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![after, user_id, limit], |r| {
+        Ok((
+            r.get::<_, EventId>(0)?,
+            Arc::<str>::from(r.get::<_, String>(1)?),
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// `PRAGMA integrity_check`, for tests and the admin.
+pub fn integrity_check(conn: &Connection) -> Result<String> {
+    Ok(conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(parts: &[chinwag_proto::rest::SnippetPart]) -> String {
+        parts
+            .iter()
+            .map(|p| {
+                if p.hit {
+                    format!("[{}]", p.text)
+                } else {
+                    p.text.clone()
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn snippets_mark_whole_words_and_cut_long_bodies() {
+        let words = vec!["lunch".to_owned()];
+        assert_eq!(
+            render(&snippet("Lunch? lunchbox, LUNCH!", &words)),
+            "[Lunch]? lunchbox, [LUNCH]!"
+        );
+        let long: String = (0..40).map(|i| format!("w{i} ")).collect::<String>() + "lunch é end";
+        assert_eq!(
+            render(&snippet(&long, &words)),
+            "…w30 w31 w32 w33 w34 w35 w36 w37 w38 w39 [lunch] é end"
+        );
+        assert_eq!(
+            search_query("NEAR(x) \"y\" OR *"),
+            Some("\"near\" AND \"x\" AND \"y\" AND \"or\"".into())
+        );
+        assert_eq!(search_query("!!! --- ..."), None);
+    }
+}

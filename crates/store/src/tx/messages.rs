@@ -1,0 +1,300 @@
+//! Messages: sending (with files), editing, deleting, and receipts.
+
+use chinwag_proto::{
+    Attachment, ConversationId, Event, FileId, Member, Message, MessageId, Seq, UserId,
+};
+use rusqlite::{params, OptionalExtension};
+
+use super::*;
+use crate::queries::{self, MESSAGE_COLUMNS};
+use crate::{validate, Result, StoreError};
+
+impl Tx<'_> {
+    /// Stores a message, or returns the one already stored under `(me, client_id)` with
+    /// `true` for "duplicate". An error may leave a partial write behind: the job must fail
+    /// with it (return it), so that the writer rolls the job's savepoint back.
+    pub fn send_message(
+        &mut self,
+        me: UserId,
+        conversation_id: ConversationId,
+        client_id: &str,
+        body: &str,
+        max_bytes: usize,
+    ) -> Result<(Message, bool)> {
+        self.send_with_files(me, conversation_id, client_id, body, &[], max_bytes)
+    }
+
+    /// [`Tx::send_message`] carrying files: `files` are ids of my uploads to this
+    /// conversation not sent yet (at most [`MAX_ATTACHMENTS`]); with files, the body may be
+    /// empty. A file already sent, someone else's, or uploaded elsewhere fails the send.
+    pub fn send_with_files(
+        &mut self,
+        me: UserId,
+        conversation_id: ConversationId,
+        client_id: &str,
+        body: &str,
+        files: &[FileId],
+        max_bytes: usize,
+    ) -> Result<(Message, bool)> {
+        validate::client_id(client_id)?;
+        if files.len() > MAX_ATTACHMENTS {
+            return Err(StoreError::invalid(
+                "attachments",
+                format!(
+                    "has {} files; a message carries at most {MAX_ATTACHMENTS}",
+                    files.len()
+                ),
+            ));
+        }
+        let existing = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_id = ?1 AND client_id = ?2"
+            ))?
+            .query_row(params![me, client_id], queries::message_from_row)
+            .optional()?;
+        if let Some(message) = existing {
+            if message.conversation_id != conversation_id {
+                return Err(StoreError::invalid(
+                    "client_id",
+                    "was already used for a message in another conversation",
+                ));
+            }
+            return Ok((message, true));
+        }
+        // The membership check is the update of my own receipts (my message is read and
+        // delivered for me): no row, no membership, and the job fails, which rolls its
+        // savepoint back, sequence number included. Two statements fewer than a separate
+        // check, on the path every message takes.
+        let seq: Seq = self
+            .conn
+            .prepare_cached(
+                "UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = ?2
+                 WHERE id = ?1 RETURNING last_seq",
+            )?
+            .query_row(params![conversation_id, self.now], |r| r.get(0))
+            .optional()?
+            .ok_or(StoreError::NotFound("conversation"))?;
+        let member = self
+            .conn
+            .prepare_cached(
+                "UPDATE members SET read_seq = ?3, delivered_seq = ?3
+                 WHERE conversation_id = ?1 AND user_id = ?2 AND active = 1",
+            )?
+            .execute(params![conversation_id, me, seq])?;
+        if member == 0 {
+            return Err(StoreError::NotFound("conversation"));
+        }
+        if queries::blocked_in_direct(self.conn, conversation_id, me)? {
+            return Err(StoreError::Forbidden(
+                "this person does not accept direct messages from you",
+            ));
+        }
+        validate::message_body(body, max_bytes, !files.is_empty())?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO messages (conversation_id, seq, sender_id, client_id, body, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![conversation_id, seq, me, client_id, body, self.now])?;
+        let id = self.conn.last_insert_rowid();
+        let attachments = self.attach(me, conversation_id, id, files)?;
+        let message = Message {
+            id,
+            conversation_id,
+            seq,
+            sender_id: me,
+            client_id: client_id.to_owned(),
+            body: body.to_owned(),
+            created_at: self.now,
+            edited_at: None,
+            deleted: false,
+            attachments,
+        };
+        self.emit(
+            &Event::MessageNew {
+                message: message.clone(),
+            },
+            vec![],
+            vec![],
+        )?;
+        Ok((message, false))
+    }
+
+    /// Ties my unsent uploads `files` to message `id`, and keeps their JSON on the message.
+    pub(super) fn attach(
+        &mut self,
+        me: UserId,
+        conversation_id: ConversationId,
+        id: MessageId,
+        files: &[FileId],
+    ) -> Result<Vec<Attachment>> {
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut attachments = Vec::with_capacity(files.len());
+        for file in files {
+            let stored = self
+                .conn
+                .prepare_cached(&format!(
+                    "UPDATE files SET message_id = ?1
+                     WHERE id = ?2 AND uploader_id = ?3 AND conversation_id = ?4
+                       AND message_id IS NULL
+                     RETURNING {}",
+                    queries::FILE_COLUMNS
+                ))?
+                .query_row(
+                    params![id, file, me, conversation_id],
+                    queries::file_from_row,
+                )
+                .optional()?
+                .ok_or_else(|| {
+                    StoreError::invalid(
+                        "attachments",
+                        format!(
+                            "file {file} is not an upload of yours to this conversation \
+                             waiting to be sent"
+                        ),
+                    )
+                })?;
+            attachments.push(stored.attachment);
+        }
+        let json = serde_json::to_string(&attachments)?;
+        self.conn
+            .prepare_cached("UPDATE messages SET attachments = ?2 WHERE id = ?1")?
+            .execute(params![id, json])?;
+        Ok(attachments)
+    }
+
+    pub fn edit_message(
+        &mut self,
+        me: UserId,
+        message_id: MessageId,
+        body: &str,
+        max_bytes: usize,
+    ) -> Result<Message> {
+        let message = self.own_message(me, message_id)?;
+        if message.deleted {
+            return Err(StoreError::invalid(
+                "message_id",
+                "the message was deleted and cannot be edited",
+            ));
+        }
+        validate::message_body(body, max_bytes, !message.attachments.is_empty())?;
+        self.conn.execute(
+            "UPDATE messages SET body = ?2, edited_at = ?3 WHERE id = ?1",
+            params![message_id, body, self.now],
+        )?;
+        let message = queries::message(self.conn, message_id)?;
+        self.emit(
+            &Event::MessageEdited {
+                message: message.clone(),
+            },
+            vec![],
+            vec![],
+        )?;
+        Ok(message)
+    }
+
+    /// Replaces my message with a tombstone. Deleting twice returns the same tombstone. A hub
+    /// admin may delete anyone's message (moderation), in any conversation.
+    pub fn delete_message(&mut self, me: UserId, message_id: MessageId) -> Result<Message> {
+        let hub_admin: bool = self
+            .conn
+            .prepare_cached("SELECT is_admin FROM users WHERE id = ?1")?
+            .query_row([me], |r| r.get(0))
+            .optional()?
+            .unwrap_or(false);
+        let message = if hub_admin {
+            queries::message(self.conn, message_id)?
+        } else {
+            self.own_message(me, message_id)?
+        };
+        if message.deleted {
+            return Ok(message);
+        }
+        self.conn.execute(
+            "UPDATE messages SET body = '', deleted = 1, edited_at = ?2, attachments = NULL
+             WHERE id = ?1",
+            params![message_id, self.now],
+        )?;
+        let message = queries::message(self.conn, message_id)?;
+        self.emit(
+            &Event::MessageDeleted {
+                message: message.clone(),
+            },
+            vec![],
+            vec![],
+        )?;
+        Ok(message)
+    }
+
+    pub(super) fn own_message(&self, me: UserId, message_id: MessageId) -> Result<Message> {
+        let message = queries::message(self.conn, message_id)?;
+        // A non-member must not learn that the message exists.
+        if queries::membership(self.conn, message.conversation_id, me)?.is_none() {
+            return Err(StoreError::NotFound("message"));
+        }
+        if message.sender_id != me {
+            return Err(StoreError::Forbidden(
+                "only the author can change a message",
+            ));
+        }
+        Ok(message)
+    }
+
+    /// Moves my delivered and/or read position forward (never back). Read implies delivered.
+    pub fn receipt(
+        &mut self,
+        me: UserId,
+        conversation_id: ConversationId,
+        delivered: Option<Seq>,
+        read: Option<Seq>,
+    ) -> Result<Member> {
+        let conversation = self.require_member(me, conversation_id)?;
+        for (field, seq) in [("delivered_seq", delivered), ("read_seq", read)] {
+            if let Some(seq) = seq {
+                if seq < 0 || seq > conversation.last_seq {
+                    return Err(StoreError::invalid(
+                        field,
+                        format!(
+                            "must be between 0 and the latest message ({})",
+                            conversation.last_seq
+                        ),
+                    ));
+                }
+            }
+        }
+        let before = queries::membership(self.conn, conversation_id, me)?
+            .ok_or(StoreError::NotFound("conversation"))?;
+        let read_seq = before.read_seq.max(read.unwrap_or(0));
+        let delivered_seq = before
+            .delivered_seq
+            .max(delivered.unwrap_or(0))
+            .max(read_seq);
+        if read_seq == before.read_seq && delivered_seq == before.delivered_seq {
+            return Ok(before);
+        }
+        self.conn
+            .prepare_cached(
+                "UPDATE members SET delivered_seq = ?3, read_seq = ?4
+                 WHERE conversation_id = ?1 AND user_id = ?2",
+            )?
+            .execute(params![conversation_id, me, delivered_seq, read_seq])?;
+        self.emit(
+            &Event::Receipt {
+                conversation_id,
+                user_id: me,
+                delivered_seq,
+                read_seq,
+            },
+            vec![],
+            vec![],
+        )?;
+        Ok(Member {
+            delivered_seq,
+            read_seq,
+            ..before
+        })
+    }
+}
