@@ -8,6 +8,7 @@ import { api, ApiError, Connection, Outbox, newClientId } from './hub.js';
 import { h, linkify, avatar, clock, shortWhen, dayLabel, sameDay, utf8Length, $ } from './dom.js';
 import { upload, thumbnailUrl, blobUrl, save, humanSize, typeLabel, fitted } from './files.js';
 import { wireAdmin, adminChanged } from './admin.js';
+import { reconcile } from './keyed.js';
 
 const TOKEN_KEY = 'chinwag.token';
 const PAGE = 50;
@@ -1074,17 +1075,30 @@ function scrollToBottom() {
   $('jump').hidden = true;
 }
 
-/** Receipt state of my message `seq`: sent, delivered or read (by anyone else). */
-function receiptOf(convId, seq) {
+/**
+ * How far the others in a conversation have got: the highest `delivered_seq` and `read_seq`
+ * among them. My message `seq` is read when someone's read position reached it, delivered
+ * when someone's delivery did. Computed once per render, not once per message.
+ */
+function othersReach(convId) {
   const members = state.members.get(convId);
-  if (!members) return 'sent';
-  let status = 'sent';
-  for (const m of members.values()) {
-    if (m.user_id === state.me.id) continue;
-    if (m.read_seq >= seq) return 'read';
-    if (m.delivered_seq >= seq) status = 'delivered';
+  let delivered = 0;
+  let read = 0;
+  if (members) {
+    for (const m of members.values()) {
+      if (m.user_id === state.me.id) continue;
+      delivered = Math.max(delivered, m.delivered_seq);
+      read = Math.max(read, m.read_seq);
+    }
   }
-  return status;
+  return { delivered, read };
+}
+
+/** Receipt state of my message `seq`: sent, delivered or read (by anyone else). */
+function receiptOf(reach, seq) {
+  if (reach.read >= seq) return 'read';
+  if (reach.delivered >= seq) return 'delivered';
+  return 'sent';
 }
 
 function seenBy(convId, seq) {
@@ -1095,43 +1109,67 @@ function seenBy(convId, seq) {
     .map((m) => userName(m.user_id));
 }
 
+/**
+ * The message list, as keyed rows (see keyed.js): a new message, receipt or edit changes
+ * only the rows it touches, whatever the length of the history shown.
+ */
 function renderMessages() {
   const conv = state.convs.get(state.active);
   const hist = state.history.get(state.active);
-  const box = $('messages');
   if (!conv || !hist) return;
-  const nodes = [];
-  nodes.push(h('p', { class: 'history-edge' },
-    hist.hasMore ? (hist.loading ? 'Loading older messages…' : 'Scroll up for older messages')
-      : `This is the beginning of ${convName(conv)}.`));
-  let prev = null;
+  reconcile($('messages'), messageRows(conv, hist));
+}
+
+function edgeRow(key, text) {
+  return { key, sig: text, make: () => h('p', { class: 'history-edge' }, text) };
+}
+
+function messageRows(conv, hist) {
+  const rows = [edgeRow('edge-older', hist.hasMore
+    ? (hist.loading ? 'Loading older messages…' : 'Scroll up for older messages')
+    : `This is the beginning of ${convName(conv)}.`)];
   const group = conv.kind !== 'direct';
+  const reach = othersReach(conv.id);
   let lastMine = null;
   for (const m of hist.list) if (m.sender_id === state.me.id && !m.deleted) lastMine = m;
   const pending = state.outbox.forConversation(conv.id).map((p) => ({
     ...p, id: `pending-${p.client_id}`, sender_id: state.me.id, pending: true, deleted: false, edited_at: null,
   }));
+  let prev = null;
   for (const m of [...hist.list, ...pending]) {
     const when = new Date(m.created_at);
     if (!prev || !sameDay(new Date(prev.created_at), when)) {
-      nodes.push(h('div', { class: 'day', role: 'separator' }, dayLabel(m.created_at)));
+      const label = dayLabel(m.created_at);
+      rows.push({ key: `day-${when.toDateString()}`, sig: label,
+        make: () => h('div', { class: 'day', role: 'separator' }, label) });
       prev = null;
     }
     const first = !prev || prev.sender_id !== m.sender_id || m.created_at - prev.created_at > 5 * 60000;
-    nodes.push(messageNode(conv, m, first, group));
+    const receipt = m.sender_id === state.me.id && !m.pending ? receiptOf(reach, m.seq) : '';
+    rows.push({ key: `msg-${m.id}`, sig: messageSig(m, first, group, receipt),
+      make: () => messageNode(conv, m, first, group, receipt) });
     if (group && lastMine && m.id === lastMine.id) {
       const names = seenBy(conv.id, m.seq);
-      if (names.length) nodes.push(h('p', { class: 'seen-by' }, `Seen by ${names.join(', ')}`));
+      const text = `Seen by ${names.join(', ')}`;
+      if (names.length) rows.push({ key: `seen-${m.id}`, sig: text, make: () => h('p', { class: 'seen-by' }, text) });
     }
     prev = m;
   }
   if (hist.hasNewer) {
-    nodes.push(h('p', { class: 'history-edge' }, hist.loadingNewer ? 'Loading newer messages…' : 'Scroll down for newer messages'));
+    rows.push(edgeRow('edge-newer', hist.loadingNewer ? 'Loading newer messages…' : 'Scroll down for newer messages'));
   }
-  box.replaceChildren(...nodes);
+  return rows;
 }
 
-function messageNode(conv, m, first, group) {
+/** Everything `messageNode` shows of `m`: when it changes, the node is made again. */
+function messageSig(m, first, group, receipt) {
+  const files = (m.pending ? m.files : m.attachments) || [];
+  const who = first && group && m.sender_id !== state.me.id ? userName(m.sender_id) : '';
+  return JSON.stringify([m.body, m.deleted, m.edited_at, m.created_at, m.seq, m.pending ? [m.state, m.error] : 0,
+    first, who, receipt, state.found === m.id, state.me.is_admin, files.length ? files : 0]);
+}
+
+function messageNode(conv, m, first, group, receipt) {
   const mine = m.sender_id === state.me.id;
   const classes = ['msg', mine ? 'mine' : 'theirs', first ? 'first' : '', m.pending ? 'pending' : '',
     state.found === m.id ? 'found' : ''];
@@ -1144,7 +1182,7 @@ function messageNode(conv, m, first, group) {
     : null;
   const meta = h('div', { class: 'meta' }, h('time', { datetime: new Date(m.created_at).toISOString() }, clock(m.created_at)));
   if (m.edited_at && !m.deleted) meta.append(h('span', {}, '· edited'));
-  if (mine) meta.append(ticks(conv, m));
+  if (mine) meta.append(ticks(m, receipt));
   if (mine && !m.deleted && !m.pending) {
     meta.append(h('span', { class: 'msg-actions' },
       h('button', { type: 'button', onclick: () => editMessage(m), 'aria-label': 'Edit message' }, 'Edit'),
@@ -1370,13 +1408,12 @@ function wireFiles() {
   });
 }
 
-function ticks(conv, m) {
+function ticks(m, status) {
   if (m.pending) {
     if (m.state === 'failed') return h('span', { class: 'ticks failed', title: m.error }, `Not sent: ${m.error}`);
     if (m.error) return h('span', { class: 'ticks pending waiting', title: m.error, 'aria-label': `Waiting: ${m.error}` }, '◷ Not sent yet: the hub cannot save right now. Retrying…');
     return h('span', { class: 'ticks pending', 'aria-label': 'Sending', title: 'Sending' }, '◷');
   }
-  const status = receiptOf(conv.id, m.seq);
   const marks = { sent: '✓', delivered: '✓✓', read: '✓✓' }[status];
   const label = { sent: 'Sent', delivered: 'Delivered', read: 'Read' }[status];
   return h('span', { class: `ticks ${status}`, 'aria-label': label, title: label, dataset: { receipt: status } }, marks);
@@ -1589,12 +1626,13 @@ async function jumpTo(m) {
   }
   // Kept in the state, so the mark survives the re-renders that follow.
   state.found = m.id;
-  node.classList.add('found');
-  node.scrollIntoView({ block: 'center' });
+  renderMessages();
+  const marked = document.querySelector(`#messages .msg[data-id="${Number(m.id)}"]`) || node;
+  marked.scrollIntoView({ block: 'center' });
   setTimeout(() => {
     if (state.found !== m.id) return; // a later jump owns the mark now
     state.found = null;
-    for (const el of document.querySelectorAll('#messages .msg.found')) el.classList.remove('found');
+    renderMessages();
   }, 4000);
 }
 
