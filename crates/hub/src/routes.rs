@@ -24,6 +24,8 @@ use warp::path::Tail;
 use warp::reply::Response;
 use warp::Filter;
 
+use chinwag_web::table::{Miss, Route, Table};
+
 use crate::http::{Admin, ApiResult, Caller, Request};
 use crate::{files, metrics, rest, ws, HubState};
 
@@ -31,8 +33,9 @@ use crate::{files, metrics, rest, ws, HubState};
 pub(crate) type BodyStream = BoxStream<'static, Result<Bytes, warp::Error>>;
 
 /// Every endpoint under `/api/v1`, in the order `Allow` lists a path's methods.
+#[rustfmt::skip] // one line per endpoint, whatever its length
 static ROUTES: LazyLock<Router> = LazyLock::new(|| {
-    use rest::{accounts, admin, conversations as conv, messages, moderation};
+    use rest::{accounts, admin, conversations as conv, messages, moderation as moder};
     use Method as M;
     Router::default()
         .public(M::GET, "hub", accounts::hub)
@@ -48,37 +51,13 @@ static ROUTES: LazyLock<Router> = LazyLock::new(|| {
         .user(M::POST, "conversations/direct", conv::open_direct)
         .user(M::GET, "conversations/{conversation}", conv::detail)
         .user(M::PATCH, "conversations/{conversation}", conv::rename)
-        .user(
-            M::POST,
-            "conversations/{conversation}/members",
-            conv::add_members,
-        )
-        .user(
-            M::PATCH,
-            "conversations/{conversation}/members/{user}",
-            conv::set_role,
-        )
-        .user(
-            M::DELETE,
-            "conversations/{conversation}/members/{user}",
-            conv::remove_member,
-        )
+        .user(M::POST, "conversations/{conversation}/members", conv::add_members)
+        .user(M::PATCH, "conversations/{conversation}/members/{user}", conv::set_role)
+        .user(M::DELETE, "conversations/{conversation}/members/{user}", conv::remove_member)
         .user(M::POST, "conversations/{conversation}/leave", conv::leave)
-        .user(
-            M::GET,
-            "conversations/{conversation}/messages",
-            messages::history,
-        )
-        .user(
-            M::POST,
-            "conversations/{conversation}/messages",
-            messages::send,
-        )
-        .user(
-            M::POST,
-            "conversations/{conversation}/receipts",
-            messages::receipt,
-        )
+        .user(M::GET, "conversations/{conversation}/messages", messages::history)
+        .user(M::POST, "conversations/{conversation}/messages", messages::send)
+        .user(M::POST, "conversations/{conversation}/receipts", messages::receipt)
         .user(M::PATCH, "messages/{message}", messages::edit)
         .user(M::DELETE, "messages/{message}", messages::delete)
         .user(M::GET, "events", messages::events)
@@ -86,15 +65,11 @@ static ROUTES: LazyLock<Router> = LazyLock::new(|| {
         .upload(M::POST, "conversations/{conversation}/files", files::upload)
         .user(M::GET, "files/{file}", files::download)
         .user(M::GET, "files/{file}/thumbnail", files::thumbnail)
-        .user(
-            M::PUT,
-            "conversations/{conversation}/mute",
-            moderation::mute,
-        )
-        .user(M::GET, "blocks", moderation::blocked)
-        .user(M::PUT, "blocks/{user}", moderation::block)
-        .user(M::DELETE, "blocks/{user}", moderation::unblock)
-        .user(M::POST, "messages/{message}/report", moderation::report)
+        .user(M::PUT, "conversations/{conversation}/mute", moder::mute)
+        .user(M::GET, "blocks", moder::blocked)
+        .user(M::PUT, "blocks/{user}", moder::block)
+        .user(M::DELETE, "blocks/{user}", moder::unblock)
+        .user(M::POST, "messages/{message}/report", moder::report)
         .admin(M::GET, "admin/users", admin::users)
         .admin(M::POST, "admin/users", admin::create_user)
         .admin(M::PATCH, "admin/users/{user}", admin::update_user)
@@ -115,83 +90,20 @@ enum Handler {
     Upload(Box<dyn Fn(Request, Caller, BodyStream) -> Reply + Send + Sync>),
 }
 
-enum Segment {
-    Literal(&'static str),
-    /// A positive id; the name says what it is in a refusal.
-    Id(&'static str),
-}
-
-struct Route {
-    method: Method,
-    path: &'static str,
-    segments: Vec<Segment>,
-    handler: Handler,
-}
-
-impl Route {
-    /// Whether `parts` has this route's shape, and how many literal segments it matched (a
-    /// literal beats an id: `conversations/direct` is not conversation "direct").
-    fn matches(&self, parts: &[&str]) -> Option<usize> {
-        if parts.len() != self.segments.len() {
-            return None;
-        }
-        let mut literals = 0;
-        for (segment, part) in self.segments.iter().zip(parts) {
-            match segment {
-                Segment::Literal(text) if text == part => literals += 1,
-                Segment::Literal(_) => return None,
-                Segment::Id(_) => {}
-            }
-        }
-        Some(literals)
-    }
-
-    fn ids(&self, parts: &[&str]) -> Result<[i64; 2], ApiError> {
-        let mut ids = [0; 2];
-        let named = self
-            .segments
-            .iter()
-            .zip(parts)
-            .filter_map(|(s, p)| match s {
-                Segment::Id(name) => Some((name, p)),
-                Segment::Literal(_) => None,
-            });
-        for (slot, (name, part)) in ids.iter_mut().zip(named) {
-            *slot = part.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| {
-                ApiError::bad_request(format!("`{part}` is not a valid {name} id."))
-            })?;
-        }
-        Ok(ids)
-    }
-}
-
 /// Why no route takes a request: the error, and `Allow`'s value for a known path.
 type Refusal = (ApiError, Option<String>);
 
-/// The route table.
+/// The route table, with a builder method per kind of handler.
 #[derive(Default)]
 pub(crate) struct Router {
-    routes: Vec<Route>,
+    table: Table<Handler>,
 }
 
 impl Router {
-    fn add(mut self, method: Method, path: &'static str, handler: Handler) -> Self {
-        let segments = path
-            .split('/')
-            .map(
-                |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                    Some(name) => Segment::Id(name),
-                    None => Segment::Literal(s),
-                },
-            )
-            .collect();
-        self.routes.push(Route {
-            method,
-            path,
-            segments,
-            handler,
-        });
-        self
+    fn add(self, method: Method, path: &'static str, handler: Handler) -> Self {
+        Router {
+            table: self.table.add(method, path, handler),
+        }
     }
 
     /// A route anyone may call.
@@ -239,46 +151,25 @@ impl Router {
 
     /// The route for `method` on `path`, with the path's ids; or the refusal, with the
     /// `Allow` header's value for a method the path does not take.
-    fn find(&self, method: &Method, path: &str) -> Result<(&Route, [i64; 2]), Refusal> {
-        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-        let best = self
-            .routes
-            .iter()
-            .filter_map(|r| Some((r.matches(&parts)?, r)))
-            .max_by_key(|(literals, _)| *literals)
-            .map(|(_, r)| r.path);
-        let Some(best) = best else {
-            let err = ApiError::new(
-                ErrorCode::NotFound,
-                format!("There is no API endpoint at /api/v1/{}.", parts.join("/")),
-            );
-            return Err((err, None));
-        };
-        let same_path = || self.routes.iter().filter(move |r| r.path == best);
-        let first = same_path().next().ok_or((ApiError::internal(), None))?;
-        let ids = first.ids(&parts).map_err(|err| (err, None))?;
-        match same_path().find(|r| r.method == method) {
-            Some(route) => Ok((route, ids)),
-            None => {
-                let allow = self.allow(best);
+    fn find(&self, method: &Method, path: &str) -> Result<(&Route<Handler>, [i64; 2]), Refusal> {
+        self.table.find(method, path).map_err(|miss| match miss {
+            Miss::NotFound => {
+                let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+                let err = ApiError::new(
+                    ErrorCode::NotFound,
+                    format!("There is no API endpoint at /api/v1/{}.", parts.join("/")),
+                );
+                (err, None)
+            }
+            Miss::BadId(err) => (err, None),
+            Miss::Method { allow } => {
                 let err = ApiError::new(
                     ErrorCode::MethodNotAllowed,
                     format!("{method} is not allowed here; use {allow}."),
                 );
-                Err((err, Some(allow)))
+                (err, Some(allow))
             }
-        }
-    }
-
-    /// The methods `path` takes, as `Allow` lists them.
-    fn allow(&self, path: &str) -> String {
-        let methods: Vec<&str> = self
-            .routes
-            .iter()
-            .filter(|r| r.path == path)
-            .map(|r| r.method.as_str())
-            .collect();
-        methods.join(", ")
+        })
     }
 }
 
@@ -444,7 +335,7 @@ mod tests {
     #[test]
     fn every_route_is_listed_once() {
         let mut seen = std::collections::HashSet::new();
-        for route in &ROUTES.routes {
+        for route in ROUTES.table.routes() {
             assert!(
                 seen.insert((route.method.clone(), route.path)),
                 "{} {} twice",

@@ -4,24 +4,11 @@
 
 use std::path::Path;
 
-use chinwag_proto::{ConversationId, EventId, FileId};
-use serde::{Deserialize, Serialize};
+use chinwag_proto::EventId;
 
 use crate::{LinkError, Result};
 
-/// A message waiting for the hub's acknowledgement. Its `client_id` never changes, so every
-/// retry is the same message to the hub.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Pending {
-    pub client_id: String,
-    pub conversation_id: ConversationId,
-    pub body: String,
-    /// Uploaded files the message carries.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub attachments: Vec<FileId>,
-    /// Milliseconds since the epoch, when the user sent it.
-    pub created_at: i64,
-}
+pub use chinwag_proto::node::Pending;
 
 /// Outbox and cursor, on disk.
 #[derive(Clone)]

@@ -17,6 +17,7 @@ mod error;
 mod event;
 mod frames;
 mod model;
+pub mod node;
 pub mod rest;
 pub mod validate;
 

@@ -10,6 +10,7 @@
 //! routes from these pieces, so a request is judged alike wherever it arrives.
 
 pub mod assets;
+pub mod table;
 
 use bytes::{Buf, Bytes, BytesMut};
 use chinwag_proto::{ApiError, ErrorCode};

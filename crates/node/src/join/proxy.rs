@@ -14,7 +14,7 @@ use warp::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use warp::reply::Response;
 use warp::Reply;
 
-use super::relay::{unreachable_error, Joined};
+use super::joined::{unreachable_error, Joined};
 
 /// Largest answer the node relays from the hub.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;

@@ -30,15 +30,7 @@ pub struct Session {
     pub user: User,
 }
 
-/// A hub joined before, for the "saved hubs" list.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct SavedHub {
-    pub address: String,
-    pub id: String,
-    pub name: String,
-    /// Milliseconds since the epoch.
-    pub last_joined_at: i64,
-}
+pub use chinwag_proto::node::SavedHub;
 
 #[derive(Clone)]
 pub struct NodeStore {

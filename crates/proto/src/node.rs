@@ -1,0 +1,167 @@
+//! What a joined node adds to the wire: its `link` frame, and the bodies of its own
+//! endpoints under `/api/v1/node` (see `docs/protocol.md`, "The joined node").
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ConversationId, FileId, HubInfo};
+
+/// Whether the node reaches its hub: `{"state":"online"}`, `{"state":"offline",
+/// "retry_in_ms":…}` or `{"state":"signed_out"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum LinkState {
+    /// Nobody is signed in on this node.
+    SignedOut,
+    /// Signed in, not connected yet (or reconnecting); `retry_in_ms` when waiting.
+    Offline {
+        retry_in_ms: Option<u64>,
+    },
+    Online,
+}
+
+/// The node's own WebSocket frame: `{"type":"link", …the link state}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkFrame {
+    #[serde(rename = "type")]
+    pub kind: LinkFrameType,
+    #[serde(flatten)]
+    pub link: LinkState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkFrameType {
+    Link,
+}
+
+impl From<LinkState> for LinkFrame {
+    fn from(link: LinkState) -> Self {
+        LinkFrame {
+            kind: LinkFrameType::Link,
+            link,
+        }
+    }
+}
+
+/// A message in the node's durable outbox, waiting for the hub's acknowledgement. Its
+/// `client_id` never changes, so every retry is the same message to the hub.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Pending {
+    pub client_id: String,
+    pub conversation_id: ConversationId,
+    pub body: String,
+    /// Uploaded files the message carries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<FileId>,
+    /// Milliseconds since the epoch, when the user sent it.
+    pub created_at: i64,
+}
+
+/// What the desktop window shows (`POST /api/v1/node/view`): the open conversation, whether
+/// the window has focus, and how many messages are unread in all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct View {
+    pub conversation_id: Option<ConversationId>,
+    pub focused: bool,
+    #[serde(default)]
+    pub unread: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeMode {
+    /// The desktop's start screen: no hub chosen yet.
+    Choosing,
+    Joined,
+}
+
+/// The hub a node uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeHub {
+    pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// `GET /api/v1/node` (and the answer to `POST /api/v1/node/choose`): what the node is
+/// doing. Fields that do not apply are left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeState {
+    pub mode: NodeMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub: Option<NodeHub>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<LinkState>,
+    /// True on the desktop app's node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desktop: Option<bool>,
+    /// The desktop shows the start screen to pick another hub.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switching: Option<bool>,
+    /// On the desktop: what the window shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view: Option<View>,
+    /// To the signed-in user only: the messages in the node's outbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<Vec<Pending>>,
+}
+
+/// A hub heard on the LAN by mDNS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscoveredHub {
+    pub id: String,
+    pub name: String,
+    /// The best address to join (`host:port`), when one is known.
+    pub address: Option<String>,
+    /// Best first: routable IPv4, loopback IPv4, routable IPv6, link-local.
+    pub addresses: Vec<IpAddr>,
+    pub port: u16,
+    pub host: String,
+    pub protocol: Option<u32>,
+    pub version: Option<String>,
+}
+
+/// A hub this node joined before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedHub {
+    pub address: String,
+    pub id: String,
+    pub name: String,
+    /// Milliseconds since the epoch.
+    pub last_joined_at: i64,
+}
+
+/// `GET /api/v1/node/hubs[?since=VERSION]`: hubs heard on the LAN and hubs joined before.
+/// With `since`, the answer waits (up to 25 s) until the list changes from that version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HubList {
+    pub version: u64,
+    pub discovered: Vec<DiscoveredHub>,
+    pub saved: Vec<SavedHub>,
+}
+
+/// `POST /api/v1/node/verify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    pub address: String,
+}
+
+/// The answer to `POST /api/v1/node/verify`: a Chinwag hub answers there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verified {
+    pub address: String,
+    pub hub: HubInfo,
+}
+
+/// `POST /api/v1/node/switch` (desktop): show or leave the start screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchRequest {
+    pub switching: bool,
+}
