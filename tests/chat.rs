@@ -101,14 +101,7 @@ async fn a_group_of_three_and_an_outsider() {
     .await;
 
     // Only an admin manages members; Alice made the group, so she is its admin.
-    let refused = api
-        .call(
-            "DELETE",
-            &format!("/conversations/{group}/members/{}", carol.id),
-            Some(&bob.token),
-            None,
-        )
-        .await;
+    let refused = api.remove_member(&bob, group, carol.id).await;
     assert_eq!(refused.status, 403, "{:?}", refused.body);
     let added = api
         .post(
@@ -120,14 +113,7 @@ async fn a_group_of_three_and_an_outsider() {
     assert_eq!(added.status, 200, "{:?}", added.body);
     let joined = d.event("members_added").await;
     assert_eq!(joined["conversation"]["id"], group);
-    let removed = api
-        .call(
-            "DELETE",
-            &format!("/conversations/{group}/members/{}", dave.id),
-            Some(&alice.token),
-            None,
-        )
-        .await;
+    let removed = api.remove_member(&alice, group, dave.id).await;
     assert_eq!(removed.status, 204);
     let gone = d.event("member_removed").await;
     assert_eq!(gone["user_id"], dave.id);
@@ -147,14 +133,7 @@ async fn a_group_of_three_and_an_outsider() {
     .await;
 
     // Renaming is an admin's job and everyone still in hears of it.
-    let renamed = api
-        .call(
-            "PATCH",
-            &format!("/conversations/{group}"),
-            Some(&alice.token),
-            Some(json!({ "name": "Dinner" })),
-        )
-        .await;
+    let renamed = api.rename(&alice, group, "Dinner").await;
     assert_eq!(renamed.status, 200);
     assert_eq!(
         b.event("conversation_updated").await["conversation"]["name"],
@@ -284,9 +263,7 @@ async fn edit_and_delete_own_messages_only() {
     let err = b.frame("error").await;
     assert_eq!(err["code"], "forbidden");
     assert_eq!(err["ref"], "x");
-    let rest = api
-        .call("DELETE", &format!("/messages/{id}"), Some(&bob.token), None)
-        .await;
+    let rest = api.delete(&format!("/messages/{id}"), &bob.token).await;
     assert_eq!(rest.status, 403);
 
     a.send(json!({ "type": "delete", "ref": "d", "message_id": id }))
@@ -301,11 +278,10 @@ async fn edit_and_delete_own_messages_only() {
     assert_eq!(history.len(), 1);
     assert_eq!(history[0]["deleted"], true);
     let again = api
-        .call(
-            "PATCH",
+        .patch(
             &format!("/messages/{id}"),
-            Some(&alice.token),
-            Some(json!({ "body": "back" })),
+            &alice.token,
+            json!({ "body": "back" }),
         )
         .await;
     assert_eq!(again.status, 400);
@@ -556,11 +532,10 @@ async fn profile_changes_reach_everyone() {
     let bob = api.register("bob").await;
     let mut b = Ws::connect(&hub, &bob).await;
     let updated = api
-        .call(
-            "PATCH",
+        .patch(
             "/me",
-            Some(&alice.token),
-            Some(json!({ "display_name": "Alice A.", "status_text": "In a meeting" })),
+            &alice.token,
+            json!({ "display_name": "Alice A.", "status_text": "In a meeting" }),
         )
         .await;
     assert_eq!(updated.status, 200, "{:?}", updated.body);

@@ -13,8 +13,8 @@ use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::{
-    assert_gapless, client_ids, integrity_check, sending_at, server_command, Binary, TestHub, Ws,
-    WAIT,
+    assert_gapless, can_run, client_ids, integrity_check, sending_at, server_command, Binary, Need,
+    TestHub, Ws, WAIT,
 };
 
 /// What one pipelining sender saw: how many it sent and which were acknowledged, with
@@ -744,6 +744,9 @@ async fn send_until_refused(ws: &mut Ws, tag: &str, max: usize) -> (Vec<String>,
 
 #[tokio::test]
 async fn a_full_disk_refuses_writes_clearly_keeps_reads_and_recovers() {
+    if !can_run("full disk", Need::Root("root to mount a tmpfs")) {
+        return;
+    }
     let disk = SmallDisk::mount("6m");
     let dir = tempfile::TempDir::new_in(disk.path()).expect("data dir on the tmpfs");
     let mut cfg = sending_at(10_000);
@@ -979,6 +982,9 @@ impl Drop for LoopDisk {
 
 #[tokio::test]
 async fn a_disk_turning_read_only_mid_stream_refuses_clearly_keeps_reads_and_loses_nothing() {
+    if !can_run("read-only disk", Need::Root("root to attach a loop device")) {
+        return;
+    }
     let disk = LoopDisk::create(64);
     let dir = tempfile::TempDir::new_in(disk.path()).expect("data dir on the disk");
     let mut cfg = sending_at(10_000);

@@ -699,11 +699,10 @@ async fn files_are_for_members_only() {
     // A message with files may lose its text, and its files when it is deleted.
     let message = sent.body["id"].as_i64().expect("message id");
     let edited = api
-        .call(
-            "PATCH",
+        .patch(
             &format!("/messages/{message}"),
-            Some(&alice.token),
-            Some(json!({"body": "the plan"})),
+            &alice.token,
+            json!({"body": "the plan"}),
         )
         .await;
     assert_eq!(edited.status, 200);
@@ -712,12 +711,7 @@ async fn files_are_for_members_only() {
         "edits keep the files"
     );
     let deleted = api
-        .call(
-            "DELETE",
-            &format!("/messages/{message}"),
-            Some(&alice.token),
-            None,
-        )
+        .delete(&format!("/messages/{message}"), &alice.token)
         .await;
     assert_eq!(deleted.status, 200);
     assert!(

@@ -157,25 +157,17 @@ async fn results_are_ranked_highlighted_and_follow_edits_and_deletions() {
 
     // An edit re-indexes the message; a deletion removes it.
     let edited = api
-        .call(
-            "PATCH",
+        .patch(
             &format!("/messages/{short}"),
-            Some(&alice.token),
-            Some(json!({ "body": "Rollout finished" })),
+            &alice.token,
+            json!({ "body": "Rollout finished" }),
         )
         .await;
     assert_eq!(edited.status, 200, "{:?}", edited.body);
     let results = search(&api, &alice, "q=deployment", 1).await;
     assert_eq!(results[0]["message"]["id"], long);
     search(&api, &alice, "q=rollout", 1).await;
-    let deleted = api
-        .call(
-            "DELETE",
-            &format!("/messages/{long}"),
-            Some(&alice.token),
-            None,
-        )
-        .await;
+    let deleted = api.delete(&format!("/messages/{long}"), &alice.token).await;
     assert!(matches!(deleted.status, 200 | 204), "{:?}", deleted.body);
     search(&api, &alice, "q=deployment", 0).await;
 }

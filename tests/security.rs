@@ -95,13 +95,7 @@ async fn non_members_can_neither_see_read_post_nor_touch() {
                 json!({ "user_ids": [eve.id] }),
             )
             .await,
-            api.call(
-                "PATCH",
-                &format!("/conversations/{conv}"),
-                Some(&eve.token),
-                Some(json!({ "name": "mine" })),
-            )
-            .await,
+            api.rename(&eve, conv, "mine").await,
             api.leave(&eve, conv).await,
         ];
         for r in checks {
@@ -113,21 +107,15 @@ async fn non_members_can_neither_see_read_post_nor_touch() {
         }
     }
     let edit = api
-        .call(
-            "PATCH",
+        .patch(
             &format!("/messages/{message}"),
-            Some(&eve.token),
-            Some(json!({ "body": "x" })),
+            &eve.token,
+            json!({ "body": "x" }),
         )
         .await;
     assert_eq!(edit.status, 404);
     let delete = api
-        .call(
-            "DELETE",
-            &format!("/messages/{message}"),
-            Some(&eve.token),
-            None,
-        )
+        .delete(&format!("/messages/{message}"), &eve.token)
         .await;
     assert_eq!(delete.status, 404);
 
@@ -851,14 +839,7 @@ async fn no_token_password_or_message_text_reaches_the_logs() {
     let api = crate::common::Api::new(addr.parse().expect("addr"));
     let alice = api.register("alice").await;
     let bob = api.login("alice").await;
-    let wrong = api
-        .call(
-            "POST",
-            "/auth/login",
-            None,
-            Some(json!({"username": "alice", "password": "hunter2-wrong-guess"})),
-        )
-        .await;
+    let wrong = api.sign_in("alice", "hunter2-wrong-guess").await;
     assert_eq!(wrong.status, 401);
     // A token in the query string is not a way in.
     let in_url = api

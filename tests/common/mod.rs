@@ -136,6 +136,52 @@ impl TestHub {
     }
 }
 
+/// Tests that need more than a normal user has (root, to mount file systems; a system tool)
+/// run where they can and otherwise skip, printing one line that says how to run them.
+/// `scripts/test` sets `CHINWAG_ALL_TIERS=1`, which turns a skip into a failure, so CI (root,
+/// with the tools installed) runs every one of them.
+pub fn can_run(test: &str, need: Need) -> bool {
+    use std::io::Write;
+    let (ok, why, how) = match need {
+        Need::Root(what) => (
+            is_root(),
+            what,
+            "run as root: `sudo cargo test` or `scripts/test`",
+        ),
+        Need::Program(program, package) => (
+            Command::new(program).arg("--version").output().is_ok(),
+            program,
+            package,
+        ),
+    };
+    if ok {
+        return true;
+    }
+    let line = format!("skipped: {test}: needs {why}; {how}");
+    assert!(std::env::var_os("CHINWAG_ALL_TIERS").is_none(), "{line}");
+    // Straight to stderr, past the test harness's capture, so the skip is seen.
+    let _ = writeln!(std::io::stderr(), "{line}");
+    false
+}
+
+/// What a test needs beyond a normal user.
+pub enum Need {
+    /// Root, for this (mounting a tmpfs, a loop device).
+    Root(&'static str),
+    /// A program, and how to get it.
+    Program(&'static str, &'static str),
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|ids| ids.split_whitespace().nth(1))
+            == Some("0")
+    })
+}
+
 pub fn config() -> HubConfig {
     HubConfig::default()
 }
@@ -317,6 +363,37 @@ impl Api {
 
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
         self.call("POST", path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call("PATCH", path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Option<Value>) -> Reply {
+        self.call("PUT", path, Some(token), body).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.call("DELETE", path, Some(token), None).await
+    }
+
+    /// `POST /auth/login` with a password of the test's choosing.
+    pub async fn sign_in(&self, username: &str, password: &str) -> Reply {
+        let body = serde_json::json!({ "username": username, "password": password });
+        self.call("POST", "/auth/login", None, Some(body)).await
+    }
+
+    /// Renames a group.
+    pub async fn rename(&self, me: &Session, group: i64, name: &str) -> Reply {
+        let body = serde_json::json!({ "name": name });
+        self.patch(&format!("/conversations/{group}"), &me.token, body)
+            .await
+    }
+
+    /// Removes `user` from a group.
+    pub async fn remove_member(&self, me: &Session, group: i64, user: i64) -> Reply {
+        self.delete(&format!("/conversations/{group}/members/{user}"), &me.token)
+            .await
     }
 
     pub async fn register(&self, username: &str) -> Session {
