@@ -27,8 +27,7 @@ use warp::reply::Response;
 use warp::Reply;
 
 use crate::api::messages::check_send_rate;
-use crate::http::{ApiResult, Caller, Request};
-use crate::routes::BodyStream;
+use crate::http::{ApiResult, BodyStream, Caller, Request};
 use crate::HubState;
 use chinwag_proto::ApiError;
 

@@ -14,6 +14,9 @@ use warp::Reply;
 
 use crate::{auth, HubState};
 
+/// A request body that a handler reads as it arrives (uploads).
+pub(crate) type BodyStream = futures_util::stream::BoxStream<'static, Result<Bytes, warp::Error>>;
+
 /// A handler's answer.
 pub(crate) type ApiResult = Result<Response, ApiError>;
 

@@ -17,7 +17,6 @@ use bytes::{Buf, Bytes};
 use chinwag_proto::{ApiError, ErrorCode};
 use chinwag_web::error_response;
 use futures_util::future::BoxFuture;
-use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
 use warp::http::{header, HeaderMap, HeaderValue, Method};
 use warp::path::Tail;
@@ -26,11 +25,8 @@ use warp::Filter;
 
 use chinwag_web::table::{Miss, Route, Table};
 
-use crate::http::{Admin, ApiResult, Caller, Request};
+use crate::http::{Admin, ApiResult, BodyStream, Caller, Request};
 use crate::{files, metrics, rest, ws, HubState};
-
-/// A request body that a handler reads as it arrives (uploads).
-pub(crate) type BodyStream = BoxStream<'static, Result<Bytes, warp::Error>>;
 
 /// Every endpoint under `/api/v1`, in the order `Allow` lists a path's methods.
 #[rustfmt::skip] // one line per endpoint, whatever its length
