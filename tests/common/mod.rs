@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+mod node;
+pub use node::TestNode;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
