@@ -5,10 +5,10 @@
 // ever placed with text nodes (see dom.js).
 
 import { api, ApiError, Connection, Outbox, newClientId } from './hub.js';
-import { h, linkify, avatar, clock, shortWhen, dayLabel, sameDay, utf8Length, $ } from './dom.js';
+import { h, avatar, shortWhen, utf8Length, $ } from './dom.js';
 import { upload, thumbnailUrl, blobUrl, save, humanSize, typeLabel, fitted } from './files.js';
 import { wireAdmin, adminChanged } from './admin.js';
-import { reconcile } from './keyed.js';
+import { renderMessageList } from './messages.js';
 
 const TOKEN_KEY = 'chinwag.token';
 const PAGE = 50;
@@ -639,6 +639,8 @@ function addMessage(message) {
     return;
   }
   const mine = message.sender_id === state.me.id;
+  // Read before anything on the page changes: a read after a change forces a layout.
+  const wasAtBottom = message.conversation_id === state.active && atBottom();
   const hist = state.history.get(message.conversation_id);
   let isNew = true;
   if (hist) {
@@ -666,7 +668,6 @@ function addMessage(message) {
   }
   renderList();
   if (message.conversation_id === state.active) {
-    const wasAtBottom = atBottom();
     renderMessages();
     if (wasAtBottom || mine) scrollToBottom();
     else if (isNew) $('jump').hidden = false;
@@ -711,7 +712,8 @@ function onReceipt(ev) {
       renderList();
     }
   }
-  if (ev.conversation_id === state.active) renderMessages();
+  // My own receipts (from this device or another) change no tick and no "Seen by".
+  if (ev.conversation_id === state.active && ev.user_id !== state.me.id) renderMessages();
 }
 
 // ---------------------------------------------------------------- receipts I send
@@ -1075,134 +1077,24 @@ function scrollToBottom() {
   $('jump').hidden = true;
 }
 
-/**
- * How far the others in a conversation have got: the highest `delivered_seq` and `read_seq`
- * among them. My message `seq` is read when someone's read position reached it, delivered
- * when someone's delivery did. Computed once per render, not once per message.
- */
-function othersReach(convId) {
-  const members = state.members.get(convId);
-  let delivered = 0;
-  let read = 0;
-  if (members) {
-    for (const m of members.values()) {
-      if (m.user_id === state.me.id) continue;
-      delivered = Math.max(delivered, m.delivered_seq);
-      read = Math.max(read, m.read_seq);
-    }
-  }
-  return { delivered, read };
-}
-
-/** Receipt state of my message `seq`: sent, delivered or read (by anyone else). */
-function receiptOf(reach, seq) {
-  if (reach.read >= seq) return 'read';
-  if (reach.delivered >= seq) return 'delivered';
-  return 'sent';
-}
-
-function seenBy(convId, seq) {
-  const members = state.members.get(convId);
-  if (!members) return [];
-  return [...members.values()]
-    .filter((m) => m.user_id !== state.me.id && m.read_seq >= seq)
-    .map((m) => userName(m.user_id));
-}
-
-/**
- * The message list, as keyed rows (see keyed.js): a new message, receipt or edit changes
- * only the rows it touches, whatever the length of the history shown.
- */
+/** Renders the open conversation's messages (messages.js), touching only what changed. */
 function renderMessages() {
   const conv = state.convs.get(state.active);
   const hist = state.history.get(state.active);
   if (!conv || !hist) return;
-  reconcile($('messages'), messageRows(conv, hist));
-}
-
-function edgeRow(key, text) {
-  return { key, sig: text, make: () => h('p', { class: 'history-edge' }, text) };
-}
-
-function messageRows(conv, hist) {
-  const rows = [edgeRow('edge-older', hist.hasMore
-    ? (hist.loading ? 'Loading older messages…' : 'Scroll up for older messages')
-    : `This is the beginning of ${convName(conv)}.`)];
-  const group = conv.kind !== 'direct';
-  const reach = othersReach(conv.id);
-  let lastMine = null;
-  for (const m of hist.list) if (m.sender_id === state.me.id && !m.deleted) lastMine = m;
-  const pending = state.outbox.forConversation(conv.id).map((p) => ({
-    ...p, id: `pending-${p.client_id}`, sender_id: state.me.id, pending: true, deleted: false, edited_at: null,
-  }));
-  let prev = null;
-  for (const m of [...hist.list, ...pending]) {
-    const when = new Date(m.created_at);
-    if (!prev || !sameDay(new Date(prev.created_at), when)) {
-      const label = dayLabel(m.created_at);
-      rows.push({ key: `day-${when.toDateString()}`, sig: label,
-        make: () => h('div', { class: 'day', role: 'separator' }, label) });
-      prev = null;
-    }
-    const first = !prev || prev.sender_id !== m.sender_id || m.created_at - prev.created_at > 5 * 60000;
-    const receipt = m.sender_id === state.me.id && !m.pending ? receiptOf(reach, m.seq) : '';
-    rows.push({ key: `msg-${m.id}`, sig: messageSig(m, first, group, receipt),
-      make: () => messageNode(conv, m, first, group, receipt) });
-    if (group && lastMine && m.id === lastMine.id) {
-      const names = seenBy(conv.id, m.seq);
-      const text = `Seen by ${names.join(', ')}`;
-      if (names.length) rows.push({ key: `seen-${m.id}`, sig: text, make: () => h('p', { class: 'seen-by' }, text) });
-    }
-    prev = m;
-  }
-  if (hist.hasNewer) {
-    rows.push(edgeRow('edge-newer', hist.loadingNewer ? 'Loading newer messages…' : 'Scroll down for newer messages'));
-  }
-  return rows;
-}
-
-/** Everything `messageNode` shows of `m`: when it changes, the node is made again. */
-function messageSig(m, first, group, receipt) {
-  const files = (m.pending ? m.files : m.attachments) || [];
-  const who = first && group && m.sender_id !== state.me.id ? userName(m.sender_id) : '';
-  return JSON.stringify([m.body, m.deleted, m.edited_at, m.created_at, m.seq, m.pending ? [m.state, m.error] : 0,
-    first, who, receipt, state.found === m.id, state.me.is_admin, files.length ? files : 0]);
-}
-
-function messageNode(conv, m, first, group, receipt) {
-  const mine = m.sender_id === state.me.id;
-  const classes = ['msg', mine ? 'mine' : 'theirs', first ? 'first' : '', m.pending ? 'pending' : '',
-    state.found === m.id ? 'found' : ''];
-  const files = (m.pending ? m.files : m.attachments) || [];
-  let bubble = null;
-  if (m.deleted) bubble = h('div', { class: 'bubble deleted' }, 'This message was deleted');
-  else if (m.body.trim() || !files.length) bubble = h('div', { class: 'bubble' }, linkify(m.body));
-  const attached = files.length && !m.deleted
-    ? h('div', { class: 'attachments' }, files.map(attachmentNode))
-    : null;
-  const meta = h('div', { class: 'meta' }, h('time', { datetime: new Date(m.created_at).toISOString() }, clock(m.created_at)));
-  if (m.edited_at && !m.deleted) meta.append(h('span', {}, '· edited'));
-  if (mine) meta.append(ticks(m, receipt));
-  if (mine && !m.deleted && !m.pending) {
-    meta.append(h('span', { class: 'msg-actions' },
-      h('button', { type: 'button', onclick: () => editMessage(m), 'aria-label': 'Edit message' }, 'Edit'),
-      h('button', { type: 'button', onclick: () => deleteMessage(m), 'aria-label': 'Delete message' }, 'Delete')));
-  } else if (!mine && !m.deleted && !m.pending) {
-    // Anyone may report; a hub admin may also delete it.
-    meta.append(h('span', { class: 'msg-actions' },
-      h('button', { type: 'button', onclick: () => reportMessage(m), 'aria-label': 'Report message' }, 'Report'),
-      state.me.is_admin
-        ? h('button', { type: 'button', onclick: () => deleteMessage(m), 'aria-label': 'Delete message (admin)' }, 'Delete')
-        : null));
-  }
-  if (m.pending && m.state === 'failed') {
-    meta.append(h('span', { class: 'msg-actions always' },
-      h('button', { type: 'button', onclick: () => retryItem(m.client_id) }, 'Retry'),
-      h('button', { type: 'button', onclick: () => discardItem(m.client_id) }, 'Discard')));
-  }
-  const who = !mine && first && group ? h('span', { class: 'who' }, userName(m.sender_id)) : null;
-  return h('div', { class: classes.filter(Boolean).join(' '), dataset: { id: String(m.id), seq: String(m.seq || '') } },
-    who, bubble, attached, meta);
+  renderMessageList($('messages'), {
+    conv,
+    hist,
+    title: convName(conv),
+    pending: state.outbox.forConversation(conv.id),
+    me: state.me.id,
+    admin: state.me.is_admin,
+    found: state.found,
+    members: state.members.get(conv.id),
+    name: userName,
+    attachment: attachmentNode,
+    actions: { edit: editMessage, remove: deleteMessage, report: reportMessage, retry: retryItem, discard: discardItem },
+  });
 }
 
 // ---------------------------------------------------------------- files
@@ -1406,17 +1298,6 @@ function wireFiles() {
       $('image-status').textContent = err.message;
     }
   });
-}
-
-function ticks(m, status) {
-  if (m.pending) {
-    if (m.state === 'failed') return h('span', { class: 'ticks failed', title: m.error }, `Not sent: ${m.error}`);
-    if (m.error) return h('span', { class: 'ticks pending waiting', title: m.error, 'aria-label': `Waiting: ${m.error}` }, '◷ Not sent yet: the hub cannot save right now. Retrying…');
-    return h('span', { class: 'ticks pending', 'aria-label': 'Sending', title: 'Sending' }, '◷');
-  }
-  const marks = { sent: '✓', delivered: '✓✓', read: '✓✓' }[status];
-  const label = { sent: 'Sent', delivered: 'Delivered', read: 'Read' }[status];
-  return h('span', { class: `ticks ${status}`, 'aria-label': label, title: label, dataset: { receipt: status } }, marks);
 }
 
 // ---------------------------------------------------------------- composing

@@ -1,0 +1,232 @@
+// @ts-check
+// The open conversation's message list, as keyed rows (see keyed.js): a new message, a
+// receipt or an edit changes only the rows it touches, whatever the length of the history.
+// `messageRows` is pure apart from the `make` of each row, so it is unit-tested without a
+// page (tests/e2e/unit/messages.test.mjs); app.js hands it what the list shows.
+
+import { h, linkify, clock, dayLabel, sameDay } from './dom.js';
+import { reconcile } from './keyed.js';
+
+/**
+ * @typedef {object} Message  a message as the hub sends it, or an outbox item shown as one
+ * @property {number|string} id
+ * @property {number} [seq]
+ * @property {number} sender_id
+ * @property {string} body
+ * @property {number} created_at
+ * @property {number|null} [edited_at]
+ * @property {boolean} [deleted]
+ * @property {object[]} [attachments]
+ * @property {boolean} [pending]  still in the outbox
+ * @property {string} [client_id]
+ * @property {string} [state]     an outbox item's state (`failed` when given up)
+ * @property {string} [error]     why an outbox item waits or failed
+ * @property {object[]} [files]   an outbox item's files
+ */
+
+/**
+ * @typedef {object} Member
+ * @property {number} user_id
+ * @property {number} delivered_seq
+ * @property {number} read_seq
+ */
+
+/**
+ * @typedef {object} ListActions  what a message's buttons do
+ * @property {(m: Message) => void} edit
+ * @property {(m: Message) => void} remove
+ * @property {(m: Message) => void} report
+ * @property {(clientId: string) => void} retry
+ * @property {(clientId: string) => void} discard
+ */
+
+/**
+ * @typedef {object} ListView  everything the list shows
+ * @property {{id: number, kind: string}} conv
+ * @property {string} title  the conversation's name
+ * @property {{list: Message[], hasMore: boolean, loading?: boolean, hasNewer?: boolean, loadingNewer?: boolean}} hist
+ * @property {Message[]} pending  my outbox items in this conversation
+ * @property {number} me  my user id
+ * @property {boolean} admin  whether I am a hub admin (I may delete anyone's message)
+ * @property {number|null} found  the message a search jump marked
+ * @property {Map<number, Member>|undefined} members
+ * @property {(id: number) => string} name  a person's display name
+ * @property {(file: object) => Node} attachment  builds an attachment's node
+ * @property {ListActions} actions
+ */
+
+/** Puts the list `view` describes into `box`, touching only the rows that changed. */
+export function renderMessageList(/** @type {HTMLElement} */ box, /** @type {ListView} */ view) {
+  reconcile(box, messageRows(view));
+}
+
+/**
+ * How far the others have got: the highest `delivered_seq` and `read_seq` among them. My
+ * message `seq` is read when someone's read position reached it, delivered when someone's
+ * delivery did. Worked out once per render, not once per message.
+ * @param {Map<number, Member>|undefined} members
+ * @param {number} me
+ */
+export function othersReach(members, me) {
+  let delivered = 0;
+  let read = 0;
+  for (const m of members ? members.values() : []) {
+    if (m.user_id === me) continue;
+    delivered = Math.max(delivered, m.delivered_seq);
+    read = Math.max(read, m.read_seq);
+  }
+  return { delivered, read };
+}
+
+/** @param {{delivered: number, read: number}} reach @param {number} seq */
+function receiptOf(reach, seq) {
+  if (reach.read >= seq) return 'read';
+  if (reach.delivered >= seq) return 'delivered';
+  return 'sent';
+}
+
+/** @param {string} key @param {string} text */
+function edgeRow(key, text) {
+  return { key, sig: text, make: () => h('p', { class: 'history-edge' }, text) };
+}
+
+/**
+ * The rows of the list: the top edge, day separators, messages (history, then my outbox),
+ * "Seen by" under my last message in a group, and the bottom edge when newer pages exist.
+ * @param {ListView} view
+ */
+export function messageRows(view) {
+  const { conv, hist } = view;
+  const rows = [edgeRow('edge-older', hist.hasMore
+    ? (hist.loading ? 'Loading older messages…' : 'Scroll up for older messages')
+    : `This is the beginning of ${view.title}.`)];
+  const group = conv.kind !== 'direct';
+  const reach = othersReach(view.members, view.me);
+  let lastMine = null;
+  for (const m of hist.list) if (m.sender_id === view.me && !m.deleted) lastMine = m;
+  const pending = view.pending.map((p) => ({
+    ...p, id: `pending-${p.client_id}`, sender_id: view.me, pending: true, deleted: false, edited_at: null,
+  }));
+  let prev = null;
+  for (const m of [...hist.list, ...pending]) {
+    const when = new Date(m.created_at);
+    if (!prev || !sameDay(new Date(prev.created_at), when)) {
+      const label = dayLabel(m.created_at);
+      rows.push({ key: `day-${when.toDateString()}`, sig: label,
+        make: () => h('div', { class: 'day', role: 'separator' }, label) });
+      prev = null;
+    }
+    const first = !prev || prev.sender_id !== m.sender_id || m.created_at - prev.created_at > 5 * 60000;
+    const receipt = m.sender_id === view.me && !m.pending ? receiptOf(reach, m.seq || 0) : '';
+    const who = first && group && m.sender_id !== view.me ? view.name(m.sender_id) : '';
+    const shown = { m, first, who, receipt, found: view.found === m.id };
+    rows.push({ key: `msg-${m.id}`, sig: messageSig(shown, view.admin), make: () => messageNode(shown, view) });
+    if (group && lastMine && m.id === lastMine.id) {
+      const names = seenBy(view, m.seq || 0);
+      const text = `Seen by ${names.join(', ')}`;
+      if (names.length) rows.push({ key: `seen-${m.id}`, sig: text, make: () => h('p', { class: 'seen-by' }, text) });
+    }
+    prev = m;
+  }
+  if (hist.hasNewer) {
+    rows.push(edgeRow('edge-newer', hist.loadingNewer ? 'Loading newer messages…' : 'Scroll down for newer messages'));
+  }
+  return rows;
+}
+
+/** @param {ListView} view @param {number} seq */
+function seenBy(view, seq) {
+  if (!view.members) return [];
+  return [...view.members.values()]
+    .filter((m) => m.user_id !== view.me && m.read_seq >= seq)
+    .map((m) => view.name(m.user_id));
+}
+
+/**
+ * @typedef {object} Shown  a message as its row shows it
+ * @property {Message} m
+ * @property {boolean} first  the first of a run from one sender
+ * @property {string} who  the sender's name, when shown
+ * @property {string} receipt  sent, delivered or read (my messages), else ''
+ * @property {boolean} found  marked by a search jump
+ */
+
+/**
+ * Everything `messageNode` shows: when it changes, the node is made again.
+ * @param {Shown} s @param {boolean} admin
+ */
+function messageSig(s, admin) {
+  const { m } = s;
+  // A message object is replaced, never changed, when the hub edits or deletes it; so its
+  // signature is kept with it and made again only when what is shown around it changed.
+  const last = sigs.get(m);
+  if (last && last.first === s.first && last.who === s.who && last.receipt === s.receipt
+      && last.found === s.found && last.admin === admin) return last.sig;
+  const files = (m.pending ? m.files : m.attachments) || [];
+  const sig = JSON.stringify([m.body, m.deleted, m.edited_at, m.created_at, m.seq, m.pending ? [m.state, m.error] : 0,
+    s.first, s.who, s.receipt, s.found, admin, files.length ? files : 0]);
+  sigs.set(m, { first: s.first, who: s.who, receipt: s.receipt, found: s.found, admin, sig });
+  return sig;
+}
+
+/** @type {WeakMap<Message, {first: boolean, who: string, receipt: string, found: boolean, admin: boolean, sig: string}>} */
+const sigs = new WeakMap();
+
+/** @param {Shown} s @param {ListView} view */
+function messageNode(s, view) {
+  const { m } = s;
+  const mine = m.sender_id === view.me;
+  const classes = ['msg', mine ? 'mine' : 'theirs', s.first ? 'first' : '', m.pending ? 'pending' : '',
+    s.found ? 'found' : ''];
+  const files = (m.pending ? m.files : m.attachments) || [];
+  let bubble = null;
+  if (m.deleted) bubble = h('div', { class: 'bubble deleted' }, 'This message was deleted');
+  else if (m.body.trim() || !files.length) bubble = h('div', { class: 'bubble' }, linkify(m.body));
+  const attached = files.length && !m.deleted
+    ? h('div', { class: 'attachments' }, files.map(view.attachment))
+    : null;
+  const meta = h('div', { class: 'meta' }, h('time', { datetime: new Date(m.created_at).toISOString() }, clock(m.created_at)));
+  if (m.edited_at && !m.deleted) meta.append(h('span', {}, '· edited'));
+  if (mine) meta.append(ticks(m, s.receipt));
+  const actions = messageActions(m, mine, view);
+  if (actions) meta.append(actions);
+  const who = s.who ? h('span', { class: 'who' }, s.who) : null;
+  return h('div', { class: classes.filter(Boolean).join(' '), dataset: { id: String(m.id), seq: String(m.seq || '') } },
+    who, bubble, attached, meta);
+}
+
+/** A message's buttons: mine to edit or delete, others' to report (and, for a hub admin, to delete). */
+function messageActions(/** @type {Message} */ m, /** @type {boolean} */ mine, /** @type {ListView} */ view) {
+  const { actions } = view;
+  if (m.pending) {
+    if (m.state !== 'failed') return null;
+    const clientId = m.client_id || '';
+    return h('span', { class: 'msg-actions always' },
+      h('button', { type: 'button', onclick: () => actions.retry(clientId) }, 'Retry'),
+      h('button', { type: 'button', onclick: () => actions.discard(clientId) }, 'Discard'));
+  }
+  if (m.deleted) return null;
+  if (mine) {
+    return h('span', { class: 'msg-actions' },
+      h('button', { type: 'button', onclick: () => actions.edit(m), 'aria-label': 'Edit message' }, 'Edit'),
+      h('button', { type: 'button', onclick: () => actions.remove(m), 'aria-label': 'Delete message' }, 'Delete'));
+  }
+  // Anyone may report; a hub admin may also delete it.
+  return h('span', { class: 'msg-actions' },
+    h('button', { type: 'button', onclick: () => actions.report(m), 'aria-label': 'Report message' }, 'Report'),
+    view.admin
+      ? h('button', { type: 'button', onclick: () => actions.remove(m), 'aria-label': 'Delete message (admin)' }, 'Delete')
+      : null);
+}
+
+/** The ticks of my message: sending, waiting (and why), failed, sent, delivered or read. */
+function ticks(/** @type {Message} */ m, /** @type {string} */ status) {
+  if (m.pending) {
+    if (m.state === 'failed') return h('span', { class: 'ticks failed', title: m.error }, `Not sent: ${m.error}`);
+    if (m.error) return h('span', { class: 'ticks pending waiting', title: m.error, 'aria-label': `Waiting: ${m.error}` }, '◷ Not sent yet: the hub cannot save right now. Retrying…');
+    return h('span', { class: 'ticks pending', 'aria-label': 'Sending', title: 'Sending' }, '◷');
+  }
+  const marks = { sent: '✓', delivered: '✓✓', read: '✓✓' }[status];
+  const label = { sent: 'Sent', delivered: 'Delivered', read: 'Read' }[status];
+  return h('span', { class: `ticks ${status}`, 'aria-label': label, title: label, dataset: { receipt: status } }, marks);
+}
