@@ -26,10 +26,13 @@ const ELEMENT = 'element-6066-11e4-a23f-4a2bce9e1fa2';
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function wd(method, url, body) {
+  // Bounded: a WebDriver call that never answers (the app gone under it) fails the call, so
+  // a retry or the test's own error follows instead of a test that hangs.
   const res = await fetch(`${DRIVER}${url}`, {
     method,
     headers: { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(method === 'DELETE' ? 10000 : 60000),
   });
   const json = await res.json().catch(() => ({}));
   if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${JSON.stringify(json.value || json)}`);

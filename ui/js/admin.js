@@ -1,3 +1,4 @@
+// @ts-check
 // The hub admins' panel: reported messages to act on, and the people on the hub (disable,
 // enable, promote, demote, create). Everything goes through the `/admin` endpoints of
 // docs/protocol.md; the hub refuses them to anyone but a hub admin.

@@ -1,3 +1,4 @@
+// @ts-check
 // DOM helpers. User-supplied text only ever reaches the page through text nodes and
 // attribute setters; nothing here parses HTML.
 
@@ -89,7 +90,7 @@ export function shortWhen(ms) {
   const d = new Date(ms);
   const now = new Date();
   if (sameDay(d, now)) return timeFmt.format(d);
-  const age = now - d;
+  const age = now.getTime() - d.getTime();
   if (age < 6 * 86400000) return d.toLocaleDateString(undefined, { weekday: 'short' });
   return dateFmt.format(d);
 }
@@ -112,6 +113,12 @@ export function utf8Length(text) {
   return new TextEncoder().encode(text).length;
 }
 
+/**
+ * The element with this id. Typed loosely (`any`): the page's ids name dialogs, forms and
+ * inputs as well as plain elements, and each caller knows which.
+ * @param {string} id
+ * @returns {any}
+ */
 export function $(id) {
   return document.getElementById(id);
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // File transfers. Uploads use XMLHttpRequest because fetch cannot report upload progress;
 // downloads are fetched with the session token (an <img> or a link cannot send it) and shown
 // through blob: URLs. Everything here follows docs/protocol.md ("Files").

@@ -1,3 +1,4 @@
+// @ts-check
 // Talking to the hub: REST calls, the WebSocket connection (reconnect with backoff and
 // resume), and the outbox that keeps unsent messages across reloads until the hub acks them.
 // Everything here follows docs/protocol.md.
@@ -11,8 +12,14 @@ export class ApiError extends Error {
   }
 }
 
-/** A REST call. Throws ApiError (code "unreachable" when the hub cannot be reached). */
+/**
+ * A REST call. Throws ApiError (code "unreachable" when the hub cannot be reached).
+ * @param {string} method
+ * @param {string} path  under `/api/v1`
+ * @param {{token?: string|null, body?: unknown}} [options]
+ */
 export async function api(method, path, { token, body } = {}) {
+  /** @type {Record<string, string>} */
   const headers = {};
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';

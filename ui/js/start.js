@@ -1,10 +1,10 @@
+// @ts-check
 // The desktop start screen: hubs found on the LAN (live), host a chat here, or join by
 // address. Served by the app's local node until a hub is chosen; the choice is remembered.
 
 import { api } from './hub.js';
-import { h } from './dom.js';
+import { h, $ } from './dom.js';
 
-const $ = (id) => document.getElementById(id);
 let busy = false;
 let current = null; // the hub in use, when switching from the menu
 const online = new Map(); // address -> { count, at }

@@ -78,6 +78,11 @@ pub fn token_hash(token: &str) -> Vec<u8> {
 
 /// Counts failed logins per username and per address within a window, and refuses further
 /// attempts once a key has used up its allowance, until the window ends.
+///
+/// Hand-written rather than on `governor` like the hub's rate limits: it counts *failures*
+/// only and forgets a username's on a successful sign-in, and it must be asked before an
+/// attempt without counting it. A GCRA limiter counts every check, so people who sign in
+/// often would lock themselves out. Expired entries are swept once it tracks 10,000 keys.
 pub struct LoginThrottle {
     per_user: Limiter<String>,
     per_addr: Limiter<IpAddr>,
