@@ -1,5 +1,5 @@
 // Lints the web UI (ui/js) and the browser tests, from the repository root (scripts/test):
-//   tests/e2e/node_modules/.bin/eslint -c tests/e2e/eslint.config.mjs ui/js tests/e2e
+//   tests/e2e/node_modules/.bin/eslint -c tests/e2e/eslint.config.mjs ui/js tests/e2e tests/desktop
 import globals from 'globals';
 
 const rules = {
@@ -28,7 +28,7 @@ export default [
     rules,
   },
   {
-    files: ['tests/e2e/**/*.mjs'],
+    files: ['tests/e2e/**/*.mjs', 'tests/desktop/**/*.mjs'],
     languageOptions: { ecmaVersion: 2022, sourceType: 'module', globals: { ...globals.node, ...globals.browser } },
     rules: { ...rules, 'no-restricted-properties': 'off' },
   },
