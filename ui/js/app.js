@@ -667,12 +667,36 @@ function addMessage(message) {
     }
   }
   renderList();
-  if (message.conversation_id === state.active) {
-    renderMessages();
-    if (wasAtBottom || mine) scrollToBottom();
-    else if (isNew) $('jump').hidden = false;
-    maybeRead();
+  if (message.conversation_id === state.active) arrived({ scroll: wasAtBottom || mine, isNew });
+}
+
+/** Arrivals not shown yet: rendered together, once per frame (see `arrived`). */
+let arrivals = null;
+
+/**
+ * Shows arrived messages in the open conversation: at the next frame, all that came since the
+ * last one in one render, so a busy conversation costs one render per frame, not one per
+ * message, and a page that fell behind catches up at once. (A hidden page has no frames;
+ * there it is the next task.) The list then stays at the bottom if it was there when the
+ * first of them came, or if one was mine.
+ */
+function arrived({ scroll, isNew }) {
+  if (arrivals) {
+    arrivals.scroll ||= scroll;
+    arrivals.isNew ||= isNew;
+    return;
   }
+  arrivals = { scroll, isNew };
+  const show = () => {
+    const { scroll: toBottom, isNew: fresh } = arrivals;
+    arrivals = null;
+    renderMessages();
+    if (toBottom) scrollToBottom();
+    else if (fresh) $('jump').hidden = false;
+    maybeRead();
+  };
+  if (document.hidden) setTimeout(show, 0);
+  else requestAnimationFrame(show);
 }
 
 function replaceMessage(message) {
