@@ -9,6 +9,7 @@ import { h, avatar, shortWhen, utf8Length, $ } from './dom.js';
 import { upload, thumbnailUrl, blobUrl, save, humanSize, typeLabel, fitted } from './files.js';
 import { wireAdmin, adminChanged } from './admin.js';
 import { renderMessageList } from './messages.js';
+import { reconcile } from './keyed.js';
 
 const TOKEN_KEY = 'chinwag.token';
 const PAGE = 50;
@@ -872,39 +873,20 @@ function convAvatar(conv) {
   return avatar(conv.kind === 'general' ? '#' : conv.name, conv.id + 7, { group: true });
 }
 
+/** The conversation list, keyed like the message list: an arrival rebuilds one entry. */
 function renderList() {
   syncWatch(); // whose presence is shown may change
   const list = $('conversation-list');
   const focused = document.activeElement && document.activeElement.dataset.conv;
-  list.replaceChildren();
   let totalUnread = 0;
-  for (const conv of sortedConversations()) {
+  const rows = sortedConversations().map((conv) => {
     const quiet = isMuted(conv.id);
     if (!quiet) totalUnread += conv.unread; // a muted conversation does not claim attention
-    const peer = peerOf(conv);
-    const label = [convName(conv), conv.unread ? `${conv.unread} unread` : '',
-      quiet ? 'muted' : '',
-      peer ? peer.presence : ''].filter(Boolean).join(', ');
-    const button = h('button', {
-      type: 'button',
-      'aria-current': conv.id === state.active ? 'true' : 'false',
-      'aria-label': label,
-      dataset: { conv: String(conv.id) },
-      class: [conv.unread ? 'unread' : '', quiet ? 'quiet' : ''].filter(Boolean).join(' '),
-      onclick: () => openConversation(conv.id),
-    },
-    convAvatar(conv),
-    h('span', { class: 'conv-main' },
-      h('span', { class: 'conv-top' },
-        h('span', { class: 'conv-name' }, convName(conv),
-          quiet ? h('span', { class: 'conv-muted', title: 'Muted' }) : null),
-        h('span', { class: 'conv-time' }, conv.last_message ? shortWhen(conv.last_message.created_at) : '')),
-      h('span', { class: 'conv-bottom' },
-        h('span', { class: 'conv-preview' }, previewOf(conv)),
-        conv.unread ? h('span', { class: 'badge', 'aria-hidden': 'true' }, conv.unread > 999 ? '999+' : conv.unread) : null)));
-    list.append(h('li', {}, button));
-  }
-  if (focused) {
+    const entry = listEntry(conv, quiet);
+    return { key: `conv-${conv.id}`, sig: JSON.stringify(entry), make: () => listItem(conv, entry) };
+  });
+  reconcile(list, rows);
+  if (focused && document.activeElement?.dataset.conv !== focused) {
     const again = list.querySelector(`[data-conv="${CSS.escape(focused)}"]`);
     if (again) again.focus();
   }
@@ -912,6 +894,40 @@ function renderList() {
   document.title = totalUnread ? `(${totalUnread}) ${name} · Chinwag` : `${name} · Chinwag`;
   state.unread = totalUnread;
   reportView();
+}
+
+/** Everything a conversation's entry in the list shows. */
+function listEntry(conv, quiet) {
+  const peer = peerOf(conv);
+  const name = convName(conv);
+  const label = [name, conv.unread ? `${conv.unread} unread` : '', quiet ? 'muted' : '',
+    peer ? peer.presence : ''].filter(Boolean).join(', ');
+  return {
+    name, label, quiet, unread: conv.unread, active: conv.id === state.active,
+    time: conv.last_message ? shortWhen(conv.last_message.created_at) : '',
+    preview: previewOf(conv), presence: peer ? peer.presence : null, kind: conv.kind,
+  };
+}
+
+function listItem(conv, entry) {
+  const button = h('button', {
+    type: 'button',
+    'aria-current': entry.active ? 'true' : 'false',
+    'aria-label': entry.label,
+    dataset: { conv: String(conv.id) },
+    class: [entry.unread ? 'unread' : '', entry.quiet ? 'quiet' : ''].filter(Boolean).join(' '),
+    onclick: () => openConversation(conv.id),
+  },
+  convAvatar(conv),
+  h('span', { class: 'conv-main' },
+    h('span', { class: 'conv-top' },
+      h('span', { class: 'conv-name' }, entry.name,
+        entry.quiet ? h('span', { class: 'conv-muted', title: 'Muted' }) : null),
+      h('span', { class: 'conv-time' }, entry.time)),
+    h('span', { class: 'conv-bottom' },
+      h('span', { class: 'conv-preview' }, entry.preview),
+      entry.unread ? h('span', { class: 'badge', 'aria-hidden': 'true' }, entry.unread > 999 ? '999+' : entry.unread) : null)));
+  return h('li', {}, button);
 }
 
 async function openConversation(id, { focus = true } = {}) {
