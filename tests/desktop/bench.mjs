@@ -36,16 +36,8 @@ function webProcess() {
 
 const win = await Window.open();
 try {
-  await win.find('#host-button');
-  await win.type('#host-form input[name=name]', 'Bench');
-  await win.click('#host-button');
-  await win.until('the sign-in screen', 'return !document.getElementById("auth-screen").hidden');
-  await win.click('#tab-register');
-  await win.type('#auth-form input[name=username]', 'dana');
-  await win.type('#auth-form input[name=display_name]', 'Dana');
-  await win.type('#auth-form input[name=password]', 'dana-password');
-  await win.click('#auth-submit');
-  await win.until('the chat', 'return !document.getElementById("app-screen").hidden');
+  await win.host('Bench');
+  await win.register('dana', 'Dana');
   const people = [];
   for (const name of ['eve', 'finn']) {
     const r = await rest('POST', '/auth/register', null, { username: name, password: `${name}-password` });

@@ -101,6 +101,23 @@ export class Window {
     writeFileSync(path.join(artifacts, `${name}.png`), Buffer.from(png, 'base64'));
   }
 
+  /** On the start screen: hosts a hub named `name` here, up to its sign-in screen. */
+  async host(name) {
+    await this.type('#host-form input[name=name]', name);
+    await this.click('#host-button');
+    await this.until('the sign-in screen', 'return !document.getElementById("auth-screen").hidden');
+  }
+
+  /** On the sign-in screen: registers, up to the chat. */
+  async register(username, displayName) {
+    await this.click('#tab-register');
+    await this.type('#auth-form input[name=username]', username);
+    await this.type('#auth-form input[name=display_name]', displayName);
+    await this.type('#auth-form input[name=password]', `${username}-password`);
+    await this.click('#auth-submit');
+    await this.until('the chat', 'return !document.getElementById("app-screen").hidden');
+  }
+
   async close() {
     await wd('DELETE', this.s('')).catch(() => {});
   }

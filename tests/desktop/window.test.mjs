@@ -24,17 +24,9 @@ test('first launch: host a chat, register, chat with a second client; relaunch g
     await win.find('#host-button');
     await win.until('the start screen', 'return document.title.includes("Start")');
     await win.screenshot('desktop-start');
-    await win.type('#host-form input[name=name]', 'Desk Test');
-    await win.click('#host-button');
-    await win.until('the sign-in screen', 'return !document.getElementById("auth-screen").hidden');
+    await win.host('Desk Test');
     await win.until('the hub name', 'return document.getElementById("hub-name").textContent === "Desk Test"');
-
-    await win.click('#tab-register');
-    await win.type('#auth-form input[name=username]', 'dana');
-    await win.type('#auth-form input[name=display_name]', 'Dana Desk');
-    await win.type('#auth-form input[name=password]', 'dana-password');
-    await win.click('#auth-submit');
-    await win.until('the chat', 'return !document.getElementById("app-screen").hidden');
+    await win.register('dana', 'Dana Desk');
 
     // A colleague without the app, straight on the hub this window hosts.
     const eve = await rest('POST', '/auth/register', null, { username: 'eve', password: 'eve-password', display_name: 'Eve' });

@@ -18,8 +18,9 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 /** A hub process. `restart()` keeps its port and data directory. */
 export class Hub {
+  /** A hub on a free port; a subclass that changes `args` starts through this too. */
   static async start() {
-    const hub = new Hub(mkdtempSync(path.join(tmpdir(), 'chinwag-e2e-')));
+    const hub = new this(mkdtempSync(path.join(tmpdir(), 'chinwag-e2e-')));
     await hub.spawn('127.0.0.1:0');
     return hub;
   }

@@ -314,16 +314,15 @@ pub async fn serve(
     let routes = routes::filter(state.clone());
 
     let sweeper = {
-        let fanout = state.fanout.clone();
-        let send_limit = state.clone();
+        let state = state.clone();
         let mut stop = state.shutdown.subscribe();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(500));
             loop {
                 tokio::select! {
                     _ = tick.tick() => {
-                        fanout.expire_typing();
-                        send_limit.send_limit.forget_idle();
+                        state.fanout.expire_typing();
+                        state.send_limit.forget_idle();
                     }
                     _ = stop.changed() => break,
                 }

@@ -111,6 +111,21 @@ pub struct NodeState {
     pub pending: Option<Vec<Pending>>,
 }
 
+impl NodeState {
+    /// The mode alone, every other field left out.
+    pub fn bare(mode: NodeMode) -> Self {
+        NodeState {
+            mode,
+            hub: None,
+            link: None,
+            desktop: None,
+            switching: None,
+            view: None,
+            pending: None,
+        }
+    }
+}
+
 /// A hub heard on the LAN by mDNS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiscoveredHub {

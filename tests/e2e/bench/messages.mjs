@@ -14,15 +14,6 @@ const N = Number(process.argv[2] || 1200);
 const REPS = Number(process.argv[3] || 30);
 
 class FastHub extends Hub {
-  static async start() {
-    const { mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const path = await import('node:path');
-    const hub = new FastHub(mkdtempSync(path.join(tmpdir(), 'chinwag-bench-')));
-    await hub.spawn('127.0.0.1:0');
-    return hub;
-  }
-
   args(bind) {
     return [...super.args(bind), '--messages-per-second', '100000'];
   }

@@ -292,13 +292,8 @@ async fn state(node: Arc<NodeApi>, req: NodeRequest) -> NodeResult {
     let desktop = node.chooser.is_some();
     let Some(joined) = node.current() else {
         return json(&NodeState {
-            mode: NodeMode::Choosing,
             desktop: Some(desktop),
-            hub: None,
-            link: None,
-            switching: None,
-            view: None,
-            pending: None,
+            ..NodeState::bare(NodeMode::Choosing)
         });
     };
     let info = joined.store.hub_info();
@@ -368,17 +363,12 @@ async fn choose(node: Arc<NodeApi>, req: NodeRequest) -> NodeResult {
         ));
     }
     let joined_to = |address: String| NodeState {
-        mode: NodeMode::Joined,
         hub: Some(NodeHub {
             address,
             id: None,
             name: None,
         }),
-        link: None,
-        desktop: None,
-        switching: None,
-        view: None,
-        pending: None,
+        ..NodeState::bare(NodeMode::Joined)
     };
     // Back to the hub in use (from "Switch hub"): keep its state as it is.
     if let (Choice::Join { address }, Some(current)) = (&choice, node.current()) {

@@ -20,7 +20,7 @@ use chinwag_proto::{
     ErrorCode, EventId, HubInfo, ServerFrame, User, UserId,
 };
 use chinwag_store::now_millis;
-use chinwag_web::{bearer, constant_time_eq};
+use chinwag_web::{bearer_token, constant_time_eq};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use super::notify;
@@ -325,11 +325,7 @@ impl Joined {
 
     /// Whether a request carries the signed-in user's token (`Authorization: Bearer`).
     pub(crate) fn carries_session(&self, headers: &warp::http::HeaderMap) -> bool {
-        let sent = bearer(
-            headers
-                .get(warp::http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok()),
-        );
+        let sent = bearer_token(headers);
         match (sent, lock(&self.session).as_ref()) {
             (Some(sent), Some(ours)) => constant_time_eq(sent.as_bytes(), ours.token.as_bytes()),
             _ => false,
