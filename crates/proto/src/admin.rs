@@ -7,6 +7,7 @@ use crate::*;
 
 /// An account as a hub admin sees it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AdminUser {
     #[serde(flatten)]
     pub user: User,
@@ -17,6 +18,7 @@ pub struct AdminUser {
 
 /// `POST /api/v1/admin/users`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     pub username: String,
@@ -30,6 +32,7 @@ pub struct CreateUserRequest {
 
 /// `PATCH /api/v1/admin/users/{id}`: any of the three.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     /// Disabling signs the account out everywhere at once.
@@ -44,6 +47,7 @@ pub struct UpdateUserRequest {
 
 /// A conversation as a hub admin sees it: counts, never contents.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct AdminConversation {
     #[serde(flatten)]
     pub conversation: Conversation,
@@ -54,6 +58,7 @@ pub struct AdminConversation {
 
 /// `GET /api/v1/admin/stats`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct HubStats {
     pub users: u64,
     pub admins: u64,
@@ -75,6 +80,7 @@ pub struct HubStats {
 
 /// `POST /api/v1/messages/{id}/report`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReportRequest {
     #[serde(default)]
@@ -83,18 +89,21 @@ pub struct ReportRequest {
 
 /// The answer to a report: its id (`201 Created`).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ReportCreated {
     pub id: i64,
 }
 
 /// The people I blocked: `GET /api/v1/blocks`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BlockedUsers {
     pub blocked: Vec<UserId>,
 }
 
 /// A report, as hub admins see it (`GET /api/v1/admin/reports`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Report {
     pub id: i64,
     pub message: Message,
@@ -108,6 +117,7 @@ pub struct Report {
 /// `PUT /api/v1/conversations/{id}/mute` and `PUT /api/v1/blocks/{user_id}`-style
 /// switches.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MuteRequest {
     pub muted: bool,

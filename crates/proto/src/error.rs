@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Error codes shared by HTTP and WebSocket. Each comes with a human sentence.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The body or frame is not valid JSON, or lacks a required field, or a field has the
@@ -42,6 +43,7 @@ pub enum ErrorCode {
 
 /// The error object: `{"code": "...", "message": "..."}`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
@@ -51,6 +53,7 @@ pub struct ErrorBody {
 
 /// The REST error envelope: `{"error": {...}}`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ErrorEnvelope {
     pub error: ErrorBody,
 }

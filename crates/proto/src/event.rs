@@ -6,6 +6,7 @@ use crate::*;
 
 /// A durable event, in the order the hub committed it. Replayed from the store on resume.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
     MessageNew {
@@ -98,6 +99,7 @@ pub fn event_frame(id: EventId, event_json: &str) -> String {
 
 /// An event as a client decodes it from an `event` frame.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct EventFrame {
     pub id: EventId,
     pub event: Event,

@@ -9,6 +9,7 @@ use crate::*;
 /// `ref` is an optional client-chosen string echoed in the reply, so a client can match
 /// replies to requests.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientFrame {
     /// Authenticate with a session token; optionally resume after the last event id seen.
@@ -117,6 +118,7 @@ impl ClientFrame {
 /// Frames the hub sends over the WebSocket. `event` frames are built by the hub from
 /// stored JSON (see [`event_frame`]) and so are not a variant here.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     /// Authentication succeeded. Replayed events (if `resume_from` was given) follow, then
@@ -187,6 +189,7 @@ pub enum ServerFrame {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct PresenceEntry {
     pub user_id: UserId,
     pub status: Presence,

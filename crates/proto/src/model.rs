@@ -7,6 +7,7 @@ use crate::*;
 /// Limits the hub enforces, advertised in [`HubInfo`] and the `ready` frame so that clients
 /// can refuse oversized input before the hub has to.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Limits {
     /// Largest message body, in UTF-8 bytes.
     pub max_message_bytes: usize,
@@ -34,6 +35,7 @@ pub struct Limits {
 
 /// Public facts about a hub: `GET /api/v1/hub`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct HubInfo {
     /// Stable across restarts of the same data directory.
     pub id: String,
@@ -50,6 +52,7 @@ pub struct HubInfo {
 
 /// A user's public profile.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct User {
     pub id: UserId,
     pub username: String,
@@ -65,6 +68,7 @@ pub struct User {
 
 /// Whether a user has an open connection and is at the keyboard.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Presence {
     Online,
@@ -75,6 +79,7 @@ pub enum Presence {
 
 /// An entry of the user directory: `GET /api/v1/users`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DirectoryEntry {
     #[serde(flatten)]
     pub user: User,
@@ -82,6 +87,7 @@ pub struct DirectoryEntry {
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConversationKind {
     /// The hub-wide channel every account belongs to.
@@ -93,6 +99,7 @@ pub enum ConversationKind {
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     #[default]
@@ -102,6 +109,7 @@ pub enum Role {
 
 /// A member of a conversation and how far their receipts have moved.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Member {
     pub user_id: UserId,
     pub role: Role,
@@ -113,6 +121,7 @@ pub struct Member {
 
 /// The facts of a conversation, without per-user state.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Conversation {
     pub id: ConversationId,
     pub kind: ConversationKind,
@@ -128,6 +137,7 @@ pub struct Conversation {
 
 /// A conversation with its members: `GET /api/v1/conversations/{id}`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ConversationDetail {
     #[serde(flatten)]
     pub conversation: Conversation,
@@ -136,6 +146,7 @@ pub struct ConversationDetail {
 
 /// A line of my conversation list: `GET /api/v1/conversations`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ConversationSummary {
     #[serde(flatten)]
     pub conversation: Conversation,
@@ -155,6 +166,7 @@ pub struct ConversationSummary {
 
 /// A chat message. A deleted message is a tombstone: `deleted` is true and `body` empty.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Message {
     pub id: MessageId,
     pub conversation_id: ConversationId,
@@ -175,6 +187,7 @@ pub struct Message {
 /// `image` is present, a thumbnail at `GET /api/v1/files/{id}/thumbnail`; both only for
 /// members of the message's conversation.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Attachment {
     pub id: FileId,
     /// The file's name as the sender gave it, sanitized (no path, no control characters).
@@ -193,6 +206,7 @@ pub struct Attachment {
 
 /// The full size of an image attachment, so a client can reserve its space.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ImageInfo {
     pub width: u32,
     pub height: u32,

@@ -10,6 +10,7 @@ use crate::{ConversationId, FileId, HubInfo};
 /// Whether the node reaches its hub: `{"state":"online"}`, `{"state":"offline",
 /// "retry_in_ms":…}` or `{"state":"signed_out"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum LinkState {
     /// Nobody is signed in on this node.
@@ -23,6 +24,7 @@ pub enum LinkState {
 
 /// The node's own WebSocket frame: `{"type":"link", …the link state}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct LinkFrame {
     #[serde(rename = "type")]
     pub kind: LinkFrameType,
@@ -31,6 +33,7 @@ pub struct LinkFrame {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LinkFrameType {
     Link,
@@ -48,6 +51,7 @@ impl From<LinkState> for LinkFrame {
 /// A message in the node's durable outbox, waiting for the hub's acknowledgement. Its
 /// `client_id` never changes, so every retry is the same message to the hub.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Pending {
     pub client_id: String,
     pub conversation_id: ConversationId,
@@ -62,6 +66,7 @@ pub struct Pending {
 /// What the desktop window shows (`POST /api/v1/node/view`): the open conversation, whether
 /// the window has focus, and how many messages are unread in all.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct View {
     pub conversation_id: Option<ConversationId>,
@@ -71,6 +76,7 @@ pub struct View {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum NodeMode {
     /// The desktop's start screen: no hub chosen yet.
@@ -80,6 +86,7 @@ pub enum NodeMode {
 
 /// The hub a node uses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct NodeHub {
     pub address: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -91,6 +98,7 @@ pub struct NodeHub {
 /// `GET /api/v1/node` (and the answer to `POST /api/v1/node/choose`): what the node is
 /// doing. Fields that do not apply are left out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct NodeState {
     pub mode: NodeMode,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -128,6 +136,7 @@ impl NodeState {
 
 /// A hub heard on the LAN by mDNS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DiscoveredHub {
     pub id: String,
     pub name: String,
@@ -143,6 +152,7 @@ pub struct DiscoveredHub {
 
 /// A hub this node joined before.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SavedHub {
     pub address: String,
     pub id: String,
@@ -154,6 +164,7 @@ pub struct SavedHub {
 /// `GET /api/v1/node/hubs[?since=VERSION]`: hubs heard on the LAN and hubs joined before.
 /// With `since`, the answer waits (up to 25 s) until the list changes from that version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct HubList {
     pub version: u64,
     pub discovered: Vec<DiscoveredHub>,
@@ -162,6 +173,7 @@ pub struct HubList {
 
 /// `POST /api/v1/node/verify`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
     pub address: String,
@@ -169,6 +181,7 @@ pub struct VerifyRequest {
 
 /// The answer to `POST /api/v1/node/verify`: a Chinwag hub answers there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Verified {
     pub address: String,
     pub hub: HubInfo,
@@ -176,6 +189,7 @@ pub struct Verified {
 
 /// `POST /api/v1/node/switch` (desktop): show or leave the start screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SwitchRequest {
     pub switching: bool,

@@ -14,6 +14,8 @@ use chinwag_proto::ApiError;
 
 #[derive(RustEmbed)]
 #[folder = "../../ui/"]
+// The UI's generated types are for the type checker only (scripts/ui-types), not served.
+#[exclude = "types/*"]
 struct Ui;
 
 /// The policy sent with every UI file.

@@ -1,0 +1,201 @@
+// @ts-check
+// The open conversation: opening and closing it, its history in pages (older as one scrolls
+// up, newer below an older stretch a search opened), and its views: which pane shows, the
+// name line, and the message list (messages.js) with its scroll.
+
+import { $ } from './dom.js';
+import { state, on, changed, flush, wantScroll } from './state.js';
+import { convName, peerOf, userName } from './model.js';
+import { forgetConversation } from './events.js';
+import { call, reportView, maybeRead, atBottom } from './session.js';
+import { carryOut } from './live.js';
+import { sendTyping } from './typing.js';
+import { loadDraft, editMessage, deleteMessage, reportMessage, retryItem, discardItem } from './composer.js';
+import { attachmentNode } from './uploads.js';
+import { flash } from './notice.js';
+import { renderMessageList } from './messages.js';
+
+const PAGE = 50;
+
+/** Shows conversation `id` at its newest messages (loading them the first time). */
+export async function openConversation(/** @type {number} */ id, { focus = true } = {}) {
+  if (state.active !== id) sendTyping(false);
+  state.active = id;
+  reportView();
+  $('jump').hidden = true;
+  changed('panes', 'list', 'head', 'typing', 'uploads');
+  flush(); // the composer is shown before its draft is measured
+  loadDraft(id);
+  // Opening a conversation shows its newest messages, not an older stretch a search left.
+  if (state.history.get(id)?.hasNewer) state.history.delete(id);
+  if (!state.history.has(id)) {
+    state.history.set(id, { list: [], hasMore: true, loading: false });
+    changed('messages');
+    flush();
+    await loadOlder(id);
+  }
+  wantScroll({ bottom: true });
+  flush();
+  refreshMembers(id);
+  if (focus) $('composer-input').focus();
+}
+
+/** Back to the list (on a phone, the list and the chat take turns). */
+export function closeConversation() {
+  state.active = null;
+  changed('panes', 'uploads', 'list');
+  flush(); // a navigation shows at once, as opening does
+}
+
+/** Fetches the open conversation's members (their receipts) again. */
+export async function refreshMembers(/** @type {number} */ id) {
+  try {
+    const detail = await call('GET', `/conversations/${id}`);
+    state.members.set(id, new Map(detail.members.map((m) => [m.user_id, m])));
+    const conv = state.convs.get(id);
+    if (conv) conv.member_count = detail.members.length;
+    if (id === state.active) changed('head', 'messages');
+  } catch (err) {
+    if (err.status === 404) carryOut(forgetConversation(state, id));
+  }
+}
+
+/**
+ * Replaces the loaded history with a page on each side of `seq` (a search result further back
+ * than what is loaded). Newer pages then load as the person scrolls down (`hasNewer`).
+ */
+export async function loadAround(/** @type {number} */ id, /** @type {number} */ seq) {
+  try {
+    const [older, newer] = await Promise.all([
+      call('GET', `/conversations/${id}/messages?before=${seq + 1}&limit=${PAGE}`),
+      call('GET', `/conversations/${id}/messages?after=${seq}&limit=${PAGE}`),
+    ]);
+    state.history.set(id, {
+      list: [...older.messages, ...newer.messages], hasMore: older.has_more, hasNewer: newer.has_more, loading: false,
+    });
+  } catch (err) {
+    flash(err.message);
+  }
+  if (id === state.active) changed('messages');
+}
+
+/** Back to the newest messages, reloading them if an older stretch is shown. */
+function jumpToLatest() {
+  const id = state.active;
+  const hist = state.history.get(id);
+  if (hist && hist.hasNewer) {
+    state.history.delete(id);
+    openConversation(id);
+    return;
+  }
+  scrollToBottom();
+  maybeRead();
+}
+
+function loadOlder(/** @type {number} */ id) { return loadPage(id, true); }
+function loadNewer(/** @type {number} */ id) { return loadPage(id, false); }
+
+/** Loads the page before (older) or after what is shown, keeping what is on screen in place. */
+async function loadPage(/** @type {number} */ id, /** @type {boolean} */ older) {
+  const hist = state.history.get(id);
+  const [busy, more] = older ? ['loading', 'hasMore'] : ['loadingNewer', 'hasNewer'];
+  if (!hist || hist[busy] || !hist[more] || (!older && !hist.list.length)) return;
+  hist[busy] = true;
+  const edge = older ? hist.list[0] : hist.list[hist.list.length - 1];
+  const from = edge ? `${older ? 'before' : 'after'}=${edge.seq}&` : '';
+  try {
+    const page = await call('GET', `/conversations/${id}/messages?${from}limit=${PAGE}`);
+    const known = new Set(hist.list.map((m) => m.id));
+    const fresh = page.messages.filter((m) => !known.has(m.id));
+    hist.list = older ? [...fresh, ...hist.list] : [...hist.list, ...fresh];
+    hist[more] = page.has_more;
+  } catch (err) {
+    flash(err.message);
+  } finally {
+    hist[busy] = false;
+  }
+  if (id === state.active) wantScroll({ keep: older ? 'older' : 'newer' });
+}
+
+function scrollToBottom() {
+  const box = $('messages');
+  box.scrollTop = box.scrollHeight;
+  $('jump').hidden = true;
+}
+
+/** Which shows: the list, or the open chat (side by side on a wide screen). */
+function renderPanes() {
+  const open = state.active !== null;
+  $('app-screen').classList.toggle('show-chat', open);
+  $('empty-state').hidden = open;
+  $('chat-head').hidden = !open;
+  $('messages-wrap').hidden = !open;
+  $('composer').hidden = !open;
+  if (!open) $('typing').textContent = '';
+}
+
+function renderChatHead() {
+  const conv = state.convs.get(state.active);
+  if (!conv) return;
+  $('chat-name').textContent = convName(state, conv);
+  let sub = '';
+  const peer = conv.kind === 'direct' ? peerOf(state, conv) : null;
+  if (conv.kind === 'direct') {
+    if (peer) sub = [peer.presence, peer.status_text].filter(Boolean).join(' · ');
+  } else {
+    sub = `${conv.member_count} ${conv.member_count === 1 ? 'member' : 'members'}`;
+  }
+  $('chat-sub').textContent = sub;
+  // A direct chat with someone I blocked says so where I write, with the way back.
+  const blocked = Boolean(peer && state.blocked.has(peer.id));
+  $('blocked-note').hidden = !blocked;
+  if (blocked) $('blocked-text').textContent = `You blocked ${peer.display_name}: they cannot send you direct messages, and you do not see them typing.`;
+}
+
+const actions = { edit: editMessage, remove: deleteMessage, report: reportMessage, retry: retryItem, discard: discardItem };
+
+/** The open conversation's messages (messages.js, touching only what changed), then its scroll. */
+function renderMessages() {
+  const intent = state.scroll;
+  state.scroll = null;
+  const conv = state.convs.get(state.active);
+  const hist = state.history.get(state.active);
+  if (!conv || !hist) return;
+  const box = $('messages');
+  const keep = intent && intent.keep && !intent.bottom
+    ? { fromBottom: box.scrollHeight - box.scrollTop, top: box.scrollTop } : null;
+  renderMessageList(box, {
+    conv,
+    hist,
+    title: convName(state, conv),
+    pending: state.outbox.forConversation(conv.id),
+    me: state.me.id,
+    admin: state.me.is_admin,
+    found: state.found,
+    members: state.members.get(conv.id),
+    name: (id) => userName(state, id),
+    attachment: attachmentNode,
+    actions,
+  });
+  if (intent && intent.bottom) scrollToBottom();
+  else if (keep) box.scrollTop = intent.keep === 'older' ? box.scrollHeight - keep.fromBottom : keep.top;
+  else if (intent && intent.isNew) $('jump').hidden = false;
+  maybeRead();
+}
+
+/** Wires the chat's own controls and views. */
+export function wireChat() {
+  const box = $('messages');
+  box.addEventListener('scroll', () => {
+    if (box.scrollTop < 80 && state.active !== null) loadOlder(state.active);
+    if (state.active !== null && atBottom()) {
+      loadNewer(state.active);
+      maybeRead();
+    }
+  });
+  $('jump').addEventListener('click', jumpToLatest);
+  $('back').addEventListener('click', closeConversation);
+  on('panes', renderPanes);
+  on('head', renderChatHead);
+  on('messages', renderMessages);
+}

@@ -1,0 +1,152 @@
+// @ts-check
+// Writing: the composer (a draft per conversation, the size limit as one types, Enter to
+// send) and what one does to a message already sent: edit, delete, report, and retry or
+// discard one that could not be sent.
+
+import { newClientId } from './hub.js';
+import { $, utf8Length } from './dom.js';
+import { state, changed, wantScroll } from './state.js';
+import { userName, filesSummary, messageLimit } from './model.js';
+import { replaceMessage } from './events.js';
+import { call, request, sendItem } from './session.js';
+import { sendTyping, typingEndedBySend } from './typing.js';
+import { flash } from './notice.js';
+import { forgetRetries } from './outbox.js';
+
+/** @typedef {import('../types/proto').Message} Message */
+
+const drafts = new Map(); // conversation id -> what was typed there, not sent
+
+/** Shows the draft of conversation `id` in the composer. */
+export function loadDraft(/** @type {number} */ id) {
+  /** @type {HTMLTextAreaElement} */ ($('composer-input')).value = drafts.get(id) || '';
+  composerChanged(false);
+}
+
+/** The composer's text changed (typed, or set by the page): size hint, Send, draft, typing. */
+export function composerChanged(typed = true) {
+  const input = /** @type {HTMLTextAreaElement} */ ($('composer-input'));
+  input.style.height = 'auto';
+  input.style.height = `${Math.min(input.scrollHeight + 2, window.innerHeight * 0.4)}px`;
+  const bytes = utf8Length(input.value);
+  const max = messageLimit(state);
+  const hint = $('composer-hint');
+  const over = bytes > max;
+  hint.classList.toggle('over', over);
+  if (over) hint.textContent = `Too long by ${bytes - max} bytes (the limit is ${max}).`;
+  else if (bytes > max * 0.8) hint.textContent = `${max - bytes} bytes left.`;
+  else hint.textContent = '';
+  /** @type {HTMLButtonElement} */ ($('send')).disabled = over || input.value.trim() === '';
+  if (state.active !== null) drafts.set(state.active, input.value);
+  if (typed) sendTyping(input.value.trim() !== '');
+}
+
+function submitComposer(/** @type {Event} */ event) {
+  event.preventDefault();
+  const input = /** @type {HTMLTextAreaElement} */ ($('composer-input'));
+  const body = input.value;
+  if (body.trim() === '' || utf8Length(body) > messageLimit(state) || state.active === null) return;
+  const item = { client_id: newClientId(), conversation_id: state.active, body, created_at: Date.now(), state: 'pending' };
+  state.outbox.add(item);
+  input.value = '';
+  drafts.delete(state.active);
+  composerChanged(false);
+  typingEndedBySend();
+  wantScroll({ bottom: true });
+  sendItem(item);
+}
+
+/** Tries a message that was not sent again. */
+export function retryItem(/** @type {string} */ clientId) {
+  forgetRetries(clientId);
+  state.outbox.update(clientId, { state: 'pending', error: undefined });
+  const item = state.outbox.items.find((i) => i.client_id === clientId);
+  changed('messages');
+  if (item) sendItem(item);
+}
+
+/** Gives up a message that was not sent. */
+export function discardItem(/** @type {string} */ clientId) {
+  state.outbox.remove(clientId);
+  changed('messages');
+}
+
+/** @type {Message|null} */
+let editing = null;
+
+/** Opens the edit dialog on my message. */
+export function editMessage(/** @type {Message} */ m) {
+  editing = m;
+  const input = /** @type {HTMLTextAreaElement} */ ($('edit-input'));
+  input.value = m.body;
+  $('edit-error').textContent = '';
+  /** @type {HTMLDialogElement} */ ($('edit-dialog')).showModal();
+  input.focus();
+}
+
+async function submitEdit(/** @type {Event} */ event) {
+  event.preventDefault();
+  const body = /** @type {HTMLTextAreaElement} */ ($('edit-input')).value;
+  if (body.trim() === '') { $('edit-error').textContent = 'A message cannot be empty; delete it instead.'; return; }
+  try {
+    const ack = await request({ type: 'edit', message_id: editing.id, body });
+    changed(...replaceMessage(state, ack.message).topics);
+    /** @type {HTMLDialogElement} */ ($('edit-dialog')).close();
+  } catch (err) {
+    $('edit-error').textContent = err.message;
+  }
+}
+
+/** Deletes a message for everyone, once the person confirms. */
+export async function deleteMessage(/** @type {Message} */ m) {
+  const whose = m.sender_id === state.me.id ? 'this message' : `this message by ${userName(state, m.sender_id)}`;
+  if (!window.confirm(`Delete ${whose} for everyone?`)) return;
+  try {
+    const ack = await request({ type: 'delete', message_id: m.id });
+    changed(...replaceMessage(state, ack.message).topics);
+  } catch (err) {
+    flash(err.message);
+  }
+}
+
+/** @type {Message|null} */
+let reporting = null;
+
+/** Opens the report dialog on someone's message. */
+export function reportMessage(/** @type {Message} */ m) {
+  reporting = m;
+  $('report-quote').textContent = m.body.trim() ? m.body : filesSummary(m.attachments || []);
+  /** @type {HTMLTextAreaElement} */ ($('report-reason')).value = '';
+  $('report-error').textContent = '';
+  /** @type {HTMLDialogElement} */ ($('report-dialog')).showModal();
+  $('report-reason').focus();
+}
+
+async function submitReport(/** @type {Event} */ event) {
+  event.preventDefault();
+  try {
+    const reason = /** @type {HTMLTextAreaElement} */ ($('report-reason')).value.trim();
+    await call('POST', `/messages/${reporting.id}/report`, { reason });
+    /** @type {HTMLDialogElement} */ ($('report-dialog')).close();
+    flash('Reported. The hub\'s admins will have a look.');
+  } catch (err) {
+    $('report-error').textContent = err.message;
+  }
+}
+
+/** Wires the composer and the message dialogs. */
+export function wireComposer() {
+  const input = $('composer-input');
+  const form = /** @type {HTMLFormElement} */ ($('composer'));
+  form.addEventListener('submit', submitComposer);
+  input.addEventListener('input', () => composerChanged(true));
+  input.addEventListener('blur', () => sendTyping(false));
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  $('edit-form').addEventListener('submit', submitEdit);
+  $('report-form').addEventListener('submit', submitReport);
+}

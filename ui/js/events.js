@@ -1,0 +1,209 @@
+// @ts-check
+// The hub's events applied to the state: idempotently (by message id, by receipt maximum),
+// never moving anything backwards. Pure: each returns an Outcome saying which views to
+// render and what the caller should do about it (sync.js does it); nothing here touches the
+// page or the network, so it is unit-tested with `node --test`.
+
+/** @typedef {import('./model.js').State} State */
+/** @typedef {import('../types/proto').Message} Message */
+/** @typedef {import('../types/proto').Event} Event */
+/** @typedef {import('../types/proto').User} User */
+/** @typedef {import('../types/proto').ConversationSummary} Summary */
+
+/**
+ * @typedef {object} Outcome
+ * @property {Set<string>} topics  the views to render
+ * @property {boolean} reload  the summaries are stale: fetch them again
+ * @property {{convId: number, seq: number, already: number}|null} delivered  a receipt to send
+ * @property {{convId: number, userId: number}|null} stoppedTyping  who sent, so stopped typing
+ * @property {{convId: number, senderId: number, body: string}|null} announce  a message to announce
+ * @property {{isNew: boolean, mine: boolean}|null} arrived  a message came into the open conversation
+ */
+
+/** @returns {Outcome} */
+export function outcome(/** @type {string[]} */ ...topics) {
+  return { topics: new Set(topics), reload: false, delivered: null, stoppedTyping: null, announce: null, arrived: null };
+}
+
+/** @type {Record<string, (s: State, ev: any) => Outcome>} */
+const handlers = {
+  message_new: (s, ev) => addMessage(s, ev.message),
+  message_edited: (s, ev) => replaceMessage(s, ev.message),
+  message_deleted: (s, ev) => replaceMessage(s, ev.message),
+  conversation_created: membersAdded,
+  members_added: membersAdded,
+  conversation_updated(s, ev) {
+    const conv = s.convs.get(ev.conversation.id);
+    if (conv) Object.assign(conv, ev.conversation);
+    return outcome('list', 'head');
+  },
+  member_removed(s, ev) {
+    if (ev.user_id === s.me.id) return forgetConversation(s, ev.conversation_id);
+    const members = s.members.get(ev.conversation_id);
+    if (members) members.delete(ev.user_id);
+    const conv = s.convs.get(ev.conversation_id);
+    if (conv) conv.member_count = Math.max(0, conv.member_count - 1);
+    return s.active === ev.conversation_id ? outcome('head', 'messages') : outcome();
+  },
+  member_updated(s, ev) {
+    const members = s.members.get(ev.conversation_id);
+    if (members) members.set(ev.member.user_id, ev.member);
+    if (ev.member.user_id === s.me.id) {
+      const conv = s.convs.get(ev.conversation_id);
+      if (conv) conv.my_role = ev.member.role;
+    }
+    return outcome();
+  },
+  receipt: applyReceipt,
+  user_joined: userChanged,
+  user_updated: userChanged,
+};
+
+/** Applies one event of the hub's stream (docs/protocol.md, "Events"). @param {State} s @param {Event} ev */
+export function applyEvent(s, ev) {
+  const handler = Object.hasOwn(handlers, ev.kind) ? handlers[ev.kind] : null;
+  return handler ? handler(s, ev) : outcome();
+}
+
+/** @param {State} s */
+function membersAdded(s, /** @type {any} */ ev) {
+  const mine = ev.members.some((/** @type {{user_id: number}} */ m) => m.user_id === s.me.id);
+  if (mine || !s.convs.has(ev.conversation.id)) return { ...outcome(), reload: true };
+  const members = s.members.get(ev.conversation.id);
+  if (members) for (const m of ev.members) members.set(m.user_id, m);
+  s.convs.get(ev.conversation.id).member_count += ev.members.length;
+  return outcome('head');
+}
+
+/** @param {State} s @param {{user: User}} ev */
+function userChanged(s, ev) {
+  mergeUser(s, ev.user);
+  const result = outcome('list', 'head', 'messages');
+  if (ev.user.id === s.me.id) {
+    s.me = ev.user;
+    result.topics.add('me');
+  }
+  return result;
+}
+
+/** Knows `user` (anew or again), keeping the presence last heard. @param {State} s @param {User} user */
+export function mergeUser(s, user) {
+  const known = s.users.get(user.id);
+  // `disabled` is left out when false: an enabled account must not keep an old `true`.
+  s.users.set(user.id, { presence: 'offline', ...known, disabled: false, ...user });
+}
+
+/**
+ * A message, new or known (an ack and its event both bring it): added to its conversation's
+ * history and summary once.
+ * @param {State} s @param {Message} message
+ */
+export function addMessage(s, message) {
+  const conv = s.convs.get(message.conversation_id);
+  if (!conv) return { ...outcome(), reload: true };
+  const mine = message.sender_id === s.me.id;
+  const hist = s.history.get(message.conversation_id);
+  let isNew;
+  if (hist) {
+    isNew = !hist.list.some((m) => m.id === message.id);
+    // While an older stretch is shown, newer messages come with the pages below it.
+    if (isNew && !hist.hasNewer) insertSorted(hist.list, message);
+  } else {
+    isNew = message.seq > conv.last_seq;
+  }
+  if (message.seq >= conv.last_seq) {
+    conv.last_seq = message.seq;
+    conv.last_message = message;
+    conv.last_activity_at = Math.max(conv.last_activity_at, message.created_at);
+  }
+  const result = outcome('list');
+  if (mine) {
+    conv.read_seq = Math.max(conv.read_seq, message.seq);
+  } else if (isNew) {
+    if (message.seq > conv.read_seq) conv.unread += 1;
+    result.delivered = { convId: conv.id, seq: message.seq, already: conv.delivered_seq };
+    result.stoppedTyping = { convId: conv.id, userId: message.sender_id };
+    result.announce = { convId: conv.id, senderId: message.sender_id, body: message.body };
+  }
+  if (message.conversation_id === s.active) {
+    result.topics.add('messages');
+    result.arrived = { isNew, mine };
+  }
+  return result;
+}
+
+/** An edited or deleted message takes the place of the one shown. @param {State} s @param {Message} message */
+export function replaceMessage(s, message) {
+  const hist = s.history.get(message.conversation_id);
+  if (hist) {
+    const i = hist.list.findIndex((m) => m.id === message.id);
+    if (i >= 0) hist.list[i] = message;
+  }
+  const conv = s.convs.get(message.conversation_id);
+  if (conv && conv.last_message && conv.last_message.id === message.id) conv.last_message = message;
+  return message.conversation_id === s.active ? outcome('list', 'messages') : outcome('list');
+}
+
+/** @param {Message[]} list @param {Message} message */
+export function insertSorted(list, message) {
+  let i = list.length;
+  while (i > 0 && list[i - 1].seq > message.seq) i -= 1;
+  list.splice(i, 0, message);
+}
+
+/** Someone's delivered/read position moved (never backwards). @param {State} s */
+export function applyReceipt(s, /** @type {{conversation_id: number, user_id: number, delivered_seq: number, read_seq: number}} */ ev) {
+  const members = s.members.get(ev.conversation_id);
+  if (members) {
+    const before = members.get(ev.user_id) || { user_id: ev.user_id, role: 'member', delivered_seq: 0, read_seq: 0 };
+    members.set(ev.user_id, {
+      ...before,
+      delivered_seq: Math.max(before.delivered_seq, ev.delivered_seq),
+      read_seq: Math.max(before.read_seq, ev.read_seq),
+    });
+  }
+  const result = outcome();
+  if (ev.user_id === s.me.id) {
+    // Another of my devices read it.
+    const conv = s.convs.get(ev.conversation_id);
+    if (conv && ev.read_seq > conv.read_seq) {
+      conv.read_seq = ev.read_seq;
+      if (conv.read_seq >= conv.last_seq) conv.unread = 0;
+      result.topics.add('list');
+    }
+  }
+  // My own receipts (from this device or another) change no tick and no "Seen by".
+  if (ev.conversation_id === s.active && ev.user_id !== s.me.id) result.topics.add('messages');
+  return result;
+}
+
+/** A conversation I am no longer in leaves the list, and the screen if it is open. @param {State} s @param {number} id */
+export function forgetConversation(s, id) {
+  s.convs.delete(id);
+  if (s.active === id) s.active = null;
+  return outcome('list', 'panes', 'head', 'uploads');
+}
+
+/**
+ * Merges a summary fetched over REST with the one kept live from events. The fetch may have
+ * started before an event arrived, so neither side may move the other backwards.
+ * @param {Summary|undefined} live @param {Summary} fetched
+ */
+export function freshest(live, fetched) {
+  if (!live) return fetched;
+  const merged = live.last_seq > fetched.last_seq
+    ? { ...fetched, last_seq: live.last_seq, last_message: live.last_message,
+      last_activity_at: live.last_activity_at, unread: live.unread }
+    : fetched;
+  if (live.read_seq > merged.read_seq) {
+    merged.read_seq = live.read_seq;
+    if (merged.read_seq >= merged.last_seq) merged.unread = 0;
+  }
+  return merged;
+}
+
+/** Everyone but me shows offline (the connection or the node's link is down). @param {State} s */
+export function everyoneOffline(s) {
+  for (const user of s.users.values()) if (user.id !== s.me.id) user.presence = 'offline';
+  return outcome('list', 'head');
+}

@@ -1,0 +1,87 @@
+// @ts-check
+// Search (Ctrl+K): the hub's full-text search as one types, and jumping to a result, which
+// loads the stretch of history around it when it is further back than what is loaded.
+
+import { h, shortWhen, $ } from './dom.js';
+import { state, changed, flush } from './state.js';
+import { convName, userName } from './model.js';
+import { call } from './session.js';
+import { openConversation, loadAround } from './chat.js';
+import { flash } from './notice.js';
+
+/** @typedef {import('../types/proto').Message} Message */
+
+const input = () => /** @type {HTMLInputElement} */ ($('search-input'));
+let searchTimer = null;
+let searchRun = 0;
+
+export function openSearch() {
+  input().value = '';
+  $('search-results').replaceChildren();
+  $('search-status').textContent = '';
+  /** @type {HTMLDialogElement} */ ($('search-dialog')).showModal();
+  input().focus();
+}
+
+async function runSearch() {
+  const q = input().value.trim();
+  const run = ++searchRun;
+  if (!/[\p{L}\p{N}]/u.test(q)) {
+    $('search-results').replaceChildren();
+    $('search-status').textContent = '';
+    return;
+  }
+  try {
+    const reply = await call('GET', `/search?q=${encodeURIComponent(q)}&limit=30`);
+    if (run !== searchRun) return; // a newer search is on its way
+    $('search-status').textContent = reply.results.length ? '' : 'No messages found.';
+    $('search-results').replaceChildren(...reply.results.map(searchResult));
+  } catch (err) {
+    if (run === searchRun) $('search-status').textContent = err.message;
+  }
+}
+
+/** @param {{message: Message, snippet: {text: string, hit: boolean}[]}} result */
+function searchResult({ message: m, snippet }) {
+  const conv = state.convs.get(m.conversation_id);
+  const where = [userName(state, m.sender_id), conv ? convName(state, conv) : '', shortWhen(m.created_at)]
+    .filter(Boolean).join(' · ');
+  // Pieces are text; only the matches are wrapped, in <mark>.
+  const text = h('span', { class: 'snippet' }, ...snippet.map((p) => (p.hit ? h('mark', {}, p.text) : p.text)));
+  return h('li', {}, h('button', { type: 'button', class: 'pick', onclick: () => jumpTo(m) },
+    h('span', { class: 'who' }, h('span', { class: 'muted small' }, where), text)));
+}
+
+/** Opens the message's conversation, loads the history around it if need be, and shows it. */
+async function jumpTo(/** @type {Message} */ m) {
+  /** @type {HTMLDialogElement} */ ($('search-dialog')).close();
+  if (!state.convs.has(m.conversation_id)) return;
+  await openConversation(m.conversation_id);
+  const hist = state.history.get(m.conversation_id);
+  if (hist && !hist.list.some((x) => x.id === m.id)) await loadAround(m.conversation_id, m.seq);
+  flush();
+  const selector = `#messages .msg[data-id="${Number(m.id)}"]`;
+  if (!document.querySelector(selector)) {
+    flash('That message could not be loaded; it may have been deleted.');
+    return;
+  }
+  // Kept in the state, so the mark survives the renders that follow.
+  state.found = m.id;
+  changed('messages');
+  flush();
+  document.querySelector(selector).scrollIntoView({ block: 'center' });
+  setTimeout(() => {
+    if (state.found !== m.id) return; // a later jump owns the mark now
+    state.found = null;
+    changed('messages');
+  }, 4000);
+}
+
+/** Wires the search button and the search as one types. */
+export function wireSearch() {
+  $('open-search').addEventListener('click', openSearch);
+  input().addEventListener('input', () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(runSearch, 250);
+  });
+}

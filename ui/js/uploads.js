@@ -1,0 +1,220 @@
+// @ts-check
+// Files: uploads to the open conversation (picked, pasted or dropped; each is sent as a
+// message once it is up), attachments as messages show them, and the full-size picture view.
+
+import { newClientId } from './hub.js';
+import { h, $ } from './dom.js';
+import { upload, thumbnailUrl, blobUrl, save, humanSize, typeLabel, fitted } from './files.js';
+import { state, on, changed, wantScroll } from './state.js';
+import { sendItem, signedOut } from './session.js';
+
+/** @typedef {import('../types/proto').Attachment} Attachment */
+/** @typedef {import('./model.js').Upload} Upload */
+
+/** An attachment in a message: an image inline (click for full size), anything else as a card. */
+export function attachmentNode(/** @type {Attachment} */ file) {
+  if (file.image) {
+    const size = fitted(file.image);
+    const img = /** @type {HTMLImageElement} */ (h('img', { alt: file.name, width: size.width, height: size.height }));
+    thumbnailUrl(state.token, file.id).then((url) => { img.src = url; }, () => {
+      img.alt = `${file.name} (the picture could not be loaded)`;
+    });
+    return h('button', { type: 'button', class: 'thumb', title: `${file.name} · ${humanSize(file.size)}`,
+      'aria-label': `Open picture ${file.name}`, onclick: () => openImage(file), dataset: { fileId: String(file.id) } }, img);
+  }
+  const status = h('span', { class: 'muted' }, `${humanSize(file.size)} · ${file.mime}`);
+  const button = /** @type {HTMLButtonElement} */ (h('button', { type: 'button', 'aria-label': `Download ${file.name}` }, 'Download'));
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    try {
+      await save(state.token, file, (loaded, total) => {
+        status.textContent = `Downloading… ${total ? Math.floor((loaded / total) * 100) : 0}%`;
+      });
+      status.textContent = `${humanSize(file.size)} · saved`;
+    } catch (err) {
+      status.textContent = err.message;
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return h('div', { class: 'file-card', dataset: { fileId: String(file.id) } },
+    h('span', { class: 'type', 'aria-hidden': 'true' }, typeLabel(file.name, file.mime)),
+    h('span', { class: 'name-wrap' }, h('span', { class: 'name', title: file.name }, file.name), status),
+    button);
+}
+
+/** @type {{file: Attachment, url: string|null}|null} the full-size view */
+let shownImage = null;
+
+async function openImage(/** @type {Attachment} */ file) {
+  closeImage();
+  shownImage = { file, url: null };
+  const shown = shownImage;
+  const facts = `${file.image.width} × ${file.image.height} · ${humanSize(file.size)}`;
+  $('image-title').textContent = file.name;
+  $('image-status').textContent = `${facts} · loading…`;
+  const img = /** @type {HTMLImageElement} */ ($('image-full'));
+  img.removeAttribute('src');
+  img.alt = file.name;
+  /** @type {HTMLDialogElement} */ ($('image-dialog')).showModal();
+  try {
+    const url = await blobUrl(state.token, `/files/${file.id}`);
+    if (shownImage !== shown) {
+      URL.revokeObjectURL(url);
+      return;
+    }
+    shown.url = url;
+    img.src = url;
+    $('image-status').textContent = facts;
+  } catch (err) {
+    $('image-status').textContent = err.message;
+  }
+}
+
+function closeImage() {
+  if (shownImage && shownImage.url) URL.revokeObjectURL(shownImage.url);
+  shownImage = null;
+}
+
+let uploadKeys = 0;
+
+/** Uploads files to the open conversation; each is sent as a message once it is up. */
+function startUploads(/** @type {File[]} */ fileList) {
+  const convId = state.active;
+  if (convId === null) return;
+  const max = state.hub && state.hub.limits.max_upload_bytes;
+  for (const file of fileList) {
+    /** @type {Upload} */
+    const up = {
+      key: ++uploadKeys, convId, name: file.name || 'file', size: file.size, loaded: 0,
+      state: 'uploading', error: '', cancel: null,
+    };
+    state.uploads.push(up);
+    if (file.size === 0) fail(up, 'This file is empty; there is nothing to send.');
+    else if (max && file.size > max) fail(up, `This file is ${humanSize(file.size)}; the hub takes files up to ${humanSize(max)}.`);
+    else send(up, file);
+  }
+  changed('uploads');
+}
+
+function send(/** @type {Upload} */ up, /** @type {File} */ file) {
+  const transfer = upload(state.token, up.convId, file, (loaded, total) => {
+    up.loaded = loaded;
+    up.size = total || up.size;
+    showProgress(up);
+  });
+  up.cancel = transfer.cancel;
+  transfer.promise.then((attachment) => {
+    dropUpload(up);
+    const item = {
+      client_id: newClientId(), conversation_id: up.convId, body: '', attachments: [attachment.id],
+      files: [attachment], created_at: Date.now(), state: 'pending',
+    };
+    state.outbox.add(item);
+    if (up.convId === state.active) wantScroll({ bottom: true });
+    sendItem(item);
+  }, (err) => {
+    if (err.code === 'cancelled') dropUpload(up);
+    else if (err.status === 401) signedOut();
+    else fail(up, err.message);
+  });
+}
+
+function fail(/** @type {Upload} */ up, /** @type {string} */ message) {
+  up.state = 'failed';
+  up.error = message;
+  up.cancel = null;
+  changed('uploads');
+}
+
+function dropUpload(/** @type {Upload} */ up) {
+  state.uploads = state.uploads.filter((u) => u !== up);
+  changed('uploads');
+}
+
+function uploadStatus(/** @type {Upload} */ up) {
+  if (up.state === 'failed') return up.error;
+  const percent = up.size ? Math.floor((up.loaded / up.size) * 100) : 0;
+  return `${humanSize(up.loaded)} of ${humanSize(up.size)} · ${percent}%`;
+}
+
+/** Updates one upload's bar in place (progress events come many times a second). */
+function showProgress(/** @type {Upload} */ up) {
+  const row = document.querySelector(`.upload[data-key="${up.key}"]`);
+  if (!row) return;
+  const bar = /** @type {HTMLProgressElement} */ (row.querySelector('progress'));
+  bar.value = up.loaded;
+  bar.max = up.size || 1;
+  row.querySelector('.status').textContent = uploadStatus(up);
+}
+
+function renderUploads() {
+  const rows = state.uploads.filter((u) => u.convId === state.active).map((up) => {
+    const failed = up.state === 'failed';
+    const action = failed
+      ? h('button', { type: 'button', onclick: () => dropUpload(up), 'aria-label': `Dismiss ${up.name}` }, 'Dismiss')
+      : h('button', { type: 'button', onclick: () => up.cancel && up.cancel(), 'aria-label': `Cancel upload of ${up.name}` }, 'Cancel');
+    return h('div', { class: `upload${failed ? ' failed' : ''}`, dataset: { key: String(up.key) } },
+      h('span', { class: 'name', title: up.name }, up.name),
+      failed ? null : h('progress', { max: up.size || 1, value: up.loaded, 'aria-label': `Uploading ${up.name}` }),
+      h('span', { class: 'status', role: failed ? 'alert' : null }, uploadStatus(up)),
+      action);
+  });
+  $('uploads').replaceChildren(...rows);
+}
+
+/** Files dragged over the chat are dropped into the open conversation. */
+function wireDrop() {
+  const chat = $('chat');
+  const carriesFiles = (/** @type {DragEvent} */ event) => event.dataTransfer && [...event.dataTransfer.types].includes('Files');
+  let depth = 0; // dragenter/dragleave fire for every child crossed
+  chat.addEventListener('dragenter', (event) => {
+    if (!carriesFiles(event) || state.active === null) return;
+    event.preventDefault();
+    depth += 1;
+    chat.classList.add('dropping');
+  });
+  chat.addEventListener('dragover', (event) => {
+    if (!carriesFiles(event) || state.active === null) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = 'copy';
+  });
+  chat.addEventListener('dragleave', () => {
+    depth = Math.max(0, depth - 1);
+    if (!depth) chat.classList.remove('dropping');
+  });
+  chat.addEventListener('drop', (event) => {
+    depth = 0;
+    chat.classList.remove('dropping');
+    if (!carriesFiles(event) || state.active === null) return;
+    event.preventDefault();
+    startUploads([...event.dataTransfer.files]);
+  });
+}
+
+/** Wires the attach button, pasting, dropping and the picture view. */
+export function wireUploads() {
+  const picker = /** @type {HTMLInputElement} */ ($('file-input'));
+  $('attach').addEventListener('click', () => picker.click());
+  picker.addEventListener('change', () => {
+    startUploads([...picker.files]);
+    picker.value = '';
+  });
+  $('composer-input').addEventListener('paste', (event) => {
+    const files = [...(event.clipboardData ? event.clipboardData.files : [])];
+    if (!files.length) return;
+    event.preventDefault();
+    startUploads(files);
+  });
+  wireDrop();
+  $('image-dialog').addEventListener('close', closeImage);
+  $('image-download').addEventListener('click', async () => {
+    if (!shownImage) return;
+    try {
+      await save(state.token, shownImage.file);
+    } catch (err) {
+      $('image-status').textContent = err.message;
+    }
+  });
+  on('uploads', renderUploads);
+}
