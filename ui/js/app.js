@@ -175,8 +175,10 @@ function onKey(/** @type {KeyboardEvent} */ event) {
 
 function wire() {
   wireAuth(start);
-  wireList();
+  // The chat renders before the list: reading a message there clears its unread count,
+  // which the list then shows in the same frame.
   wireChat();
+  wireList();
   wireComposer();
   wireUploads();
   wireSync();

@@ -13,7 +13,7 @@ import { sendTyping } from './typing.js';
 import { loadDraft, editMessage, deleteMessage, reportMessage, retryItem, discardItem } from './composer.js';
 import { attachmentNode } from './uploads.js';
 import { flash } from './notice.js';
-import { renderMessageList } from './messages.js';
+import { renderMessageList, trimToWindow, revealOlder } from './messages.js';
 
 const PAGE = 50;
 
@@ -98,6 +98,12 @@ function loadNewer(/** @type {number} */ id) { return loadPage(id, false); }
 /** Loads the page before (older) or after what is shown, keeping what is on screen in place. */
 async function loadPage(/** @type {number} */ id, /** @type {boolean} */ older) {
   const hist = state.history.get(id);
+  if (older && state.scroll && state.scroll.keep) return; // the last page is not on screen yet
+  if (older && hist && !hist.loading && revealOlder(hist, PAGE)) {
+    // Loaded already, only not on the page.
+    if (id === state.active) wantScroll({ keep: 'older' });
+    return;
+  }
   const [busy, more] = older ? ['loading', 'hasMore'] : ['loadingNewer', 'hasNewer'];
   if (!hist || hist[busy] || !hist[more] || (!older && !hist.list.length)) return;
   hist[busy] = true;
@@ -164,6 +170,7 @@ function renderMessages() {
   const box = $('messages');
   const keep = intent && intent.keep && !intent.bottom
     ? { fromBottom: box.scrollHeight - box.scrollTop, top: box.scrollTop } : null;
+  if (intent && intent.bottom) trimToWindow(hist);
   renderMessageList(box, {
     conv,
     hist,

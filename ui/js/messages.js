@@ -4,7 +4,7 @@
 // `messageRows` is pure apart from the `make` of each row, so it is unit-tested without a
 // page (tests/e2e/unit/messages.test.mjs); app.js hands it what the list shows.
 
-import { h, linkify, clock, dayLabel, sameDay } from './dom.js';
+import { h, linkify, clock, dayLabel } from './dom.js';
 import { reconcile } from './keyed.js';
 
 /**
@@ -22,6 +22,16 @@ import { reconcile } from './keyed.js';
  * @property {string} [state]     an outbox item's state (`failed` when given up)
  * @property {string} [error]     why an outbox item waits or failed
  * @property {object[]} [files]   an outbox item's files
+ */
+
+/**
+ * @typedef {object} History  the loaded stretch of a conversation (model.js)
+ * @property {Message[]} list  by seq
+ * @property {boolean} hasMore
+ * @property {boolean} [loading]
+ * @property {boolean} [hasNewer]
+ * @property {boolean} [loadingNewer]
+ * @property {number|null} [shownFrom]  the seq of the first message on the page; unset: all
  */
 
 /**
@@ -44,7 +54,7 @@ import { reconcile } from './keyed.js';
  * @typedef {object} ListView  everything the list shows
  * @property {{id: number, kind: string}} conv
  * @property {string} title  the conversation's name
- * @property {{list: Message[], hasMore: boolean, loading?: boolean, hasNewer?: boolean, loadingNewer?: boolean}} hist
+ * @property {History} hist
  * @property {Message[]} pending  my outbox items in this conversation
  * @property {number} me  my user id
  * @property {boolean} admin  whether I am a hub admin (I may delete anyone's message)
@@ -97,7 +107,8 @@ function edgeRow(key, text) {
  */
 export function messageRows(view) {
   const { conv, hist } = view;
-  const rows = [edgeRow('edge-older', hist.hasMore
+  const start = firstShown(hist);
+  const rows = [edgeRow('edge-older', hist.hasMore || start > 0
     ? (hist.loading ? 'Loading older messages…' : 'Scroll up for older messages')
     : `This is the beginning of ${view.title}.`)];
   const group = conv.kind !== 'direct';
@@ -107,31 +118,77 @@ export function messageRows(view) {
   const pending = view.pending.map((p) => ({
     ...p, id: `pending-${p.client_id}`, sender_id: view.me, pending: true, deleted: false, edited_at: null,
   }));
+  /** @type {Message|null} */
   let prev = null;
-  for (const m of [...hist.list, ...pending]) {
-    const when = new Date(m.created_at);
-    if (!prev || !sameDay(new Date(prev.created_at), when)) {
-      const label = dayLabel(m.created_at);
-      rows.push({ key: `day-${when.toDateString()}`, sig: label,
-        make: () => h('div', { class: 'day', role: 'separator' }, label) });
+  const each = (/** @type {Message} */ m) => {
+    const day = dayOf(m);
+    if (!prev || dayOf(prev) !== day) {
+      rows.push(dayRow(day, m.created_at));
       prev = null;
     }
     const first = !prev || prev.sender_id !== m.sender_id || m.created_at - prev.created_at > 5 * 60000;
     const receipt = m.sender_id === view.me && !m.pending ? receiptOf(reach, m.seq || 0) : '';
     const who = first && group && m.sender_id !== view.me ? view.name(m.sender_id) : '';
-    const shown = { m, first, who, receipt, found: view.found === m.id };
-    rows.push({ key: `msg-${m.id}`, sig: messageSig(shown, view.admin), make: () => messageNode(shown, view) });
+    rows.push(messageRow(m, first, who, receipt, view.found === m.id, view));
     if (group && lastMine && m.id === lastMine.id) {
       const names = seenBy(view, m.seq || 0);
       const text = `Seen by ${names.join(', ')}`;
       if (names.length) rows.push({ key: `seen-${m.id}`, sig: text, make: () => h('p', { class: 'seen-by' }, text) });
     }
     prev = m;
-  }
+  };
+  for (let i = start; i < hist.list.length; i += 1) each(hist.list[i]);
+  pending.forEach(each);
   if (hist.hasNewer) {
     rows.push(edgeRow('edge-newer', hist.loadingNewer ? 'Loading newer messages…' : 'Scroll down for newer messages'));
   }
   return rows;
+}
+
+// ---------------------------------------------------------------- the window
+
+/**
+ * At most this many loaded messages are on the page once the list goes to its end: the
+ * older ones stay in memory and come back as one scrolls up. A long conversation then costs
+ * the page what a short one does, for layout, paint and memory.
+ */
+export const WINDOW = 100;
+
+/** The index in `hist.list` of the first message on the page. @param {History} hist */
+export function firstShown(hist) {
+  const from = hist.shownFrom;
+  if (from == null) return 0;
+  let lo = 0;
+  let hi = hist.list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((hist.list[mid].seq || 0) < from) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+/** At the end of the list: keep the last WINDOW messages on the page. @param {History} hist */
+export function trimToWindow(hist) {
+  if (hist.list.length - firstShown(hist) > WINDOW) hist.shownFrom = hist.list[hist.list.length - WINDOW].seq;
+}
+
+/**
+ * Puts up to `count` more loaded messages on the page above the first shown. False when all
+ * loaded ones are shown (the next older ones must come from the hub).
+ * @param {History} hist @param {number} count
+ */
+export function revealOlder(hist, count) {
+  const start = firstShown(hist);
+  if (start === 0) return false;
+  const next = Math.max(0, start - count);
+  hist.shownFrom = next === 0 ? null : hist.list[next].seq;
+  return true;
+}
+
+/** Makes sure the message `seq` (and a few before it) is on the page. @param {History} hist @param {number} seq */
+export function reveal(hist, seq) {
+  if (hist.shownFrom == null || seq >= hist.shownFrom) return;
+  while (firstShown(hist) > 0 && hist.shownFrom > seq) revealOlder(hist, 10);
 }
 
 /** @param {ListView} view @param {number} seq */
@@ -152,25 +209,59 @@ function seenBy(view, seq) {
  */
 
 /**
- * Everything `messageNode` shows: when it changes, the node is made again.
- * @param {Shown} s @param {boolean} admin
+ * A message's row. A message object is replaced, never changed, when the hub edits or
+ * deletes it; so its row is kept with it and made again only when what is shown around it
+ * changed. A render of a long list then allocates next to nothing for the rows that stay.
+ * @param {Message} m @param {boolean} first @param {string} who @param {string} receipt
+ * @param {boolean} found @param {ListView} view
  */
-function messageSig(s, admin) {
-  const { m } = s;
-  // A message object is replaced, never changed, when the hub edits or deletes it; so its
-  // signature is kept with it and made again only when what is shown around it changed.
-  const last = sigs.get(m);
-  if (last && last.first === s.first && last.who === s.who && last.receipt === s.receipt
-      && last.found === s.found && last.admin === admin) return last.sig;
+function messageRow(m, first, who, receipt, found, view) {
+  const last = rowsOf.get(m);
+  if (last && last.first === first && last.who === who && last.receipt === receipt
+      && last.found === found && last.admin === view.admin) return last.row;
+  /** @type {Shown} */
+  const s = { m, first, who, receipt, found };
   const files = (m.pending ? m.files : m.attachments) || [];
+  // Everything `messageNode` shows: when it changes, the node is made again.
   const sig = JSON.stringify([m.body, m.deleted, m.edited_at, m.created_at, m.seq, m.pending ? [m.state, m.error] : 0,
-    s.first, s.who, s.receipt, s.found, admin, files.length ? files : 0]);
-  sigs.set(m, { first: s.first, who: s.who, receipt: s.receipt, found: s.found, admin, sig });
-  return sig;
+    s.first, s.who, s.receipt, s.found, view.admin, files.length ? files : 0]);
+  const row = { key: `msg-${m.id}`, sig, make: () => messageNode(s, view) };
+  rowsOf.set(m, { first: s.first, who: s.who, receipt: s.receipt, found: s.found, admin: view.admin, row });
+  return row;
 }
 
-/** @type {WeakMap<Message, {first: boolean, who: string, receipt: string, found: boolean, admin: boolean, sig: string}>} */
-const sigs = new WeakMap();
+/** @type {WeakMap<Message, {first: boolean, who: string, receipt: string, found: boolean, admin: boolean, row: import('./keyed.js').Row}>} */
+const rowsOf = new WeakMap();
+
+/** The day a message was sent (local time), worked out once per message object. @param {Message} m */
+function dayOf(m) {
+  let day = daysOf.get(m);
+  if (day === undefined) {
+    day = new Date(m.created_at).toDateString();
+    daysOf.set(m, day);
+  }
+  return day;
+}
+
+/** @type {WeakMap<Message, string>} */
+const daysOf = new WeakMap();
+
+/**
+ * The separator that starts a day, kept while its label ("Today", "Yesterday", a date) is
+ * the same.
+ * @param {string} day @param {number} at
+ */
+function dayRow(day, at) {
+  const label = dayLabel(at);
+  const kept = dayRows.get(day);
+  if (kept && kept.sig === label) return kept;
+  const row = { key: `day-${day}`, sig: label, make: () => h('div', { class: 'day', role: 'separator' }, label) };
+  dayRows.set(day, row);
+  return row;
+}
+
+/** @type {Map<string, import('./keyed.js').Row>} */
+const dayRows = new Map();
 
 /** @param {Shown} s @param {ListView} view */
 function messageNode(s, view) {

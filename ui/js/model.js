@@ -18,6 +18,7 @@
  * @property {boolean} [hasNewer]  newer ones do (an older stretch is shown)
  * @property {boolean} [loading]
  * @property {boolean} [loadingNewer]
+ * @property {number|null} [shownFrom]  the seq of the first message on the page (messages.js)
  */
 
 /**

@@ -8,6 +8,7 @@ import { convName, userName } from './model.js';
 import { call } from './session.js';
 import { openConversation, loadAround } from './chat.js';
 import { flash } from './notice.js';
+import { reveal } from './messages.js';
 
 /** @typedef {import('../types/proto').Message} Message */
 
@@ -59,6 +60,9 @@ async function jumpTo(/** @type {Message} */ m) {
   await openConversation(m.conversation_id);
   const hist = state.history.get(m.conversation_id);
   if (hist && !hist.list.some((x) => x.id === m.id)) await loadAround(m.conversation_id, m.seq);
+  const loaded = state.history.get(m.conversation_id);
+  if (loaded) reveal(loaded, m.seq); // loaded, but above what the page shows
+  changed('messages');
   flush();
   const selector = `#messages .msg[data-id="${Number(m.id)}"]`;
   if (!document.querySelector(selector)) {

@@ -19,23 +19,42 @@
 export function createStore(schedule) {
   /** @type {{topic: string, view: () => void}[]} */
   const views = [];
-  /** @type {Set<string>} */
-  const dirty = new Set();
+  /** @type {Map<string, number>} topic -> the index of the view running when it was marked (-1: none) */
+  const dirty = new Map();
   let scheduled = false;
+  let running = -1;
+
+  /**
+   * One pass over the views, in the order they subscribed. A topic marked by a view is
+   * rendered in the same pass by the views after it, and left for the next pass only if a
+   * view of it had already run.
+   */
+  function pass() {
+    const now = new Set(dirty.keys());
+    dirty.clear();
+    /** @type {Map<() => void, number>} */
+    const ranAt = new Map();
+    views.forEach(({ topic, view }, i) => {
+      const due = now.has(topic) || (dirty.has(topic) && dirty.get(topic) < i);
+      if (!due || ranAt.has(view)) return;
+      ranAt.set(view, i);
+      running = i;
+      try {
+        view();
+      } finally {
+        running = -1;
+      }
+    });
+    for (const [topic, markedAt] of [...dirty]) {
+      const seen = views.every((v) => v.topic !== topic || (ranAt.get(v.view) ?? -1) > markedAt);
+      if (seen) dirty.delete(topic);
+    }
+  }
 
   function flush() {
     scheduled = false;
-    // A view may change more: that is rendered in the same flush, a few rounds at most.
-    for (let round = 0; round < 4 && dirty.size; round += 1) {
-      const now = new Set(dirty);
-      dirty.clear();
-      const ran = new Set();
-      for (const { topic, view } of views) {
-        if (!now.has(topic) || ran.has(view)) continue;
-        ran.add(view);
-        view();
-      }
-    }
+    // What a view changes is rendered in the same flush, a few passes at most.
+    for (let round = 0; round < 4 && dirty.size; round += 1) pass();
     if (dirty.size && !scheduled) {
       scheduled = true;
       schedule(flush);
@@ -47,8 +66,8 @@ export function createStore(schedule) {
       views.push({ topic, view });
     },
     changed(...topics) {
-      for (const topic of topics) dirty.add(topic);
-      if (scheduled || !dirty.size) return;
+      for (const topic of topics) dirty.set(topic, running);
+      if (scheduled || !dirty.size || running >= 0) return;
       scheduled = true;
       schedule(flush);
     },

@@ -3,7 +3,7 @@
 // `make`.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { messageRows, othersReach } from '../../../ui/js/messages.js';
+import { messageRows, othersReach, WINDOW, trimToWindow, revealOlder, reveal, firstShown } from '../../../ui/js/messages.js';
 
 const ALICE = 1;
 const BOB = 2;
@@ -79,4 +79,28 @@ test("the others' reach ignores me", () => {
   const members = new Map([[ALICE, { user_id: ALICE, delivered_seq: 9, read_seq: 9 }], [BOB, { user_id: BOB, delivered_seq: 4, read_seq: 2 }]]);
   assert.deepEqual(othersReach(members, ALICE), { delivered: 4, read: 2 });
   assert.deepEqual(othersReach(undefined, ALICE), { delivered: 0, read: 0 });
+});
+
+test('the window: at the end only the last WINDOW messages are rows; scrolling up brings the rest back', () => {
+  const list = Array.from({ length: WINDOW + 120 }, (_, i) => msg(i + 1, i % 2 ? BOB : ALICE, i));
+  const hist = { list, hasMore: false };
+  const v = { ...view({ list }), hist };
+  const count = () => messageRows(v).filter((r) => r.key.startsWith('msg-')).length;
+  assert.equal(count(), list.length, 'all shown until the list goes to its end');
+  trimToWindow(hist);
+  assert.equal(count(), WINDOW);
+  assert.equal(messageRows(v)[0].sig, 'Scroll up for older messages', 'more above, though the hub has no more');
+  trimToWindow(hist);
+  assert.equal(count(), WINDOW, 'trimming again changes nothing');
+  hist.list.push(msg(list.length + 1, BOB, list.length));
+  trimToWindow(hist);
+  assert.equal(count(), WINDOW, 'an arrival at the end moves the window');
+  assert.equal(revealOlder(hist, 50), true);
+  assert.equal(count(), WINDOW + 50);
+  reveal(hist, 3);
+  assert.ok(messageRows(v).some((r) => r.key === 'msg-3'), 'a search jump target is put on the page');
+  while (revealOlder(hist, 50));
+  assert.equal(count(), hist.list.length);
+  assert.equal(messageRows(v)[0].sig, 'This is the beginning of Lunch.');
+  assert.equal(firstShown(hist), 0);
 });

@@ -64,3 +64,24 @@ test('flush renders now, and the scheduled frame then has nothing to do', () => 
   tick();
   assert.equal(runs, 1);
 });
+
+test('a topic a view marks is rendered once, by the views after it, in the same pass', () => {
+  const { store, queued, tick } = manual();
+  const ran = [];
+  store.on('messages', () => { ran.push('messages'); store.changed('list'); });
+  store.on('list', () => ran.push('list'));
+  store.changed('messages', 'list');
+  tick();
+  assert.deepEqual(ran, ['messages', 'list'], 'the list once, not again for the mark');
+  assert.equal(queued.length, 0);
+});
+
+test('a topic marked after its view ran is rendered again', () => {
+  const { store, tick } = manual();
+  const ran = [];
+  store.on('list', () => ran.push('list'));
+  store.on('messages', () => { ran.push('messages'); store.changed('list'); });
+  store.changed('messages', 'list');
+  tick();
+  assert.deepEqual(ran, ['list', 'messages', 'list']);
+});
