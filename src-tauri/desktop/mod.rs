@@ -164,7 +164,9 @@ pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
             if let (Some(x), Some(y)) = (placement.x, placement.y) {
                 window = window.position(x, y);
             }
-            window.build()?;
+            let window = window.build()?;
+            #[cfg(target_os = "linux")]
+            one_page_cache(&window);
 
             let open = MenuItem::with_id(app, "open", "Open Chinwag", true, None::<&str>)?;
             let mute = MenuItem::with_id(
@@ -238,4 +240,16 @@ pub fn run(data_dir: Option<PathBuf>, browse_loopback: bool) -> ExitCode {
     });
     let _ = std::fs::remove_file(data_dir.join("desktop.sock"));
     ExitCode::SUCCESS
+}
+
+/// The window shows one page for its whole life, so WebKit's default cache model (a page
+/// cache for going back and forth, memory caches sized for browsing) would only hold memory.
+#[cfg(target_os = "linux")]
+fn one_page_cache(window: &tauri::WebviewWindow) {
+    let _ = window.with_webview(|webview| {
+        use webkit2gtk::{CacheModel, WebContextExt, WebViewExt};
+        if let Some(context) = webview.inner().context() {
+            context.set_cache_model(CacheModel::DocumentViewer);
+        }
+    });
 }
