@@ -2,6 +2,7 @@
 //! and restarts. Each test prints the figures it measured (`cargo test -- --nocapture`
 //! shows them; CI runs with it).
 
+use chinwag_proto::UserId;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -570,7 +571,8 @@ async fn a_stuck_reader_among_a_thousand_neither_grows_the_hub_nor_slows_the_res
     let stuck_at = Instant::now();
     // What the hub holds for the stuck reader, sampled all through the phase.
     let mut peak_queued = 0;
-    let mut sample = || peak_queued = peak_queued.max(hub.hub.queued_bytes(Some(stuck_user.id)));
+    let mut sample =
+        || peak_queued = peak_queued.max(hub.hub.queued_bytes(Some(UserId(stuck_user.id))));
     let phase = async {
         let hose = tokio::spawn(firehose_into(dm, "stuck"));
         chat_steadily(&url, senders, PER_SENDER, epoch, "stuck").await;

@@ -2,6 +2,7 @@
 //! real node (warp + sled on disk), real HTTP and WebSocket clients; the hub is stopped and
 //! started again on its port, and the node is restarted on its data directory.
 
+use chinwag_proto::{ConversationId, MessageId, UserId};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -803,7 +804,7 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
     assert_eq!(status, 204);
     view.changed().await.expect("seen");
     assert_eq!(view.borrow().unread, 7);
-    assert_eq!(desktop.node.view().conversation_id, Some(3));
+    assert_eq!(desktop.node.view().conversation_id, Some(ConversationId(3)));
     for bad in [
         json!({"conversation_id": 3, "focused": true, "unread": -1}),
         json!({"conversation_id": 3, "focused": true, "unread": 5_000_000_000u64}),
@@ -856,7 +857,7 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
     let info = api.call("GET", "/hub", None, None).await;
     assert!(info.body["online"].as_u64().is_some(), "{:?}", info.body);
     let dana = chinwag_proto::User {
-        id: dana_id,
+        id: UserId(dana_id),
         username: "dana".into(),
         display_name: "Dana".into(),
         status_text: String::new(),
@@ -869,7 +870,7 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
             &bob,
             &Session {
                 token: token.clone(),
-                id: dana.id,
+                id: dana.id.into(),
                 username: dana.username.clone(),
             },
         )
@@ -885,10 +886,10 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
         .and_then(|c| c["id"].as_i64())
         .expect("general");
     let message = |conversation: i64, body: &str| chinwag_proto::Message {
-        id: 1,
-        conversation_id: conversation,
+        id: MessageId(1),
+        conversation_id: ConversationId(conversation),
         seq: 1,
-        sender_id: bob.id,
+        sender_id: UserId(bob.id),
         client_id: "x".into(),
         body: body.into(),
         created_at: 0,
@@ -912,7 +913,7 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
         .expect("notifies");
     assert_eq!(notice.summary, "Bob in # general");
     let looking = Attention {
-        conversation: Some(general),
+        conversation: Some(ConversationId(general)),
         focused: true,
     };
     assert!(first

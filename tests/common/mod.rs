@@ -132,7 +132,7 @@ impl TestHub {
             .zip(tokens)
             .map(|((id, username), token)| Session {
                 token,
-                id,
+                id: id.into(),
                 username,
             })
             .collect()

@@ -1,6 +1,7 @@
 //! The server under test as a separate process (the real `chinwag --server` binary, or the
 //! floor), pinned to its own core, and the accounts it serves created ahead in its store.
 
+use chinwag_proto::{ConversationId, UserId};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
@@ -17,7 +18,7 @@ use crate::Options;
 /// An account the load generator connects as.
 #[derive(Debug, Clone)]
 pub struct Account {
-    pub id: i64,
+    pub id: UserId,
     pub token: String,
 }
 
@@ -60,9 +61,9 @@ pub async fn seed_users(dir: &Path, prefix: &str, n: usize) -> Result<Vec<Accoun
 /// Gives each account a group of its own (it alone is a member), so what it sends is
 /// delivered to no one else: for measuring the store rather than fan-out. Returns the
 /// group ids in the accounts' order.
-pub async fn seed_own_groups(dir: &Path, accounts: &[Account]) -> Result<Vec<i64>> {
+pub async fn seed_own_groups(dir: &Path, accounts: &[Account]) -> Result<Vec<ConversationId>> {
     let store = open_store(dir)?;
-    let ids: Vec<i64> = accounts.iter().map(|a| a.id).collect();
+    let ids: Vec<UserId> = accounts.iter().map(|a| a.id).collect();
     let groups = store
         .write(move |tx| {
             ids.iter()
@@ -72,7 +73,7 @@ pub async fn seed_own_groups(dir: &Path, accounts: &[Account]) -> Result<Vec<i64
                         .conversation
                         .id)
                 })
-                .collect::<chinwag_store::Result<Vec<i64>>>()
+                .collect::<chinwag_store::Result<Vec<ConversationId>>>()
         })
         .await
         .context("creating groups")?;
@@ -83,7 +84,7 @@ pub async fn seed_own_groups(dir: &Path, accounts: &[Account]) -> Result<Vec<i64
 /// Stores `total` messages in `general` from `senders`, in transactions of 10,000.
 pub async fn seed_messages(dir: &Path, senders: &[Account], total: usize) -> Result<()> {
     let store = open_store(dir)?;
-    let senders: Arc<Vec<i64>> = Arc::new(senders.iter().map(|a| a.id).collect());
+    let senders: Arc<Vec<UserId>> = Arc::new(senders.iter().map(|a| a.id).collect());
     let mut done = 0;
     while done < total {
         let count = (total - done).min(10_000);
@@ -94,7 +95,13 @@ pub async fn seed_messages(dir: &Path, senders: &[Account], total: usize) -> Res
                 for n in start..start + count {
                     let me = senders[n % senders.len()];
                     let body = format!("history line {n}: {}", words(n as u64, 8));
-                    tx.send_message(me, 1, &format!("seed-{n}"), &body, 16 * 1024)?;
+                    tx.send_message(
+                        me,
+                        ConversationId(1),
+                        &format!("seed-{n}"),
+                        &body,
+                        16 * 1024,
+                    )?;
                 }
                 Ok(())
             })

@@ -1,5 +1,6 @@
 //! The scenarios. Each starts what it measures, runs bounded loops, prints, and stops it.
 
+use chinwag_proto::EventId;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -331,7 +332,7 @@ async fn persistence(options: &Options) -> Result<()> {
         .into_iter()
         .zip(groups)
         .enumerate()
-        .map(|(i, (ws, group))| tokio::spawn(pipeline(ws, group, i, window, until)))
+        .map(|(i, (ws, group))| tokio::spawn(pipeline(ws, group.into(), i, window, until)))
         .collect();
     let mut all = load::histogram();
     let (mut acked, mut refused) = (0u64, 0u64);
@@ -488,7 +489,7 @@ async fn history(options: &Options) -> Result<()> {
     }
     let (ws, ready) = raw::open(&server.ws_url(), None, &reader.token, None).await?;
     drop(ws);
-    let from = (ready.last_event_id - missed).max(0);
+    let from = EventId((ready.last_event_id.get() - missed).max(0));
     let started = Instant::now();
     let (ws, resumed) = raw::open(&server.ws_url(), None, &reader.token, Some(from)).await?;
     let catch_up = started.elapsed().as_secs_f64();

@@ -5,6 +5,7 @@
 //! Each function panics when the hub breaks a promise for that input; libFuzzer records the
 //! input as a crash.
 
+use chinwag_proto::{ConversationId, UserId};
 use std::sync::OnceLock;
 
 use chinwag_hub::auth::{new_token, token_hash};
@@ -42,7 +43,7 @@ struct World {
     hub: Hub,
     /// Tokens of alice (hub admin, in the group), bob (in the group), carol (in neither).
     tokens: Vec<String>,
-    users: Vec<i64>,
+    users: Vec<chinwag_proto::UserId>,
     _dir: tempfile::TempDir,
 }
 
@@ -78,7 +79,7 @@ fn world() -> &'static World {
                         ids.push(user.id);
                     }
                     tx.create_group(ids[0], "group", &[ids[1]])?;
-                    tx.send_message(ids[0], 1, "seed", "hello", 16 * 1024)?;
+                    tx.send_message(ids[0], ConversationId(1), "seed", "hello", 16 * 1024)?;
                     Ok(ids)
                 })
                 .await
@@ -137,7 +138,7 @@ pub fn rest_request(data: &[u8]) {
                     world
                         .hub
                         .store()
-                        .write(move |tx| tx.create_session(user, &hash)),
+                        .write(move |tx| tx.create_session(UserId(user.into()), &hash)),
                 )
                 .expect("session");
             Some(fresh)

@@ -139,7 +139,7 @@ impl Fanout {
 
     /// Sets the newest stored event at start-up, before anything is published.
     pub fn set_last_published(&self, id: EventId) {
-        self.last_published.fetch_max(id, Ordering::AcqRel);
+        self.last_published.fetch_max(id.get(), Ordering::AcqRel);
     }
 
     /// Fills the membership cache from the store at start-up.
@@ -194,7 +194,7 @@ impl Fanout {
         );
         inner.by_user.entry(user_id).or_default().push(id);
         Self::announce_presence(&mut inner, user_id);
-        let last_event_id = self.last_published.load(Ordering::Acquire);
+        let last_event_id = EventId(self.last_published.load(Ordering::Acquire));
         Registration {
             id,
             last_event_id,
@@ -425,7 +425,8 @@ impl Fanout {
                 }
                 let n = Self::route(&inner, event);
                 self.deliveries.fetch_add(n, Ordering::Relaxed);
-                self.last_published.fetch_max(event.id, Ordering::AcqRel);
+                self.last_published
+                    .fetch_max(event.id.get(), Ordering::AcqRel);
                 if let Some(conversation) = event.conversation_id {
                     if let Some(set) = inner.members.get_mut(&conversation) {
                         for user in &event.left {
@@ -439,7 +440,8 @@ impl Fanout {
             let mut delivered = 0;
             for event in events {
                 delivered += Self::route(&inner, event);
-                self.last_published.fetch_max(event.id, Ordering::AcqRel);
+                self.last_published
+                    .fetch_max(event.id.get(), Ordering::AcqRel);
             }
             self.deliveries.fetch_add(delivered, Ordering::Relaxed);
         }
@@ -602,16 +604,19 @@ mod tests {
     #[test]
     fn full_queue_marks_lagged_instead_of_growing() {
         let fanout = Fanout::new(Duration::from_secs(6));
-        fanout.load_memberships(vec![(1, 10)]);
-        let mut reg = fanout.register(10, vec![], 2);
+        fanout.load_memberships(vec![(ConversationId(1), UserId(10))]);
+        let mut reg = fanout.register(UserId(10), vec![], 2);
         // Drain the user's own presence announcement.
         while reg.queue.try_recv().is_some() {}
         assert_eq!(fanout.queued_bytes(None), 0);
-        fanout.publish(&[committed(1, Some(1)), committed(2, Some(1))]);
+        fanout.publish(&[
+            committed(EventId(1), Some(ConversationId(1))),
+            committed(EventId(2), Some(ConversationId(1))),
+        ]);
         assert!(!reg.lagged.load(Ordering::Acquire));
-        let one = event_frame(1, r#"{"kind":"x"}"#).len();
-        assert_eq!(fanout.queued_bytes(Some(10)), 2 * one);
-        fanout.publish(&[committed(3, Some(1))]);
+        let one = event_frame(EventId(1), r#"{"kind":"x"}"#).len();
+        assert_eq!(fanout.queued_bytes(Some(UserId(10))), 2 * one);
+        fanout.publish(&[committed(EventId(3), Some(ConversationId(1)))]);
         assert!(
             reg.lagged.load(Ordering::Acquire),
             "third event did not fit"
@@ -622,7 +627,7 @@ mod tests {
             2 * one,
             "nothing counted for the drop"
         );
-        assert_eq!(fanout.queued_bytes(Some(11)), 0);
+        assert_eq!(fanout.queued_bytes(Some(UserId(11))), 0);
         reg.queue.try_recv();
         assert_eq!(fanout.queued_bytes(None), one);
     }
@@ -630,16 +635,19 @@ mod tests {
     #[test]
     fn events_reach_members_and_the_removed_user_only() {
         let fanout = Fanout::new(Duration::from_secs(6));
-        fanout.load_memberships(vec![(1, 10), (1, 11)]);
-        let mut a = fanout.register(10, vec![], 16);
-        let mut b = fanout.register(11, vec![], 16);
-        let mut c = fanout.register(12, vec![], 16);
+        fanout.load_memberships(vec![
+            (ConversationId(1), UserId(10)),
+            (ConversationId(1), UserId(11)),
+        ]);
+        let mut a = fanout.register(UserId(10), vec![], 16);
+        let mut b = fanout.register(UserId(11), vec![], 16);
+        let mut c = fanout.register(UserId(12), vec![], 16);
         for r in [&mut a, &mut b, &mut c] {
             while r.queue.rx.try_recv().is_some() {}
         }
-        let mut leave = committed(5, Some(1));
-        leave.left = vec![11];
-        fanout.publish(&[leave, committed(6, Some(1))]);
+        let mut leave = committed(EventId(5), Some(ConversationId(1)));
+        leave.left = vec![UserId(11)];
+        fanout.publish(&[leave, committed(EventId(6), Some(ConversationId(1)))]);
         assert_eq!(a.queue.rx.len(), 2);
         assert_eq!(
             b.queue.rx.len(),
@@ -647,48 +655,58 @@ mod tests {
             "the removed user hears of the removal only"
         );
         assert_eq!(c.queue.rx.len(), 0);
-        assert!(!fanout.is_member(1, 11));
+        assert!(!fanout.is_member(ConversationId(1), UserId(11)));
     }
 
     #[test]
     fn presence_follows_connections_and_away() {
         let fanout = Fanout::new(Duration::from_secs(6));
-        let first = fanout.register(10, vec![], 16);
-        let second = fanout.register(10, vec![], 16);
-        assert_eq!(fanout.presence_of(10), Presence::Online);
+        let first = fanout.register(UserId(10), vec![], 16);
+        let second = fanout.register(UserId(10), vec![], 16);
+        assert_eq!(fanout.presence_of(UserId(10)), Presence::Online);
         fanout.set_away(first.id, true);
         assert_eq!(
-            fanout.presence_of(10),
+            fanout.presence_of(UserId(10)),
             Presence::Online,
             "one device still here"
         );
         fanout.set_away(second.id, true);
-        assert_eq!(fanout.presence_of(10), Presence::Away);
+        assert_eq!(fanout.presence_of(UserId(10)), Presence::Away);
         fanout.unregister(first.id);
         fanout.unregister(second.id);
-        assert_eq!(fanout.presence_of(10), Presence::Offline);
+        assert_eq!(fanout.presence_of(UserId(10)), Presence::Offline);
         assert_eq!(fanout.online_count(), 0);
     }
 
     #[test]
     fn a_new_connection_starts_after_the_last_published_event() {
         let fanout = Fanout::new(Duration::from_secs(6));
-        fanout.set_last_published(40);
-        fanout.load_memberships(vec![(1, 10)]);
-        fanout.publish(&[committed(41, Some(1)), committed(42, None)]);
-        let mut reg = fanout.register(10, vec![], 16);
+        fanout.set_last_published(EventId(40));
+        fanout.load_memberships(vec![(ConversationId(1), UserId(10))]);
+        fanout.publish(&[
+            committed(EventId(41), Some(ConversationId(1))),
+            committed(EventId(42), None),
+        ]);
+        let mut reg = fanout.register(UserId(10), vec![], 16);
         assert_eq!(reg.last_event_id, 42, "what was published before is older");
-        fanout.publish(&[committed(43, Some(1))]);
-        assert_eq!(reg.queue.try_recv().expect("queued").event_id, Some(43));
+        fanout.publish(&[committed(EventId(43), Some(ConversationId(1)))]);
+        assert_eq!(
+            reg.queue.try_recv().expect("queued").event_id,
+            Some(EventId(43))
+        );
     }
 
     #[test]
     fn presence_goes_only_to_watchers() {
         let fanout = Fanout::new(Duration::from_secs(6));
-        let mut watcher = fanout.register(1, vec![], 16);
-        let mut bystander = fanout.register(2, vec![], 16);
+        let mut watcher = fanout.register(UserId(1), vec![], 16);
+        let mut bystander = fanout.register(UserId(2), vec![], 16);
         fanout
-            .watch(watcher.id, &[10, 11, 10], Some("w1".into()))
+            .watch(
+                watcher.id,
+                &[UserId(10), UserId(11), UserId(10)],
+                Some("w1".into()),
+            )
             .expect("queued");
         let reply = watcher.queue.try_recv().expect("watching");
         assert_eq!(
@@ -696,15 +714,17 @@ mod tests {
             r#"{"type":"watching","ref":"w1","presence":[{"user_id":10,"status":"offline"},{"user_id":11,"status":"offline"}]}"#,
             "sorted, without duplicates, offline included"
         );
-        let ten = fanout.register(10, vec![], 16);
-        let _twelve = fanout.register(12, vec![], 16);
+        let ten = fanout.register(UserId(10), vec![], 16);
+        let _twelve = fanout.register(UserId(12), vec![], 16);
         let heard = watcher.queue.try_recv().expect("10 came online");
         assert!(heard.text.contains(r#""user_id":10"#), "{}", heard.text);
         assert!(watcher.queue.try_recv().is_none(), "12 is not watched");
         assert!(bystander.queue.try_recv().is_none(), "watches nobody");
 
         // Replacing the list stops the old watch and reports the new one's presence.
-        fanout.watch(watcher.id, &[12], None).expect("queued");
+        fanout
+            .watch(watcher.id, &[UserId(12)], None)
+            .expect("queued");
         let reply = watcher.queue.try_recv().expect("watching");
         assert!(reply.text.contains(r#"{"user_id":12,"status":"online"}"#));
         fanout.unregister(ten.id);
@@ -721,19 +741,22 @@ mod tests {
     #[test]
     fn typing_is_not_echoed_and_expires() {
         let fanout = Fanout::new(Duration::from_millis(0));
-        fanout.load_memberships(vec![(1, 10), (1, 11)]);
-        let mut typer = fanout.register(10, vec![], 16);
-        let mut other = fanout.register(11, vec![], 16);
+        fanout.load_memberships(vec![
+            (ConversationId(1), UserId(10)),
+            (ConversationId(1), UserId(11)),
+        ]);
+        let mut typer = fanout.register(UserId(10), vec![], 16);
+        let mut other = fanout.register(UserId(11), vec![], 16);
         while typer.queue.rx.try_recv().is_some() {}
         while other.queue.rx.try_recv().is_some() {}
-        fanout.typing(1, 10, true);
+        fanout.typing(ConversationId(1), UserId(10), true);
         assert_eq!(typer.queue.rx.len(), 0);
         assert_eq!(other.queue.rx.len(), 1);
         assert_eq!(fanout.expire_typing(), 1);
         other.queue.rx.try_recv().expect("typing frame");
         let stop = other.queue.rx.try_recv();
         assert!(stop.expect("stop frame").text.contains(r#""typing":false"#));
-        fanout.typing(1, 10, false);
+        fanout.typing(ConversationId(1), UserId(10), false);
         assert_eq!(other.queue.rx.len(), 0, "no stop for someone not typing");
     }
 }

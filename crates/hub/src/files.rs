@@ -288,9 +288,9 @@ pub(crate) async fn upload(req: Request, me: Caller, body: BodyStream) -> ApiRes
         .await?;
     state.metrics.uploaded(size);
     tracing::info!(
-        user = me.id,
-        conversation = conversation_id,
-        file = stored.attachment.id,
+        user = me.id.get(),
+        conversation = conversation_id.get(),
+        file = stored.attachment.id.get(),
         size,
         "file uploaded"
     );

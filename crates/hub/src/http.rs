@@ -33,14 +33,15 @@ pub(crate) struct Request {
 }
 
 impl Request {
-    /// The first id in the path (`{conversation}` in `conversations/{conversation}/…`).
-    pub fn id(&self) -> i64 {
-        self.ids[0]
+    /// The first id in the path (`{conversation}` in `conversations/{conversation}/…`), as
+    /// the id type the handler names.
+    pub fn id<T: From<i64>>(&self) -> T {
+        T::from(self.ids[0])
     }
 
     /// The second id in the path (`{user}` in `conversations/{conversation}/members/{user}`).
-    pub fn second_id(&self) -> i64 {
-        self.ids[1]
+    pub fn second_id<T: From<i64>>(&self) -> T {
+        T::from(self.ids[1])
     }
 
     /// The body as JSON of type `T`.

@@ -136,9 +136,9 @@ impl Default for HubConfig {
 /// message's text (nor a token or password; see SECURITY.md).
 pub(crate) fn log_message(what: &'static str, message: &chinwag_proto::Message) {
     tracing::debug!(
-        message_id = message.id,
-        conversation = message.conversation_id,
-        user = message.sender_id,
+        message_id = message.id.get(),
+        conversation = message.conversation_id.get(),
+        user = message.sender_id.get(),
         seq = message.seq,
         attachments = message.attachments.len(),
         "message {what}"

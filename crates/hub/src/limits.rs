@@ -9,7 +9,10 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
 
 /// `rate` per second sustained, up to `burst` at once (each at least 1).
 fn quota(rate: u32, burst: u32) -> Quota {
@@ -17,17 +20,27 @@ fn quota(rate: u32, burst: u32) -> Quota {
         .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
 }
 
-/// One allowance per key.
-pub(crate) struct KeyedLimit<K: Hash + Eq + Clone> {
-    limiter: DefaultKeyedRateLimiter<K>,
-    clock: DefaultClock,
+/// One allowance per key, on the system's clock (tests give governor's fake one).
+pub(crate) struct KeyedLimit<K: Hash + Eq + Clone, C: Clock = DefaultClock> {
+    limiter: RateLimiter<K, DefaultKeyedStateStore<K>, C, NoOpMiddleware<C::Instant>>,
+    clock: C,
 }
 
 impl<K: Hash + Eq + Clone> KeyedLimit<K> {
     pub fn new(rate: u32, burst: u32) -> Self {
+        Self::with_clock(rate, burst, DefaultClock::default())
+    }
+}
+
+impl<K: Hash + Eq + Clone, C: Clock + Clone> KeyedLimit<K, C> {
+    pub fn with_clock(rate: u32, burst: u32, clock: C) -> Self {
         KeyedLimit {
-            limiter: RateLimiter::keyed(quota(rate, burst)),
-            clock: DefaultClock::default(),
+            limiter: RateLimiter::new(
+                quota(rate, burst),
+                DefaultKeyedStateStore::default(),
+                clock.clone(),
+            ),
+            clock,
         }
     }
 
@@ -51,16 +64,22 @@ impl<K: Hash + Eq + Clone> KeyedLimit<K> {
 }
 
 /// One allowance.
-pub(crate) struct Limit {
-    limiter: DefaultDirectRateLimiter,
-    clock: DefaultClock,
+pub(crate) struct Limit<C: Clock = DefaultClock> {
+    limiter: RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<C::Instant>>,
+    clock: C,
 }
 
 impl Limit {
     pub fn new(rate: u32, burst: u32) -> Self {
+        Self::with_clock(rate, burst, DefaultClock::default())
+    }
+}
+
+impl<C: Clock + Clone> Limit<C> {
+    pub fn with_clock(rate: u32, burst: u32, clock: C) -> Self {
         Limit {
-            limiter: RateLimiter::direct(quota(rate, burst)),
-            clock: DefaultClock::default(),
+            limiter: RateLimiter::direct_with_clock(quota(rate, burst), clock.clone()),
+            clock,
         }
     }
 
@@ -75,25 +94,37 @@ impl Limit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use governor::clock::FakeRelativeClock;
+
+    // governor's fake clock: time moves only when a test says, so no test sleeps and none
+    // depends on how fast the machine is.
 
     #[test]
     fn a_burst_then_a_wait() {
-        let limit = Limit::new(1, 3);
+        let clock = FakeRelativeClock::default();
+        let limit = Limit::with_clock(1, 3, clock.clone());
         for _ in 0..3 {
             assert!(limit.check().is_ok());
         }
         let wait = limit.check().expect_err("burst used up");
-        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1));
+        assert_eq!(wait, Duration::from_secs(1), "one more a second");
+        clock.advance(Duration::from_millis(999));
+        assert!(limit.check().is_err(), "not yet");
+        clock.advance(Duration::from_millis(1));
+        assert!(limit.check().is_ok(), "one second later");
     }
 
     #[test]
     fn keys_are_apart_and_idle_ones_are_forgotten() {
-        let limit = KeyedLimit::new(1000, 2);
+        let clock = FakeRelativeClock::default();
+        let limit = KeyedLimit::with_clock(1000, 2, clock.clone());
         assert!(limit.check(1).is_ok());
         assert!(limit.check(1).is_ok());
         assert!(limit.check(1).is_err(), "key 1 used its burst");
         assert!(limit.check(2).is_ok(), "key 2 has its own");
-        std::thread::sleep(Duration::from_millis(10));
+        limit.forget_idle();
+        assert_eq!(limit.len(), 2, "both are in use");
+        clock.advance(Duration::from_millis(3));
         limit.forget_idle();
         assert_eq!(limit.len(), 0, "both allowances are whole again");
     }

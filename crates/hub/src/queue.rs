@@ -185,7 +185,9 @@ mod tests {
         assert_eq!(rx.recv().await, None);
     }
 
-    #[tokio::test]
+    // Paused time: the sleep ends as soon as every task waits, so the sender is parked on
+    // the full queue when the receiver goes, on any machine and without waiting.
+    #[tokio::test(start_paused = true)]
     async fn a_gone_receiver_refuses_and_wakes_a_waiting_sender() {
         let (tx, rx) = bounded(1);
         tx.try_send(1).expect("room");

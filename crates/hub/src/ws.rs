@@ -12,7 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chinwag_proto::rest::SendRequest;
-use chinwag_proto::{event_frame, ApiError, ClientFrame, ErrorCode, EventId, ServerFrame, User};
+use chinwag_proto::{
+    event_frame, ApiError, ClientFrame, ConversationId, ErrorCode, EventId, ServerFrame, User,
+    UserId,
+};
 use chinwag_store::queries;
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesOrdered;
@@ -307,7 +310,7 @@ where
     // Events up to the cursor have been delivered (or were known to the client already).
     let mut cursor = match resume_from {
         Some(from) => {
-            let mut cursor = from.clamp(0, last_event_id);
+            let mut cursor = from.clamp(EventId(0), last_event_id);
             if !catch_up(&state, user.id, &mut cursor, &mut sink, send_limit).await {
                 return;
             }
@@ -414,7 +417,7 @@ where
                 let silent_ms = (started.elapsed().as_millis() as u64)
                     .saturating_sub(last_seen.load(Ordering::Relaxed));
                 if silent_ms > heartbeat.as_millis() as u64 * 5 / 2 {
-                    tracing::debug!(user = user.id, "no heartbeat for {silent_ms} ms; dropping");
+                    tracing::debug!(user = user.id.get(), "no heartbeat for {silent_ms} ms; dropping");
                     break Some((1001, "no heartbeat".into()));
                 }
                 if !send(&mut sink, Message::Ping(Default::default()), send_limit).await {
@@ -502,7 +505,7 @@ async fn authenticate(
 /// cursor. False when the socket failed.
 async fn catch_up<S>(
     state: &HubState,
-    user_id: i64,
+    user_id: UserId,
     cursor: &mut EventId,
     sink: &mut S,
     limit: Duration,
@@ -539,7 +542,7 @@ where
 
 struct ReaderCtx {
     state: Arc<HubState>,
-    user_id: i64,
+    user_id: UserId,
     conn: ConnId,
     started: Instant,
     last_seen: Arc<AtomicU64>,
@@ -729,7 +732,7 @@ async fn handle_text(ctx: &ReaderCtx, text: &str, allowance: &Allowance) -> Hand
 async fn receipt(
     ctx: &ReaderCtx,
     reference: Option<String>,
-    conversation_id: i64,
+    conversation_id: ConversationId,
     delivered: Option<i64>,
     read: Option<i64>,
 ) -> Handled {

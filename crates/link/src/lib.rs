@@ -478,7 +478,7 @@ mod tests {
                 state
                     .push(&Pending {
                         client_id: format!("c{i}"),
-                        conversation_id: 1,
+                        conversation_id: ConversationId(1),
                         body: format!("m{i}"),
                         attachments: Vec::new(),
                         created_at: 0,
@@ -486,7 +486,7 @@ mod tests {
                     .await
                     .expect("pushed");
             }
-            state.set_cursor(42).expect("cursor");
+            state.set_cursor(EventId(42)).expect("cursor");
             state.flush().await.expect("flush");
         }
         let state = LocalState::open(dir.path()).expect("reopens");
@@ -500,6 +500,6 @@ mod tests {
         assert!(state.remove("c1").expect("remove"));
         assert!(!state.remove("c1").expect("remove twice"));
         assert_eq!(state.pending().expect("pending").len(), 2);
-        assert_eq!(state.cursor().expect("cursor"), Some(42));
+        assert_eq!(state.cursor().expect("cursor"), Some(EventId(42)));
     }
 }

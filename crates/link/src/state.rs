@@ -105,14 +105,14 @@ impl LocalState {
     pub fn cursor(&self) -> Result<Option<EventId>> {
         Ok(self.db.get(CURSOR)?.and_then(|v| {
             let bytes: [u8; 8] = v.as_ref().try_into().ok()?;
-            Some(i64::from_be_bytes(bytes))
+            Some(EventId(i64::from_be_bytes(bytes)))
         }))
     }
 
     /// Moves the cursor. Not flushed at once: losing the last few updates in a crash only
     /// means those events are replayed, and consumers apply events idempotently.
     pub fn set_cursor(&self, id: EventId) -> Result<()> {
-        self.db.insert(CURSOR, &id.to_be_bytes())?;
+        self.db.insert(CURSOR, &id.get().to_be_bytes())?;
         Ok(())
     }
 

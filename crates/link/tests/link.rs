@@ -1,6 +1,7 @@
 //! The link against the real hub: reconnect, resume, and the durable outbox delivering
 //! exactly once across hub restarts and link restarts.
 
+use chinwag_proto::ConversationId;
 use std::path::Path;
 use std::time::Duration;
 
@@ -122,7 +123,10 @@ async fn messages_flow_and_survive_a_hub_outage_exactly_once() {
     next_matching(&mut alice_rx, "synced", |e| *e == LinkEvent::Synced).await;
     next_matching(&mut bob_rx, "synced", |e| *e == LinkEvent::Synced).await;
 
-    alice.send(1, "hello before").await.expect("queued");
+    alice
+        .send(ConversationId(1), "hello before")
+        .await
+        .expect("queued");
     next_matching(&mut alice_rx, "ack", |e| {
         matches!(e, LinkEvent::Acked { .. })
     })
@@ -137,7 +141,7 @@ async fn messages_flow_and_survive_a_hub_outage_exactly_once() {
     .await;
     for i in 0..3 {
         alice
-            .send(1, &format!("while down {i}"))
+            .send(ConversationId(1), &format!("while down {i}"))
             .await
             .expect("queued");
     }
@@ -184,14 +188,23 @@ async fn queued_messages_survive_a_link_restart_and_resume_skips_what_was_seen()
         LocalState::open(alice_dir.path()).expect("state"),
     );
     next_matching(&mut alice_rx, "synced", |e| *e == LinkEvent::Synced).await;
-    alice.send(1, "seen by bob").await.expect("queued");
+    alice
+        .send(ConversationId(1), "seen by bob")
+        .await
+        .expect("queued");
     assert_eq!(bodies(&mut bob_rx, 1).await, ["seen by bob"]);
     bob.shutdown().await;
 
     // The hub goes down; Alice queues two messages and her app closes too.
     let port = hub.stop().await;
-    alice.send(1, "queued 1").await.expect("queued");
-    alice.send(1, "queued 2").await.expect("queued");
+    alice
+        .send(ConversationId(1), "queued 1")
+        .await
+        .expect("queued");
+    alice
+        .send(ConversationId(1), "queued 2")
+        .await
+        .expect("queued");
     alice.shutdown().await;
 
     // Everything comes back.
@@ -260,7 +273,10 @@ async fn a_refused_message_leaves_the_outbox_and_a_bad_token_stops_the_link() {
         LocalState::temporary().expect("state"),
     );
     next_matching(&mut rx, "synced", |e| *e == LinkEvent::Synced).await;
-    let client_id = alice.send(424_242, "to nowhere").await.expect("queued");
+    let client_id = alice
+        .send(ConversationId(424_242), "to nowhere")
+        .await
+        .expect("queued");
     let refused = next_matching(&mut rx, "refusal", |e| {
         matches!(e, LinkEvent::Refused { .. })
     })

@@ -16,6 +16,7 @@ pub mod admin;
 mod error;
 mod event;
 mod frames;
+mod id;
 mod model;
 pub mod node;
 pub mod rest;
@@ -32,16 +33,8 @@ pub const PROTOCOL_VERSION: u32 = 2;
 /// Most people one connection may watch the presence of (`watch`).
 pub const MAX_WATCHED_USERS: usize = 1000;
 
-/// Identifier of a user account.
-pub type UserId = i64;
-/// Identifier of a conversation (`general`, a direct chat or a group).
-pub type ConversationId = i64;
-/// Identifier of a message, unique across the hub.
-pub type MessageId = i64;
-/// An uploaded file (`POST /api/v1/conversations/{id}/files`).
-pub type FileId = i64;
-/// Identifier of a durable event; strictly increasing across the hub.
-pub type EventId = i64;
+pub use id::{ConversationId, EventId, FileId, MessageId, UserId};
+
 /// Position of a message inside its conversation, starting at 1.
 pub type Seq = i64;
 /// Milliseconds since the Unix epoch (UTC).
@@ -85,13 +78,13 @@ mod tests {
     #[test]
     fn event_frame_is_valid_json_that_decodes() {
         let event = Event::Receipt {
-            conversation_id: 1,
-            user_id: 2,
+            conversation_id: ConversationId(1),
+            user_id: UserId(2),
             delivered_seq: 3,
             read_seq: 3,
         };
         let json = serde_json::to_string(&event).expect("serializes");
-        let frame = event_frame(42, &json);
+        let frame = event_frame(EventId(42), &json);
         assert_eq!(
             frame,
             r#"{"type":"event","id":42,"event":{"kind":"receipt","conversation_id":1,"user_id":2,"delivered_seq":3,"read_seq":3}}"#

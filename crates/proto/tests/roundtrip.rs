@@ -4,7 +4,10 @@
 //! a client frame never parses as a different frame.
 
 use chinwag_proto::rest::{CreateGroupRequest, RegisterRequest, SendRequest};
-use chinwag_proto::{ClientFrame, ErrorBody, ErrorCode, Message, Presence, ServerFrame};
+use chinwag_proto::UserId;
+use chinwag_proto::{
+    ClientFrame, ErrorBody, ErrorCode, EventId, FileId, Message, Presence, ServerFrame,
+};
 use proptest::prelude::*;
 
 fn text() -> impl Strategy<Value = String> {
@@ -21,8 +24,12 @@ fn reference() -> impl Strategy<Value = Option<String>> {
 
 fn client_frame() -> impl Strategy<Value = ClientFrame> {
     prop_oneof![
-        (text(), proptest::option::of(any::<i64>()))
-            .prop_map(|(token, resume_from)| ClientFrame::Auth { token, resume_from }),
+        (text(), proptest::option::of(any::<i64>())).prop_map(|(token, resume_from)| {
+            ClientFrame::Auth {
+                token,
+                resume_from: resume_from.map(EventId),
+            }
+        }),
         (
             reference(),
             any::<i64>(),
@@ -33,41 +40,41 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
             .prop_map(
                 |(reference, conversation_id, client_id, body, attachments)| ClientFrame::Send {
                     reference,
-                    conversation_id,
+                    conversation_id: conversation_id.into(),
                     client_id,
                     body,
-                    attachments,
+                    attachments: attachments.into_iter().map(FileId).collect(),
                 }
             ),
         (reference(), any::<i64>(), text()).prop_map(|(reference, message_id, body)| {
             ClientFrame::Edit {
                 reference,
-                message_id,
+                message_id: message_id.into(),
                 body,
             }
         }),
         (reference(), any::<i64>()).prop_map(|(reference, message_id)| ClientFrame::Delete {
             reference,
-            message_id
+            message_id: message_id.into()
         }),
         (reference(), any::<i64>(), any::<bool>()).prop_map(
             |(reference, conversation_id, typing)| ClientFrame::Typing {
                 reference,
-                conversation_id,
+                conversation_id: conversation_id.into(),
                 typing
             }
         ),
         (reference(), any::<i64>(), any::<i64>()).prop_map(|(reference, conversation_id, seq)| {
             ClientFrame::Delivered {
                 reference,
-                conversation_id,
+                conversation_id: conversation_id.into(),
                 seq,
             }
         }),
         (reference(), any::<i64>(), any::<i64>()).prop_map(|(reference, conversation_id, seq)| {
             ClientFrame::Read {
                 reference,
-                conversation_id,
+                conversation_id: conversation_id.into(),
                 seq,
             }
         }),
@@ -97,10 +104,10 @@ fn message() -> impl Strategy<Value = Message> {
                 (client_id, body, created_at, edited_at, deleted),
             )| {
                 Message {
-                    id,
-                    conversation_id,
+                    id: id.into(),
+                    conversation_id: conversation_id.into(),
                     seq,
-                    sender_id,
+                    sender_id: sender_id.into(),
                     client_id,
                     body,
                     created_at,
@@ -115,7 +122,7 @@ fn message() -> impl Strategy<Value = Message> {
 fn server_frame() -> impl Strategy<Value = ServerFrame> {
     prop_oneof![
         (any::<i64>(), any::<bool>()).prop_map(|(last_event_id, reset)| ServerFrame::Synced {
-            last_event_id,
+            last_event_id: EventId(last_event_id),
             reset
         }),
         (reference(), message(), any::<bool>()).prop_map(|(reference, message, duplicate)| {
@@ -129,18 +136,20 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
         reference().prop_map(|reference| ServerFrame::Pong { reference }),
         (any::<i64>(), any::<i64>(), any::<bool>(), any::<u64>()).prop_map(
             |(conversation_id, user_id, typing, expires_in_ms)| ServerFrame::Typing {
-                conversation_id,
-                user_id,
+                conversation_id: conversation_id.into(),
+                user_id: user_id.into(),
                 typing,
                 expires_in_ms
             }
         ),
         (any::<i64>(), any::<bool>()).prop_map(|(conversation_id, muted)| ServerFrame::Muted {
-            conversation_id,
+            conversation_id: conversation_id.into(),
             muted
         }),
-        (any::<i64>(), any::<bool>())
-            .prop_map(|(user_id, blocked)| ServerFrame::Blocked { user_id, blocked }),
+        (any::<i64>(), any::<bool>()).prop_map(|(user_id, blocked)| ServerFrame::Blocked {
+            user_id: UserId(user_id),
+            blocked
+        }),
         (reference(), text(), proptest::option::of(any::<u64>())).prop_map(
             |(reference, message, retry_after_ms)| ServerFrame::Error {
                 reference,
@@ -190,6 +199,7 @@ proptest! {
         let register = RegisterRequest { username, display_name, password, join_code };
         let json = serde_json::to_vec(&register).expect("serialises");
         prop_assert_eq!(serde_json::from_slice::<RegisterRequest>(&json).expect("parses"), register);
+        let member_ids = member_ids.into_iter().map(UserId).collect();
         let group = CreateGroupRequest { name, member_ids };
         let json = serde_json::to_vec(&group).expect("serialises");
         prop_assert_eq!(serde_json::from_slice::<CreateGroupRequest>(&json).expect("parses"), group);

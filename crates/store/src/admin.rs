@@ -180,7 +180,7 @@ pub fn export_user(db: &Path, username: &str) -> Result<Export> {
     let conn = open_read_only(db)?;
     let (user, _) =
         queries::user_for_login(&conn, username)?.ok_or(StoreError::NotFound("user"))?;
-    let conversation_ids: Vec<i64> = conn
+    let conversation_ids: Vec<chinwag_proto::ConversationId> = conn
         .prepare(
             "SELECT conversation_id FROM members WHERE user_id = ?1 AND active = 1
              ORDER BY conversation_id",

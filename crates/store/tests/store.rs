@@ -1,5 +1,6 @@
 //! The store on a real file: group commit, idempotent sends, replay visibility.
 
+use chinwag_proto::{ConversationId, EventId, UserId};
 use std::sync::{Arc, Mutex};
 
 use chinwag_proto::{ConversationKind, Event, Role};
@@ -38,6 +39,7 @@ async fn register(store: &Store, name: &str) -> i64 {
         .await
         .expect("registers")
         .id
+        .into()
 }
 
 #[tokio::test]
@@ -47,14 +49,19 @@ async fn first_user_is_admin_and_everyone_joins_general() {
     let bob = register(&f.store, "bob").await;
     let (a, b) = f
         .store
-        .read(move |c| Ok((queries::user(c, alice)?, queries::user(c, bob)?)))
+        .read(move |c| {
+            Ok((
+                queries::user(c, UserId(alice))?,
+                queries::user(c, UserId(bob))?,
+            ))
+        })
         .await
         .expect("reads");
     assert!(a.is_admin);
     assert!(!b.is_admin);
     let general = f
         .store
-        .read(|c| queries::conversation_detail(c, 1))
+        .read(|c| queries::conversation_detail(c, ConversationId(1)))
         .await
         .expect("general");
     assert_eq!(general.conversation.kind, ConversationKind::General);
@@ -71,7 +78,15 @@ async fn concurrent_sends_share_commits_and_keep_per_conversation_order() {
     for i in 0..200 {
         let ticket = f
             .store
-            .submit(move |tx| tx.send_message(alice, 1, &format!("c{i}"), &format!("m{i}"), 100))
+            .submit(move |tx| {
+                tx.send_message(
+                    UserId(alice),
+                    ConversationId(1),
+                    &format!("c{i}"),
+                    &format!("m{i}"),
+                    100,
+                )
+            })
             .await
             .expect("queued");
         tickets.push(ticket);
@@ -86,7 +101,7 @@ async fn concurrent_sends_share_commits_and_keep_per_conversation_order() {
         );
     }
     let published = f.published.lock().expect("lock").clone();
-    let ids: Vec<i64> = published.iter().map(|e| e.id).collect();
+    let ids: Vec<EventId> = published.iter().map(|e| e.id).collect();
     let mut sorted = ids.clone();
     sorted.sort_unstable();
     assert_eq!(ids, sorted, "events are published in id order");
@@ -98,12 +113,14 @@ async fn resend_with_same_client_id_returns_the_stored_message() {
     let alice = register(&f.store, "alice").await;
     let (first, dup1) = f
         .store
-        .write(move |tx| tx.send_message(alice, 1, "same", "hello", 100))
+        .write(move |tx| tx.send_message(UserId(alice), ConversationId(1), "same", "hello", 100))
         .await
         .expect("sent");
     let (second, dup2) = f
         .store
-        .write(move |tx| tx.send_message(alice, 1, "same", "hello again", 100))
+        .write(move |tx| {
+            tx.send_message(UserId(alice), ConversationId(1), "same", "hello again", 100)
+        })
         .await
         .expect("resent");
     assert!(!dup1);
@@ -111,7 +128,7 @@ async fn resend_with_same_client_id_returns_the_stored_message() {
     assert_eq!(first, second);
     let page = f
         .store
-        .read(|c| queries::history(c, 1, PageFrom::Latest, 50))
+        .read(|c| queries::history(c, ConversationId(1), PageFrom::Latest, 50))
         .await
         .expect("history");
     assert_eq!(page.messages.len(), 1);
@@ -123,13 +140,13 @@ async fn a_failing_job_rolls_back_alone() {
     let alice = register(&f.store, "alice").await;
     let good = f
         .store
-        .submit(move |tx| tx.send_message(alice, 1, "ok", "fine", 100))
+        .submit(move |tx| tx.send_message(UserId(alice), ConversationId(1), "ok", "fine", 100))
         .await
         .expect("queued");
     let bad = f
         .store
         .submit(move |tx| {
-            tx.send_message(alice, 1, "half", "written", 100)?;
+            tx.send_message(UserId(alice), ConversationId(1), "half", "written", 100)?;
             Err::<(), _>(StoreError::Forbidden("abandon after a write"))
         })
         .await
@@ -138,7 +155,7 @@ async fn a_failing_job_rolls_back_alone() {
     assert!(bad.wait().await.is_err());
     let page = f
         .store
-        .read(|c| queries::history(c, 1, PageFrom::Latest, 50))
+        .read(|c| queries::history(c, ConversationId(1), PageFrom::Latest, 50))
         .await
         .expect("history");
     assert_eq!(page.messages.len(), 1, "the failed job left nothing behind");
@@ -153,26 +170,26 @@ async fn replay_follows_membership_periods() {
     let bob = register(&f.store, "bob").await;
     let group = f
         .store
-        .write(move |tx| tx.create_group(alice, "plans", &[bob]))
+        .write(move |tx| tx.create_group(UserId(alice), "plans", &[UserId(bob)]))
         .await
         .expect("group")
         .conversation
         .id;
     f.store
-        .write(move |tx| tx.send_message(alice, group, "1", "before", 100))
+        .write(move |tx| tx.send_message(UserId(alice), group, "1", "before", 100))
         .await
         .expect("sent");
     f.store
-        .write(move |tx| tx.remove_member(alice, group, bob))
+        .write(move |tx| tx.remove_member(UserId(alice), group, UserId(bob)))
         .await
         .expect("removed");
     f.store
-        .write(move |tx| tx.send_message(alice, group, "2", "secret", 100))
+        .write(move |tx| tx.send_message(UserId(alice), group, "2", "secret", 100))
         .await
         .expect("sent");
     let events = f
         .store
-        .read(move |c| queries::events_for_user(c, bob, 0, 1000))
+        .read(move |c| queries::events_for_user(c, UserId(bob), EventId(0), 1000))
         .await
         .expect("events");
     let decoded: Vec<Event> = events
@@ -191,24 +208,24 @@ async fn replay_follows_membership_periods() {
     // Bob can no longer post, and cannot probe the group.
     let refused = f
         .store
-        .write(move |tx| tx.send_message(bob, group, "3", "hi", 100))
+        .write(move |tx| tx.send_message(UserId(bob), group, "3", "hi", 100))
         .await;
     assert!(matches!(refused, Err(StoreError::NotFound(_))));
     // The refusal took no sequence number: the next message follows on without a gap.
     let (next, _) = f
         .store
-        .write(move |tx| tx.send_message(alice, group, "4", "after", 100))
+        .write(move |tx| tx.send_message(UserId(alice), group, "4", "after", 100))
         .await
         .expect("sent");
     assert_eq!(next.seq, 3, "1 before, 2 secret, 3 after");
     // Added back, he sees new events again.
     f.store
-        .write(move |tx| tx.add_members(alice, group, &[bob]))
+        .write(move |tx| tx.add_members(UserId(alice), group, &[UserId(bob)]))
         .await
         .expect("re-added");
     let member = f
         .store
-        .read(move |c| queries::membership(c, group, bob))
+        .read(move |c| queries::membership(c, group, UserId(bob)))
         .await
         .expect("membership")
         .expect("active again");
@@ -222,18 +239,18 @@ async fn last_admin_leaving_hands_the_group_on() {
     let bob = register(&f.store, "bob").await;
     let group = f
         .store
-        .write(move |tx| tx.create_group(alice, "g", &[bob]))
+        .write(move |tx| tx.create_group(UserId(alice), "g", &[UserId(bob)]))
         .await
         .expect("group")
         .conversation
         .id;
     f.store
-        .write(move |tx| tx.remove_member(alice, group, alice))
+        .write(move |tx| tx.remove_member(UserId(alice), group, UserId(alice)))
         .await
         .expect("left");
     let member = f
         .store
-        .read(move |c| queries::membership(c, group, bob))
+        .read(move |c| queries::membership(c, group, UserId(bob)))
         .await
         .expect("read")
         .expect("member");
@@ -247,30 +264,32 @@ async fn receipts_only_move_forward_and_read_implies_delivered() {
     let bob = register(&f.store, "bob").await;
     for i in 0..3 {
         f.store
-            .write(move |tx| tx.send_message(alice, 1, &format!("c{i}"), "x", 100))
+            .write(move |tx| {
+                tx.send_message(UserId(alice), ConversationId(1), &format!("c{i}"), "x", 100)
+            })
             .await
             .expect("sent");
     }
     let m = f
         .store
-        .write(move |tx| tx.receipt(bob, 1, None, Some(2)))
+        .write(move |tx| tx.receipt(UserId(bob), ConversationId(1), None, Some(2)))
         .await
         .expect("receipt");
     assert_eq!((m.delivered_seq, m.read_seq), (2, 2));
     let m = f
         .store
-        .write(move |tx| tx.receipt(bob, 1, Some(1), Some(1)))
+        .write(move |tx| tx.receipt(UserId(bob), ConversationId(1), Some(1), Some(1)))
         .await
         .expect("receipt");
     assert_eq!((m.delivered_seq, m.read_seq), (2, 2), "never moves back");
     let beyond = f
         .store
-        .write(move |tx| tx.receipt(bob, 1, Some(99), None))
+        .write(move |tx| tx.receipt(UserId(bob), ConversationId(1), Some(99), None))
         .await;
     assert!(matches!(beyond, Err(StoreError::Invalid { .. })));
     let summaries = f
         .store
-        .read(move |c| queries::conversation_summaries(c, bob))
+        .read(move |c| queries::conversation_summaries(c, UserId(bob)))
         .await
         .expect("summaries");
     assert_eq!(summaries[0].unread, 1);
@@ -321,7 +340,15 @@ async fn checkpoints_run_off_the_writer_and_once_more_on_close() {
     let alice = register(&f.store, "alice").await;
     for i in 0..20 {
         f.store
-            .write(move |tx| tx.send_message(alice, 1, &format!("c{i}"), "hello", 100))
+            .write(move |tx| {
+                tx.send_message(
+                    UserId(alice),
+                    ConversationId(1),
+                    &format!("c{i}"),
+                    "hello",
+                    100,
+                )
+            })
             .await
             .expect("sent");
     }
@@ -336,7 +363,7 @@ async fn checkpoints_run_off_the_writer_and_once_more_on_close() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     f.store
-        .write(move |tx| tx.send_message(alice, 1, "last", "goodbye", 100))
+        .write(move |tx| tx.send_message(UserId(alice), ConversationId(1), "last", "goodbye", 100))
         .await
         .expect("sent");
     f.store.close().await;
@@ -437,24 +464,24 @@ async fn disable_block_mute_and_report_keep_their_rules() {
     // The last admin can be neither disabled nor demoted.
     let err = f
         .store
-        .write(move |tx| tx.set_disabled(admin, true))
+        .write(move |tx| tx.set_disabled(UserId(admin), true))
         .await
         .expect_err("last admin");
     assert!(err.to_string().contains("last admin"), "{err}");
     let err = f
         .store
-        .write(move |tx| tx.set_hub_admin(admin, false))
+        .write(move |tx| tx.set_hub_admin(UserId(admin), false))
         .await
         .expect_err("last admin");
     assert!(err.to_string().contains("last admin"), "{err}");
     // Disabling removes every session; the session no longer finds the user.
     f.store
-        .write(move |tx| tx.create_session(bob, b"bob-session"))
+        .write(move |tx| tx.create_session(UserId(bob), b"bob-session"))
         .await
         .expect("session");
     let user = f
         .store
-        .write(move |tx| tx.set_disabled(bob, true))
+        .write(move |tx| tx.set_disabled(UserId(bob), true))
         .await
         .expect("disabled");
     assert!(user.disabled);
@@ -467,32 +494,32 @@ async fn disable_block_mute_and_report_keep_their_rules() {
     // Blocking: not myself, not nobody; twice is the same as once.
     let err = f
         .store
-        .write(move |tx| tx.set_blocked(bob, bob, true))
+        .write(move |tx| tx.set_blocked(UserId(bob), UserId(bob), true))
         .await
         .expect_err("self");
     assert!(matches!(err, StoreError::Invalid { .. }), "{err:?}");
     let err = f
         .store
-        .write(move |tx| tx.set_blocked(bob, 999, true))
+        .write(move |tx| tx.set_blocked(UserId(bob), UserId(999), true))
         .await
         .expect_err("nobody");
     assert!(matches!(err, StoreError::NotFound("user")), "{err:?}");
     for _ in 0..2 {
         f.store
-            .write(move |tx| tx.set_blocked(admin, bob, true))
+            .write(move |tx| tx.set_blocked(UserId(admin), UserId(bob), true))
             .await
             .expect("blocks");
     }
     let blocked = f
         .store
-        .read(move |c| queries::blocked_by(c, admin))
+        .read(move |c| queries::blocked_by(c, UserId(admin)))
         .await
         .expect("reads");
     assert_eq!(blocked, vec![bob]);
     // Muting a conversation I am not in is not found; reasons with control characters fail.
     let err = f
         .store
-        .write(move |tx| tx.set_muted(admin, 424242, true))
+        .write(move |tx| tx.set_muted(UserId(admin), ConversationId(424242), true))
         .await
         .expect_err("not a member");
     assert!(
@@ -501,12 +528,14 @@ async fn disable_block_mute_and_report_keep_their_rules() {
     );
     let (message, _) = f
         .store
-        .write(move |tx| tx.send_with_files(admin, 1, "c1", "hello", &[], 1024))
+        .write(move |tx| {
+            tx.send_with_files(UserId(admin), ConversationId(1), "c1", "hello", &[], 1024)
+        })
         .await
         .expect("sends");
     let err = f
         .store
-        .write(move |tx| tx.report(admin, message.id, "bad\u{0007}bell"))
+        .write(move |tx| tx.report(UserId(admin), message.id, "bad\u{0007}bell"))
         .await
         .expect_err("control character");
     assert!(matches!(err, StoreError::Invalid { .. }), "{err:?}");
@@ -520,7 +549,7 @@ async fn sessions_remember_their_use_and_expire_when_idle() {
         let store = f.store.clone();
         async move {
             store
-                .write(move |tx| tx.create_session(alice, hash))
+                .write(move |tx| tx.create_session(UserId(alice), hash))
                 .await
                 .expect("session");
         }

@@ -47,7 +47,7 @@ pub(crate) async fn register(
         Ok(user)
     })
     .await?;
-    tracing::info!(user = user.id, "registered {}", user.username);
+    tracing::info!(user = user.id.get(), "registered {}", user.username);
     Ok(SessionResponse { token, user })
 }
 

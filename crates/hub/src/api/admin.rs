@@ -89,7 +89,7 @@ pub(crate) async fn create_user(
         })
         .await?;
     tracing::info!(
-        user = user.id,
+        user = user.id.get(),
         admin = user.is_admin,
         "account created by an admin"
     );
@@ -135,10 +135,10 @@ pub(crate) async fn update_user(
     // Signed out everywhere: the live connections close too, at once.
     if user.disabled || new_password {
         let closed = state.fanout.kick_user(id);
-        tracing::info!(user = id, closed, "sessions closed by an admin");
+        tracing::info!(user = id.get(), closed, "sessions closed by an admin");
     }
     tracing::info!(
-        user = id,
+        user = id.get(),
         disabled = user.disabled,
         admin = user.is_admin,
         "account changed by an admin"

@@ -81,7 +81,7 @@ pub(crate) fn watch(
             "`user_ids` may list at most {MAX_WATCHED_USERS} people; watch the ones you show."
         )));
     }
-    if user_ids.iter().any(|id| *id <= 0) {
+    if user_ids.iter().any(|id| id.get() <= 0) {
         return Err(ApiError::invalid("`user_ids` must be positive user ids."));
     }
     allowance.watch.check().map_err(|wait| {

@@ -187,8 +187,8 @@ pub(crate) async fn search(
         )));
     }
     for (name, id) in [
-        ("conversation_id", conversation_id),
-        ("sender_id", sender_id),
+        ("conversation_id", conversation_id.map(i64::from)),
+        ("sender_id", sender_id.map(i64::from)),
     ] {
         if id.is_some_and(|id| id <= 0) {
             return Err(ApiError::invalid(format!(
@@ -217,7 +217,7 @@ pub(crate) async fn events(
     after: Option<EventId>,
     limit: Option<u32>,
 ) -> Result<EventPage, ApiError> {
-    let after = after.unwrap_or(0).max(0);
+    let after = after.unwrap_or_default().max(EventId(0));
     let limit = limit.unwrap_or(100);
     if limit == 0 || limit > MAX_EVENTS_PAGE {
         return Err(ApiError::invalid(format!(

@@ -54,7 +54,12 @@ pub(crate) async fn report(
     reason: String,
 ) -> Result<i64, ApiError> {
     let report = write(hub, move |tx| tx.report(me, message, &reason)).await?;
-    tracing::info!(user = me, message_id = message, report, "message reported");
+    tracing::info!(
+        user = me.get(),
+        message_id = message.get(),
+        report,
+        "message reported"
+    );
     Ok(report)
 }
 

@@ -1,7 +1,7 @@
 //! Messages, receipts, history, search and the event log.
 
 use chinwag_proto::rest::{EditRequest, ReceiptRequest, SearchResults};
-use chinwag_proto::ApiError;
+use chinwag_proto::{ApiError, ConversationId, EventId, UserId};
 use chinwag_store::queries::PageFrom;
 use serde::Deserialize;
 
@@ -66,7 +66,7 @@ pub(crate) async fn receipt(req: Request, me: Caller) -> ApiResult {
 
 #[derive(Debug, Deserialize)]
 struct EventsQuery {
-    after: Option<i64>,
+    after: Option<EventId>,
     limit: Option<u32>,
 }
 
@@ -80,8 +80,8 @@ pub(crate) async fn events(req: Request, me: Caller) -> ApiResult {
 #[serde(deny_unknown_fields)]
 struct SearchQuery {
     q: Option<String>,
-    conversation_id: Option<i64>,
-    sender_id: Option<i64>,
+    conversation_id: Option<ConversationId>,
+    sender_id: Option<UserId>,
     limit: Option<u32>,
 }
 

@@ -88,7 +88,7 @@ impl NotifySettings {
             next.previews = previews;
         }
         if let Some(c) = change.conversation {
-            if c.id <= 0 {
+            if c.id.get() <= 0 {
                 return Err(ApiError::new(
                     ErrorCode::InvalidField,
                     "conversation.id: must be a conversation id.",
@@ -254,10 +254,11 @@ pub fn files_summary(files: &[chinwag_proto::Attachment]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chinwag_proto::{FileId, MessageId, UserId};
 
     fn me() -> Me {
         Me {
-            id: 1,
+            id: UserId(1),
             username: "ada".into(),
             display_name: "Ada Lovelace".into(),
         }
@@ -265,10 +266,10 @@ mod tests {
 
     fn message(conversation: ConversationId, sender: i64, body: &str) -> Message {
         Message {
-            id: 10,
+            id: MessageId(10),
             conversation_id: conversation,
             seq: 3,
-            sender_id: sender,
+            sender_id: UserId(sender),
             client_id: "c".into(),
             body: body.into(),
             created_at: 1,
@@ -322,16 +323,23 @@ mod tests {
     #[test]
     fn a_message_elsewhere_notifies_with_sender_place_and_preview() {
         let s = NotifySettings::default();
-        let n = check(&s, 5, " hi there ", &group("# general"), AWAY, 0);
+        let n = check(
+            &s,
+            ConversationId(5),
+            " hi there ",
+            &group("# general"),
+            AWAY,
+            0,
+        );
         assert_eq!(
             n,
             Some(Notice {
                 summary: "Bob in # general".into(),
                 body: "hi there".into(),
-                conversation_id: 5
+                conversation_id: ConversationId(5)
             })
         );
-        let n = check(&s, 6, "psst", &direct(), AWAY, 0).expect("notifies");
+        let n = check(&s, ConversationId(6), "psst", &direct(), AWAY, 0).expect("notifies");
         assert_eq!(n.summary, "Bob");
     }
 
@@ -339,20 +347,29 @@ mod tests {
     fn what_i_look_at_and_my_own_messages_do_not_notify() {
         let s = NotifySettings::default();
         let looking = Attention {
-            conversation: Some(5),
+            conversation: Some(ConversationId(5)),
             focused: true,
         };
-        assert!(check(&s, 5, "x", &direct(), looking, 0).is_none());
+        assert!(check(&s, ConversationId(5), "x", &direct(), looking, 0).is_none());
         // Open but the window is not focused (in the tray, another app in front): notify.
         let unfocused = Attention {
-            conversation: Some(5),
+            conversation: Some(ConversationId(5)),
             focused: false,
         };
-        assert!(check(&s, 5, "x", &direct(), unfocused, 0).is_some());
+        assert!(check(&s, ConversationId(5), "x", &direct(), unfocused, 0).is_some());
         // Focused on another conversation: notify.
-        assert!(check(&s, 6, "x", &direct(), looking, 0).is_some());
-        assert!(decide(&s, &me(), &message(6, 1, "x"), "Ada", &direct(), AWAY, 0).is_none());
-        let mut gone = message(6, 2, "");
+        assert!(check(&s, ConversationId(6), "x", &direct(), looking, 0).is_some());
+        assert!(decide(
+            &s,
+            &me(),
+            &message(ConversationId(6), 1, "x"),
+            "Ada",
+            &direct(),
+            AWAY,
+            0
+        )
+        .is_none());
+        let mut gone = message(ConversationId(6), 2, "");
         gone.deleted = true;
         assert!(decide(&s, &me(), &gone, "Bob", &direct(), AWAY, 0).is_none());
     }
@@ -361,20 +378,23 @@ mod tests {
     fn mutes_silence_one_conversation_or_everything_for_a_while() {
         let mut s = NotifySettings::default();
         let change = NotifyChange {
-            conversation: Some(ConversationMute { id: 5, muted: true }),
+            conversation: Some(ConversationMute {
+                id: ConversationId(5),
+                muted: true,
+            }),
             ..NotifyChange::default()
         };
         s.apply(change, 0).expect("applies");
-        assert!(check(&s, 5, "x", &direct(), AWAY, 0).is_none());
-        assert!(check(&s, 6, "x", &direct(), AWAY, 0).is_some());
+        assert!(check(&s, ConversationId(5), "x", &direct(), AWAY, 0).is_none());
+        assert!(check(&s, ConversationId(6), "x", &direct(), AWAY, 0).is_some());
         let change = NotifyChange {
             muted_until: Some(Some(1_000 + 3_600_000)),
             ..NotifyChange::default()
         };
         s.apply(change, 1_000).expect("applies");
-        assert!(check(&s, 6, "x", &direct(), AWAY, 2_000).is_none());
+        assert!(check(&s, ConversationId(6), "x", &direct(), AWAY, 2_000).is_none());
         // The hour is over.
-        assert!(check(&s, 6, "x", &direct(), AWAY, 3_601_000).is_some());
+        assert!(check(&s, ConversationId(6), "x", &direct(), AWAY, 3_601_000).is_some());
         // Muted on the hub (from this device or another): quiet whatever the level, even
         // for a mention.
         let hub_muted = Place {
@@ -382,10 +402,10 @@ mod tests {
             ..group("Ops")
         };
         let mut s = NotifySettings::default();
-        assert!(check(&s, 7, "@ada look", &hub_muted, AWAY, 0).is_none());
+        assert!(check(&s, ConversationId(7), "@ada look", &hub_muted, AWAY, 0).is_none());
         s.level = NotifyLevel::DirectAndMentions;
-        assert!(check(&s, 7, "@ada look", &hub_muted, AWAY, 0).is_none());
-        assert!(check(&s, 7, "@ada look", &group("Ops"), AWAY, 0).is_some());
+        assert!(check(&s, ConversationId(7), "@ada look", &hub_muted, AWAY, 0).is_none());
+        assert!(check(&s, ConversationId(7), "@ada look", &group("Ops"), AWAY, 0).is_some());
     }
 
     #[test]
@@ -395,15 +415,15 @@ mod tests {
             ..NotifySettings::default()
         };
         let g = group("Team");
-        assert!(check(&s, 5, "lunch?", &g, AWAY, 0).is_none());
-        assert!(check(&s, 5, "lunch @ada?", &g, AWAY, 0).is_some());
-        assert!(check(&s, 5, "@Ada Lovelace, hi", &g, AWAY, 0).is_some());
-        assert!(check(&s, 6, "lunch?", &direct(), AWAY, 0).is_some());
+        assert!(check(&s, ConversationId(5), "lunch?", &g, AWAY, 0).is_none());
+        assert!(check(&s, ConversationId(5), "lunch @ada?", &g, AWAY, 0).is_some());
+        assert!(check(&s, ConversationId(5), "@Ada Lovelace, hi", &g, AWAY, 0).is_some());
+        assert!(check(&s, ConversationId(6), "lunch?", &direct(), AWAY, 0).is_some());
         let nothing = NotifySettings {
             level: NotifyLevel::Nothing,
             ..NotifySettings::default()
         };
-        assert!(check(&nothing, 6, "x", &direct(), AWAY, 0).is_none());
+        assert!(check(&nothing, ConversationId(6), "x", &direct(), AWAY, 0).is_none());
     }
 
     #[test]
@@ -415,7 +435,7 @@ mod tests {
         assert!(!mentions("@ada_b", &me()));
         assert!(!mentions("ada", &me()));
         let blank = Me {
-            id: 1,
+            id: UserId(1),
             username: "x".into(),
             display_name: " ".into(),
         };
@@ -428,10 +448,10 @@ mod tests {
             previews: false,
             ..NotifySettings::default()
         };
-        let n = check(&s, 6, "secret", &direct(), AWAY, 0).expect("notifies");
+        let n = check(&s, ConversationId(6), "secret", &direct(), AWAY, 0).expect("notifies");
         assert_eq!(n.body, "New message");
         let file = |name: &str, image: bool| chinwag_proto::Attachment {
-            id: 1,
+            id: FileId(1),
             name: name.into(),
             size: 10,
             mime: "x/y".into(),
@@ -451,7 +471,7 @@ mod tests {
         let n = decide(
             &NotifySettings::default(),
             &me(),
-            &message(6, 2, &long),
+            &message(ConversationId(6), 2, &long),
             "Bob",
             &direct(),
             AWAY,
@@ -473,18 +493,18 @@ mod tests {
         assert_eq!(s, NotifySettings::default());
         let bad = NotifyChange {
             conversation: Some(ConversationMute {
-                id: -1,
+                id: ConversationId(-1),
                 muted: true,
             }),
             ..NotifyChange::default()
         };
         assert!(s.apply(bad, 0).is_err());
         for id in 1..=MAX_MUTED_CONVERSATIONS as i64 {
-            s.muted_conversations.insert(id);
+            s.muted_conversations.insert(ConversationId(id));
         }
         let one_more = NotifyChange {
             conversation: Some(ConversationMute {
-                id: 999_999,
+                id: ConversationId(999_999),
                 muted: true,
             }),
             ..NotifyChange::default()

@@ -388,7 +388,7 @@ fn patch_conversations(joined: &Joined, raw: &[u8]) -> Vec<u8> {
         ) else {
             continue;
         };
-        let newer: Vec<Message> = joined.store.newer_than(id, last_seq);
+        let newer: Vec<Message> = joined.store.newer_than(ConversationId(id), last_seq);
         let Some(latest) = newer.last() else {
             continue;
         };
@@ -426,7 +426,7 @@ mod tests {
         );
         assert_eq!(
             cacheable("conversations/12/messages"),
-            Some(Cacheable::Messages(12))
+            Some(Cacheable::Messages(ConversationId(12)))
         );
         assert_eq!(cacheable("conversations/x/messages"), None);
         assert_eq!(cacheable("auth/login"), None);

@@ -35,7 +35,7 @@ impl Joined {
         self.store
             .last_event_id()
             .or_else(|| self.store.link.cursor().ok().flatten())
-            .unwrap_or(0)
+            .unwrap_or_default()
     }
 
     fn max_message_bytes(&self) -> usize {
@@ -188,7 +188,9 @@ impl Joined {
             return;
         }
         let newest = self.last_event_id();
-        let mut cursor = resume_from.map(|r| r.clamp(0, newest)).unwrap_or(newest);
+        let mut cursor = resume_from
+            .map(|r| r.clamp(EventId(0), newest))
+            .unwrap_or(newest);
         // The log keeps the newest events only: resuming from before them would skip some.
         let reset = resume_from.is_some_and(|from| from < self.store.log_floor());
         if reset {

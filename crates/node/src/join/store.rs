@@ -52,7 +52,7 @@ fn json<T: Serialize>(value: &T) -> Vec<u8> {
 
 fn history_key(conversation: ConversationId, seq: Seq) -> [u8; 16] {
     let mut key = [0u8; 16];
-    key[..8].copy_from_slice(&conversation.to_be_bytes());
+    key[..8].copy_from_slice(&conversation.get().to_be_bytes());
     key[8..].copy_from_slice(&seq.to_be_bytes());
     key
 }
@@ -147,7 +147,7 @@ impl NodeStore {
     pub fn append_event(&self, id: EventId, text: &str, event: &Event) -> Result<()> {
         if self
             .log
-            .insert(id.to_be_bytes(), text.as_bytes())?
+            .insert(id.get().to_be_bytes(), text.as_bytes())?
             .is_none()
         {
             let len = self.log_len.fetch_add(1, Ordering::Relaxed) + 1;
@@ -192,25 +192,25 @@ impl NodeStore {
             .ok()
             .flatten()
             .and_then(|raw| raw.as_ref().try_into().ok())
-            .map(i64::from_be_bytes)
-            .unwrap_or(0)
+            .map(|b| EventId(i64::from_be_bytes(b)))
+            .unwrap_or_default()
     }
 
     /// The newest event in the log.
     pub fn last_event_id(&self) -> Option<EventId> {
         let (key, _) = self.log.last().ok()??;
-        Some(i64::from_be_bytes(key.as_ref().try_into().ok()?))
+        Some(EventId(i64::from_be_bytes(key.as_ref().try_into().ok()?)))
     }
 
     /// Up to `limit` logged events with an id above `after`, oldest first, as frame text.
     pub fn events_after(&self, after: EventId, limit: usize) -> Vec<(EventId, String)> {
-        let start = after.saturating_add(1).max(0).to_be_bytes();
+        let start = after.get().saturating_add(1).max(0).to_be_bytes();
         self.log
             .range(start..)
             .take(limit)
             .filter_map(|item| {
                 let (key, value) = item.ok()?;
-                let id = i64::from_be_bytes(key.as_ref().try_into().ok()?);
+                let id = EventId(i64::from_be_bytes(key.as_ref().try_into().ok()?));
                 Some((id, String::from_utf8(value.to_vec()).ok()?))
             })
             .collect()
@@ -237,7 +237,7 @@ impl NodeStore {
     }
 
     fn prune(&self, conversation: ConversationId) -> Result<()> {
-        let prefix = conversation.to_be_bytes();
+        let prefix = conversation.get().to_be_bytes();
         let count = self.history.scan_prefix(prefix).count();
         if count > HISTORY_PER_CONVERSATION {
             let extra = count - HISTORY_PER_CONVERSATION;
@@ -322,7 +322,7 @@ impl NodeStore {
         };
         let Some(summary) = list
             .iter_mut()
-            .find(|s| s.get("id").and_then(serde_json::Value::as_i64) == Some(id))
+            .find(|s| s.get("id").and_then(serde_json::Value::as_i64) == Some(id.get()))
         else {
             return;
         };
@@ -358,13 +358,14 @@ impl NodeStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chinwag_proto::{MessageId, UserId};
 
     fn message(conversation: ConversationId, seq: Seq, body: &str) -> Message {
         Message {
-            id: conversation * 10_000 + seq,
+            id: MessageId(conversation.get() * 10_000 + seq),
             conversation_id: conversation,
             seq,
-            sender_id: 1,
+            sender_id: UserId(1),
             client_id: format!("c{seq}"),
             body: body.into(),
             created_at: seq,
@@ -379,30 +380,34 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let store = NodeStore::open(dir.path()).expect("opens");
         for seq in 1..=30 {
-            store.remember(&message(7, seq, "hi")).expect("kept");
+            store
+                .remember(&message(ConversationId(7), seq, "hi"))
+                .expect("kept");
         }
-        store.remember(&message(8, 1, "other")).expect("kept");
-        let (page, more) = store.history_page(7, None, None, 10);
+        store
+            .remember(&message(ConversationId(8), 1, "other"))
+            .expect("kept");
+        let (page, more) = store.history_page(ConversationId(7), None, None, 10);
         assert_eq!(page.first().map(|m| m.seq), Some(21));
         assert_eq!(page.last().map(|m| m.seq), Some(30));
         assert!(more);
-        let (page, more) = store.history_page(7, Some(5), None, 10);
+        let (page, more) = store.history_page(ConversationId(7), Some(5), None, 10);
         assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
         assert!(!more);
-        let (page, more) = store.history_page(7, None, Some(25), 10);
+        let (page, more) = store.history_page(ConversationId(7), None, Some(25), 10);
         assert_eq!(
             page.iter().map(|m| m.seq).collect::<Vec<_>>(),
             [26, 27, 28, 29, 30]
         );
         assert!(!more);
 
-        let mut edited = message(7, 3, "edited");
+        let mut edited = message(ConversationId(7), 3, "edited");
         edited.edited_at = Some(99);
         store.remember(&edited).expect("kept");
         store
-            .remember(&message(7, 3, "stale copy"))
+            .remember(&message(ConversationId(7), 3, "stale copy"))
             .expect("ignored");
-        let (page, _) = store.history_page(7, Some(4), None, 1);
+        let (page, _) = store.history_page(ConversationId(7), Some(4), None, 1);
         assert_eq!(page[0].body, "edited");
     }
 
@@ -412,17 +417,27 @@ mod tests {
         let store = NodeStore::open(dir.path()).expect("opens");
         for id in 1..=5 {
             let event = Event::MessageNew {
-                message: message(1, id, "x"),
+                message: message(ConversationId(1), id, "x"),
             };
             store
-                .append_event(id, &format!("e{id}"), &event)
+                .append_event(EventId(id), &format!("e{id}"), &event)
                 .expect("logged");
         }
-        assert_eq!(store.last_event_id(), Some(5));
-        let ids: Vec<EventId> = store.events_after(2, 10).into_iter().map(|e| e.0).collect();
+        assert_eq!(store.last_event_id(), Some(EventId(5)));
+        let ids: Vec<EventId> = store
+            .events_after(EventId(2), 10)
+            .into_iter()
+            .map(|e| e.0)
+            .collect();
         assert_eq!(ids, [3, 4, 5]);
-        assert_eq!(store.events_after(-7, 2).len(), 2);
-        assert_eq!(store.history_page(1, None, None, 50).0.len(), 5);
+        assert_eq!(store.events_after(EventId(-7), 2).len(), 2);
+        assert_eq!(
+            store
+                .history_page(ConversationId(1), None, None, 50)
+                .0
+                .len(),
+            5
+        );
     }
 
     #[test]
@@ -433,13 +448,13 @@ mod tests {
                 // Hub-wide ids: this node sees every third event.
                 let id = id * 3;
                 let event = Event::Receipt {
-                    conversation_id: 1,
-                    user_id: 1,
+                    conversation_id: ConversationId(1),
+                    user_id: UserId(1),
                     delivered_seq: 0,
                     read_seq: 0,
                 };
                 store
-                    .append_event(id, &format!("e{id}"), &event)
+                    .append_event(EventId(id), &format!("e{id}"), &event)
                     .expect("logged");
             }
         };
@@ -452,16 +467,16 @@ mod tests {
             log(&store, 22..=22);
             // 22 > 20 + 1: pruned back to the newest 20 (ids 9..=66).
             let kept: Vec<EventId> = store
-                .events_after(0, 100)
+                .events_after(EventId(0), 100)
                 .into_iter()
                 .map(|e| e.0)
                 .collect();
             assert_eq!(kept.len(), 20);
-            assert_eq!(kept.first(), Some(&9));
+            assert_eq!(kept.first(), Some(&EventId(9)));
             assert_eq!(store.log_floor(), 6);
             // Logging the same event again does not count twice.
             log(&store, 22..=22);
-            assert_eq!(store.events_after(0, 100).len(), 20);
+            assert_eq!(store.events_after(EventId(0), 100).len(), 20);
         }
         // The count and the floor survive a restart.
         let store = NodeStore::open(dir.path())
@@ -469,7 +484,7 @@ mod tests {
             .with_log_keep(20);
         assert_eq!(store.log_floor(), 6);
         log(&store, 23..=24);
-        assert_eq!(store.events_after(0, 100).len(), 20);
+        assert_eq!(store.events_after(EventId(0), 100).len(), 20);
         assert_eq!(store.log_floor(), 12);
     }
 }

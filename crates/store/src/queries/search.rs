@@ -129,7 +129,7 @@ pub fn search(
     )?;
     let mut window: i64 = 4_000;
     let candidates: Vec<(MessageId, String)> = loop {
-        let lowest = newest.saturating_sub(window);
+        let lowest = newest.get().saturating_sub(window);
         let found: Vec<(MessageId, String)> = stmt
             .query_map(
                 params![

@@ -35,7 +35,7 @@ impl Tx<'_> {
              VALUES (?1, ?2, ?3, ?4, ?5)",
             params![username, display_name, password_hash, first, self.now],
         )?;
-        let user_id = self.conn.last_insert_rowid();
+        let user_id = UserId(self.conn.last_insert_rowid());
         let user = queries::user(self.conn, user_id)?;
         self.emit(&Event::UserJoined { user: user.clone() }, vec![], vec![])?;
         self.add_member_rows(GENERAL_ID, &[user_id], None, Role::Member)?;

@@ -40,7 +40,7 @@ impl Tx<'_> {
              VALUES ('direct', ?1, ?2, ?3, ?3)",
             params![key, me, self.now],
         )?;
-        let id = self.conn.last_insert_rowid();
+        let id = ConversationId(self.conn.last_insert_rowid());
         self.created(id, &[(me, Role::Member), (other, Role::Member)])?;
         Ok((queries::conversation_detail(self.conn, id)?, true))
     }
@@ -76,7 +76,7 @@ impl Tx<'_> {
              VALUES ('group', ?1, ?2, ?3, ?3)",
             params![name, me, self.now],
         )?;
-        let id = self.conn.last_insert_rowid();
+        let id = ConversationId(self.conn.last_insert_rowid());
         self.created(id, &members)?;
         queries::conversation_detail(self.conn, id)
     }

@@ -97,7 +97,7 @@ impl Tx<'_> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
             .execute(params![conversation_id, seq, me, client_id, body, self.now])?;
-        let id = self.conn.last_insert_rowid();
+        let id = MessageId(self.conn.last_insert_rowid());
         let attachments = self.attach(me, conversation_id, id, files)?;
         let message = Message {
             id,

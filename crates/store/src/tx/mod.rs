@@ -22,7 +22,7 @@ use crate::queries::{self, CONVERSATION_COLUMNS};
 use crate::{Committed, Result, StoreError};
 
 /// The id of the hub-wide `general` conversation, made by [`bootstrap`].
-pub const GENERAL_ID: ConversationId = 1;
+pub const GENERAL_ID: ConversationId = ConversationId(1);
 
 /// Most files one message carries.
 pub const MAX_ATTACHMENTS: usize = 10;
@@ -102,7 +102,7 @@ impl<'a> Tx<'a> {
                 "INSERT INTO events (conversation_id, payload, created_at) VALUES (?1, ?2, ?3)",
             )?
             .execute(params![conversation_id, payload, self.now])?;
-        let id = self.conn.last_insert_rowid();
+        let id = EventId(self.conn.last_insert_rowid());
         self.events.push(Committed {
             id,
             conversation_id,
