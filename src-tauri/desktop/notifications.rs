@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chinwag_node::join::notify::Attention;
 use chinwag_node::join::{Joined, Live, NodeApi};
+use chinwag_proto::node::OpenFrame;
 use chinwag_proto::Event;
 use tauri::Manager;
 
@@ -104,10 +105,9 @@ pub(super) fn show_notification(
         Ok(handle) => handle.wait_for_action(|action| {
             if action == "default" {
                 show_window(shared);
-                joined.announce(serde_json::json!({
-                    "type": "open",
-                    "conversation_id": notice.conversation_id,
-                }));
+                joined.announce(&OpenFrame {
+                    conversation_id: notice.conversation_id,
+                });
             }
         }),
         Err(err) => {

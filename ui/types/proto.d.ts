@@ -1130,3 +1130,25 @@ export interface Verified {
 export interface VerifyRequest {
   address: string;
 }
+/**
+ * In the desktop app, the frame a joined node sends its UI when the user clicks a
+ * notification: show that conversation.
+ *
+ * This interface was referenced by `Chinwag`'s JSON-Schema
+ * via the `definition` "open".
+ */
+export interface Open {
+  conversation_id: ConversationId;
+}
+/**
+ * The `ready` frame a joined node sends its local UI: the hub's `ready`, except that `hub`
+ * is `null` until the node has heard from its hub once (a first start with the hub away).
+ *
+ * This interface was referenced by `Chinwag`'s JSON-Schema
+ * via the `definition` "ready".
+ */
+export interface Ready {
+  hub: HubInfo | null;
+  last_event_id: EventId;
+  user: User;
+}

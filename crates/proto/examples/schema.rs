@@ -33,7 +33,7 @@ fn main() {
         admin::BlockedUsers, admin::Report, admin::MuteRequest,
         node::LinkState, node::LinkFrame, node::Pending, node::View, node::NodeMode,
         node::NodeHub, node::NodeState, node::DiscoveredHub, node::SavedHub, node::HubList,
-        node::VerifyRequest, node::Verified, node::SwitchRequest,
+        node::VerifyRequest, node::Verified, node::SwitchRequest, node::NodeReady, node::OpenFrame,
     );
     let defs: Map<String, Value> = generator.definitions().clone();
     let schema = json!({

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ConversationId, FileId, HubInfo};
+use crate::{ConversationId, EventId, FileId, HubInfo, User};
 
 /// Whether the node reaches its hub: `{"state":"online"}`, `{"state":"offline",
 /// "retry_in_ms":…}` or `{"state":"signed_out"}`.
@@ -193,4 +193,98 @@ pub struct Verified {
 #[serde(deny_unknown_fields)]
 pub struct SwitchRequest {
     pub switching: bool,
+}
+
+/// The `ready` frame a joined node sends its local UI: the hub's `ready`, except that `hub`
+/// is `null` until the node has heard from its hub once (a first start with the hub away).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(tag = "type", rename = "ready")]
+pub struct NodeReady {
+    pub user: User,
+    pub hub: Option<HubInfo>,
+    pub last_event_id: EventId,
+}
+
+/// In the desktop app, the frame a joined node sends its UI when the user clicks a
+/// notification: show that conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(tag = "type", rename = "open")]
+pub struct OpenFrame {
+    pub conversation_id: ConversationId,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Limits, UserId};
+
+    fn user() -> User {
+        User {
+            id: UserId(7),
+            username: "dana".into(),
+            display_name: "Dana".into(),
+            status_text: String::new(),
+            is_admin: false,
+            disabled: false,
+            created_at: 1,
+        }
+    }
+
+    #[test]
+    fn the_nodes_ready_is_the_hubs_with_hub_null_until_known() {
+        let ready = NodeReady {
+            user: user(),
+            hub: None,
+            last_event_id: EventId(0),
+        };
+        let text = serde_json::to_string(&ready).expect("serializes");
+        assert!(
+            text.starts_with(r#"{"type":"ready","user":{"id":7,"#),
+            "{text}"
+        );
+        assert!(text.ends_with(r#""hub":null,"last_event_id":0}"#), "{text}");
+        // Once the hub is known, a client of the hub's `ready` reads it unchanged.
+        let known = NodeReady {
+            hub: Some(HubInfo {
+                id: "hub-1".into(),
+                name: "Office".into(),
+                version: "0.1.0".into(),
+                protocol: crate::PROTOCOL_VERSION,
+                join_code_required: false,
+                limits: Limits {
+                    max_message_bytes: 16384,
+                    max_frame_bytes: 65536,
+                    max_body_bytes: 65536,
+                    messages_per_second: 20,
+                    typing_per_second: 5,
+                    max_history_page: 200,
+                    heartbeat_ms: 30000,
+                    typing_ttl_ms: 6000,
+                    max_upload_bytes: 1 << 20,
+                    max_attachments: 10,
+                },
+                online: None,
+            }),
+            ..ready
+        };
+        let frame: crate::ServerFrame =
+            serde_json::from_str(&serde_json::to_string(&known).expect("serializes"))
+                .expect("a hub's ready");
+        assert!(
+            matches!(frame, crate::ServerFrame::Ready { last_event_id, .. } if last_event_id == EventId(0))
+        );
+    }
+
+    #[test]
+    fn the_open_frame_names_the_conversation() {
+        let open = OpenFrame {
+            conversation_id: ConversationId(5),
+        };
+        assert_eq!(
+            serde_json::to_string(&open).expect("serializes"),
+            r#"{"type":"open","conversation_id":5}"#
+        );
+    }
 }

@@ -152,8 +152,8 @@ impl Joined {
     }
 
     /// Sends a node frame to every local connection (e.g. "open this conversation").
-    pub fn announce(&self, frame: serde_json::Value) {
-        let _ = self.live.send(Live::Frame(frame.to_string().into()));
+    pub fn announce<T: serde::Serialize>(&self, frame: &T) {
+        let _ = self.live.send(Live::Frame(text(frame).into()));
     }
 
     /// The hub this node is joined to.

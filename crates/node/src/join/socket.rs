@@ -7,12 +7,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use chinwag_link::Pending;
+use chinwag_proto::node::NodeReady;
 use chinwag_proto::{parse_client_frame, ApiError};
 use chinwag_proto::{ClientFrame, ErrorCode, EventId, FileId, ServerFrame, User};
 use chinwag_store::now_millis;
 use chinwag_web::constant_time_eq;
 use futures_util::{SinkExt, StreamExt};
-use serde_json::json;
 use tokio::sync::{broadcast, mpsc};
 use warp::ws::{Message as WsMessage, WebSocket};
 
@@ -20,15 +20,12 @@ use super::joined::*;
 
 impl Joined {
     fn ready_frame(&self, user: &User) -> String {
-        let hub = self.store.hub_info();
-        let last_event_id = self.last_event_id();
-        json!({
-            "type": "ready",
-            "user": user,
-            "hub": hub,
-            "last_event_id": last_event_id,
-        })
-        .to_string()
+        let ready = NodeReady {
+            user: user.clone(),
+            hub: self.store.hub_info(),
+            last_event_id: self.last_event_id(),
+        };
+        text(&ready)
     }
 
     fn last_event_id(&self) -> EventId {
