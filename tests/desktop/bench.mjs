@@ -61,6 +61,14 @@ try {
         }
       }
     }).observe(box, { childList: true });`);
+  // CHINWAG_BENCH_WARMUP messages first (not measured), to tell the engine's one-time costs
+  // from what the burst itself adds.
+  const warmup = Number(process.env.CHINWAG_BENCH_WARMUP || 0);
+  for (let i = 0; i < warmup; i += 1) {
+    await rest('POST', `/conversations/${general.id}/messages`, people[i % 2], { client_id: `w-${i}`, body: `warm-up ${i}` });
+    await sleep(1000 / RATE);
+  }
+  if (warmup) await sleep(15000);
   await sleep(2000);
   const before = webProcess();
   const started = Date.now();

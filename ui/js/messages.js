@@ -152,7 +152,7 @@ export function messageRows(view) {
  * older ones stay in memory and come back as one scrolls up. A long conversation then costs
  * the page what a short one does, for layout, paint and memory.
  */
-export const WINDOW = 100;
+export const WINDOW = 50;
 
 /** The index in `hist.list` of the first message on the page. @param {History} hist */
 export function firstShown(hist) {
