@@ -14,5 +14,6 @@ mod join;
 mod lifecycle;
 mod observability;
 mod operations;
+mod protocol;
 mod search;
 mod security;

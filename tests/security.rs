@@ -430,6 +430,16 @@ async fn login_logout_and_throttling() {
         "throttled even with the right password"
     );
     assert!(r.headers.get("retry-after").is_some());
+    // Padding or recasing the name is the same account and the same throttle key: no
+    // fresh guesses (issue 21, item 3).
+    for padded in ["alice ", "\talice", "alice\n", " ALICE\r\n"] {
+        let r = login(padded, "alice-password").await;
+        assert_eq!(
+            (r.status, r.code()),
+            (429, "rate_limited"),
+            "{padded:?} is alice, still throttled"
+        );
+    }
 
     // Logout revokes that session only, and closes its sockets.
     let mut ws = Ws::connect(&hub, &alice).await;

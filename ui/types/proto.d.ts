@@ -44,6 +44,10 @@ export type FileId = number;
  */
 export type ClientFrame =
   | {
+      /**
+       * Echoed in `ready`, or in the `error` that refuses the token.
+       */
+      ref?: string | null;
       resume_from: EventId | null;
       token: string;
       type: "auth";
@@ -256,6 +260,10 @@ export type ServerFrame =
        * Identifier of a durable event; strictly increasing across the hub.
        */
       last_event_id: number;
+      /**
+       * The `auth` frame's `ref`, when it had one.
+       */
+      ref?: string | null;
       type: "ready";
       user: User;
     }
@@ -1150,5 +1158,9 @@ export interface Open {
 export interface Ready {
   hub: HubInfo | null;
   last_event_id: EventId;
+  /**
+   * The `auth` frame's `ref`, when it had one.
+   */
+  ref?: string | null;
   user: User;
 }

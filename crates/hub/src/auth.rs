@@ -17,7 +17,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
-use chinwag_proto::ApiError;
+use chinwag_proto::{validate, ApiError};
 
 /// Hashes a password with argon2id and a random salt (PHC string format), once `limit` has
 /// a free place: hashing is slow on purpose, so only so many may run at once.
@@ -98,7 +98,7 @@ impl LoginThrottle {
 
     /// `Err` with the time to wait when either key is locked out.
     pub fn check(&self, username: &str, addr: Option<IpAddr>) -> Result<(), ApiError> {
-        let user_wait = self.per_user.blocked_for(&username.to_lowercase());
+        let user_wait = self.per_user.blocked_for(&validate::username_key(username));
         let addr_wait = addr.and_then(|a| self.per_addr.blocked_for(&a));
         match user_wait.max(addr_wait) {
             None => Ok(()),
@@ -113,14 +113,14 @@ impl LoginThrottle {
     }
 
     pub fn failed(&self, username: &str, addr: Option<IpAddr>) {
-        self.per_user.record(username.to_lowercase());
+        self.per_user.record(validate::username_key(username));
         if let Some(addr) = addr {
             self.per_addr.record(addr);
         }
     }
 
     pub fn succeeded(&self, username: &str) {
-        self.per_user.clear(&username.to_lowercase());
+        self.per_user.clear(&validate::username_key(username));
     }
 }
 

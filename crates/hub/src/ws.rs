@@ -275,12 +275,17 @@ where
             return;
         }
     };
-    let (user, session, resume_from) = match authenticate(&state, first).await {
+    let Authenticated {
+        user,
+        session,
+        resume_from,
+        reference,
+    } = match authenticate(&state, first).await {
         Ok(auth) => auth,
-        Err(Some((err, code))) => {
+        Err(Some((err, code, reference))) => {
             send(
                 &mut sink,
-                Message::Text(frame_text(&err.frame(None))),
+                Message::Text(frame_text(&err.frame(reference))),
                 send_limit,
             )
             .await;
@@ -300,6 +305,7 @@ where
     // From memory, not the store: every event after it reaches this connection's queue.
     let last_event_id = reg.last_event_id;
     let ready = ServerFrame::Ready {
+        reference,
         user: user.clone(),
         hub: state.info.clone(),
         last_event_id,
@@ -454,12 +460,25 @@ where
     let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
 }
 
-/// Checks the first frame. `Err(None)` means the peer went away; `Err(Some)` carries the
-/// error to send and the close code.
+/// A connection's `auth` frame, accepted.
+struct Authenticated {
+    user: User,
+    /// The session's token hash.
+    session: Vec<u8>,
+    resume_from: Option<EventId>,
+    /// The frame's `ref`, echoed in `ready`.
+    reference: Option<String>,
+}
+
+/// A refused first frame: the error to send (with the frame's `ref`, if it had one) and the
+/// close code.
+type Refused = (ApiError, u16, Option<String>);
+
+/// Checks the first frame. `Err(None)` means the peer went away.
 async fn authenticate(
     state: &HubState,
     first: Result<Option<Result<Message, WsError>>, tokio::time::error::Elapsed>,
-) -> Result<(User, Vec<u8>, Option<EventId>), Option<(ApiError, u16)>> {
+) -> Result<Authenticated, Option<Refused>> {
     let message = match first {
         Err(_) => {
             return Err(Some((
@@ -471,6 +490,7 @@ async fn authenticate(
                     ),
                 ),
                 1008,
+                None,
             )))
         }
         Ok(None) | Ok(Some(Err(_))) => return Err(None),
@@ -483,21 +503,37 @@ async fn authenticate(
                 r#"The first frame must be {"type":"auth","token":"..."}."#,
             ),
             CLOSE_UNAUTHORIZED,
+            None,
         ))
     };
     let Message::Text(text) = message else {
         return Err(wrong_first());
     };
-    let Ok(ClientFrame::Auth { token, resume_from }) = serde_json::from_str(&text) else {
+    let Ok(ClientFrame::Auth {
+        reference,
+        token,
+        resume_from,
+    }) = serde_json::from_str(&text)
+    else {
         return Err(wrong_first());
     };
     let hash = auth::token_hash(&token);
-    let user = crate::api::accounts::session_user(state, &hash)
-        .await
-        .map_err(|e| Some((e, 1011)))?;
+    let user = match crate::api::accounts::session_user(state, &hash).await {
+        Ok(user) => user,
+        Err(err) => return Err(Some((err, 1011, reference))),
+    };
     match user {
-        Some(user) => Ok((user, hash, resume_from)),
-        None => Err(Some((ApiError::unauthorized(), CLOSE_UNAUTHORIZED))),
+        Some(user) => Ok(Authenticated {
+            user,
+            session: hash,
+            resume_from,
+            reference,
+        }),
+        None => Err(Some((
+            ApiError::unauthorized(),
+            CLOSE_UNAUTHORIZED,
+            reference,
+        ))),
     }
 }
 

@@ -397,6 +397,7 @@ async fn handle(
             user,
             hub,
             last_event_id,
+            ..
         } => {
             if cursor.is_none() {
                 *cursor = Some(last_event_id);

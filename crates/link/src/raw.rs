@@ -74,6 +74,7 @@ pub async fn connect(url: &str, source: Option<IpAddr>) -> Result<Socket, RawErr
 /// The `auth` frame as text.
 pub fn auth_text(token: &str, resume_from: Option<EventId>) -> WsMessage {
     text(&ClientFrame::Auth {
+        reference: None,
         token: token.to_owned(),
         resume_from,
     })
@@ -128,6 +129,7 @@ async fn until_synced(ws: &mut Socket) -> Result<Ready, RawError> {
                 user,
                 hub,
                 last_event_id,
+                ..
             }) => {
                 ready = Some(Ready {
                     user,

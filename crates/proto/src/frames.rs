@@ -14,6 +14,9 @@ use crate::*;
 pub enum ClientFrame {
     /// Authenticate with a session token; optionally resume after the last event id seen.
     Auth {
+        /// Echoed in `ready`, or in the `error` that refuses the token.
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none", default)]
+        reference: Option<String>,
         token: String,
         #[serde(default)]
         resume_from: Option<EventId>,
@@ -101,8 +104,8 @@ impl ClientFrame {
     /// The client's `ref`, if the frame has one.
     pub fn reference(&self) -> Option<&str> {
         match self {
-            ClientFrame::Auth { .. } => None,
-            ClientFrame::Send { reference, .. }
+            ClientFrame::Auth { reference, .. }
+            | ClientFrame::Send { reference, .. }
             | ClientFrame::Edit { reference, .. }
             | ClientFrame::Delete { reference, .. }
             | ClientFrame::Typing { reference, .. }
@@ -124,6 +127,9 @@ pub enum ServerFrame {
     /// Authentication succeeded. Replayed events (if `resume_from` was given) follow, then
     /// `synced`.
     Ready {
+        /// The `auth` frame's `ref`, when it had one.
+        #[serde(rename = "ref", skip_serializing_if = "Option::is_none", default)]
+        reference: Option<String>,
         user: User,
         hub: HubInfo,
         /// The newest event id at the time of `ready`; resume from it if nothing else arrives.

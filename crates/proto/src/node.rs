@@ -201,6 +201,9 @@ pub struct SwitchRequest {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename = "ready")]
 pub struct NodeReady {
+    /// The `auth` frame's `ref`, when it had one.
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none", default)]
+    pub reference: Option<String>,
     pub user: User,
     pub hub: Option<HubInfo>,
     pub last_event_id: EventId,
@@ -235,6 +238,7 @@ mod tests {
     #[test]
     fn the_nodes_ready_is_the_hubs_with_hub_null_until_known() {
         let ready = NodeReady {
+            reference: None,
             user: user(),
             hub: None,
             last_event_id: EventId(0),

@@ -34,7 +34,7 @@ pub const GROUP_MEMBERS_MAX: usize = 1000;
 
 /// Letters, digits, `.`, `_` and `-`; 3 to 32 characters. Compared case-insensitively.
 pub fn username(raw: &str) -> Result<String> {
-    let name = raw.trim();
+    let name = username_key_str(raw);
     let len = name.chars().count();
     if !(USERNAME_MIN..=USERNAME_MAX).contains(&len) {
         return Err(Invalid::new(
@@ -52,6 +52,18 @@ pub fn username(raw: &str) -> Result<String> {
         ));
     }
     Ok(name.to_owned())
+}
+
+/// The one form of a username that sign-in, its throttle and registration compare: without
+/// surrounding whitespace, in lower case (usernames are ASCII; the database compares them
+/// case-insensitively). `" Alice\n"` and `"alice"` are the same account, and the same key
+/// for the login throttle, so padding a name cannot buy fresh guesses.
+pub fn username_key(raw: &str) -> String {
+    username_key_str(raw).to_ascii_lowercase()
+}
+
+fn username_key_str(raw: &str) -> &str {
+    raw.trim()
 }
 
 /// A one-line human text: trimmed, no control characters, within `max` characters.

@@ -24,12 +24,13 @@ fn reference() -> impl Strategy<Value = Option<String>> {
 
 fn client_frame() -> impl Strategy<Value = ClientFrame> {
     prop_oneof![
-        (text(), proptest::option::of(any::<i64>())).prop_map(|(token, resume_from)| {
-            ClientFrame::Auth {
+        (reference(), text(), proptest::option::of(any::<i64>())).prop_map(
+            |(reference, token, resume_from)| ClientFrame::Auth {
+                reference,
                 token,
                 resume_from: resume_from.map(EventId),
             }
-        }),
+        ),
         (
             reference(),
             any::<i64>(),

@@ -19,8 +19,9 @@ use warp::ws::{Message as WsMessage, WebSocket};
 use super::joined::*;
 
 impl Joined {
-    fn ready_frame(&self, user: &User) -> String {
+    fn ready_frame(&self, user: &User, reference: Option<String>) -> String {
         let ready = NodeReady {
+            reference,
             user: user.clone(),
             hub: self.store.hub_info(),
             last_event_id: self.last_event_id(),
@@ -129,7 +130,12 @@ impl Joined {
                 .and_then(|t| serde_json::from_str::<ClientFrame>(t).ok()),
             _ => None,
         };
-        let Some(ClientFrame::Auth { token, resume_from }) = auth else {
+        let Some(ClientFrame::Auth {
+            reference,
+            token,
+            resume_from,
+        }) = auth
+        else {
             let err = ApiError::new(
                 ErrorCode::Unauthorized,
                 r#"The first frame must be {"type":"auth","token":"..."}."#,
@@ -148,14 +154,18 @@ impl Joined {
                 Ok(true) => {}
                 Ok(false) => {
                     let err = ApiError::unauthorized();
-                    let _ = sink.send(WsMessage::text(error_frame(None, &err))).await;
+                    let _ = sink
+                        .send(WsMessage::text(error_frame(reference, &err)))
+                        .await;
                     let _ = sink
                         .send(WsMessage::close_with(4401u16, "unauthorized"))
                         .await;
                     return;
                 }
                 Err(err) => {
-                    let _ = sink.send(WsMessage::text(error_frame(None, &err))).await;
+                    let _ = sink
+                        .send(WsMessage::text(error_frame(reference, &err)))
+                        .await;
                     let _ = sink
                         .send(WsMessage::close_with(1013u16, "the hub cannot be reached"))
                         .await;
@@ -180,7 +190,7 @@ impl Joined {
         // Subscribe before reading the log: anything logged meanwhile arrives twice and the
         // cursor drops the second copy.
         let mut live = self.live.subscribe();
-        let ready = self.ready_frame(&user);
+        let ready = self.ready_frame(&user, reference);
         if sink.send(WsMessage::text(ready)).await.is_err() {
             return;
         }

@@ -1,6 +1,6 @@
 //! Accounts and sessions.
 
-use chinwag_proto::{User, UserId};
+use chinwag_proto::{validate, User, UserId};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::*;
@@ -18,7 +18,9 @@ pub fn user_for_login(conn: &Connection, username: &str) -> Result<Option<(User,
         .prepare_cached(&format!(
             "SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = ?1"
         ))?
-        .query_row([username.trim()], |r| Ok((user_from_row(r)?, r.get(7)?)))
+        .query_row([validate::username_key(username)], |r| {
+            Ok((user_from_row(r)?, r.get(7)?))
+        })
         .optional()?)
 }
 
