@@ -55,3 +55,73 @@ async fn auth_with_a_ref_is_answered_with_it_by_the_hub_and_a_joined_node() {
     node.online().await;
     auth_echoes_its_ref(&node.ws_url(), &alice.token).await;
 }
+
+/// A client flushing a backlog faster than its allowance is slowed down, not disconnected:
+/// it gets `rate_limited` with `retry_after_ms`, waits, sends the rest again, and every
+/// message ends acked exactly once on the same connection (issue 21, item 9).
+#[tokio::test]
+async fn rate_limits_slow_a_client_down_without_disconnecting_it() {
+    let hub = TestHub::start().await; // 20 messages a second, the default
+    let alice = hub.api().register("alice").await;
+    let mut ws = Ws::connect(&hub, &alice).await;
+    let total = 120;
+    let mut unacked: std::collections::BTreeSet<usize> = (0..total).collect();
+    let mut limited = 0;
+    let started = std::time::Instant::now();
+    while !unacked.is_empty() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "still {} unacked",
+            unacked.len()
+        );
+        let round: Vec<usize> = unacked.iter().copied().collect();
+        for i in &round {
+            ws.send(
+                json!({"type": "send", "ref": format!("m{i}"), "conversation_id": 1,
+                "client_id": format!("backlog-{i}"), "body": format!("backlog {i}")}),
+            )
+            .await;
+        }
+        // One reply per frame sent this round; events in between are skipped.
+        let mut replies = 0;
+        let mut wait_ms = 0;
+        while replies < round.len() {
+            let frame = ws.next().await;
+            match frame["type"].as_str() {
+                Some("ack") => {
+                    let i: usize = frame["ref"].as_str().expect("ref")[1..].parse().expect("n");
+                    assert!(unacked.remove(&i), "acked once: {frame}");
+                }
+                Some("error") => {
+                    assert_eq!(frame["code"], "rate_limited", "{frame}");
+                    limited += 1;
+                    let after = frame["retry_after_ms"].as_u64().expect("retry_after_ms");
+                    wait_ms = wait_ms.max(after);
+                }
+                _ => continue,
+            }
+            replies += 1;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
+    }
+    assert!(
+        limited > 20,
+        "the backlog met the limit ({limited} refusals)"
+    );
+    // Still the same connection: it answers a ping.
+    ws.send(json!({"type": "ping", "ref": "still-here"})).await;
+    assert_eq!(ws.frame("pong").await["ref"], "still-here");
+    let page = hub
+        .api()
+        .call(
+            "GET",
+            "/conversations/1/messages?limit=200",
+            Some(&alice.token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        page.body["messages"].as_array().expect("messages").len(),
+        total
+    );
+}

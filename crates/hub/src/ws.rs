@@ -653,9 +653,10 @@ where
         let (reply, failed) = match outcome {
             Ok(reply) => (reply, false),
             Err((err, reference)) => {
+                let abuse = is_abuse(err.code);
                 let text = frame_text(&err.frame(reference));
                 let ready: ReplyFuture = Box::pin(async move { Some(text) });
-                (Some(ready), true)
+                (Some(ready), abuse)
             }
         };
         if let Some(reply) = reply {
@@ -815,10 +816,18 @@ fn later<T: Send + 'static>(
 }
 
 fn late_error(errors: &AtomicU32, err: ApiError, reference: Option<String>) -> Utf8Bytes {
-    if err.code != ErrorCode::Unavailable {
+    if is_abuse(err.code) {
         errors.fetch_add(1, Ordering::Relaxed);
     }
     frame_text(&err.frame(reference))
+}
+
+/// Whether a refused frame counts towards closing the connection (1008, "too many bad
+/// frames"). Pace is not abuse: a client told `rate_limited` that waits `retry_after_ms`, or
+/// one whose frames meet a hub that cannot save right now (`unavailable`), is doing what
+/// the protocol asks and is slowed down, never thrown off.
+fn is_abuse(code: ErrorCode) -> bool {
+    !matches!(code, ErrorCode::RateLimited | ErrorCode::Unavailable)
 }
 
 fn ok_reply(reference: Option<String>) -> Option<ReplyFuture> {
