@@ -396,6 +396,81 @@ async fn registration_rules_and_join_code() {
     assert_eq!(r.status, 400, "unknown fields are refused");
 }
 
+/// Wrong join codes are counted per address and for the whole hub: guessing a 6-digit code
+/// at thousands a second is over after a few tries (issue 21, item 4).
+#[tokio::test]
+async fn wrong_join_codes_are_throttled_per_address_and_in_all() {
+    let mut cfg = config();
+    cfg.join_code = Some("483920".into());
+    cfg.join_code_failures_per_addr = 4;
+    cfg.join_code_failures_total = 6;
+    let hub = TestHub::start_with(cfg).await;
+    let api = hub.api();
+    let try_code = |name: String, code: String| {
+        let api = api.clone();
+        async move {
+            let body = json!({ "username": name, "password": "long enough", "join_code": code });
+            api.call("POST", "/auth/register", None, Some(body)).await
+        }
+    };
+    for guess in 0..4 {
+        let r = try_code(format!("guess{guess}"), format!("{guess:06}")).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (403, "join_code_required"),
+            "guess {guess}"
+        );
+    }
+    let r = try_code("guess4".into(), "483920".into()).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (429, "rate_limited"),
+        "locked even with the right code: {:?}",
+        r.body
+    );
+    let wait: u64 = r
+        .headers
+        .get("retry-after")
+        .expect("Retry-After")
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!(wait > 0 && wait <= 15 * 60, "{wait}");
+    // No body and no code at all is not a guess.
+    let r = api
+        .call(
+            "POST",
+            "/auth/register",
+            None,
+            Some(json!({ "username": "x", "password": "long enough" })),
+        )
+        .await;
+    assert_eq!(r.status, 429, "this address waits");
+
+    // The hub-wide count: wrong codes from other addresses (127.0.0.2 and .3, loopback
+    // too) use up the rest, and then a fourth address is refused before its first guess.
+    let from = |local: &str, name: &str, code: &str| {
+        let client = reqwest::Client::builder()
+            .local_address(local.parse::<std::net::IpAddr>().expect("ip"))
+            .build()
+            .expect("client");
+        let url = format!("http://{}/api/v1/auth/register", hub.addr);
+        let body = json!({ "username": name, "password": "long enough", "join_code": code });
+        async move {
+            let r = client.post(url).json(&body).send().await.expect("answered");
+            r.status().as_u16()
+        }
+    };
+    assert_eq!(from("127.0.0.2", "other1", "000111").await, 403);
+    assert_eq!(from("127.0.0.3", "other2", "000222").await, 403);
+    assert_eq!(
+        from("127.0.0.4", "other3", "483920").await,
+        429,
+        "six wrong codes in all: everyone waits"
+    );
+}
+
 #[tokio::test]
 async fn login_logout_and_throttling() {
     let mut cfg = config();

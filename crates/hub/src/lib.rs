@@ -40,7 +40,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio_util::task::TaskTracker;
 use warp::Filter;
 
-use crate::auth::LoginThrottle;
+use crate::auth::{CodeThrottle, LoginThrottle};
 use crate::fanout::Fanout;
 use crate::limits::KeyedLimit;
 
@@ -73,6 +73,9 @@ pub struct HubConfig {
     pub login_failures_per_user: u32,
     pub login_failures_per_addr: u32,
     pub login_window: Duration,
+    /// Wrong join codes allowed per address, and in all, within `login_window`.
+    pub join_code_failures_per_addr: u32,
+    pub join_code_failures_total: u32,
     /// Bad frames tolerated within 10 seconds before the connection is closed.
     pub max_bad_frames: u32,
     /// Extra `Origin`s allowed to open WebSockets (the hub's own origin always is).
@@ -122,6 +125,8 @@ impl Default for HubConfig {
             login_failures_per_user: 5,
             login_failures_per_addr: 30,
             login_window: Duration::from_secs(15 * 60),
+            join_code_failures_per_addr: 10,
+            join_code_failures_total: 100,
             max_bad_frames: 20,
             allowed_origins: Vec::new(),
             retention_days: 0,
@@ -164,6 +169,7 @@ pub(crate) struct HubState {
     pub db_path: std::path::PathBuf,
     pub fanout: Arc<Fanout>,
     pub throttle: LoginThrottle,
+    pub join_codes: CodeThrottle,
     /// Password hashing is slow on purpose; at most this many run at once.
     pub hashing: Semaphore,
     pub connections: Arc<Semaphore>,
@@ -236,6 +242,11 @@ impl Hub {
             throttle: LoginThrottle::new(
                 config.login_failures_per_user,
                 config.login_failures_per_addr,
+                config.login_window,
+            ),
+            join_codes: CodeThrottle::new(
+                config.join_code_failures_per_addr,
+                config.join_code_failures_total,
                 config.login_window,
             ),
             hashing: Semaphore::new(hashers),

@@ -21,10 +21,15 @@ pub(crate) fn hub_info(hub: &HubState) -> HubInfo {
 pub(crate) async fn register(
     hub: &HubState,
     req: RegisterRequest,
+    ip: Option<IpAddr>,
 ) -> Result<SessionResponse, ApiError> {
     if let Some(code) = &hub.config.join_code {
+        hub.join_codes.check(ip)?;
         let given = req.join_code.as_deref().unwrap_or("");
         if !chinwag_web::constant_time_eq(given.trim().as_bytes(), code.as_bytes()) {
+            if !given.is_empty() {
+                hub.join_codes.failed(ip);
+            }
             return Err(ApiError::new(
                 ErrorCode::JoinCodeRequired,
                 if given.is_empty() {

@@ -10,7 +10,7 @@ pub(crate) async fn hub(req: Request) -> ApiResult {
 
 /// `POST /api/v1/auth/register`: a new account, signed in (`201`).
 pub(crate) async fn register(req: Request) -> ApiResult {
-    created(&accounts::register(&req.hub, req.json()?).await?)
+    created(&accounts::register(&req.hub, req.json()?, req.ip()).await?)
 }
 
 /// `POST /api/v1/auth/login`: a new session for a username and password.
