@@ -125,3 +125,44 @@ async fn rate_limits_slow_a_client_down_without_disconnecting_it() {
         total
     );
 }
+
+/// `resume_from` below 0 is refused (`invalid_field`, close 1008); one past the newest event
+/// (a hub restored from an older backup, a node that lost its log) replays nothing and says
+/// `reset`, so the client reloads instead of waiting for events that will never come.
+async fn resume_from_out_of_range(url: &str, token: &str) {
+    let mut ws = unauthenticated(url).await;
+    ws.send(json!({"type": "auth", "ref": "r", "token": token, "resume_from": -1}))
+        .await;
+    let error = ws.next().await;
+    assert_eq!(
+        (&error["code"], &error["ref"]),
+        (&json!("invalid_field"), &json!("r")),
+        "{url}: {error}"
+    );
+    assert_eq!(ws.closed().await, 1008, "{url}");
+
+    let mut ws = unauthenticated(url).await;
+    ws.send(json!({"type": "auth", "token": token, "resume_from": 1_000_000}))
+        .await;
+    let ready = ws.next().await;
+    assert_eq!(ready["type"], "ready", "{url}: {ready}");
+    let synced = ws.frame("synced").await;
+    assert_eq!(synced["reset"], true, "{url}: {synced}");
+    assert_eq!(
+        synced["last_event_id"], ready["last_event_id"],
+        "{url}: {synced}"
+    );
+}
+
+#[tokio::test]
+async fn resume_from_out_of_range_on_the_hub_and_a_joined_node() {
+    let hub = TestHub::start().await;
+    let bob = hub.api().register("bob").await;
+    resume_from_out_of_range(&hub.ws_url(), &bob.token).await;
+
+    let node_dir = tempfile::tempdir().expect("dir");
+    let node = TestNode::start(node_dir.path(), hub.addr).await;
+    let alice = node.api().register("alice").await;
+    node.online().await;
+    resume_from_out_of_range(&node.ws_url(), &alice.token).await;
+}

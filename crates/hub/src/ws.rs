@@ -314,18 +314,22 @@ where
         return;
     }
     // Events up to the cursor have been delivered (or were known to the client already).
-    let mut cursor = match resume_from {
+    let (mut cursor, reset) = match resume_from {
+        // A cursor from a future this hub has not reached: its log was restored from an
+        // older backup. Nothing can be replayed: the client reloads, as from a joined node
+        // whose log no longer reaches back (`reset`).
+        Some(from) if from > last_event_id => (last_event_id, true),
         Some(from) => {
-            let mut cursor = from.clamp(EventId(0), last_event_id);
+            let mut cursor = from;
             if !catch_up(&state, user.id, &mut cursor, &mut sink, send_limit).await {
                 return;
             }
-            cursor
+            (cursor, false)
         }
-        None => last_event_id,
+        None => (last_event_id, false),
     };
     let synced = ServerFrame::Synced {
-        reset: false,
+        reset,
         last_event_id: cursor,
     };
     if !send(&mut sink, Message::Text(frame_text(&synced)), send_limit).await {
@@ -517,6 +521,13 @@ async fn authenticate(
     else {
         return Err(wrong_first());
     };
+    if resume_from.is_some_and(|from| from.get() < 0) {
+        return Err(Some((
+            ApiError::invalid("`resume_from` must be an event id: 0 or more."),
+            1008,
+            reference,
+        )));
+    }
     let hash = auth::token_hash(&token);
     let user = match crate::api::accounts::session_user(state, &hash).await {
         Ok(user) => user,

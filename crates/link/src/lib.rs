@@ -410,7 +410,17 @@ async fn handle(
             })
             .await
         }
-        ServerFrame::Synced { .. } => {
+        ServerFrame::Synced {
+            reset,
+            last_event_id,
+        } => {
+            if reset {
+                // Nothing was replayed (the hub's log does not reach our cursor, or was
+                // restored from before it): follow from its newest, or every event up to
+                // our old cursor would be taken for one already seen.
+                *cursor = Some(last_event_id);
+                let _ = state.set_cursor(last_event_id);
+            }
             let _ = state.flush().await;
             if !emit(LinkEvent::Synced).await {
                 return Handled::Gone;

@@ -304,3 +304,35 @@ async fn a_refused_message_leaves_the_outbox_and_a_bad_token_stops_the_link() {
     bad.shutdown().await;
     hub.stop().await;
 }
+
+/// A link whose cursor is past the hub's newest event (the hub was restored from an older
+/// backup) is told `reset` and follows from the hub's newest: new events arrive instead of
+/// being taken for ones already seen (issue 21, item 12).
+#[tokio::test]
+async fn a_cursor_past_the_hubs_newest_follows_from_the_newest() {
+    let dir = tempfile::tempdir().expect("dir");
+    let bob_dir = tempfile::tempdir().expect("dir");
+    let hub = start_hub(dir.path(), 0).await;
+    let port = hub.port;
+    let (alice_token, _) = register(port, "alice").await;
+    let (bob_token, _) = register(port, "bob").await;
+    let state = LocalState::open(bob_dir.path()).expect("state");
+    state
+        .set_cursor(chinwag_proto::EventId(1_000_000))
+        .expect("cursor");
+    let (bob, mut bob_rx) = Link::start(config(port, &bob_token), state);
+    next_matching(&mut bob_rx, "synced", |e| *e == LinkEvent::Synced).await;
+    let sent = reqwest::Client::new()
+        .post(format!(
+            "http://127.0.0.1:{port}/api/v1/conversations/1/messages"
+        ))
+        .bearer_auth(&alice_token)
+        .json(&json!({ "client_id": "after-restore", "body": "after the restore" }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(sent.status().as_u16(), 201);
+    assert_eq!(bodies(&mut bob_rx, 1).await, ["after the restore"]);
+    bob.shutdown().await;
+    hub.stop().await;
+}

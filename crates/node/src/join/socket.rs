@@ -146,6 +146,16 @@ impl Joined {
                 .await;
             return;
         };
+        if resume_from.is_some_and(|from| from.get() < 0) {
+            let err = ApiError::invalid("`resume_from` must be an event id: 0 or more.");
+            let _ = sink
+                .send(WsMessage::text(error_frame(reference, &err)))
+                .await;
+            let _ = sink
+                .send(WsMessage::close_with(1008u16, "bad resume_from"))
+                .await;
+            return;
+        }
         let known = self
             .session_token()
             .is_some_and(|t| constant_time_eq(t.as_bytes(), token.as_bytes()));
@@ -195,11 +205,11 @@ impl Joined {
             return;
         }
         let newest = self.last_event_id();
-        let mut cursor = resume_from
-            .map(|r| r.clamp(EventId(0), newest))
-            .unwrap_or(newest);
-        // The log keeps the newest events only: resuming from before them would skip some.
-        let reset = resume_from.is_some_and(|from| from < self.store.log_floor());
+        let mut cursor = resume_from.unwrap_or(newest);
+        // The log keeps the newest events only: resuming from before them would skip some;
+        // a cursor past the newest comes from a log this node no longer has. Either way
+        // nothing can be replayed, and the client reloads.
+        let reset = resume_from.is_some_and(|from| from < self.store.log_floor() || from > newest);
         if reset {
             cursor = newest;
         } else if !self.replay(&mut sink, &mut cursor).await {
