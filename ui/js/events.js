@@ -116,6 +116,7 @@ export function addMessage(s, message) {
     conv.last_message = message;
     conv.last_activity_at = Math.max(conv.last_activity_at, message.created_at);
   }
+  senderRead(s, message);
   const result = outcome('list');
   if (mine) {
     conv.read_seq = Math.max(conv.read_seq, message.seq);
@@ -130,6 +131,22 @@ export function addMessage(s, message) {
     result.arrived = { isNew, mine };
   }
   return result;
+}
+
+/**
+ * Sending is reading (docs/protocol.md, "Receipts"): whoever sent message S has delivered
+ * and read up to S, though no receipt event says so.
+ * @param {State} s @param {Message} message
+ */
+function senderRead(s, message) {
+  const members = s.members.get(message.conversation_id);
+  const before = members && members.get(message.sender_id);
+  if (!before || (before.read_seq >= message.seq && before.delivered_seq >= message.seq)) return;
+  members.set(message.sender_id, {
+    ...before,
+    delivered_seq: Math.max(before.delivered_seq, message.seq),
+    read_seq: Math.max(before.read_seq, message.seq),
+  });
 }
 
 /** An edited or deleted message takes the place of the one shown. @param {State} s @param {Message} message */

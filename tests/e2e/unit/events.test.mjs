@@ -179,3 +179,19 @@ test('freshest: a fetched summary never moves the live one backwards', () => {
   assert.equal(older.unread, 1);
   assert.equal(freshest(undefined, fetched), fetched);
 });
+
+test('sending is reading: a message from Bob marks everything before it read by Bob', () => {
+  const s = signedIn();
+  s.active = GROUP;
+  s.history.set(GROUP, { list: [msg(1, ME)], hasMore: false });
+  s.members.set(GROUP, new Map([
+    [ME, { user_id: ME, role: 'member', delivered_seq: 1, read_seq: 1 }],
+    [BOB, { user_id: BOB, role: 'member', delivered_seq: 0, read_seq: 0 }],
+  ]));
+  const o = applyEvent(s, { kind: 'message_new', message: msg(2, BOB) });
+  assert.deepEqual(s.members.get(GROUP).get(BOB), { user_id: BOB, role: 'member', delivered_seq: 2, read_seq: 2 });
+  assert.ok(o.topics.has('messages'), 'my message 1 now shows read');
+  // A late copy of an older message moves nothing backwards.
+  applyEvent(s, { kind: 'message_new', message: msg(1, BOB) });
+  assert.equal(s.members.get(GROUP).get(BOB).read_seq, 2);
+});
