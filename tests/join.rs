@@ -405,6 +405,41 @@ async fn the_node_refuses_hostile_and_malformed_input() {
         .expect("sent");
     assert_eq!(rebound.status(), 403);
 
+    // The node's own endpoints take JSON only: a page of another site can post a form or
+    // text without a preflight, so such a post must not make the node probe an address or
+    // change its view (issue 21, item 13).
+    for (path, body) in [
+        ("verify", r#"{"address":"127.0.0.1:9"}"#),
+        (
+            "view",
+            r#"{"conversation_id":null,"focused":true,"unread":0}"#,
+        ),
+        ("choose", r#"{"mode":"host","name":"Office"}"#),
+    ] {
+        for content_type in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+        ] {
+            let mut post = http
+                .post(format!("http://{}/api/v1/node/{path}", node.addr))
+                .body(body);
+            if let Some(kind) = content_type {
+                post = post.header("content-type", kind);
+            }
+            let r = post.send().await.expect("sent");
+            assert_eq!(r.status(), 400, "{path} as {content_type:?}");
+        }
+    }
+    let view = http
+        .post(format!("http://{}/api/v1/node/view", node.addr))
+        .header("content-type", "application/json")
+        .body(r#"{"conversation_id":null,"focused":true,"unread":0}"#)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(view.status(), 204, "as JSON it is taken");
+
     // A page of another site cannot open the node's WebSocket.
     let foreign = raw_socket(&node.ws_url(), Some("http://evil.example")).await;
     assert!(foreign.is_err(), "a foreign origin is refused");

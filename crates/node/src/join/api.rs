@@ -249,6 +249,14 @@ impl NodeApi {
             .routes
             .find(&method, rest)
             .map(|(route, _)| &route.handler);
+        if found.is_ok() && method != Method::GET && !chinwag_web::is_json(&headers) {
+            // As on the hub: a page of another site can post text or a form here without
+            // asking, but not JSON (that needs a CORS preflight, never granted), so no page
+            // can make the node choose a hub or probe an address for it.
+            return error_response(&ApiError::bad_request(
+                "Send the body as JSON with `Content-Type: application/json`.",
+            ));
+        }
         let reply = match found {
             Ok(handler) => handler(
                 self.clone(),
