@@ -25,6 +25,10 @@ async fn start_hub(dir: &Path, port: u16) -> TestHub {
         message_burst: 1000,
         ..HubConfig::default()
     };
+    start_hub_with(dir, port, config).await
+}
+
+async fn start_hub_with(dir: &Path, port: u16, config: HubConfig) -> TestHub {
     let hub = Hub::open(config, &dir.join("chinwag.db"))
         .await
         .expect("hub opens");
@@ -334,5 +338,47 @@ async fn a_cursor_past_the_hubs_newest_follows_from_the_newest() {
     assert_eq!(sent.status().as_u16(), 201);
     assert_eq!(bodies(&mut bob_rx, 1).await, ["after the restore"]);
     bob.shutdown().await;
+    hub.stop().await;
+}
+
+/// An outbox far larger than the hub's allowance (the default 20 messages a second) is
+/// flushed on one connection: the link waits out each `rate_limited` and is never closed
+/// for it (issue 21, item 9).
+#[tokio::test]
+async fn a_big_outbox_is_flushed_at_the_hubs_pace_on_one_connection() {
+    let dir = tempfile::tempdir().expect("dir");
+    let alice_dir = tempfile::tempdir().expect("dir");
+    let hub = start_hub_with(dir.path(), 0, HubConfig::default()).await;
+    let port = hub.port;
+    let (alice_token, _) = register(port, "alice").await;
+    let (alice, mut rx) = Link::start(
+        config(port, &alice_token),
+        LocalState::open(alice_dir.path()).expect("state"),
+    );
+    let total = 100;
+    for i in 0..total {
+        alice
+            .send(ConversationId(1), &format!("queued {i}"))
+            .await
+            .expect("queued");
+    }
+    let mut acked = 0;
+    let mut connected = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while acked < total {
+        let event = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .expect("flushed within a minute")
+            .expect("link running");
+        match event {
+            LinkEvent::Acked { .. } => acked += 1,
+            LinkEvent::Connected { .. } => connected += 1,
+            LinkEvent::Refused { client_id, error } => panic!("{client_id} refused: {error:?}"),
+            _ => {}
+        }
+    }
+    assert_eq!(connected, 1, "one connection, never closed for pace");
+    assert!(alice.pending().expect("pending").is_empty());
+    alice.shutdown().await;
     hub.stop().await;
 }
