@@ -711,6 +711,10 @@ async fn moderation_mute_block_and_report_end_to_end() {
     let group = api.group(&alice, "Team", &[&bob, &carol]).await;
     let direct = api.direct(&bob, &alice).await;
 
+    let before = api.send(&bob, direct, "dm-0", "before the block").await;
+    assert_eq!(before.status, 201);
+    let before_id = before.body["id"].as_i64().expect("id");
+
     // Alice blocks Bob: his direct messages are refused, his typing hidden from her only.
     let mut a = crate::common::Ws::connect(&hub, &alice).await;
     let mut c = crate::common::Ws::connect(&hub, &carol).await;
@@ -748,6 +752,62 @@ async fn moderation_mute_block_and_report_end_to_end() {
     .await;
     let over_ws = b.reply().await;
     assert_eq!(over_ws["code"], "forbidden", "{over_ws}");
+    // Nor can he put new text in front of her by editing an old message (issue 21, item 11).
+    let edit = api
+        .patch(
+            &format!("/messages/{before_id}"),
+            &bob.token,
+            json!({ "body": "new words for her" }),
+        )
+        .await;
+    assert_eq!(
+        (edit.status, edit.code()),
+        (403, "forbidden"),
+        "{:?}",
+        edit.body
+    );
+    b.send(json!({"type": "edit", "ref": "e-1", "message_id": before_id, "body": "again"}))
+        .await;
+    assert_eq!(b.reply().await["code"], "forbidden");
+    a.assert_none("an edit from Bob", |f| {
+        f["event"]["kind"] == "message_edited"
+    })
+    .await;
+    // Nor can he bury her in groups: conversation changes (groups created, people added,
+    // direct chats opened) are rate limited, 30 at once, then 10 a minute (issue 21, item
+    // 11). Opening his direct chat with her was his first.
+    let mut made = 1;
+    let refused = loop {
+        let r = api
+            .post(
+                "/conversations",
+                &bob.token,
+                json!({ "name": format!("spam {made}"), "member_ids": [alice.id] }),
+            )
+            .await;
+        if r.status != 201 {
+            break r;
+        }
+        made += 1;
+        assert!(made <= 30, "the burst is 30");
+    };
+    assert_eq!((refused.status, refused.code()), (429, "rate_limited"));
+    assert!(refused.body["error"]["retry_after_ms"]
+        .as_u64()
+        .is_some_and(|ms| ms > 0));
+    assert_eq!(made, 30);
+    let add = api
+        .post(
+            &format!("/conversations/{group}/members"),
+            &alice.token,
+            json!({ "user_ids": [carol.id] }),
+        )
+        .await;
+    assert_ne!(
+        add.status, 429,
+        "Alice's allowance is her own: {:?}",
+        add.body
+    );
     // Alice can still write to him, and his group messages still reach her.
     assert_eq!(
         api.send(&alice, direct, "dm-3", "please stop").await.status,

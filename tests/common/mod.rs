@@ -190,11 +190,14 @@ pub fn config() -> HubConfig {
 }
 
 /// The default config, but each user may send `rate` messages a second with bursts of as
-/// many: for tests about something other than the rate limit.
+/// many, and make as many conversation changes a minute: for tests about something other
+/// than the rate limits.
 pub fn sending_at(rate: u32) -> HubConfig {
     HubConfig {
         messages_per_second: rate,
         message_burst: rate,
+        conversation_changes_per_minute: rate,
+        conversation_changes_burst: rate,
         ..HubConfig::default()
     }
 }

@@ -76,6 +76,10 @@ pub struct HubConfig {
     /// Wrong join codes allowed per address, and in all, within `login_window`.
     pub join_code_failures_per_addr: u32,
     pub join_code_failures_total: u32,
+    /// Conversation changes (groups created, people added, direct chats opened) per user
+    /// per minute, and the burst allowed.
+    pub conversation_changes_per_minute: u32,
+    pub conversation_changes_burst: u32,
     /// Bad frames tolerated within 10 seconds before the connection is closed.
     pub max_bad_frames: u32,
     /// Extra `Origin`s allowed to open WebSockets (the hub's own origin always is).
@@ -127,6 +131,8 @@ impl Default for HubConfig {
             login_window: Duration::from_secs(15 * 60),
             join_code_failures_per_addr: 10,
             join_code_failures_total: 100,
+            conversation_changes_per_minute: 10,
+            conversation_changes_burst: 30,
             max_bad_frames: 20,
             allowed_origins: Vec::new(),
             retention_days: 0,
@@ -175,6 +181,7 @@ pub(crate) struct HubState {
     pub connections: Arc<Semaphore>,
     /// Sends, edits, deletes and uploads per user.
     pub send_limit: KeyedLimit<UserId>,
+    pub change_limit: KeyedLimit<UserId>,
     // std Mutex: guards a small map for one lookup, never across an await.
     pub per_addr: Mutex<HashMap<IpAddr, usize>>,
     pub shutdown: watch::Sender<bool>,
@@ -252,6 +259,10 @@ impl Hub {
             hashing: Semaphore::new(hashers),
             connections: Arc::new(Semaphore::new(config.max_connections)),
             send_limit: KeyedLimit::new(config.messages_per_second, config.message_burst),
+            change_limit: KeyedLimit::per_minute(
+                config.conversation_changes_per_minute,
+                config.conversation_changes_burst,
+            ),
             per_addr: Mutex::new(HashMap::new()),
             shutdown: watch::channel(false).0,
             tasks: TaskTracker::new(),
@@ -334,6 +345,7 @@ pub async fn serve(
                     _ = tick.tick() => {
                         state.fanout.expire_typing();
                         state.send_limit.forget_idle();
+                        state.change_limit.forget_idle();
                     }
                     _ = stop.changed() => break,
                 }

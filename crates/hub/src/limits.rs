@@ -20,6 +20,12 @@ fn quota(rate: u32, burst: u32) -> Quota {
         .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
 }
 
+/// `rate` per minute sustained, up to `burst` at once (each at least 1).
+fn quota_per_minute(rate: u32, burst: u32) -> Quota {
+    Quota::per_minute(NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN))
+        .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
+}
+
 /// One allowance per key, on the system's clock (tests give governor's fake one).
 pub(crate) struct KeyedLimit<K: Hash + Eq + Clone, C: Clock = DefaultClock> {
     limiter: RateLimiter<K, DefaultKeyedStateStore<K>, C, NoOpMiddleware<C::Instant>>,
@@ -29,6 +35,19 @@ pub(crate) struct KeyedLimit<K: Hash + Eq + Clone, C: Clock = DefaultClock> {
 impl<K: Hash + Eq + Clone> KeyedLimit<K> {
     pub fn new(rate: u32, burst: u32) -> Self {
         Self::with_clock(rate, burst, DefaultClock::default())
+    }
+
+    /// `rate` a minute, for what people do a few times an hour.
+    pub fn per_minute(rate: u32, burst: u32) -> Self {
+        let clock = DefaultClock::default();
+        KeyedLimit {
+            limiter: RateLimiter::new(
+                quota_per_minute(rate, burst),
+                DefaultKeyedStateStore::default(),
+                clock.clone(),
+            ),
+            clock,
+        }
     }
 }
 

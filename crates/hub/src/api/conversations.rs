@@ -27,11 +27,27 @@ pub(crate) async fn detail(
     .await
 }
 
+/// Takes one of `me`'s conversation changes (a group created, people added, a direct chat
+/// opened), or refuses with `rate_limited`: a blocked person cannot put the blocker in
+/// thousands of groups in seconds.
+fn check_change_rate(hub: &HubState, me: UserId) -> Result<(), ApiError> {
+    hub.change_limit.check(me).map_err(|wait| {
+        ApiError::rate_limited(
+            format!(
+                "You are creating or adding faster than {} a minute; try again in a moment.",
+                hub.config.conversation_changes_per_minute
+            ),
+            wait.as_millis() as u64,
+        )
+    })
+}
+
 pub(crate) async fn create_group(
     hub: &HubState,
     me: UserId,
     req: CreateGroupRequest,
 ) -> Result<ConversationDetail, ApiError> {
+    check_change_rate(hub, me)?;
     write(hub, move |tx| {
         tx.create_group(me, &req.name, &req.member_ids)
     })
@@ -44,6 +60,7 @@ pub(crate) async fn open_direct(
     me: UserId,
     other: UserId,
 ) -> Result<(ConversationDetail, bool), ApiError> {
+    check_change_rate(hub, me)?;
     write(hub, move |tx| tx.open_direct(me, other)).await
 }
 
@@ -62,6 +79,7 @@ pub(crate) async fn add_members(
     id: ConversationId,
     req: AddMembersRequest,
 ) -> Result<ConversationDetail, ApiError> {
+    check_change_rate(hub, me)?;
     write(hub, move |tx| tx.add_members(me, id, &req.user_ids)).await
 }
 

@@ -180,6 +180,12 @@ impl Tx<'_> {
                 "the message was deleted and cannot be edited",
             ));
         }
+        // A block stops what I write towards the blocker, new text in an old message too.
+        if queries::blocked_in_direct(self.conn, message.conversation_id, me)? {
+            return Err(StoreError::Forbidden(
+                "this person does not accept direct messages from you",
+            ));
+        }
         validate::message_body(body, max_bytes, !message.attachments.is_empty())?;
         self.conn.execute(
             "UPDATE messages SET body = ?2, edited_at = ?3 WHERE id = ?1",
