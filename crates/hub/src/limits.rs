@@ -14,6 +14,8 @@ use governor::state::keyed::DefaultKeyedStateStore;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 
+use chinwag_proto::ApiError;
+
 /// `rate` per second sustained, up to `burst` at once (each at least 1).
 fn quota(rate: u32, burst: u32) -> Quota {
     Quota::per_second(NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN))
@@ -68,6 +70,13 @@ impl<K: Hash + Eq + Clone, C: Clock + Clone> KeyedLimit<K, C> {
         self.limiter
             .check_key(&key)
             .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+
+    /// Takes one from `key`'s allowance, or refuses with `rate_limited`: `why` says what
+    /// was too fast, `retry_after_ms` how long to wait.
+    pub fn take(&self, key: K, why: impl FnOnce() -> String) -> Result<(), ApiError> {
+        self.check(key)
+            .map_err(|wait| ApiError::rate_limited(why(), wait.as_millis() as u64))
     }
 
     /// Forgets keys whose allowance is whole again (they would start afresh anyway), so the

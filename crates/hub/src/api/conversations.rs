@@ -31,13 +31,10 @@ pub(crate) async fn detail(
 /// opened), or refuses with `rate_limited`: a blocked person cannot put the blocker in
 /// thousands of groups in seconds.
 fn check_change_rate(hub: &HubState, me: UserId) -> Result<(), ApiError> {
-    hub.change_limit.check(me).map_err(|wait| {
-        ApiError::rate_limited(
-            format!(
-                "You are creating or adding faster than {} a minute; try again in a moment.",
-                hub.config.conversation_changes_per_minute
-            ),
-            wait.as_millis() as u64,
+    hub.change_limit.take(me, || {
+        format!(
+            "You are creating or adding faster than {} a minute; try again in a moment.",
+            hub.config.conversation_changes_per_minute
         )
     })
 }

@@ -31,13 +31,10 @@ const MAX_EVENTS_PAGE: u32 = 1000;
 /// Takes a message token for `me` or refuses with `rate_limited`. Sends, edits, deletes and
 /// uploads share it.
 pub(crate) fn check_send_rate(hub: &HubState, me: UserId) -> Result<(), ApiError> {
-    hub.send_limit.check(me).map_err(|wait| {
-        ApiError::rate_limited(
-            format!(
-                "You are sending faster than {} messages per second; slow down.",
-                hub.config.messages_per_second
-            ),
-            wait.as_millis() as u64,
+    hub.send_limit.take(me, || {
+        format!(
+            "You are sending faster than {} messages per second; slow down.",
+            hub.config.messages_per_second
         )
     })
 }
