@@ -209,8 +209,12 @@ export class Outbox {
     this.save();
   }
 
+  /** Forgets an item; storage is written only when there was one (my messages' events
+   * come after their acks and find nothing to remove). */
   remove(clientId) {
-    this.items = this.items.filter((i) => i.client_id !== clientId);
+    const kept = this.items.filter((i) => i.client_id !== clientId);
+    if (kept.length === this.items.length) return;
+    this.items = kept;
     this.save();
   }
 

@@ -26,8 +26,7 @@ export function onSendReply(frame) {
   if (!item) return;
   if (frame.type === 'ack') {
     retries.delete(item.client_id);
-    state.outbox.remove(item.client_id);
-    receiveMessage(frame.message);
+    receiveMessage(frame.message); // it leaves the outbox there, as any message of mine does
     return;
   }
   if (frame.type !== 'error') return;

@@ -100,16 +100,7 @@ impl LoginThrottle {
     pub fn check(&self, username: &str, addr: Option<IpAddr>) -> Result<(), ApiError> {
         let user_wait = self.per_user.blocked_for(&validate::username_key(username));
         let addr_wait = addr.and_then(|a| self.per_addr.blocked_for(&a));
-        match user_wait.max(addr_wait) {
-            None => Ok(()),
-            Some(wait) => Err(ApiError::rate_limited(
-                format!(
-                    "Too many failed sign-in attempts; try again in {} seconds.",
-                    wait.as_secs().max(1)
-                ),
-                wait.as_millis() as u64,
-            )),
-        }
+        locked_out(user_wait.max(addr_wait), "failed sign-in attempts")
     }
 
     pub fn failed(&self, username: &str, addr: Option<IpAddr>) {
@@ -143,16 +134,10 @@ impl CodeThrottle {
     /// `Err` with the time to wait when this address, or the hub, used up its wrong codes.
     pub fn check(&self, addr: Option<IpAddr>) -> Result<(), ApiError> {
         let addr_wait = addr.and_then(|a| self.per_addr.blocked_for(&a));
-        match addr_wait.max(self.total.blocked_for(&())) {
-            None => Ok(()),
-            Some(wait) => Err(ApiError::rate_limited(
-                format!(
-                    "Too many wrong join codes; try again in {} seconds.",
-                    wait.as_secs().max(1)
-                ),
-                wait.as_millis() as u64,
-            )),
-        }
+        locked_out(
+            addr_wait.max(self.total.blocked_for(&())),
+            "wrong join codes",
+        )
     }
 
     pub fn failed(&self, addr: Option<IpAddr>) {
@@ -160,6 +145,20 @@ impl CodeThrottle {
             self.per_addr.record(addr);
         }
         self.total.record(());
+    }
+}
+
+/// `rate_limited` for as long as the longest lockout lasts: "Too many `what`; try again in…".
+fn locked_out(wait: Option<Duration>, what: &str) -> Result<(), ApiError> {
+    match wait {
+        None => Ok(()),
+        Some(wait) => Err(ApiError::rate_limited(
+            format!(
+                "Too many {what}; try again in {} seconds.",
+                wait.as_secs().max(1)
+            ),
+            wait.as_millis() as u64,
+        )),
     }
 }
 

@@ -18,13 +18,13 @@ use chinwag_proto::ApiError;
 
 /// `rate` per second sustained, up to `burst` at once (each at least 1).
 fn quota(rate: u32, burst: u32) -> Quota {
-    Quota::per_second(NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN))
-        .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
+    quota_per(Quota::per_second, rate, burst)
 }
 
-/// `rate` per minute sustained, up to `burst` at once (each at least 1).
-fn quota_per_minute(rate: u32, burst: u32) -> Quota {
-    Quota::per_minute(NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN))
+/// `rate` per period (`Quota::per_second`, `Quota::per_minute`) sustained, up to `burst` at
+/// once (each at least 1).
+fn quota_per(period: fn(NonZeroU32) -> Quota, rate: u32, burst: u32) -> Quota {
+    period(NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN))
         .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
 }
 
@@ -41,26 +41,21 @@ impl<K: Hash + Eq + Clone> KeyedLimit<K> {
 
     /// `rate` a minute, for what people do a few times an hour.
     pub fn per_minute(rate: u32, burst: u32) -> Self {
-        let clock = DefaultClock::default();
-        KeyedLimit {
-            limiter: RateLimiter::new(
-                quota_per_minute(rate, burst),
-                DefaultKeyedStateStore::default(),
-                clock.clone(),
-            ),
-            clock,
-        }
+        Self::with_quota(
+            quota_per(Quota::per_minute, rate, burst),
+            DefaultClock::default(),
+        )
     }
 }
 
 impl<K: Hash + Eq + Clone, C: Clock + Clone> KeyedLimit<K, C> {
     pub fn with_clock(rate: u32, burst: u32, clock: C) -> Self {
+        Self::with_quota(quota(rate, burst), clock)
+    }
+
+    fn with_quota(quota: Quota, clock: C) -> Self {
         KeyedLimit {
-            limiter: RateLimiter::new(
-                quota(rate, burst),
-                DefaultKeyedStateStore::default(),
-                clock.clone(),
-            ),
+            limiter: RateLimiter::new(quota, DefaultKeyedStateStore::default(), clock.clone()),
             clock,
         }
     }

@@ -521,13 +521,10 @@ async fn authenticate(
     else {
         return Err(wrong_first());
     };
-    if resume_from.is_some_and(|from| from.get() < 0) {
-        return Err(Some((
-            ApiError::invalid("`resume_from` must be an event id: 0 or more."),
-            1008,
-            reference,
-        )));
-    }
+    let resume_from = match chinwag_proto::validate::resume_from(resume_from) {
+        Ok(from) => from,
+        Err(invalid) => return Err(Some((invalid.into(), 1008, reference))),
+    };
     let hash = auth::token_hash(&token);
     let user = match crate::api::accounts::session_user(state, &hash).await {
         Ok(user) => user,

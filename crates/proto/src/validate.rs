@@ -1,7 +1,7 @@
 //! Input rules that need no I/O. Each returns the cleaned value or an [`Invalid`] naming
 //! the field and saying what is wrong; it becomes an `invalid_field` [`ApiError`].
 
-use crate::{ApiError, ErrorCode};
+use crate::{ApiError, ErrorCode, EventId};
 
 /// A field whose value is not acceptable, and why (a clause: "must not be empty").
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +52,19 @@ pub fn username(raw: &str) -> Result<String> {
         ));
     }
     Ok(name.to_owned())
+}
+
+/// A `resume_from` cursor: an event id, so 0 or more. One past the newest is accepted (it
+/// is what a client holds after its hub was restored from an older backup) and answered
+/// with `synced` `reset`.
+pub fn resume_from(from: Option<EventId>) -> Result<Option<EventId>> {
+    match from {
+        Some(id) if id.get() < 0 => Err(Invalid::new(
+            "resume_from",
+            "must be an event id: 0 or more",
+        )),
+        other => Ok(other),
+    }
 }
 
 /// The one form of a username that sign-in, its throttle and registration compare: without

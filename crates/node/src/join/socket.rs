@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chinwag_link::Pending;
 use chinwag_proto::node::NodeReady;
-use chinwag_proto::{parse_client_frame, ApiError};
+use chinwag_proto::{parse_client_frame, validate, ApiError};
 use chinwag_proto::{ClientFrame, ErrorCode, EventId, FileId, ServerFrame, User};
 use chinwag_store::now_millis;
 use chinwag_web::constant_time_eq;
@@ -140,22 +140,15 @@ impl Joined {
                 ErrorCode::Unauthorized,
                 r#"The first frame must be {"type":"auth","token":"..."}."#,
             );
-            let _ = sink.send(WsMessage::text(error_frame(None, &err))).await;
-            let _ = sink
-                .send(WsMessage::close_with(4401u16, "unauthorized"))
-                .await;
-            return;
+            return refuse(&mut sink, None, &err, 4401, "unauthorized").await;
         };
-        if resume_from.is_some_and(|from| from.get() < 0) {
-            let err = ApiError::invalid("`resume_from` must be an event id: 0 or more.");
-            let _ = sink
-                .send(WsMessage::text(error_frame(reference, &err)))
-                .await;
-            let _ = sink
-                .send(WsMessage::close_with(1008u16, "bad resume_from"))
-                .await;
-            return;
-        }
+        let resume_from = match validate::resume_from(resume_from) {
+            Ok(from) => from,
+            Err(invalid) => {
+                let err = invalid.into();
+                return refuse(&mut sink, reference, &err, 1008, "bad resume_from").await;
+            }
+        };
         let known = self
             .session_token()
             .is_some_and(|t| constant_time_eq(t.as_bytes(), token.as_bytes()));
@@ -164,22 +157,11 @@ impl Joined {
                 Ok(true) => {}
                 Ok(false) => {
                     let err = ApiError::unauthorized();
-                    let _ = sink
-                        .send(WsMessage::text(error_frame(reference, &err)))
-                        .await;
-                    let _ = sink
-                        .send(WsMessage::close_with(4401u16, "unauthorized"))
-                        .await;
-                    return;
+                    return refuse(&mut sink, reference, &err, 4401, "unauthorized").await;
                 }
                 Err(err) => {
-                    let _ = sink
-                        .send(WsMessage::text(error_frame(reference, &err)))
-                        .await;
-                    let _ = sink
-                        .send(WsMessage::close_with(1013u16, "the hub cannot be reached"))
-                        .await;
-                    return;
+                    let reason = "the hub cannot be reached";
+                    return refuse(&mut sink, reference, &err, 1013, reason).await;
                 }
             }
         }
@@ -333,4 +315,20 @@ fn with_reference(frame: &ClientFrame, reference: &str) -> Option<ClientFrame> {
         .as_object_mut()?
         .insert("ref".into(), serde_json::Value::String(reference.into()));
     serde_json::from_value(value).ok()
+}
+
+/// Refuses a connection's first frame: the error (with the frame's `ref`), then the close.
+async fn refuse<S>(
+    sink: &mut S,
+    reference: Option<String>,
+    err: &ApiError,
+    code: u16,
+    reason: &'static str,
+) where
+    S: futures_util::Sink<WsMessage> + Unpin,
+{
+    let _ = sink
+        .send(WsMessage::text(error_frame(reference, err)))
+        .await;
+    let _ = sink.send(WsMessage::close_with(code, reason)).await;
 }
