@@ -3,7 +3,7 @@
 // asks for one). The token is kept in localStorage for the next visit.
 
 import { api } from './hub.js';
-import { $ } from './dom.js';
+import { field, $ } from './dom.js';
 import { state, TOKEN_KEY } from './state.js';
 
 let authMode = 'login';
@@ -12,13 +12,13 @@ let signedIn = () => {};
 
 const form = () => /** @type {HTMLFormElement} */ ($('auth-form'));
 /** @param {string} name */
-const field = (name) => /** @type {HTMLInputElement} */ (form().elements.namedItem(name));
+const input = (/** @type {string} */ name) => field(form(), name);
 
 export function showAuth() {
   $('app-screen').hidden = true;
   $('auth-screen').hidden = false;
   setAuthMode(authMode);
-  field('username').focus();
+  input('username').focus();
 }
 
 function setAuthMode(/** @type {string} */ mode) {
@@ -28,7 +28,7 @@ function setAuthMode(/** @type {string} */ mode) {
   $('tab-register').setAttribute('aria-selected', String(register));
   /** @type {HTMLElement} */ (form().querySelector('.register-only')).hidden = !register;
   /** @type {HTMLElement} */ (form().querySelector('.join-code')).hidden = !(register && state.hub && state.hub.join_code_required);
-  field('password').autocomplete = register ? 'new-password' : 'current-password';
+  input('password').autocomplete = register ? 'new-password' : 'current-password';
   $('auth-submit').textContent = register ? 'Create account' : 'Sign in';
   authError('');
 }
@@ -39,8 +39,8 @@ export function authError(/** @type {string} */ message) {
 
 async function submitAuth(/** @type {Event} */ event) {
   event.preventDefault();
-  const username = field('username').value.trim();
-  const password = field('password').value;
+  const username = input('username').value.trim();
+  const password = input('password').value;
   if (username.length < 3) return authError('Enter your username (at least 3 characters).');
   if (password.length < 8) return authError('The password has at least 8 characters.');
   const button = /** @type {HTMLButtonElement} */ ($('auth-submit'));
@@ -50,9 +50,9 @@ async function submitAuth(/** @type {Event} */ event) {
     if (authMode === 'register') {
       /** @type {Record<string, string>} */
       const body = { username, password };
-      const display = field('display_name').value.trim();
+      const display = input('display_name').value.trim();
       if (display) body.display_name = display;
-      if (state.hub && state.hub.join_code_required) body.join_code = field('join_code').value.trim();
+      if (state.hub && state.hub.join_code_required) body.join_code = input('join_code').value.trim();
       reply = await api('POST', '/auth/register', { body });
     } else {
       reply = await api('POST', '/auth/login', { body: { username, password } });

@@ -122,3 +122,13 @@ export function utf8Length(text) {
 export function $(id) {
   return document.getElementById(id);
 }
+
+/**
+ * The control named `name` in `form` (an input, select or textarea; typed as an input, the
+ * caller knows which).
+ * @param {HTMLFormElement} form @param {string} name
+ * @returns {HTMLInputElement}
+ */
+export function field(form, name) {
+  return /** @type {HTMLInputElement} */ (form.elements.namedItem(name));
+}

@@ -2,7 +2,7 @@
 // The open conversation's info dialog: its members (remove, block), adding someone,
 // renaming, leaving, and muting; and blocking a direct chat's peer from the chat itself.
 
-import { h, $ } from './dom.js';
+import { h, field, $ } from './dom.js';
 import { state, on, changed } from './state.js';
 import { convName, peerOf, otherUsers, isMuted } from './model.js';
 import { forgetConversation } from './events.js';
@@ -33,7 +33,7 @@ function renderInfo() {
   showError('');
   const rename = /** @type {HTMLFormElement} */ ($('rename-form'));
   rename.hidden = !admin;
-  /** @type {HTMLInputElement} */ (rename.elements.namedItem('name')).value = conv.name || '';
+  field(rename, 'name').value = conv.name || '';
   const rows = [...members.values()]
     .map((m) => ({ m, user: state.users.get(m.user_id) }))
     .filter((r) => r.user)
@@ -43,7 +43,7 @@ function renderInfo() {
   const add = /** @type {HTMLFormElement} */ ($('add-member-form'));
   const candidates = otherUsers(state).filter((u) => !members.has(u.id));
   add.hidden = !admin || candidates.length === 0;
-  /** @type {HTMLSelectElement} */ (add.elements.namedItem('user'))
+  field(add, 'user')
     .replaceChildren(...candidates.map((u) => h('option', { value: String(u.id) }, u.display_name)));
   $('leave-group').hidden = conv.kind !== 'group';
   const peer = conv.kind === 'direct' ? peerOf(state, conv) : null;
@@ -88,7 +88,7 @@ async function removeMember(/** @type {number} */ convId, /** @type {number} */ 
 async function submitAddMember(/** @type {Event} */ event) {
   event.preventDefault();
   const form = /** @type {HTMLFormElement} */ ($('add-member-form'));
-  const userId = Number(/** @type {HTMLSelectElement} */ (form.elements.namedItem('user')).value);
+  const userId = Number(field(form, 'user').value);
   if (!userId) return;
   try {
     await call('POST', `/conversations/${state.active}/members`, { user_ids: [userId] });
@@ -103,7 +103,7 @@ async function submitRename(/** @type {Event} */ event) {
   event.preventDefault();
   const form = /** @type {HTMLFormElement} */ ($('rename-form'));
   try {
-    const name = /** @type {HTMLInputElement} */ (form.elements.namedItem('name')).value;
+    const name = field(form, 'name').value;
     const conv = await call('PATCH', `/conversations/${state.active}`, { name });
     Object.assign(state.convs.get(conv.id), conv);
     changed('list', 'head');

@@ -2,7 +2,7 @@
 // People: a person's row as dialogs show it, the directory (start a direct chat), the new
 // group dialog, and my profile with the desktop's notification settings.
 
-import { h, avatar, $ } from './dom.js';
+import { h, avatar, field, $ } from './dom.js';
 import { state, on, changed } from './state.js';
 import { otherUsers } from './model.js';
 import { mergeUser } from './events.js';
@@ -100,11 +100,6 @@ function openProfile() {
   if (state.desktop) loadNotifySettings();
   dialog('profile-dialog').showModal();
   field(form, 'display_name').focus();
-}
-
-/** @param {HTMLFormElement} form @param {string} name */
-function field(form, name) {
-  return /** @type {HTMLInputElement} */ (form.elements.namedItem(name));
 }
 
 async function submitProfile(/** @type {Event} */ event) {
