@@ -41,6 +41,10 @@ fn main() -> ExitCode {
         }
     };
     init_logging(settings.log_format);
+    // Connections are bounded by the hub's caps, not by a soft limit of 1,024 files.
+    if let Err(err) = chinwag_web::serve::raise_open_files() {
+        eprintln!("chinwag: cannot raise the open-files limit (keeping it): {err}");
+    }
 
     match cli.command {
         Some(AdminCommand::Admin { what }) => return run(hub_admin(what, settings.data_dir)),

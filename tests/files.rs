@@ -564,6 +564,7 @@ async fn an_interrupted_upload_leaves_nothing_behind() {
 async fn a_stalled_upload_is_answered_408_and_leaves_nothing_behind() {
     let mut cfg = config();
     cfg.upload_idle_timeout = Duration::from_millis(500);
+    cfg.upload_min_bytes = 500;
     let hub = TestHub::start_with(cfg).await;
     let alice = hub.api().register("alice").await;
     let mut socket = raw_upload(&hub, &alice, "slow.bin", 100_000).await;
@@ -577,14 +578,14 @@ async fn a_stalled_upload_is_answered_408_and_leaves_nothing_behind() {
     assert!(answer.starts_with("HTTP/1.1 408"), "answered: {answer}");
     assert!(answer.contains(r#""code":"timeout""#), "answered: {answer}");
     assert!(
-        answer.contains("no bytes arrived for 0.5 seconds"),
+        answer.contains("fewer than 500 bytes arrived in 0.5 seconds"),
         "{answer}"
     );
     assert_eq!(temporary_files(hub.dir.path()), 0);
     assert!(stored_contents(hub.dir.path()).is_empty());
 
-    // An upload that keeps arriving, however slowly, is not cut off: the limit is on
-    // silence, not on the whole transfer (five pieces, 300 ms apart, take longer than it).
+    // An upload that keeps its pace is not cut off: the limit is on each half second, not on
+    // the whole transfer (five pieces, 300 ms apart, take longer than one).
     let mut socket = raw_upload(&hub, &alice, "trickle.bin", 5000).await;
     for piece in 0..5 {
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -601,6 +602,27 @@ async fn a_stalled_upload_is_answered_408_and_leaves_nothing_behind() {
         .expect("read");
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 201"), "answered: {answer}");
+
+    // One that never stops but trickles under the pace (10 bytes every 100 ms) is let go.
+    let mut socket = raw_upload(&hub, &alice, "drip.bin", 100_000).await;
+    let dripping = tokio::spawn(async move {
+        for _ in 0..200 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if socket.write_all(&[7; 10]).await.is_err() || socket.flush().await.is_err() {
+                break;
+            }
+        }
+        let mut answer = Vec::new();
+        let _ = socket.read_to_end(&mut answer).await;
+        answer
+    });
+    let answer = tokio::time::timeout(WAIT, dripping)
+        .await
+        .expect("the hub let the drip go")
+        .expect("drip");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "answered: {answer}");
+    assert_eq!(temporary_files(hub.dir.path()), 0);
 }
 
 #[tokio::test]

@@ -196,3 +196,31 @@ fn cli_errors_are_one_clear_line() {
         .expect("runs");
     assert!(String::from_utf8_lossy(&out.stderr).contains("already in use"));
 }
+
+#[test]
+fn the_binary_raises_its_open_files_limit_to_the_hard_limit() {
+    // Started as systemd starts services: a soft limit of 1,024 open files.
+    let dir = tempfile::tempdir().expect("dir");
+    let server = crate::common::server_command(dir.path());
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(r#"ulimit -Sn 1024 && exec "$0" "$@""#)
+        .arg(server.get_program())
+        .args(server.get_args());
+    let (mut child, _addr, log) = crate::common::start_logged(command);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).expect("limits");
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = log.join();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("Max open files");
+    let numbers: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(numbers.len(), 2, "{line}");
+    assert_eq!(
+        numbers[0], numbers[1],
+        "soft limit raised to the hard one: {line}"
+    );
+}

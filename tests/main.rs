@@ -6,6 +6,7 @@ mod common;
 
 mod admin;
 mod authz;
+mod availability;
 mod chat;
 mod discovery;
 mod faults;

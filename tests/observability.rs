@@ -44,7 +44,7 @@ fn parse(text: &str) -> HashMap<String, f64> {
     samples
 }
 
-async fn scrape(hub: &TestHub) -> HashMap<String, f64> {
+pub(crate) async fn scrape(hub: &TestHub) -> HashMap<String, f64> {
     let reply = reqwest::get(format!("http://{}/metrics", hub.addr))
         .await
         .expect("scraped");

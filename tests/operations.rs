@@ -56,6 +56,7 @@ mdns = false
 [limits]
 max_upload_mb = 7
 messages_per_second = 9
+connections_per_address = 40
 max_message_bytes = 2048
 [retention]
 days = 30
@@ -108,6 +109,10 @@ days = 30
         ("\"/srv/chinwag-from-file\"", "config file")
     );
     assert_eq!(setting(&printed, "days"), ("30", "config file"));
+    assert_eq!(
+        setting(&printed, "connections_per_address"),
+        ("40", "config file")
+    );
     assert_eq!(setting(&printed, "mdns"), ("false", "config file"));
     assert_eq!(setting(&printed, "log_format"), ("\"json\"", "config file"));
     // What nobody set is the default.
@@ -130,6 +135,7 @@ days = 30
     for key in [
         "max_upload_mb",
         "messages_per_second",
+        "connections_per_address",
         "name",
         "join_code",
         "bind",

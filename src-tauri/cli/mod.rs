@@ -89,6 +89,11 @@ pub(crate) struct Cli {
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub(crate) messages_per_second: u32,
 
+    /// Connections (HTTP and WebSocket) the hub takes from one address; more get 429.
+    #[arg(long, env = "CHINWAG_CONNECTIONS_PER_ADDRESS", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub(crate) connections_per_address: u32,
+
     /// Delete messages and their files older than this many days (0: keep everything).
     #[arg(long, env = "CHINWAG_RETENTION_DAYS", default_value_t = 0, value_name = "DAYS",
           value_parser = clap::value_parser!(u32).range(0..=36_500))]

@@ -95,6 +95,12 @@ pub(crate) fn settings(
         limits.messages_per_second,
         cli.messages_per_second,
     );
+    let connections_per_address = m.take(
+        "limits.connections_per_address",
+        "connections_per_address",
+        limits.connections_per_address,
+        cli.connections_per_address,
+    );
     let retention_days = m.take(
         "retention.days",
         "retention_days",
@@ -119,6 +125,7 @@ pub(crate) fn settings(
         max_message_bytes,
         max_upload_mb,
         messages_per_second,
+        connections_per_address,
         retention_days,
         session_idle_days,
         sources: m.sources,

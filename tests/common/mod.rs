@@ -315,6 +315,18 @@ impl Api {
         }
     }
 
+    /// A client whose connections come from `local` (another loopback address, 127.0.0.2
+    /// say): another machine, as far as the hub's per-address rules go.
+    pub fn from_address(addr: SocketAddr, local: std::net::IpAddr) -> Api {
+        Api {
+            base: format!("http://{addr}/api/v1"),
+            http: reqwest::Client::builder()
+                .local_address(local)
+                .build()
+                .expect("client"),
+        }
+    }
+
     pub async fn call(
         &self,
         method: &str,
@@ -639,6 +651,13 @@ pub async fn raw_socket(
         .map(|(socket, _)| socket)
 }
 
+/// A TCP connection to `addr` from the loopback address `local`.
+pub async fn connect_from(addr: SocketAddr, local: std::net::IpAddr) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(local, 0))?;
+    socket.connect(addr).await
+}
+
 impl Ws {
     /// Connects, authenticates and reads through `synced` (replayed events are kept in
     /// `replayed`).
@@ -661,6 +680,29 @@ impl Ws {
         resume_from: Option<i64>,
     ) -> (Ws, Vec<Value>) {
         let socket = raw_socket(url, None).await.expect("connects");
+        Self::start(socket, session, resume_from).await
+    }
+
+    /// Connects from the loopback address `local`, authenticates and reads through `synced`.
+    pub async fn connect_from(hub: &TestHub, session: &Session, local: std::net::IpAddr) -> Ws {
+        let stream = connect_from(hub.addr, local).await.expect("connects");
+        let request = hub.ws_url().into_client_request().expect("request");
+        let (socket, _) = tokio_tungstenite::client_async_with_config(
+            request,
+            MaybeTlsStream::Plain(stream),
+            Some(client_config()),
+        )
+        .await
+        .expect("upgrades");
+        Self::start(socket, session, None).await.0
+    }
+
+    /// Authenticates on `socket` and reads through `synced`.
+    async fn start(
+        socket: Socket,
+        session: &Session,
+        resume_from: Option<i64>,
+    ) -> (Ws, Vec<Value>) {
         let mut ws = Ws {
             socket,
             ready: Value::Null,

@@ -148,7 +148,7 @@ pub fn rest_request(data: &[u8]) {
     let mut request = warp::test::request()
         .method(method)
         .path(&path)
-        .remote_addr(([127, 0, 0, 1], 40000).into())
+        .extension(chinwag_web::serve::Peer(([127, 0, 0, 1], 40000).into()))
         .header("content-type", "application/json")
         .body(body);
     if let Some(token) = &token {

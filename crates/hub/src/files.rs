@@ -11,8 +11,6 @@
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 
-use std::time::Duration;
-
 use bytes::Buf;
 use chinwag_proto::{validate, ConversationId, ErrorCode, FileId, ImageInfo, UserId};
 use chinwag_store::{queries, NewFile, StoreError};
@@ -212,15 +210,14 @@ pub(crate) async fn upload(req: Request, me: Caller, body: BodyStream) -> ApiRes
     let mut hasher = Sha256::new();
     let mut size = 0u64;
     let mut head = Vec::with_capacity(SNIFF_BYTES);
-    let mut body = std::pin::pin!(body);
-    let idle = state.config.upload_idle_timeout;
-    while let Some(chunk) = tokio::time::timeout(idle, body.next())
-        .await
-        .map_err(|_| upload_stalled(idle))?
-    {
-        let mut chunk = chunk.map_err(|e| {
-            ApiError::bad_request(format!("The upload was cut off before its end: {e}."))
-        })?;
+    let pace = chinwag_web::Pace {
+        window: state.config.upload_idle_timeout,
+        min_bytes: state.config.upload_min_bytes,
+        deadline: None,
+    };
+    let mut body = std::pin::pin!(chinwag_web::paced(body, pace));
+    while let Some(chunk) = body.next().await {
+        let mut chunk = chunk?;
         while chunk.has_remaining() {
             let piece = chunk.chunk();
             let n = piece.len();
@@ -297,17 +294,6 @@ pub(crate) async fn upload(req: Request, me: Caller, body: BodyStream) -> ApiRes
     Ok(
         warp::reply::with_status(warp::reply::json(&stored.attachment), StatusCode::CREATED)
             .into_response(),
-    )
-}
-
-fn upload_stalled(idle: Duration) -> ApiError {
-    ApiError::new(
-        ErrorCode::Timeout,
-        format!(
-            "The upload stopped: no bytes arrived for {} seconds. Nothing was kept; upload \
-             again.",
-            idle.as_secs_f32()
-        ),
     )
 }
 

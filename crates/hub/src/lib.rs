@@ -26,15 +26,14 @@ mod retention;
 mod routes;
 mod ws;
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::net::IpAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chinwag_proto::{HubInfo, Limits, UserId, PROTOCOL_VERSION};
 use chinwag_store::{queries, Committed, Store, StoreConfig, StoreError};
+use chinwag_web::serve::{ConnectionLimits, Gate};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_util::task::TaskTracker;
@@ -56,8 +55,15 @@ pub struct HubConfig {
     pub max_body_bytes: usize,
     /// Largest file upload, in bytes.
     pub max_upload_bytes: u64,
-    /// How long an upload's body may go without a byte before it is dropped.
+    /// An upload must bring at least `upload_min_bytes` in every `upload_idle_timeout`, or it
+    /// is dropped (`408 timeout`): a stalled or trickling upload does not hold a connection.
     pub upload_idle_timeout: Duration,
+    pub upload_min_bytes: u64,
+    /// Any other request body must have arrived whole within this.
+    pub body_timeout: Duration,
+    /// A connection must send a request's headers within this (idle between requests, the
+    /// next request's), or it is closed.
+    pub header_timeout: Duration,
     pub messages_per_second: u32,
     pub message_burst: u32,
     pub typing_per_second: u32,
@@ -65,6 +71,7 @@ pub struct HubConfig {
     pub typing_ttl: Duration,
     /// How long a new WebSocket may take to send its `auth` frame.
     pub auth_timeout: Duration,
+    /// TCP connections (HTTP and WebSocket alike) in all, and from one address.
     pub max_connections: usize,
     pub max_connections_per_addr: usize,
     /// Frames queued per connection before it is considered lagging.
@@ -117,6 +124,9 @@ impl Default for HubConfig {
             max_body_bytes: 64 * 1024,
             max_upload_bytes: 100 * 1024 * 1024,
             upload_idle_timeout: Duration::from_secs(60),
+            upload_min_bytes: 16 * 1024,
+            body_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
             messages_per_second: 20,
             message_burst: 60,
             typing_per_second: 4,
@@ -178,12 +188,11 @@ pub(crate) struct HubState {
     pub join_codes: CodeThrottle,
     /// Password hashing is slow on purpose; at most this many run at once.
     pub hashing: Semaphore,
-    pub connections: Arc<Semaphore>,
+    /// Every accepted connection takes a place here (see `chinwag_web::serve`).
+    pub gate: Arc<Gate>,
     /// Sends, edits, deletes and uploads per user.
     pub send_limit: KeyedLimit<UserId>,
     pub change_limit: KeyedLimit<UserId>,
-    // std Mutex: guards a small map for one lookup, never across an await.
-    pub per_addr: Mutex<HashMap<IpAddr, usize>>,
     pub shutdown: watch::Sender<bool>,
     pub tasks: TaskTracker,
 }
@@ -257,13 +266,16 @@ impl Hub {
                 config.login_window,
             ),
             hashing: Semaphore::new(hashers),
-            connections: Arc::new(Semaphore::new(config.max_connections)),
+            gate: Gate::new(ConnectionLimits {
+                max_connections: config.max_connections,
+                per_addr: config.max_connections_per_addr,
+                header_timeout: config.header_timeout,
+            }),
             send_limit: KeyedLimit::new(config.messages_per_second, config.message_burst),
             change_limit: KeyedLimit::per_minute(
                 config.conversation_changes_per_minute,
                 config.conversation_changes_burst,
             ),
-            per_addr: Mutex::new(HashMap::new()),
             shutdown: watch::channel(false).0,
             tasks: TaskTracker::new(),
             config,
@@ -412,15 +424,12 @@ pub async fn serve(
     };
 
     let signal_state = state.clone();
-    warp::serve(routes)
-        .incoming(listener)
-        .graceful(async move {
-            shutdown.await;
-            tracing::info!("shutting down: no new connections");
-            signal_state.shutdown.send_replace(true);
-        })
-        .run()
-        .await;
+    chinwag_web::serve::serve(listener, routes, state.gate.clone(), async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections");
+        signal_state.shutdown.send_replace(true);
+    })
+    .await;
 
     state.shutdown.send_replace(true);
     state.tasks.close();

@@ -74,6 +74,18 @@ pub(crate) fn render(state: &HubState) -> Response {
         state.fanout.connection_count().to_string(),
     );
     family(
+        "chinwag_tcp_connections",
+        "gauge",
+        "TCP connections open now (HTTP and WebSocket).",
+        state.gate.open().to_string(),
+    );
+    family(
+        "chinwag_connections_refused_total",
+        "counter",
+        "Connections turned away at accept: over the per-address or the total cap.",
+        state.gate.refused().to_string(),
+    );
+    family(
         "chinwag_users_online",
         "gauge",
         "People with at least one connection open (online or away).",

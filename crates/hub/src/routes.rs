@@ -23,6 +23,7 @@ use warp::path::Tail;
 use warp::reply::Response;
 use warp::Filter;
 
+use chinwag_web::serve::Peer;
 use chinwag_web::table::{Miss, Route, Table};
 
 use crate::http::{Admin, ApiResult, BodyStream, Caller, Request};
@@ -209,7 +210,9 @@ where
                 .boxed();
             return handler(req, me, body).await;
         }
-        req.body = chinwag_web::read_body(body, req.hub.config.max_body_bytes).await?;
+        let config = &req.hub.config;
+        let pace = chinwag_web::Pace::within(config.body_timeout);
+        req.body = chinwag_web::read_body(body, config.max_body_bytes, pace).await?;
         if !req.body.is_empty() && !chinwag_web::is_json(&req.headers) {
             // Browsers send JSON across origins only after a CORS preflight, which the hub
             // never grants; insisting on it keeps other sites' pages from posting here.
@@ -245,7 +248,6 @@ pub(crate) fn filter(
         .and(warp::method())
         .and(warp::header::headers_cloned())
         .and(warp::ext::optional::<hyper::upgrade::OnUpgrade>())
-        .and(warp::addr::remote())
         .map(ws::upgrade);
     let api_route = warp::path("api")
         .and(warp::path("v1"))
@@ -254,7 +256,7 @@ pub(crate) fn filter(
         .and(warp::method())
         .and(warp::header::headers_cloned())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
-        .and(warp::addr::remote())
+        .and(warp::ext::optional::<Peer>().map(|peer: Option<Peer>| peer.map(|p| p.0)))
         .and(warp::body::stream())
         .then(handle);
     let health = warp::get()

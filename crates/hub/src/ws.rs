@@ -6,7 +6,6 @@
 //! frames and submits work, and a writer loop that owns the socket and sends, in order, the
 //! replies to those frames, the live events from the fan-out and the heartbeats.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +21,6 @@ use futures_util::stream::FuturesOrdered;
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
@@ -58,17 +56,17 @@ enum Reply {
     Close(u16, String),
 }
 
-/// Answers the upgrade request: checks origin, headers and connection limits, then replies
+/// Answers the upgrade request: checks origin and headers (connection limits were applied
+/// when the socket was accepted, see `chinwag_web::serve`), then replies
 /// 101 and starts the connection.
 pub(crate) fn upgrade(
     state: Arc<HubState>,
     method: Method,
     headers: HeaderMap,
     on_upgrade: Option<OnUpgrade>,
-    addr: Option<SocketAddr>,
 ) -> Response {
-    match prepare(&state, &method, &headers, on_upgrade, addr) {
-        Ok((key, on_upgrade, slot)) => {
+    match prepare(&state, &method, &headers, on_upgrade) {
+        Ok((key, on_upgrade)) => {
             // A 1 KiB read buffer: it is allocated for every connection, most of them idle,
             // and clients' frames are small (a bigger one is read in several calls, into a
             // buffer tungstenite sizes for that frame). 4 KiB cost 3 KiB per idle connection.
@@ -88,7 +86,7 @@ pub(crate) fn upgrade(
                             Some(config),
                         )
                         .await;
-                        connection(state, ws, slot).await;
+                        connection(state, ws).await;
                     }
                     Err(err) => tracing::debug!("websocket upgrade failed: {err}"),
                 }
@@ -112,8 +110,7 @@ fn prepare(
     method: &Method,
     headers: &HeaderMap,
     on_upgrade: Option<OnUpgrade>,
-    addr: Option<SocketAddr>,
-) -> Result<(String, OnUpgrade, ConnSlot), ApiError> {
+) -> Result<(String, OnUpgrade), ApiError> {
     if method != Method::GET {
         return Err(ApiError::new(
             ErrorCode::MethodNotAllowed,
@@ -148,8 +145,7 @@ fn prepare(
     {
         return Err(not_websocket());
     }
-    let slot = ConnSlot::acquire(state, addr.map(|a| a.ip()))?;
-    Ok((key, on_upgrade, slot))
+    Ok((key, on_upgrade))
 }
 
 fn not_websocket() -> ApiError {
@@ -172,61 +168,6 @@ fn origin_allowed(state: &HubState, headers: &HeaderMap) -> bool {
                 .any(|allowed| allowed.eq_ignore_ascii_case(origin))
         });
     listed || chinwag_web::same_origin(headers)
-}
-
-/// A place among the hub's connections, counted per address; released on drop.
-struct ConnSlot {
-    state: Arc<HubState>,
-    addr: Option<IpAddr>,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl ConnSlot {
-    fn acquire(state: &Arc<HubState>, addr: Option<IpAddr>) -> Result<ConnSlot, ApiError> {
-        let permit = state.connections.clone().try_acquire_owned().map_err(|_| {
-            ApiError::new(
-                ErrorCode::Unavailable,
-                "The hub has as many connections as it can take; try again later.",
-            )
-        })?;
-        if let Some(ip) = addr {
-            let mut per_addr = state.per_addr.lock().unwrap_or_else(|p| p.into_inner());
-            let count = per_addr.entry(ip).or_insert(0);
-            if *count >= state.config.max_connections_per_addr {
-                return Err(ApiError::rate_limited(
-                    format!(
-                        "Too many connections from your address (the limit is {}).",
-                        state.config.max_connections_per_addr
-                    ),
-                    5_000,
-                ));
-            }
-            *count += 1;
-        }
-        Ok(ConnSlot {
-            state: state.clone(),
-            addr,
-            _permit: permit,
-        })
-    }
-}
-
-impl Drop for ConnSlot {
-    fn drop(&mut self) {
-        if let Some(ip) = self.addr {
-            let mut per_addr = self
-                .state
-                .per_addr
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            if let Some(count) = per_addr.get_mut(&ip) {
-                *count = count.saturating_sub(1);
-                if *count == 0 {
-                    per_addr.remove(&ip);
-                }
-            }
-        }
-    }
 }
 
 /// Removes the connection from the fan-out however the connection ends.
@@ -258,7 +199,7 @@ where
     )
 }
 
-async fn connection<T>(state: Arc<HubState>, ws: WebSocketStream<T>, _slot: ConnSlot)
+async fn connection<T>(state: Arc<HubState>, ws: WebSocketStream<T>)
 where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {

@@ -38,6 +38,7 @@ pub enum SyncMode {
 pub const MAX_MESSAGE_BYTES: std::ops::RangeInclusive<u32> = 1..=1_048_576;
 pub const MAX_UPLOAD_MB: std::ops::RangeInclusive<u64> = 1..=1_000_000;
 pub const MESSAGES_PER_SECOND: std::ops::RangeInclusive<u32> = 1..=1_000_000;
+pub const CONNECTIONS_PER_ADDRESS: std::ops::RangeInclusive<u32> = 1..=100_000;
 pub const RETENTION_DAYS: std::ops::RangeInclusive<u32> = 0..=36_500;
 pub const SESSION_IDLE_DAYS: std::ops::RangeInclusive<u32> = 0..=36_500;
 
@@ -68,6 +69,7 @@ pub struct FileLimits {
     pub max_message_bytes: Option<u32>,
     pub max_upload_mb: Option<u64>,
     pub messages_per_second: Option<u32>,
+    pub connections_per_address: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -131,6 +133,11 @@ impl FileSettings {
             self.limits.messages_per_second,
             MESSAGES_PER_SECOND,
         )?;
+        within(
+            "limits.connections_per_address",
+            self.limits.connections_per_address,
+            CONNECTIONS_PER_ADDRESS,
+        )?;
         within("retention.days", self.retention.days, RETENTION_DAYS)?;
         within(
             "sessions.idle_days",
@@ -175,6 +182,7 @@ pub struct Settings {
     pub max_message_bytes: u32,
     pub max_upload_mb: u64,
     pub messages_per_second: u32,
+    pub connections_per_address: u32,
     pub retention_days: u32,
     pub session_idle_days: u32,
     /// Where each key's value came from, by the key's name in the file.
@@ -256,6 +264,12 @@ impl Settings {
             "messages_per_second",
             self.messages_per_second.to_string(),
         );
+        line(
+            &mut out,
+            "limits.connections_per_address",
+            "connections_per_address",
+            self.connections_per_address.to_string(),
+        );
         out.push_str("\n[retention]\n");
         out.push_str("# Messages and their files older than this many days are deleted; 0 keeps everything.\n");
         line(
@@ -303,6 +317,7 @@ impl Settings {
         hub.messages_per_second = self.messages_per_second;
         hub.message_burst = hub.message_burst.max(self.messages_per_second * 3);
         hub.max_upload_bytes = self.max_upload_mb * 1024 * 1024;
+        hub.max_connections_per_addr = self.connections_per_address as usize;
         hub.store.durability = match self.sync {
             SyncMode::Full => chinwag_store::Durability::Full,
             SyncMode::Normal => chinwag_store::Durability::Normal,

@@ -1,7 +1,7 @@
 //! The HTTP face that Chinwag's hub and a joined node share.
 //!
 //! What it owns: the embedded web UI and its security headers ([`assets`]), the JSON answer
-//! for an [`ApiError`] ([`error_response`]), bounded body reads ([`read_body`]) and the
+//! for an [`ApiError`] ([`error_response`]), bodies read within a size and a pace ([`read_body`], [`paced`]) and the
 //! checks every entrance makes on a request: the bearer token ([`bearer`]), the page's origin
 //! ([`same_origin`]), a declared upload size ([`check_declared_upload`]) and secret
 //! comparison ([`constant_time_eq`], `subtle`).
@@ -10,11 +10,12 @@
 //! routes from these pieces, so a request is judged alike wherever it arrives.
 
 pub mod assets;
+mod body;
+pub mod serve;
 pub mod table;
 
-use bytes::{Buf, Bytes, BytesMut};
+pub use body::{paced, read_body, Pace};
 use chinwag_proto::{ApiError, ErrorCode};
-use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 use warp::http::{header, HeaderMap, HeaderValue, StatusCode};
 use warp::reply::Response;
@@ -56,34 +57,6 @@ pub fn rejection_error(rejection: &warp::Rejection) -> ApiError {
         tracing::debug!("unhandled rejection: {rejection:?}");
         ApiError::bad_request("The request could not be understood.")
     }
-}
-
-/// Reads a request body, refusing (413 `too_large`) past `limit` bytes without buffering more.
-pub async fn read_body<S, B>(body: S, limit: usize) -> Result<Bytes, ApiError>
-where
-    S: Stream<Item = Result<B, warp::Error>> + Send,
-    B: Buf,
-{
-    let mut body = std::pin::pin!(body);
-    let mut out = BytesMut::new();
-    while let Some(chunk) = body.next().await {
-        let mut chunk = chunk.map_err(|e| {
-            ApiError::bad_request(format!("The request body could not be read: {e}."))
-        })?;
-        if out.len() + chunk.remaining() > limit {
-            return Err(ApiError::new(
-                ErrorCode::TooLarge,
-                format!("The request body is larger than the limit of {limit} bytes."),
-            ));
-        }
-        while chunk.has_remaining() {
-            let piece = chunk.chunk();
-            let n = piece.len();
-            out.extend_from_slice(piece);
-            chunk.advance(n);
-        }
-    }
-    Ok(out.freeze())
 }
 
 /// Whether the request declares a JSON body (`Content-Type: application/json`, any

@@ -15,6 +15,12 @@ use warp::{Filter, Reply};
 
 use super::api::{api, not_chosen, NodeApi, LAUNCH_COOKIE};
 use super::{proxy, Directory, Joined, MAX_BODY_BYTES};
+use chinwag_web::serve::{ConnectionLimits, Gate};
+
+/// Connections the node takes (they all come from this machine: it listens on loopback).
+const MAX_CONNECTIONS: usize = 1024;
+/// A request's headers, and a JSON body, must arrive within this.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Serves the joined node's UI, REST and WebSocket on `listener` until `shutdown`.
 pub async fn serve(
@@ -36,11 +42,12 @@ pub async fn serve_node(
     let local = listener
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
-    warp::serve(routes(node.clone(), local))
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+    let gate = Gate::new(ConnectionLimits {
+        max_connections: MAX_CONNECTIONS,
+        per_addr: MAX_CONNECTIONS,
+        header_timeout: REQUEST_TIMEOUT,
+    });
+    chinwag_web::serve::serve(listener, routes(node.clone(), local), gate, shutdown).await;
     if let Some(joined) = node.current() {
         Joined::close(joined).await;
     }
@@ -140,7 +147,8 @@ fn routes(
                         None => error_response(&not_chosen()),
                     };
                 }
-                let body = match chinwag_web::read_body(body, MAX_BODY_BYTES).await {
+                let pace = chinwag_web::Pace::within(REQUEST_TIMEOUT);
+                let body = match chinwag_web::read_body(body, MAX_BODY_BYTES, pace).await {
                     Ok(body) => body,
                     Err(err) => return error_response(&err),
                 };
