@@ -25,6 +25,8 @@ struct SenderLog {
     sent: usize,
     acked: BTreeMap<usize, i64>,
     errors: Vec<Value>,
+    /// The close frame's code, if the hub sent one (none: the socket was reset or cut).
+    close: Option<u16>,
 }
 
 /// Sends `prefix-N` messages to `conversation` as fast as the hub acknowledges them, with
@@ -69,8 +71,13 @@ async fn pipeline_sender(
     loop {
         let next = tokio::time::timeout(WAIT, stream.next()).await;
         let Ok(Some(Ok(message))) = next else { break };
-        let Message::Text(text) = message else {
-            continue;
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Close(frame) => {
+                log.close = frame.map(|f| u16::from(f.code));
+                continue;
+            }
+            _ => continue,
         };
         let frame: Value = serde_json::from_str(&text).expect("JSON");
         match frame["type"].as_str() {
@@ -122,6 +129,77 @@ async fn receiver(mut ws: Ws) -> (Ws, HashMap<i64, usize>) {
         }
     }
     (ws, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_stream_acks_every_committed_message_and_says_going_away() {
+    const SENDERS: usize = 4;
+    let dir = tempfile::tempdir().expect("dir");
+    let rate = ["--messages-per-second", "1000000"];
+    let mut bin = Binary::start_with(dir.path(), &rate);
+    let api = bin.api();
+    let mut senders = Vec::new();
+    for i in 0..SENDERS {
+        senders.push(api.register(&format!("sender{i}")).await);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for (i, sender) in senders.iter().enumerate() {
+        let (ws, _) = Ws::connect_url(&bin.ws_url(), sender, None).await;
+        tasks.push(tokio::spawn(pipeline_sender(
+            ws,
+            format!("s{i}"),
+            1,
+            256,
+            stop.clone(),
+        )));
+    }
+    // In full flow, with frames still unread by the hub, it is asked to stop.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    bin.signal("TERM");
+    let mut logs = Vec::new();
+    for task in tasks {
+        logs.push(task.await.expect("sender"));
+    }
+    assert_eq!(bin.wait().code(), Some(0), "a graceful exit");
+
+    let bin = Binary::start_with(dir.path(), &rate);
+    let api = bin.api();
+    let reader = api.login(&senders[0].username).await;
+    let stored = api.all_messages(&reader, 1).await;
+    let stored: HashSet<&str> = stored
+        .iter()
+        .filter_map(|m| m["client_id"].as_str())
+        .collect();
+    let sent: usize = logs.iter().map(|l| l.sent).sum();
+    let acked: usize = logs.iter().map(|l| l.acked.len()).sum();
+    let mut unacked = 0;
+    for (i, log) in logs.iter().enumerate() {
+        let acked: HashSet<String> = log.acked.keys().map(|n| format!("s{i}-{n}")).collect();
+        let mine = stored.iter().filter(|id| id.starts_with(&format!("s{i}-")));
+        unacked += mine.filter(|id| !acked.contains(**id)).count();
+    }
+    let closes: Vec<Option<u16>> = logs.iter().map(|l| l.close).collect();
+    println!(
+        "graceful stop: {SENDERS} pipelining senders, {sent} sent, {acked} acknowledged, \
+         {} stored; {unacked} committed without their ack; close codes {closes:?}",
+        stored.len()
+    );
+    assert_eq!(
+        unacked, 0,
+        "every committed message was acknowledged to its sender"
+    );
+    assert!(
+        closes.iter().all(|c| *c == Some(1001)),
+        "every sender heard going away: {closes:?}"
+    );
+    for log in &logs {
+        assert!(
+            log.errors.is_empty(),
+            "no send was refused: {:?}",
+            log.errors
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

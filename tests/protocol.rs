@@ -166,3 +166,64 @@ async fn resume_from_out_of_range_on_the_hub_and_a_joined_node() {
     node.online().await;
     resume_from_out_of_range(&node.ws_url(), &alice.token).await;
 }
+
+/// A close the hub decides answers every frame it read first, and says goodbye with a close
+/// frame the client receives: here a client pipelines 40 sends, then bad frames until the
+/// hub closes with 1008, and keeps writing meanwhile (issue 21, item 2).
+#[tokio::test]
+async fn an_abuse_close_answers_what_was_read_and_arrives() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let hub = TestHub::start_with(crate::common::sending_at(10_000)).await;
+    let api = hub.api();
+    let alice = api.register("alice").await;
+    let ws = Ws::connect(&hub, &alice).await;
+    let (mut sink, mut stream) = ws.socket.split();
+    let writer = tokio::spawn(async move {
+        for i in 0..40 {
+            let frame = json!({"type": "send", "conversation_id": 1, "client_id": format!("p{i}"), "body": "x"});
+            let _ = sink.send(Message::Text(frame.to_string().into())).await;
+        }
+        // Bad frames, and more of them after the hub has had enough.
+        for _ in 0..2000 {
+            if sink.send(Message::Text("{not json".into())).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut acked = std::collections::HashSet::new();
+    let mut close = None;
+    while let Ok(Some(Ok(message))) = tokio::time::timeout(crate::common::WAIT, stream.next()).await
+    {
+        match message {
+            Message::Text(text) => {
+                let frame: Value = serde_json::from_str(&text).expect("JSON");
+                if frame["type"] == "ack" {
+                    acked.insert(
+                        frame["message"]["client_id"]
+                            .as_str()
+                            .unwrap_or("")
+                            .to_owned(),
+                    );
+                }
+            }
+            Message::Close(frame) => close = frame.map(|f| u16::from(f.code)),
+            _ => {}
+        }
+    }
+    let _ = writer.await;
+    assert_eq!(close, Some(1008), "the close frame arrived");
+    let stored: std::collections::HashSet<String> = api
+        .all_messages(&alice, 1)
+        .await
+        .iter()
+        .filter_map(|m| m["client_id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        stored.len(),
+        40,
+        "every send before the bad frames was read"
+    );
+    assert_eq!(acked, stored, "every committed send was acknowledged");
+}

@@ -26,6 +26,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
+use tokio_util::sync::CancellationToken;
 use warp::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use warp::reply::Response;
 
@@ -213,6 +214,7 @@ where
         first = tokio::time::timeout(state.config.auth_timeout, stream.next()) => first,
         _ = shutdown.changed() => {
             send(&mut sink, close_message(1001, "the hub is shutting down"), send_limit).await;
+            drain_until_closed(&mut stream).await;
             return;
         }
     };
@@ -231,6 +233,7 @@ where
             )
             .await;
             send(&mut sink, close_message(code, &err.message), send_limit).await;
+            drain_until_closed(&mut stream).await;
             return;
         }
         Err(None) => return,
@@ -281,6 +284,7 @@ where
     let last_seen = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU32::new(0));
     let (reply_tx, mut reply_rx) = queue::bounded::<Reply>(64);
+    let stop_reading = CancellationToken::new();
     let reader = tokio::spawn(reader(
         ReaderCtx {
             state: state.clone(),
@@ -292,6 +296,7 @@ where
         },
         stream,
         reply_tx,
+        stop_reading.clone(),
     ));
 
     let heartbeat = state.config.heartbeat;
@@ -369,7 +374,9 @@ where
                     .saturating_sub(last_seen.load(Ordering::Relaxed));
                 if silent_ms > heartbeat.as_millis() as u64 * 5 / 2 {
                     tracing::debug!(user = user.id.get(), "no heartbeat for {silent_ms} ms; dropping");
-                    break Some((1001, "no heartbeat".into()));
+                    // The peer is gone: a goodbye, but no waiting for answers from it.
+                    send(&mut sink, close_message(1001, "no heartbeat"), send_limit).await;
+                    break None;
                 }
                 if !send(&mut sink, Message::Ping(Default::default()), send_limit).await {
                     break None;
@@ -377,32 +384,93 @@ where
             }
         }
     };
-    reader.abort();
-    if let Some((code, _)) = close {
-        if code != CLOSE_UNAUTHORIZED {
-            // Answer what is already in flight before closing: those writes are committed (or
-            // refused) either way, and the client should hear which.
-            let drain = async {
-                while let Some(reply) = reply_rx.try_recv() {
-                    if let Reply::Frame(future) = reply {
-                        pending.push_back(future);
-                    }
-                }
-                while let Some(done) = pending.next().await {
+    let Some((code, reason)) = close else {
+        // The socket failed or stopped taking writes: nothing more can be said.
+        reader.abort();
+        return;
+    };
+    // A close the hub decided (going away, revoked, abuse): stop reading, answer every frame
+    // already read, say goodbye, then read what the peer still sends until its own close, so
+    // that closing the socket does not reset it and wipe the answers on their way.
+    stop_reading.cancel();
+    let stream = answer_what_was_read(&mut sink, reader, reply_rx, pending, send_limit).await;
+    send(&mut sink, close_message(code, &reason), send_limit).await;
+    if let Some(mut stream) = stream {
+        drain_until_closed(&mut stream).await;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+}
+
+/// How long a closing connection may take to answer the frames it had read.
+const ANSWER_BEFORE_CLOSE: Duration = Duration::from_secs(3);
+/// How long a closing connection reads what the peer still sends, waiting for its close.
+const DRAIN_BEFORE_CLOSE: Duration = Duration::from_secs(1);
+
+/// Once the reader was told to stop: sends, in order, the reply to every frame it read
+/// (those writes are committed or refused either way, and the client should hear which), and
+/// gives back the stream when the reader has stopped. Bounded by [`ANSWER_BEFORE_CLOSE`].
+async fn answer_what_was_read<S, R>(
+    sink: &mut S,
+    reader: tokio::task::JoinHandle<R>,
+    mut replies: queue::Receiver<Reply>,
+    mut pending: FuturesOrdered<ReplyFuture>,
+    limit: Duration,
+) -> Option<R>
+where
+    S: Sink<Message, Error = WsError> + Unpin,
+{
+    let abort = reader.abort_handle();
+    let answer = async {
+        // The reader's sender drops when it returns: `None` means every frame is in hand.
+        loop {
+            tokio::select! {
+                biased;
+                Some(done) = pending.next(), if !pending.is_empty() => {
                     if let Some(text) = done {
-                        if !send(&mut sink, Message::Text(text), send_limit).await {
-                            break;
+                        if !send(sink, Message::Text(text), limit).await {
+                            return None;
                         }
                     }
                 }
-            };
-            let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
+                reply = replies.recv() => match reply {
+                    Some(Reply::Frame(future)) => pending.push_back(future),
+                    Some(Reply::Close(..)) => {}
+                    None => break,
+                },
+            }
         }
-    }
-    if let Some((code, reason)) = close {
-        send(&mut sink, close_message(code, &reason), send_limit).await;
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+        while let Some(done) = pending.next().await {
+            if let Some(text) = done {
+                if !send(sink, Message::Text(text), limit).await {
+                    return None;
+                }
+            }
+        }
+        reader.await.ok()
+    };
+    let stream = tokio::time::timeout(ANSWER_BEFORE_CLOSE, answer)
+        .await
+        .ok()
+        .flatten();
+    abort.abort();
+    stream
+}
+
+/// After the hub's close frame: reads and drops what the peer still sends, until its close
+/// frame or [`DRAIN_BEFORE_CLOSE`]. A socket closed with unread input is reset, and a reset
+/// discards what was still on its way to the peer (the last answers, the close frame).
+async fn drain_until_closed<S>(stream: &mut S)
+where
+    S: Stream<Item = Result<Message, WsError>> + Unpin,
+{
+    let drain = async {
+        while let Some(Ok(message)) = stream.next().await {
+            if message.is_close() {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_BEFORE_CLOSE, drain).await;
 }
 
 /// A connection's `auth` frame, accepted.
@@ -554,7 +622,15 @@ impl Abuse {
     }
 }
 
-async fn reader<S>(ctx: ReaderCtx, mut stream: S, replies: queue::Sender<Reply>)
+/// Reads and handles the client's frames until the stream ends, the connection must close,
+/// or `stop` (then it finishes the frame in hand first); gives the stream back, so that what
+/// the peer still sends can be drained before the socket closes.
+async fn reader<S>(
+    ctx: ReaderCtx,
+    mut stream: S,
+    replies: queue::Sender<Reply>,
+    stop: CancellationToken,
+) -> S
 where
     S: Stream<Item = Result<Message, WsError>> + Unpin,
 {
@@ -566,8 +642,13 @@ where
         seen_late: 0,
     };
     loop {
-        let message = match stream.next().await {
-            None => return,
+        let next = tokio::select! {
+            biased;
+            () = stop.cancelled() => return stream,
+            next = stream.next() => next,
+        };
+        let message = match next {
+            None => return stream,
             Some(Ok(message)) => message,
             Some(Err(err)) => {
                 let close = match err {
@@ -585,7 +666,7 @@ where
                 if let Some((code, reason)) = close {
                     let _ = replies.send(Reply::Close(code, reason)).await;
                 }
-                return;
+                return stream;
             }
         };
         ctx.last_seen
@@ -596,7 +677,7 @@ where
                 ApiError::bad_request("Frames must be JSON text, not binary."),
                 None,
             )),
-            Message::Close(_) => return,
+            Message::Close(_) => return stream,
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Ok(None),
         };
         let (reply, failed) = match outcome {
@@ -610,7 +691,7 @@ where
         };
         if let Some(reply) = reply {
             if replies.send(Reply::Frame(reply)).await.is_err() {
-                return;
+                return stream;
             }
         }
         let late = ctx.errors.load(Ordering::Relaxed);
@@ -618,7 +699,7 @@ where
             let _ = replies
                 .send(Reply::Close(1008, "too many bad frames".into()))
                 .await;
-            return;
+            return stream;
         }
     }
 }
