@@ -18,6 +18,8 @@ use clap::{CommandFactory, FromArgMatches};
 use cli::{admin, discover, hub_admin, settings, AdminCommand, Cli};
 
 fn main() -> ExitCode {
+    // Whatever umask it was started with, what Chinwag writes is its owner's alone.
+    chinwag_node::private_by_default();
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,

@@ -15,6 +15,7 @@ mod join;
 mod lifecycle;
 mod observability;
 mod operations;
+mod privacy;
 mod protocol;
 mod search;
 mod security;

@@ -6,7 +6,7 @@
 //! SIGTERM. It holds no protocol or storage logic of its own.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{anyhow, Context, Result};
 use chinwag_discovery::{Advertisement, Advertiser, Options};
@@ -16,6 +16,9 @@ use tokio::net::TcpListener;
 pub mod admin;
 pub mod config;
 pub mod join;
+mod private;
+
+pub use private::{prepare_data_dir, private_by_default};
 
 /// The port a hub listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 7117;
@@ -60,17 +63,6 @@ pub fn default_data_dir() -> Result<PathBuf> {
     directories::ProjectDirs::from("org", "Chinwag", "chinwag")
         .map(|dirs| dirs.data_dir().to_owned())
         .ok_or_else(|| anyhow!("cannot find a home directory; pass --data-dir"))
-}
-
-/// Creates the data directory if needed and proves it is writable.
-pub fn prepare_data_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
-    let probe = dir.join(".chinwag-write-test");
-    std::fs::write(&probe, b"ok")
-        .with_context(|| format!("the data directory {} is not writable", dir.display()))?;
-    let _ = std::fs::remove_file(probe);
-    Ok(())
 }
 
 /// Binds the listening socket, explaining the usual failures.
