@@ -11,11 +11,11 @@ mod desktop;
 
 use std::process::ExitCode;
 
-use chinwag_node::config::{FileSettings, LogFormat};
+use chinwag_node::config::FileSettings;
 use chinwag_node::join::JoinOptions;
 use clap::{CommandFactory, FromArgMatches};
 
-use cli::{admin, discover, hub_admin, settings, AdminCommand, Cli};
+use cli::{admin, discover, hub_admin, init_logging, settings, AdminCommand, Cli};
 
 fn main() -> ExitCode {
     // Whatever umask it was started with, what Chinwag writes is its owner's alone.
@@ -86,26 +86,6 @@ fn main() -> ExitCode {
         options.mdns = chinwag_node::Mdns::IncludingLoopback;
     }
     run(chinwag_node::run_server(options))
-}
-
-/// Logs go to standard error, as text (coloured on a terminal) or JSON lines; `RUST_LOG`
-/// picks the levels.
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,warp=warn,hyper=warn".into());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .init(),
-    }
 }
 
 /// The async runtime, or a one-line error for the user.

@@ -1202,3 +1202,63 @@ async fn a_disk_turning_read_only_mid_stream_refuses_clearly_keeps_reads_and_los
     drop(hub.stop().await);
     drop(disk);
 }
+
+#[tokio::test]
+async fn a_log_on_a_full_disk_costs_no_request() {
+    if !can_run("full log disk", Need::Root("root to mount a tmpfs")) {
+        return;
+    }
+    // The hub's standard error is a file on a disk that is full; its data is elsewhere.
+    let disk = SmallDisk::mount("256k");
+    let log_path = disk.path().join("chinwag.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let filler = disk.fill();
+    let data = tempfile::tempdir().expect("data dir");
+    let mut child = server_command(data.path())
+        .env("RUST_LOG", "debug")
+        .stdout(std::process::Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let addr = std::io::BufRead::lines(std::io::BufReader::new(stdout))
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("http://")
+                .map(|a| a.trim_end_matches('/').to_owned())
+        })
+        .expect("prints its address");
+    let api = crate::common::Api::new(addr.parse().expect("addr"));
+    // Every request is answered, each writing debug lines nobody can store.
+    let alice = api.register("alice").await;
+    let mut answered = 1;
+    for i in 0..20 {
+        let reply = api.send(&alice, 1, &format!("full-log-{i}"), "hello").await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        answered += 1;
+    }
+    let (mut ws, _) = Ws::connect_url(&format!("ws://{addr}/api/v1/ws"), &alice, None).await;
+    for i in 0..10 {
+        let reply = ws.say(1, &format!("full-log-ws-{i}"), "hello").await;
+        assert_eq!(reply["type"], "ack", "{reply}");
+        answered += 1;
+    }
+    assert_eq!(api.history(&alice, 1).await.len(), 30);
+    // Room again: the log says what it lost, and goes on.
+    std::fs::remove_file(filler).expect("free the disk");
+    let _ = api.history(&alice, 1).await;
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let written = std::fs::read_to_string(&log_path).expect("log");
+    let lost_line = written
+        .lines()
+        .find(|l| l.contains("log lines could not be written"))
+        .unwrap_or_else(|| panic!("the log says what it lost: {written}"));
+    println!(
+        "disk full: with the hub's log on a full disk, {answered} of {answered} requests were \
+         answered; once there was room the log said: {lost_line}"
+    );
+}

@@ -3,10 +3,12 @@
 
 mod admin;
 mod discover;
+mod logging;
 mod settings;
 
 pub(crate) use admin::{admin, hub_admin};
 pub(crate) use discover::discover;
+pub(crate) use logging::init_logging;
 pub(crate) use settings::settings;
 
 use std::net::SocketAddr;
