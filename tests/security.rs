@@ -1014,3 +1014,107 @@ async fn passwords_and_tokens_are_stored_only_as_hashes_and_tokens_are_revocable
         tables.len()
     );
 }
+
+/// Names that lie (issue 21, item 5): invisible and direction-changing characters are taken
+/// out of every name, a name of nothing visible is refused, and nobody may take a username
+/// or display name that looks like someone else's.
+#[tokio::test]
+async fn names_cannot_hide_or_pass_for_someone_else() {
+    let hub = TestHub::start().await;
+    let api = hub.api();
+    let register = |username: &str, display: &str| {
+        let body =
+            json!({"username": username, "display_name": display, "password": "long enough"});
+        let api = api.clone();
+        async move { api.call("POST", "/auth/register", None, Some(body)).await }
+    };
+    let alice = register("alice", "Alice Martin").await;
+    assert_eq!(alice.status, 201);
+    let token = alice.body["token"].as_str().expect("token").to_owned();
+
+    // A right-to-left override makes "\u{202E}nimda" read "admin"; it is taken out.
+    let sneaky = register("sneaky", "\u{202E}nimda").await;
+    assert_eq!(sneaky.status, 201, "{:?}", sneaky.body);
+    assert_eq!(sneaky.body["user"]["display_name"], "nimda");
+    // Nothing visible is no name.
+    let blank = register("blank", "\u{200B}\u{200D}\u{FEFF}").await;
+    assert_eq!(
+        (blank.status, blank.code()),
+        (400, "invalid_field"),
+        "{:?}",
+        blank.body
+    );
+
+    // Look-alikes of Alice: a Cyrillic А, capitals, a zero-width space inside.
+    for display in [
+        "\u{0410}lice Martin",
+        "ALICE MARTIN",
+        "Alice\u{200B} Martin",
+    ] {
+        let fake = register("mallory", display).await;
+        assert_eq!(
+            (fake.status, fake.code()),
+            (400, "invalid_field"),
+            "{display:?}"
+        );
+        assert!(
+            fake.message()
+                .contains("looks the same as Alice Martin (@alice)"),
+            "{}",
+            fake.message()
+        );
+    }
+    // A username that reads like hers (a digit one for the l, "rn" for "m").
+    let fake = register("a1ice", "Someone").await;
+    assert_eq!(
+        (fake.status, fake.code()),
+        (400, "invalid_field"),
+        "{:?}",
+        fake.body
+    );
+    assert!(fake
+        .message()
+        .contains("looks the same as the existing username alice"));
+    assert_eq!(register("mary", "Mary").await.status, 201);
+    assert_eq!(register("rnary", "R. Nary").await.status, 400);
+
+    // Renaming into a look-alike is refused too; keeping one's own name is not a clash.
+    let bob = register("bob", "Bob").await;
+    let bob_token = bob.body["token"].as_str().expect("token");
+    let r = api
+        .patch(
+            "/me",
+            bob_token,
+            json!({"display_name": "\u{0430}lice martin"}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "invalid_field"), "{:?}", r.body);
+    let r = api
+        .patch(
+            "/me",
+            &token,
+            json!({"display_name": "Alice Martin", "status_text": "\u{202E}ffo"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["status_text"], "ffo");
+
+    // Group names lose their invisible characters; a blank one is refused.
+    let r = api
+        .post(
+            "/conversations",
+            &token,
+            json!({"name": "\u{2066}Payroll\u{2069}", "member_ids": []}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["name"], "Payroll");
+    let r = api
+        .post(
+            "/conversations",
+            &token,
+            json!({"name": "\u{200B}", "member_ids": []}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "invalid_field"), "{:?}", r.body);
+}

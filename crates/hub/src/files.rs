@@ -513,13 +513,14 @@ fn claimed_mime(headers: &HeaderMap) -> String {
 }
 
 /// A file name safe to show and to offer for saving: the last path component only, no
-/// control or direction-changing characters, no `..`, at most [`MAX_NAME_CHARS`]
+/// control or invisible characters (`validate::is_invisible`: `invoice` + U+202E + `fdp.exe`
+/// would show as `invoiceexe.pdf`), no `..`, at most [`MAX_NAME_CHARS`]
 /// characters (the extension kept), and `file` when nothing is left.
 pub fn sanitize_name(raw: &str) -> String {
     let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = last
         .chars()
-        .filter(|c| !c.is_control() && !is_invisible(*c))
+        .filter(|c| !c.is_control() && !validate::is_invisible(*c))
         .collect();
     let mut name = cleaned.trim().to_owned();
     while name.contains("..") {
@@ -544,12 +545,6 @@ pub fn sanitize_name(raw: &str) -> String {
     } else {
         format!("{stem}.{ext}")
     }
-}
-
-/// Zero-width and bidirectional formatting characters, which can disguise a name
-/// (`invoice` + U+202E + `fdp.exe` shows as `invoiceexe.pdf`).
-fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// `Content-Disposition` with an ASCII fallback and the exact name (RFC 6266 / 8187).

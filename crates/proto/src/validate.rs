@@ -79,10 +79,13 @@ fn username_key_str(raw: &str) -> &str {
     raw.trim()
 }
 
-/// A one-line human text: trimmed, no control characters, within `max` characters.
+/// A one-line human text: invisible and direction-changing characters removed (see
+/// [`is_invisible`]), trimmed, something visible in it unless it may be empty, no control
+/// characters, within `max` characters.
 pub fn line(field: &'static str, raw: &str, allow_empty: bool, max: usize) -> Result<String> {
-    let text = raw.trim();
-    if !allow_empty && text.is_empty() {
+    let text = strip_invisible(raw);
+    let text = text.trim();
+    if !allow_empty && !text.chars().any(is_visible) {
         return Err(Invalid::new(field, "must not be empty"));
     }
     if text.chars().count() > max {
@@ -95,6 +98,48 @@ pub fn line(field: &'static str, raw: &str, allow_empty: bool, max: usize) -> Re
         return Err(Invalid::new(field, "must not contain control characters"));
     }
     Ok(text.to_owned())
+}
+
+/// Characters that show nothing but can disguise a name: Unicode's default-ignorable code
+/// points (zero-width spaces and joiners, bidirectional overrides and isolates such as
+/// U+202E, which makes `"\u{202E}nimda"` read "admin", soft hyphens, fillers, tags). The
+/// zero-width joiner and the emoji variation selectors stay: emoji sequences (👩‍💻, ❤️) need
+/// them.
+pub fn is_invisible(c: char) -> bool {
+    use unicode_security::general_security_profile::IdentifierType;
+    use unicode_security::GeneralSecurityProfile;
+    !matches!(c, '\u{200D}' | '\u{FE0E}' | '\u{FE0F}')
+        && c.identifier_type() == Some(IdentifierType::Default_Ignorable)
+}
+
+/// `raw` without its [`is_invisible`] characters.
+pub fn strip_invisible(raw: &str) -> String {
+    raw.chars().filter(|c| !is_invisible(*c)).collect()
+}
+
+/// Something a reader sees: not white space, not a joiner or variation selector alone.
+fn is_visible(c: char) -> bool {
+    !c.is_whitespace() && !is_invisible(c) && !matches!(c, '\u{200D}' | '\u{FE0E}' | '\u{FE0F}')
+}
+
+/// What two names that look alike have in common, by Unicode's confusable skeleton (UTS 39,
+/// the `unicode-security` crate): `"аlice"` with a Cyrillic а, `"ALICE"`, `"a1ice"` and
+/// `"alice"` share a key, and so do `"rn"` and `"m"`. Two keys, because case and look-alikes
+/// interfere (`I` looks like `l`, but lower-cased it is `i`): the skeleton of the name as
+/// written, and of the name in lower case, each lower-cased, runs of white space as one.
+/// Names look alike when either key is the same.
+pub fn look_alike_keys(name: &str) -> [String; 2] {
+    let key = |text: &str| -> String {
+        let skeleton: String = unicode_security::skeleton(text).collect();
+        let lower = skeleton.to_lowercase();
+        lower.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    [key(name), key(&name.to_lowercase())]
+}
+
+/// Whether two names look alike (see [`look_alike_keys`]).
+pub fn look_alike(a: &[String; 2], b: &[String; 2]) -> bool {
+    a[0] == b[0] || a[1] == b[1]
 }
 
 pub fn display_name(raw: &str) -> Result<String> {
@@ -256,6 +301,62 @@ mod tests {
         assert!(username("al ice").is_err());
         assert!(username("ålice").is_err());
         assert!(username("a/b").is_err());
+    }
+
+    #[test]
+    fn names_lose_what_cannot_be_seen() {
+        assert_eq!(display_name("\u{202E}nimda").as_deref(), Ok("nimda"));
+        assert_eq!(
+            display_name("al\u{200B}ice\u{2066}").as_deref(),
+            Ok("alice")
+        );
+        for invisible in [
+            "\u{200B}\u{200C}",
+            "\u{200D}",
+            " \u{FEFF} ",
+            "\u{2060}\u{FE0F}",
+        ] {
+            assert_eq!(
+                display_name(invisible).map_err(|e| e.reason),
+                Err("must not be empty".into()),
+                "{invisible:?}"
+            );
+        }
+        // Emoji sequences keep their joiners and selectors.
+        assert_eq!(
+            display_name("Ada 👩\u{200D}💻").as_deref(),
+            Ok("Ada 👩\u{200D}💻")
+        );
+        assert_eq!(
+            group_name("Team ❤\u{FE0F}").as_deref(),
+            Ok("Team ❤\u{FE0F}")
+        );
+    }
+
+    #[test]
+    fn look_alikes_share_a_key() {
+        let alice = look_alike_keys("alice");
+        for same in [
+            "\u{0430}lice",
+            "ALICE",
+            "Alice",
+            "aIice",
+            "a1ice",
+            "alic\u{0435}",
+        ] {
+            assert!(look_alike(&alice, &look_alike_keys(same)), "{same:?}");
+        }
+        for other in ["alicia", "bob", "al ice"] {
+            assert!(!look_alike(&alice, &look_alike_keys(other)), "{other:?}");
+        }
+        assert!(look_alike(
+            &look_alike_keys("rnary"),
+            &look_alike_keys("mary")
+        ));
+        assert!(look_alike(
+            &look_alike_keys("Alice  Martin"),
+            &look_alike_keys("alice martin")
+        ));
     }
 
     #[test]

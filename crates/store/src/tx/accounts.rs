@@ -27,6 +27,7 @@ impl Tx<'_> {
         if taken {
             return Err(StoreError::UsernameTaken);
         }
+        self.refuse_look_alikes(None, Some(&username), Some(&display_name))?;
         let first: bool =
             self.conn
                 .query_row("SELECT NOT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?;
@@ -161,6 +162,12 @@ impl Tx<'_> {
         let display_name = display_name.map(validate::display_name).transpose()?;
         let status_text = status_text.map(validate::status_text).transpose()?;
         let before = queries::user(self.conn, user_id)?;
+        if display_name
+            .as_ref()
+            .is_some_and(|name| *name != before.display_name)
+        {
+            self.refuse_look_alikes(Some(user_id), None, display_name.as_deref())?;
+        }
         self.conn.execute(
             "UPDATE users SET display_name = coalesce(?2, display_name),
                               status_text = coalesce(?3, status_text)
@@ -172,5 +179,55 @@ impl Tx<'_> {
             self.emit(&Event::UserUpdated { user: user.clone() }, vec![], vec![])?;
         }
         Ok(user)
+    }
+
+    /// Refuses a username or display name that looks like someone else's, by Unicode's
+    /// confusable skeleton (`validate::look_alike_keys`): nobody passes for a colleague with
+    /// a Cyrillic letter, a capital I or a zero. Usernames are compared with usernames,
+    /// display names with display names; `me` is left out (keeping one's own name is fine).
+    fn refuse_look_alikes(
+        &self,
+        me: Option<UserId>,
+        username: Option<&str>,
+        display_name: Option<&str>,
+    ) -> Result<()> {
+        use validate::{look_alike, look_alike_keys, Invalid};
+        let username = username.map(look_alike_keys);
+        let display_name = display_name.map(look_alike_keys);
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, username, display_name FROM users")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let id: UserId = row.get(0)?;
+            if Some(id) == me {
+                continue;
+            }
+            let (theirs, their_name): (String, String) = (row.get(1)?, row.get(2)?);
+            if username
+                .as_ref()
+                .is_some_and(|keys| look_alike(keys, &look_alike_keys(&theirs)))
+            {
+                return Err(Invalid::new(
+                    "username",
+                    format!("looks the same as the existing username {theirs}; choose another"),
+                )
+                .into());
+            }
+            if display_name
+                .as_ref()
+                .is_some_and(|keys| look_alike(keys, &look_alike_keys(&their_name)))
+            {
+                return Err(Invalid::new(
+                    "display_name",
+                    format!(
+                        "looks the same as {their_name} (@{theirs}); add something that tells \
+                         you apart, such as an initial or a team"
+                    ),
+                )
+                .into());
+            }
+        }
+        Ok(())
     }
 }
