@@ -227,3 +227,57 @@ async fn an_abuse_close_answers_what_was_read_and_arrives() {
     );
     assert_eq!(acked, stored, "every committed send was acknowledged");
 }
+
+/// Unknown query parameters are refused everywhere, like unknown body fields: on the routes
+/// that take a query (their own parameters only) and on every other one (none at all).
+#[tokio::test]
+async fn unknown_query_parameters_are_refused_everywhere() {
+    let hub = TestHub::start().await;
+    let api = hub.api();
+    let alice = api.register("alice").await;
+    for path in [
+        "/conversations/1/messages?limit=5",
+        "/events?after=0",
+        "/search?q=hello",
+        "/conversations",
+        "/me",
+    ] {
+        let r = api.get(path, &alice.token).await;
+        assert_eq!(r.status, 200, "{path}: {:?}", r.body);
+    }
+    for path in [
+        "/conversations/1/messages?limit=5&colour=blue",
+        "/events?after=0&since=3",
+        "/search?q=hello&fuzzy=1",
+        "/conversations?archived=1",
+        "/me?x",
+        "/users?page=2",
+    ] {
+        let r = api.get(path, &alice.token).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "bad_request"),
+            "{path}: {:?}",
+            r.body
+        );
+    }
+    let r = api
+        .post(
+            "/conversations?x=1",
+            &alice.token,
+            json!({"name": "g", "member_ids": []}),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "bad_request"), "{:?}", r.body);
+    assert!(
+        r.message().contains("takes no query parameters"),
+        "{}",
+        r.message()
+    );
+    let listed = api.get("/conversations", &alice.token).await;
+    assert_eq!(
+        listed.body.as_array().map(Vec::len),
+        Some(1),
+        "nothing was created: only general"
+    );
+}

@@ -52,14 +52,14 @@ static ROUTES: LazyLock<Router> = LazyLock::new(|| {
         .user(M::PATCH, "conversations/{conversation}/members/{user}", conv::set_role)
         .user(M::DELETE, "conversations/{conversation}/members/{user}", conv::remove_member)
         .user(M::POST, "conversations/{conversation}/leave", conv::leave)
-        .user(M::GET, "conversations/{conversation}/messages", messages::history)
+        .user(M::GET, "conversations/{conversation}/messages", messages::history).query()
         .user(M::POST, "conversations/{conversation}/messages", messages::send)
         .user(M::POST, "conversations/{conversation}/receipts", messages::receipt)
         .user(M::PATCH, "messages/{message}", messages::edit)
         .user(M::DELETE, "messages/{message}", messages::delete)
-        .user(M::GET, "events", messages::events)
-        .user(M::GET, "search", messages::search)
-        .upload(M::POST, "conversations/{conversation}/files", files::upload)
+        .user(M::GET, "events", messages::events).query()
+        .user(M::GET, "search", messages::search).query()
+        .upload(M::POST, "conversations/{conversation}/files", files::upload).query()
         .user(M::GET, "files/{file}", files::download)
         .user(M::GET, "files/{file}/thumbnail", files::thumbnail)
         .user(M::PUT, "conversations/{conversation}/mute", moder::mute)
@@ -94,13 +94,32 @@ type Refusal = (ApiError, Option<String>);
 #[derive(Default)]
 pub(crate) struct Router {
     table: Table<Handler>,
+    /// The routes that read a query string ([`Router::query`]); every other one refuses any.
+    with_query: Vec<(Method, &'static str)>,
+    last: Option<(Method, &'static str)>,
 }
 
 impl Router {
     fn add(self, method: Method, path: &'static str, handler: Handler) -> Self {
         Router {
-            table: self.table.add(method, path, handler),
+            table: self.table.add(method.clone(), path, handler),
+            with_query: self.with_query,
+            last: Some((method, path)),
         }
+    }
+
+    /// The route added last reads a query string (its handler parses it, refusing unknown
+    /// parameters). Any other route answers a query string with `400 bad_request`, as an
+    /// unknown body field is.
+    pub fn query(mut self) -> Self {
+        self.with_query.extend(self.last.clone());
+        self
+    }
+
+    fn takes_query(&self, route: &Route<Handler>) -> bool {
+        self.with_query
+            .iter()
+            .any(|(method, path)| *method == route.method && *path == route.path)
     }
 
     /// A route anyone may call.
@@ -194,6 +213,13 @@ where
             return response;
         }
     };
+    if !query.is_empty() && !ROUTES.takes_query(route) {
+        let err = ApiError::bad_request(format!(
+            "{method} /api/v1/{} takes no query parameters; `?{query}` is not understood.",
+            route.path
+        ));
+        return error_response(&err);
+    }
     let mut req = Request {
         hub,
         headers,

@@ -9,6 +9,7 @@ use crate::api::messages;
 use crate::http::{created_or_ok, ok, ApiResult, Caller, Request};
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct HistoryQuery {
     before: Option<i64>,
     after: Option<i64>,
@@ -65,6 +66,7 @@ pub(crate) async fn receipt(req: Request, me: Caller) -> ApiResult {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct EventsQuery {
     after: Option<EventId>,
     limit: Option<u32>,
