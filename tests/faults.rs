@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::{
     assert_gapless, can_run, client_ids, integrity_check, sending_at, server_command, Binary, Need,
-    TestHub, Ws, WAIT,
+    Session, TestHub, Ws, WAIT,
 };
 
 /// What one pipelining sender saw: how many it sent and which were acknowledged, with
@@ -106,6 +106,19 @@ async fn pipeline_sender(
     log
 }
 
+/// One [`pipeline_sender`] per sender on `bin`, `s0-…`, `s1-…` into `general`, 256 in flight
+/// each, until its connection ends.
+async fn pipelining(bin: &Binary, senders: &[Session]) -> Vec<tokio::task::JoinHandle<SenderLog>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for (i, sender) in senders.iter().enumerate() {
+        let (ws, _) = Ws::connect_url(&bin.ws_url(), sender, None).await;
+        let log = pipeline_sender(ws, format!("s{i}"), 1, 256, stop.clone());
+        tasks.push(tokio::spawn(log));
+    }
+    tasks
+}
+
 fn index_of(client_id: &str, prefix: &str) -> usize {
     client_id
         .strip_prefix(prefix)
@@ -142,18 +155,7 @@ async fn sigterm_mid_stream_acks_every_committed_message_and_says_going_away() {
     for i in 0..SENDERS {
         senders.push(api.register(&format!("sender{i}")).await);
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut tasks = Vec::new();
-    for (i, sender) in senders.iter().enumerate() {
-        let (ws, _) = Ws::connect_url(&bin.ws_url(), sender, None).await;
-        tasks.push(tokio::spawn(pipeline_sender(
-            ws,
-            format!("s{i}"),
-            1,
-            256,
-            stop.clone(),
-        )));
-    }
+    let tasks = pipelining(&bin, &senders).await;
     // In full flow, with frames still unread by the hub, it is asked to stop.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     bin.signal("TERM");
@@ -217,18 +219,7 @@ async fn sigkill_mid_stream_loses_no_acknowledged_message() {
     let (watch_ws, _) = Ws::connect_url(&bin.ws_url(), &watcher, None).await;
     let watching = tokio::spawn(receiver(watch_ws));
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut tasks = Vec::new();
-    for (i, sender) in senders.iter().enumerate() {
-        let (ws, _) = Ws::connect_url(&bin.ws_url(), sender, None).await;
-        tasks.push(tokio::spawn(pipeline_sender(
-            ws,
-            format!("s{i}"),
-            1,
-            256,
-            stop.clone(),
-        )));
-    }
+    let tasks = pipelining(&bin, &senders).await;
     // Let the senders get going, then kill the hub while they are in full flow.
     let started = Instant::now();
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -1220,15 +1211,7 @@ async fn a_log_on_a_full_disk_costs_no_request() {
         .stderr(log)
         .spawn()
         .expect("starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let addr = std::io::BufRead::lines(std::io::BufReader::new(stdout))
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("http://")
-                .map(|a| a.trim_end_matches('/').to_owned())
-        })
-        .expect("prints its address");
+    let addr = crate::common::printed_address(child.stdout.take().expect("stdout"));
     let api = crate::common::Api::new(addr.parse().expect("addr"));
     // Every request is answered, each writing debug lines nobody can store.
     let alice = api.register("alice").await;

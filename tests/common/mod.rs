@@ -260,6 +260,13 @@ pub fn start_logged(
         std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut all).ok();
         all
     });
+    let addr = printed_address(stdout);
+    (child, addr, log)
+}
+
+/// The `HOST:PORT` a starting binary prints on its standard output (a line
+/// `http://HOST:PORT/`); the rest of its output is drained so it never blocks on the pipe.
+pub fn printed_address(stdout: std::process::ChildStdout) -> String {
     let mut lines = BufReader::new(stdout).lines();
     let addr = lines
         .by_ref()
@@ -270,9 +277,8 @@ pub fn start_logged(
                 .map(|a| a.trim_end_matches('/').to_owned())
         })
         .expect("prints its address");
-    // Keep draining stdout so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (child, addr, log)
+    addr
 }
 
 /// A signed-in user.
