@@ -11,6 +11,7 @@ mod chat;
 mod discovery;
 mod faults;
 mod files;
+mod history;
 mod join;
 mod lifecycle;
 mod observability;

@@ -632,8 +632,13 @@ test('group admins manage members; several typers; the length limit shows before
     await createGroup(alice, 'Planning', ['Bob Baker', 'Carol Cho']);
     await until(alice, () => document.getElementById('chat-sub').textContent === '3 members');
 
-    // Alice (admin) adds Dave and removes Carol from the details dialog.
+    // Alice (admin) keeps what was said so far from people added later, then adds Dave and
+    // removes Carol from the details dialog.
+    await send(alice, 'Before Dave came');
     await alice.click('#chat-info');
+    assert.equal(await alice.isChecked('#conv-history'), true, 'history is shown by default');
+    await alice.getByLabel('People added later see earlier messages').uncheck();
+    await until(alice, () => document.getElementById('announcer').textContent.includes('only what is said after they join'));
     await alice.selectOption('#add-member-form select', { label: 'Dave Diaz' });
     await alice.click('#add-member-form button');
     await until(alice, () => [...document.querySelectorAll('#info-members li')].some((li) => li.textContent.includes('Dave Diaz')));
@@ -649,11 +654,18 @@ test('group admins manage members; several typers; the length limit shows before
     await openConversation(bob, 'Planning');
     await bob.click('#chat-info');
     assert.equal(await bob.isVisible('#add-member-form'), false);
+    assert.equal(await bob.isVisible('#conv-history'), false, 'only admins change the history setting');
     assert.equal(await bob.locator('#info-members button', { hasText: 'Remove' }).count(), 0);
     await bob.keyboard.press('Escape');
 
-    // Two people typing, seen by the third.
+    // Dave, added after it was said, does not see Alice's first message; Bob does.
     await openConversation(dave, 'Planning');
+    await send(bob, 'Welcome, Dave');
+    await until(dave, () => [...document.querySelectorAll('#messages .msg')].some((m) => m.textContent.includes('Welcome, Dave')));
+    assert.equal((await bodies(dave)).includes('Before Dave came'), false, 'hidden from Dave');
+    assert.equal((await bodies(bob)).includes('Before Dave came'), true);
+
+    // Two people typing, seen by the third.
     // Typed without moving focus: two headless pages take focus from each other, and a blur
     // rightly stops the indicator.
     const typeInto = (page, text) => page.evaluate((t) => {

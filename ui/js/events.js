@@ -35,7 +35,7 @@ const handlers = {
   conversation_updated(s, ev) {
     const conv = s.convs.get(ev.conversation.id);
     if (conv) Object.assign(conv, ev.conversation);
-    return outcome('list', 'head');
+    return outcome('list', 'head', 'info');
   },
   member_removed(s, ev) {
     if (ev.user_id === s.me.id) return forgetConversation(s, ev.conversation_id);

@@ -56,6 +56,8 @@ function renderInfo() {
     block.dataset.userId = String(peer.id);
   }
   /** @type {HTMLInputElement} */ ($('conv-mute')).checked = isMuted(state, conv.id);
+  $('conv-history-row').hidden = !admin;
+  /** @type {HTMLInputElement} */ ($('conv-history')).checked = conv.history_visible !== false;
 }
 
 /** One member in the dialog, with Remove (for a group's admin) and Block. */
@@ -111,6 +113,21 @@ async function submitRename(/** @type {Event} */ event) {
   } catch (err) {
     showError(err.message);
   }
+}
+
+/** A group admin says whether people added from now on see the earlier messages. */
+async function setHistoryVisible(/** @type {boolean} */ visible) {
+  showError('');
+  try {
+    const conv = await call('PATCH', `/conversations/${state.active}`, { history_visible: visible });
+    Object.assign(state.convs.get(conv.id), conv);
+    announce(visible
+      ? 'People added from now on will see the earlier messages.'
+      : 'People added from now on will see only what is said after they join.');
+  } catch (err) {
+    showError(err.message);
+  }
+  changed('info');
 }
 
 async function leaveGroup() {
@@ -170,6 +187,9 @@ export function wireInfo() {
     const conv = state.convs.get(state.active);
     const peer = conv ? peerOf(state, conv) : null;
     if (peer) setBlocked(peer.id, false);
+  });
+  $('conv-history').addEventListener('change', () => {
+    setHistoryVisible(/** @type {HTMLInputElement} */ ($('conv-history')).checked);
   });
   $('rename-form').addEventListener('submit', submitRename);
   $('add-member-form').addEventListener('submit', submitAddMember);

@@ -466,6 +466,9 @@ impl Fanout {
                     .chain(event.left.iter())
                     .collect::<HashSet<_>>();
                 for user in users {
+                    if event.hidden_from.contains(user) {
+                        continue;
+                    }
                     for conn in inner.by_user.get(user).into_iter().flatten() {
                         if let Some(handle) = inner.conns.get(conn) {
                             delivered += u64::from(deliver(handle, id, &text));
@@ -598,6 +601,7 @@ mod tests {
             payload: Arc::from(r#"{"kind":"x"}"#),
             joined: vec![],
             left: vec![],
+            hidden_from: vec![],
         }
     }
 

@@ -25,7 +25,7 @@ fn main() {
         ErrorEnvelope,
         rest::RegisterRequest, rest::LoginRequest, rest::SessionResponse,
         rest::UpdateProfileRequest, rest::DirectRequest, rest::CreateGroupRequest,
-        rest::RenameRequest, rest::AddMembersRequest, rest::SetRoleRequest, rest::SendRequest,
+        rest::UpdateGroupRequest, rest::AddMembersRequest, rest::SetRoleRequest, rest::SendRequest,
         rest::EditRequest, rest::ReceiptRequest, rest::MessagePage, rest::SearchResults,
         rest::SearchHit, rest::SnippetPart, rest::EventPage,
         admin::AdminUser, admin::CreateUserRequest, admin::UpdateUserRequest,

@@ -85,6 +85,19 @@ impl Event {
     }
 }
 
+impl Event {
+    /// The sequence number of the message an event is about (new, edited, deleted): who may
+    /// see the message may see the event.
+    pub fn message_seq(&self) -> Option<crate::Seq> {
+        match self {
+            Event::MessageNew { message }
+            | Event::MessageEdited { message }
+            | Event::MessageDeleted { message } => Some(message.seq),
+            _ => None,
+        }
+    }
+}
+
 /// Builds the text of an `event` frame from an event id and the event's stored JSON, without
 /// parsing it again: `{"type":"event","id":42,"event":{...}}`.
 pub fn event_frame(id: EventId, event_json: &str) -> String {

@@ -133,6 +133,14 @@ pub struct Conversation {
     pub last_seq: Seq,
     /// Time of the latest message, or of creation.
     pub last_activity_at: Millis,
+    /// Whether a new or re-added member sees the messages from before they joined (a
+    /// group's setting, on by default; always on for `general` and direct chats).
+    #[serde(default = "visible_by_default")]
+    pub history_visible: bool,
+}
+
+fn visible_by_default() -> bool {
+    true
 }
 
 /// A conversation with its members: `GET /api/v1/conversations/{id}`.

@@ -64,8 +64,13 @@ pub struct CreateGroupRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
-pub struct RenameRequest {
-    pub name: String,
+/// `PATCH /api/v1/conversations/{id}`: what a group admin changes (at least one).
+pub struct UpdateGroupRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Whether new and re-added members see the messages from before they joined.
+    #[serde(default)]
+    pub history_visible: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -172,6 +172,9 @@ pub struct Committed {
     pub joined: Vec<UserId>,
     /// Users who stopped being members with this event (they still receive it).
     pub left: Vec<UserId>,
+    /// Members who may not see it: an edit or deletion of a message from before they joined,
+    /// in a group that hides earlier history.
+    pub hidden_from: Vec<UserId>,
 }
 
 /// Called by the writer thread after each commit with that commit's events, in id order.

@@ -9,7 +9,14 @@ pub fn migrations() -> Migrations<'static> {
 }
 
 fn steps() -> Vec<M<'static>> {
-    vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5)]
+    vec![
+        M::up(V1),
+        M::up(V2),
+        M::up(V3),
+        M::up(V4),
+        M::up(V5),
+        M::up(V6),
+    ]
 }
 
 /// The schema version this build migrates to (the database's `user_version` once it has).
@@ -176,6 +183,19 @@ const V5: &str = r#"
 ALTER TABLE sessions ADD COLUMN used_at INTEGER NOT NULL DEFAULT 0;
 UPDATE sessions SET used_at = created_at;
 CREATE INDEX sessions_by_use ON sessions(used_at);
+"#;
+
+/// Version 6: history before joining. A group's `history_visible` (on by default, as in
+/// Slack's and Mattermost's channels) says whether someone added from now on sees what was
+/// said before; their `joined_seq` is 0 if so, else the group's `last_seq` when they were
+/// (re)added. A member sees message `seq` when `seq > joined_seq` (`queries::visible`). An event about a message carries its `message_seq`, so replay
+/// applies the same rule to edits and deletions of older messages.
+const V6: &str = r#"
+ALTER TABLE conversations ADD COLUMN history_visible INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE members ADD COLUMN joined_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE events ADD COLUMN message_seq INTEGER;
+-- Who may not see an edited or deleted message: empty unless a group hides its history.
+CREATE INDEX members_hiding_history ON members(conversation_id, joined_seq) WHERE joined_seq > 0;
 "#;
 
 #[cfg(test)]

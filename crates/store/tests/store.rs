@@ -128,7 +128,7 @@ async fn resend_with_same_client_id_returns_the_stored_message() {
     assert_eq!(first, second);
     let page = f
         .store
-        .read(|c| queries::history(c, ConversationId(1), PageFrom::Latest, 50))
+        .read(move |c| queries::history(c, ConversationId(1), UserId(alice), PageFrom::Latest, 50))
         .await
         .expect("history");
     assert_eq!(page.messages.len(), 1);
@@ -155,7 +155,7 @@ async fn a_failing_job_rolls_back_alone() {
     assert!(bad.wait().await.is_err());
     let page = f
         .store
-        .read(|c| queries::history(c, ConversationId(1), PageFrom::Latest, 50))
+        .read(move |c| queries::history(c, ConversationId(1), UserId(alice), PageFrom::Latest, 50))
         .await
         .expect("history");
     assert_eq!(page.messages.len(), 1, "the failed job left nothing behind");

@@ -1,6 +1,8 @@
 //! Conversations and their members: the list, groups, direct chats, roles, leaving.
 
-use chinwag_proto::rest::{AddMembersRequest, CreateGroupRequest, RenameRequest, SetRoleRequest};
+use chinwag_proto::rest::{
+    AddMembersRequest, CreateGroupRequest, SetRoleRequest, UpdateGroupRequest,
+};
 use chinwag_proto::{
     ApiError, Conversation, ConversationDetail, ConversationId, ConversationSummary, Member, UserId,
 };
@@ -65,9 +67,12 @@ pub(crate) async fn rename(
     hub: &HubState,
     me: UserId,
     id: ConversationId,
-    req: RenameRequest,
+    req: UpdateGroupRequest,
 ) -> Result<Conversation, ApiError> {
-    write(hub, move |tx| tx.rename_group(me, id, &req.name)).await
+    write(hub, move |tx| {
+        tx.update_group(me, id, req.name.as_deref(), req.history_visible)
+    })
+    .await
 }
 
 pub(crate) async fn add_members(

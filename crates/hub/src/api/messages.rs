@@ -151,8 +151,7 @@ pub(crate) async fn history(
         )));
     }
     read(hub, move |c| {
-        require_member(c, conversation, me)?;
-        queries::history(c, conversation, from, limit)
+        queries::history(c, conversation, me, from, limit)
     })
     .await
 }

@@ -64,6 +64,22 @@ pub fn membership(
         .optional()?)
 }
 
+/// Up to which sequence number `user_id` may not see the conversation's messages (their
+/// `joined_seq`: 0 when they see all of it). `None` when they are not a member.
+pub fn hidden_up_to(
+    conn: &Connection,
+    conversation_id: ConversationId,
+    user_id: UserId,
+) -> Result<Option<Seq>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT joined_seq FROM members
+             WHERE conversation_id = ?1 AND user_id = ?2 AND active = 1",
+        )?
+        .query_row(params![conversation_id, user_id], |r| r.get(0))
+        .optional()?)
+}
+
 pub fn member_count(conn: &Connection, conversation_id: ConversationId) -> Result<u32> {
     Ok(conn
         .prepare_cached("SELECT count(*) FROM members WHERE conversation_id = ?1 AND active = 1")?
@@ -75,19 +91,19 @@ pub fn member_count(conn: &Connection, conversation_id: ConversationId) -> Resul
 pub fn conversation_summaries(conn: &Connection, me: UserId) -> Result<Vec<ConversationSummary>> {
     let mut stmt = conn.prepare_cached(
         "SELECT c.id, c.kind, c.name, c.created_by, c.created_at, c.last_seq, c.last_activity_at,
-                m.role, m.read_seq, m.delivered_seq,
+                c.history_visible, m.role, m.read_seq, m.delivered_seq,
                 (SELECT count(*) FROM members x WHERE x.conversation_id = c.id AND x.active = 1),
                 CASE WHEN c.kind = 'direct' THEN
                     (SELECT x.user_id FROM members x
                      WHERE x.conversation_id = c.id AND x.user_id != m.user_id LIMIT 1)
                 END,
-                m.muted
+                m.muted, m.joined_seq
          FROM members m JOIN conversations c ON c.id = m.conversation_id
          WHERE m.user_id = ?1 AND m.active = 1
          ORDER BY c.last_activity_at DESC, c.id DESC",
     )?;
     let rows = stmt.query_map([me], |r| {
-        let role: String = r.get(7)?;
+        let role: String = r.get(8)?;
         Ok((
             conversation_from_row(r)?,
             if role == "admin" {
@@ -95,17 +111,20 @@ pub fn conversation_summaries(conn: &Connection, me: UserId) -> Result<Vec<Conve
             } else {
                 Role::Member
             },
-            r.get::<_, Seq>(8)?,
             r.get::<_, Seq>(9)?,
-            r.get::<_, u32>(10)?,
-            r.get::<_, Option<UserId>>(11)?,
-            r.get::<_, bool>(12)?,
+            r.get::<_, Seq>(10)?,
+            r.get::<_, u32>(11)?,
+            r.get::<_, Option<UserId>>(12)?,
+            r.get::<_, bool>(13)?,
+            r.get::<_, Seq>(14)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (conversation, my_role, read_seq, delivered_seq, member_count, peer_id, muted) = row?;
-        let last_message = if conversation.last_seq > 0 {
+        let (conversation, my_role, read_seq, delivered_seq, member_count, peer_id, muted, joined) =
+            row?;
+        let seen = conversation.last_seq > joined;
+        let last_message = if conversation.last_seq > 0 && seen {
             message_at(conn, conversation.id, conversation.last_seq)?
         } else {
             None

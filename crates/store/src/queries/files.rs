@@ -45,9 +45,10 @@ pub fn file_for(conn: &Connection, me: UserId, id: FileId) -> Result<Option<Stor
                  AND mb.user_id = ?2 AND mb.active = 1
              LEFT JOIN messages m ON m.id = f.message_id
              WHERE f.id = ?1
-               AND ((m.id IS NOT NULL AND m.deleted = 0)
+               AND ((m.id IS NOT NULL AND m.deleted = 0 AND {})
                     OR (f.message_id IS NULL AND f.uploader_id = ?2))",
-            prefixed(FILE_COLUMNS, "f.")
+            prefixed(FILE_COLUMNS, "f."),
+            super::visible("mb", "m.seq")
         ))?
         .query_row(params![id, me], file_from_row)
         .optional()?)

@@ -1,6 +1,6 @@
 //! Messages and history pages.
 
-use chinwag_proto::{rest::MessagePage, ConversationId, Message, MessageId, Seq};
+use chinwag_proto::{rest::MessagePage, ConversationId, Message, MessageId, Seq, UserId};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::*;
@@ -38,13 +38,17 @@ pub enum PageFrom {
     After(Seq),
 }
 
-/// A page of at most `limit` messages, oldest first.
+/// A page of at most `limit` messages that `viewer` may see, oldest first. `NotFound` when
+/// the viewer is not a member.
 pub fn history(
     conn: &Connection,
     conversation_id: ConversationId,
+    viewer: UserId,
     from: PageFrom,
     limit: u32,
 ) -> Result<MessagePage> {
+    let hidden = super::hidden_up_to(conn, conversation_id, viewer)?
+        .ok_or(crate::StoreError::NotFound("conversation"))?;
     let limit = i64::from(limit.max(1));
     let (sql, bound, ascending) = match from {
         PageFrom::After(seq) => ("seq > ?2 ORDER BY seq ASC", seq, true),
@@ -52,10 +56,14 @@ pub fn history(
         PageFrom::Latest => ("seq < ?2 ORDER BY seq DESC", i64::MAX, false),
     };
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND {sql} LIMIT ?3"
+        "SELECT {MESSAGE_COLUMNS} FROM messages
+         WHERE conversation_id = ?1 AND seq > ?4 AND {sql} LIMIT ?3"
     ))?;
     let mut messages: Vec<Message> = stmt
-        .query_map(params![conversation_id, bound, limit + 1], message_from_row)?
+        .query_map(
+            params![conversation_id, bound, limit + 1, hidden],
+            message_from_row,
+        )?
         .collect::<rusqlite::Result<_>>()?;
     let has_more = messages.len() as i64 > limit;
     messages.truncate(limit as usize);

@@ -27,7 +27,16 @@ pub(crate) const USER_COLUMNS: &str =
     "id, username, display_name, status_text, is_admin, created_at, disabled_at IS NOT NULL";
 
 pub(crate) const CONVERSATION_COLUMNS: &str =
-    "id, kind, name, created_by, created_at, last_seq, last_activity_at";
+    "id, kind, name, created_by, created_at, last_seq, last_activity_at, history_visible";
+
+/// The rule for which messages a member sees, in SQL: with the member's row as `mb` and the
+/// message's sequence number as `seq`, true when the member may see it. `joined_seq` is 0
+/// for whoever joined while the group showed its history, and the newest message's number
+/// for whoever joined while it did not. One place for history, search, files, the
+/// conversation list, replay and live events.
+pub(crate) fn visible(mb: &str, seq: &str) -> String {
+    format!("({seq} > {mb}.joined_seq)")
+}
 
 pub(crate) const MESSAGE_COLUMNS: &str =
     "id, conversation_id, seq, sender_id, client_id, body, created_at, edited_at, deleted, attachments";
@@ -60,6 +69,7 @@ pub(crate) fn conversation_from_row(row: &Row<'_>) -> rusqlite::Result<Conversat
         created_at: row.get(4)?,
         last_seq: row.get(5)?,
         last_activity_at: row.get(6)?,
+        history_visible: row.get(7)?,
     })
 }
 
@@ -107,23 +117,26 @@ pub fn last_event_id(conn: &Connection) -> Result<EventId> {
 
 /// Up to `limit` events after `after` that `user_id` may see, in id order, as
 /// `(id, event JSON)`. A user sees hub-wide events, and a conversation's events from the one
-/// that added them up to the one that removed them.
+/// that added them up to the one that removed them, except those about messages they may not
+/// see (an edit of a message from before they joined, in a group that hides it).
 pub fn events_for_user(
     conn: &Connection,
     user_id: UserId,
     after: EventId,
     limit: u32,
 ) -> Result<Vec<(EventId, Arc<str>)>> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT e.id, e.payload FROM events e
          WHERE e.id > ?1 AND (
             e.conversation_id IS NULL OR EXISTS (
                 SELECT 1 FROM members m
                 WHERE m.conversation_id = e.conversation_id AND m.user_id = ?2
                   AND e.id >= m.joined_event
-                  AND (m.left_event IS NULL OR e.id <= m.left_event)))
+                  AND (m.left_event IS NULL OR e.id <= m.left_event)
+                  AND (e.message_seq IS NULL OR {})))
          ORDER BY e.id LIMIT ?3",
-    )?;
+        visible("m", "e.message_seq")
+    ))?;
     let rows = stmt.query_map(params![after, user_id, limit], |r| {
         Ok((
             r.get::<_, EventId>(0)?,

@@ -113,20 +113,23 @@ pub fn search(
         conn.query_row("SELECT coalesce(max(id), 0) FROM messages", [], |r| {
             r.get(0)
         })?;
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT f.rowid, m.body
          FROM messages_fts AS f
          JOIN messages AS m ON m.id = f.rowid
          WHERE messages_fts MATCH ?1
            AND f.rowid >= ?2
            AND m.deleted = 0
-           AND m.conversation_id IN
-               (SELECT conversation_id FROM members WHERE user_id = ?3 AND active = 1)
+           AND EXISTS (
+               SELECT 1 FROM members mb
+               WHERE mb.conversation_id = m.conversation_id AND mb.user_id = ?3
+                 AND mb.active = 1 AND {visible})
            AND (?4 IS NULL OR m.conversation_id = ?4)
            AND (?5 IS NULL OR m.sender_id = ?5)
          ORDER BY f.rowid ASC
          LIMIT ?6",
-    )?;
+        visible = visible("mb", "m.seq")
+    ))?;
     let mut window: i64 = 4_000;
     let candidates: Vec<(MessageId, String)> = loop {
         let lowest = newest.get().saturating_sub(window);

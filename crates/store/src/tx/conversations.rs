@@ -107,19 +107,34 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn rename_group(
+    /// A group admin renames the group or says whether new members see its earlier history
+    /// (which changes nothing for those already in it: `joined_seq` is theirs).
+    pub fn update_group(
         &mut self,
         me: UserId,
         conversation_id: ConversationId,
-        name: &str,
+        name: Option<&str>,
+        history_visible: Option<bool>,
     ) -> Result<Conversation> {
-        let name = validate::group_name(name)?;
+        if name.is_none() && history_visible.is_none() {
+            return Err(StoreError::invalid(
+                "name",
+                "or history_visible must be given: there is nothing to change",
+            ));
+        }
+        let name = name.map(validate::group_name).transpose()?;
         self.require_group_admin(me, conversation_id)?;
+        let before = queries::conversation(self.conn, conversation_id)?;
         self.conn.execute(
-            "UPDATE conversations SET name = ?2 WHERE id = ?1",
-            params![conversation_id, name],
+            "UPDATE conversations SET name = coalesce(?2, name),
+                                      history_visible = coalesce(?3, history_visible)
+             WHERE id = ?1",
+            params![conversation_id, name, history_visible],
         )?;
         let conversation = queries::conversation(self.conn, conversation_id)?;
+        if conversation == before {
+            return Ok(conversation);
+        }
         self.emit(
             &Event::ConversationUpdated {
                 conversation: conversation.clone(),
@@ -281,13 +296,19 @@ impl Tx<'_> {
         role: Role,
     ) -> Result<()> {
         let conversation = queries::conversation(self.conn, conversation_id)?;
+        // Where the history hides what came before, a new member starts with it read.
+        let start = if conversation.history_visible {
+            0
+        } else {
+            conversation.last_seq
+        };
         let members: Vec<Member> = user_ids
             .iter()
             .map(|&user_id| Member {
                 user_id,
                 role,
-                delivered_seq: 0,
-                read_seq: 0,
+                delivered_seq: start,
+                read_seq: start,
             })
             .collect();
         let event_id = self.emit(
@@ -312,13 +333,23 @@ impl Tx<'_> {
         role: Role,
         event_id: EventId,
     ) -> Result<()> {
+        // `joined_seq`: 0 where the group shows new members its history, else its newest
+        // message now (they see only what comes after, and it starts out read).
         self.conn
             .prepare_cached(
-                "INSERT INTO members (conversation_id, user_id, role, joined_event, joined_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO members (conversation_id, user_id, role, joined_event, joined_at,
+                                      joined_seq, read_seq, delivered_seq)
+                 SELECT ?1, ?2, ?3, ?4, ?5,
+                        CASE WHEN c.history_visible = 1 THEN 0 ELSE c.last_seq END,
+                        CASE WHEN c.history_visible = 1 THEN 0 ELSE c.last_seq END,
+                        CASE WHEN c.history_visible = 1 THEN 0 ELSE c.last_seq END
+                 FROM conversations c WHERE c.id = ?1
                  ON CONFLICT (conversation_id, user_id) DO UPDATE SET
                     active = 1, role = excluded.role, joined_event = excluded.joined_event,
-                    left_event = NULL, joined_at = excluded.joined_at",
+                    left_event = NULL, joined_at = excluded.joined_at,
+                    joined_seq = excluded.joined_seq,
+                    read_seq = max(read_seq, excluded.read_seq),
+                    delivered_seq = max(delivered_seq, excluded.delivered_seq)",
             )?
             .execute(params![
                 conversation_id,

@@ -14,7 +14,7 @@ mod moderation;
 use std::sync::Arc;
 
 use chinwag_proto::{
-    Conversation, ConversationId, ConversationKind, Event, EventId, ImageInfo, Role, UserId,
+    Conversation, ConversationId, ConversationKind, Event, EventId, ImageInfo, Role, Seq, UserId,
 };
 use rusqlite::{params, Connection};
 
@@ -97,20 +97,42 @@ impl<'a> Tx<'a> {
     fn emit(&mut self, event: &Event, joined: Vec<UserId>, left: Vec<UserId>) -> Result<EventId> {
         let payload = serde_json::to_string(event)?;
         let conversation_id = event.conversation_id();
+        let message_seq = event.message_seq();
         self.conn
             .prepare_cached(
-                "INSERT INTO events (conversation_id, payload, created_at) VALUES (?1, ?2, ?3)",
+                "INSERT INTO events (conversation_id, payload, created_at, message_seq)
+                 VALUES (?1, ?2, ?3, ?4)",
             )?
-            .execute(params![conversation_id, payload, self.now])?;
+            .execute(params![conversation_id, payload, self.now, message_seq])?;
         let id = EventId(self.conn.last_insert_rowid());
+        // A new message comes after everyone's joining: only edits and deletions can concern
+        // a message some member may not see.
+        let hidden_from = match (conversation_id, message_seq, event) {
+            (_, _, Event::MessageNew { .. }) => Vec::new(),
+            (Some(conversation), Some(seq), _) => self.hidden_from(conversation, seq)?,
+            _ => Vec::new(),
+        };
         self.events.push(Committed {
             id,
             conversation_id,
             payload: Arc::from(payload),
             joined,
             left,
+            hidden_from,
         });
         Ok(id)
+    }
+
+    /// The members who may not see message `seq` (the rule is `queries::visible`).
+    fn hidden_from(&self, conversation: ConversationId, seq: Seq) -> Result<Vec<UserId>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT mb.user_id FROM members mb
+             WHERE mb.conversation_id = ?1 AND mb.active = 1 AND mb.joined_seq > 0
+               AND NOT {}",
+            queries::visible("mb", "?2")
+        ))?;
+        let rows = stmt.query_map(params![conversation, seq], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     // ----- checks -----
