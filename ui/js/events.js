@@ -172,7 +172,7 @@ export function insertSorted(list, message) {
 export function applyReceipt(s, /** @type {{conversation_id: number, user_id: number, delivered_seq: number, read_seq: number}} */ ev) {
   const members = s.members.get(ev.conversation_id);
   if (members) {
-    const before = members.get(ev.user_id) || { user_id: ev.user_id, role: 'member', delivered_seq: 0, read_seq: 0 };
+    const before = members.get(ev.user_id) || { user_id: ev.user_id, role: 'member', delivered_seq: 0, read_seq: 0, history_from: 0 };
     members.set(ev.user_id, {
       ...before,
       delivered_seq: Math.max(before.delivered_seq, ev.delivered_seq),

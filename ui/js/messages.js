@@ -39,6 +39,7 @@ import { reconcile } from './keyed.js';
  * @property {number} user_id
  * @property {number} delivered_seq
  * @property {number} read_seq
+ * @property {number} [history_from]  sees only messages after this sequence number
  */
 
 /**
@@ -195,7 +196,8 @@ export function reveal(hist, seq) {
 function seenBy(view, seq) {
   if (!view.members) return [];
   return [...view.members.values()]
-    .filter((m) => m.user_id !== view.me && m.read_seq >= seq)
+    // Nobody is said to have seen a message from before they could see the group's history.
+    .filter((m) => m.user_id !== view.me && m.read_seq >= seq && seq > (m.history_from || 0))
     .map((m) => view.name(m.user_id));
 }
 

@@ -352,6 +352,11 @@ export interface AdminConversation {
   created_at: number;
   created_by: UserId | null;
   files: number;
+  /**
+   * Whether a new or re-added member sees the messages from before they joined (a
+   * group's setting, on by default; always on for `general` and direct chats).
+   */
+  history_visible: boolean;
   id: ConversationId;
   kind: ConversationKind;
   /**
@@ -455,6 +460,11 @@ export interface BlockedUsers {
 export interface Conversation {
   created_at: number;
   created_by: UserId | null;
+  /**
+   * Whether a new or re-added member sees the messages from before they joined (a
+   * group's setting, on by default; always on for `general` and direct chats).
+   */
+  history_visible: boolean;
   id: ConversationId;
   kind: ConversationKind;
   /**
@@ -479,6 +489,11 @@ export interface Conversation {
 export interface ConversationDetail {
   created_at: number;
   created_by: UserId | null;
+  /**
+   * Whether a new or re-added member sees the messages from before they joined (a
+   * group's setting, on by default; always on for `general` and direct chats).
+   */
+  history_visible: boolean;
   id: ConversationId;
   kind: ConversationKind;
   /**
@@ -507,6 +522,11 @@ export interface Member {
    */
   delivered_seq: number;
   /**
+   * This member sees only the messages after this sequence number: 0 unless they were
+   * added while the group hid its earlier history ([`Conversation::history_visible`]).
+   */
+  history_from: number;
+  /**
    * This member has seen the conversation up to this sequence.
    */
   read_seq: number;
@@ -523,6 +543,11 @@ export interface ConversationSummary {
   created_at: number;
   created_by: UserId | null;
   delivered_seq: number;
+  /**
+   * Whether a new or re-added member sees the messages from before they joined (a
+   * group's setting, on by default; always on for `general` and direct chats).
+   */
+  history_visible: boolean;
   id: ConversationId;
   kind: ConversationKind;
   /**
@@ -989,13 +1014,6 @@ export interface RegisterRequest {
   username: string;
 }
 /**
- * This interface was referenced by `Chinwag`'s JSON-Schema
- * via the `definition` "RenameRequest".
- */
-export interface RenameRequest {
-  name: string;
-}
-/**
  * A report, as hub admins see it (`GET /api/v1/admin/reports`).
  *
  * This interface was referenced by `Chinwag`'s JSON-Schema
@@ -1093,6 +1111,19 @@ export interface SetRoleRequest {
  */
 export interface SwitchRequest {
   switching: boolean;
+}
+/**
+ * `PATCH /api/v1/conversations/{id}`: what a group admin changes (at least one).
+ *
+ * This interface was referenced by `Chinwag`'s JSON-Schema
+ * via the `definition` "UpdateGroupRequest".
+ */
+export interface UpdateGroupRequest {
+  /**
+   * Whether new and re-added members see the messages from before they joined.
+   */
+  history_visible: boolean | null;
+  name: string | null;
 }
 /**
  * This interface was referenced by `Chinwag`'s JSON-Schema

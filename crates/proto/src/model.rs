@@ -117,6 +117,10 @@ pub struct Member {
     pub delivered_seq: Seq,
     /// This member has seen the conversation up to this sequence.
     pub read_seq: Seq,
+    /// This member sees only the messages after this sequence number: 0 unless they were
+    /// added while the group hid its earlier history ([`Conversation::history_visible`]).
+    #[serde(default)]
+    pub history_from: Seq,
 }
 
 /// The facts of a conversation, without per-user state.

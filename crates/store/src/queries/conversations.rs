@@ -23,6 +23,7 @@ pub(crate) fn member_from_row(row: &Row<'_>) -> rusqlite::Result<Member> {
         },
         delivered_seq: row.get(2)?,
         read_seq: row.get(3)?,
+        history_from: row.get(4)?,
     })
 }
 
@@ -129,7 +130,8 @@ pub fn conversation_summaries(conn: &Connection, me: UserId) -> Result<Vec<Conve
         } else {
             None
         };
-        let unread = unread_count(conn, conversation.id, me, read_seq)?;
+        // What I may not see is not unread either.
+        let unread = unread_count(conn, conversation.id, me, read_seq.max(joined))?;
         out.push(ConversationSummary {
             conversation,
             member_count,

@@ -41,7 +41,7 @@ pub(crate) fn visible(mb: &str, seq: &str) -> String {
 pub(crate) const MESSAGE_COLUMNS: &str =
     "id, conversation_id, seq, sender_id, client_id, body, created_at, edited_at, deleted, attachments";
 
-const MEMBER_COLUMNS: &str = "user_id, role, delivered_seq, read_seq";
+const MEMBER_COLUMNS: &str = "user_id, role, delivered_seq, read_seq, joined_seq";
 
 pub(crate) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {

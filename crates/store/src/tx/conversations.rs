@@ -90,6 +90,7 @@ impl Tx<'_> {
                 role,
                 delivered_seq: 0,
                 read_seq: 0,
+                history_from: 0,
             })
             .collect();
         let joined = members.iter().map(|(u, _)| *u).collect();
@@ -296,8 +297,7 @@ impl Tx<'_> {
         role: Role,
     ) -> Result<()> {
         let conversation = queries::conversation(self.conn, conversation_id)?;
-        // Where the history hides what came before, a new member starts with it read.
-        let start = if conversation.history_visible {
+        let history_from = if conversation.history_visible {
             0
         } else {
             conversation.last_seq
@@ -307,8 +307,9 @@ impl Tx<'_> {
             .map(|&user_id| Member {
                 user_id,
                 role,
-                delivered_seq: start,
-                read_seq: start,
+                delivered_seq: 0,
+                read_seq: 0,
+                history_from,
             })
             .collect();
         let event_id = self.emit(
@@ -334,22 +335,19 @@ impl Tx<'_> {
         event_id: EventId,
     ) -> Result<()> {
         // `joined_seq`: 0 where the group shows new members its history, else its newest
-        // message now (they see only what comes after, and it starts out read).
+        // message now (they see, and have unread, only what comes after). Receipts stay
+        // where they were: a hidden message is not shown as seen by them.
         self.conn
             .prepare_cached(
                 "INSERT INTO members (conversation_id, user_id, role, joined_event, joined_at,
-                                      joined_seq, read_seq, delivered_seq)
+                                      joined_seq)
                  SELECT ?1, ?2, ?3, ?4, ?5,
-                        CASE WHEN c.history_visible = 1 THEN 0 ELSE c.last_seq END,
-                        CASE WHEN c.history_visible = 1 THEN 0 ELSE c.last_seq END,
                         CASE WHEN c.history_visible = 1 THEN 0 ELSE c.last_seq END
                  FROM conversations c WHERE c.id = ?1
                  ON CONFLICT (conversation_id, user_id) DO UPDATE SET
                     active = 1, role = excluded.role, joined_event = excluded.joined_event,
                     left_event = NULL, joined_at = excluded.joined_at,
-                    joined_seq = excluded.joined_seq,
-                    read_seq = max(read_seq, excluded.read_seq),
-                    delivered_seq = max(delivered_seq, excluded.delivered_seq)",
+                    joined_seq = excluded.joined_seq",
             )?
             .execute(params![
                 conversation_id,
