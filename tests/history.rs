@@ -71,6 +71,15 @@ async fn add(api: &Api, admin: &Session, group: i64, who: &Session) {
     assert!(r.status < 300, "{:?}", r.body);
 }
 
+/// Alice edits her message "secret" (from before Carol joined).
+async fn edit_secret(api: &Api, alice: &Session, secret: i64) {
+    let body = json!({"body": "secret, edited"});
+    let r = api
+        .patch(&format!("/messages/{secret}"), &alice.token, body)
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
+
 fn is_edit_of(frame: &Value, message: i64) -> bool {
     frame["event"]["kind"] == "message_edited" && frame["event"]["message"]["id"] == message
 }
@@ -146,14 +155,7 @@ async fn a_group_can_keep_its_history_from_people_added_later() {
     // now reaches both.
     let mut c = Ws::connect(&hub, &carol).await;
     let from = c.last_event_id;
-    let r = api
-        .patch(
-            &format!("/messages/{secret}"),
-            &alice.token,
-            json!({"body": "secret, edited"}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
+    edit_secret(&api, &alice, secret).await;
     b.expect("bob sees the edit", |f| is_edit_of(f, secret))
         .await;
     assert_eq!(api.send(&alice, closed, "now", "now").await.status, 201);
@@ -193,4 +195,41 @@ async fn a_group_can_keep_its_history_from_people_added_later() {
         (true, true, 200)
     );
     assert!(!finds(&api, &carol, closed, "secret", secret_file).await.0);
+}
+
+/// Through a joined node the rule is the same: the node forwards what the hub answers and
+/// keeps only the events the hub sent its user.
+#[tokio::test]
+async fn a_joined_node_shows_no_more_history_than_the_hub_allows() {
+    let hub = TestHub::start_with(sending_at(1000)).await;
+    let node_dir = tempfile::tempdir().expect("dir");
+    let node = crate::common::TestNode::start(node_dir.path(), hub.addr).await;
+    let api = hub.api();
+    let alice = api.register("alice").await;
+    let carol = node.api().register("carol").await;
+    node.online().await;
+    let closed = api.group(&alice, "closed", &[]).await;
+    let r = api
+        .patch(
+            &format!("/conversations/{closed}"),
+            &alice.token,
+            json!({"history_visible": false}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let (secret, file) = say_with_file(&api, &alice, closed, "secret").await;
+    add(&api, &alice, closed, &carol).await;
+    let (mut c, _) = Ws::connect_url(&node.ws_url(), &carol, None).await;
+    assert_eq!(
+        finds(&node.api(), &carol, closed, "secret", file).await,
+        (false, false, 404)
+    );
+    edit_secret(&api, &alice, secret).await;
+    assert_eq!(api.send(&alice, closed, "after", "after").await.status, 201);
+    c.message("after").await;
+    c.assert_none("an edit of a hidden message", |f| is_edit_of(f, secret))
+        .await;
+    let page = node.api().all_messages(&carol, closed).await;
+    let bodies: Vec<&str> = page.iter().filter_map(|m| m["body"].as_str()).collect();
+    assert_eq!(bodies, ["after"], "only what came after her joining");
 }
