@@ -90,21 +90,27 @@ enum Handler {
 /// Why no route takes a request: the error, and `Allow`'s value for a known path.
 type Refusal = (ApiError, Option<String>);
 
+/// A route's handler, and whether it reads a query string ([`Router::query`]); a route that
+/// does not refuses any.
+struct Endpoint {
+    handler: Handler,
+    takes_query: bool,
+}
+
 /// The route table, with a builder method per kind of handler.
 #[derive(Default)]
 pub(crate) struct Router {
-    table: Table<Handler>,
-    /// The routes that read a query string ([`Router::query`]); every other one refuses any.
-    with_query: Vec<(Method, &'static str)>,
-    last: Option<(Method, &'static str)>,
+    table: Table<Endpoint>,
 }
 
 impl Router {
     fn add(self, method: Method, path: &'static str, handler: Handler) -> Self {
+        let endpoint = Endpoint {
+            handler,
+            takes_query: false,
+        };
         Router {
-            table: self.table.add(method.clone(), path, handler),
-            with_query: self.with_query,
-            last: Some((method, path)),
+            table: self.table.add(method, path, endpoint),
         }
     }
 
@@ -112,14 +118,10 @@ impl Router {
     /// parameters). Any other route answers a query string with `400 bad_request`, as an
     /// unknown body field is.
     pub fn query(mut self) -> Self {
-        self.with_query.extend(self.last.clone());
+        if let Some(endpoint) = self.table.last_handler_mut() {
+            endpoint.takes_query = true;
+        }
         self
-    }
-
-    fn takes_query(&self, route: &Route<Handler>) -> bool {
-        self.with_query
-            .iter()
-            .any(|(method, path)| *method == route.method && *path == route.path)
     }
 
     /// A route anyone may call.
@@ -167,7 +169,7 @@ impl Router {
 
     /// The route for `method` on `path`, with the path's ids; or the refusal, with the
     /// `Allow` header's value for a method the path does not take.
-    fn find(&self, method: &Method, path: &str) -> Result<(&Route<Handler>, [i64; 2]), Refusal> {
+    fn find(&self, method: &Method, path: &str) -> Result<(&Route<Endpoint>, [i64; 2]), Refusal> {
         self.table.find(method, path).map_err(|miss| match miss {
             Miss::NotFound => {
                 let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
@@ -213,7 +215,7 @@ where
             return response;
         }
     };
-    if !query.is_empty() && !ROUTES.takes_query(route) {
+    if !query.is_empty() && !route.handler.takes_query {
         let err = ApiError::bad_request(format!(
             "{method} /api/v1/{} takes no query parameters; `?{query}` is not understood.",
             route.path
@@ -229,7 +231,7 @@ where
         body: Bytes::new(),
     };
     let result = async {
-        if let Handler::Upload(handler) = &route.handler {
+        if let Handler::Upload(handler) = &route.handler.handler {
             let me = Caller::authenticate(&req.hub, &req.headers).await?;
             let body: BodyStream = body
                 .map(|chunk| chunk.map(|mut b| b.copy_to_bytes(b.remaining())))
@@ -246,7 +248,7 @@ where
                 "Send the body as JSON with `Content-Type: application/json`.",
             ));
         }
-        match &route.handler {
+        match &route.handler.handler {
             Handler::Public(handler) => handler(req).await,
             Handler::User(handler) => {
                 let me = Caller::authenticate(&req.hub, &req.headers).await?;

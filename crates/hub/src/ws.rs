@@ -421,8 +421,9 @@ where
 {
     let abort = reader.abort_handle();
     let answer = async {
-        // The reader's sender drops when it returns: `None` means every frame is in hand.
-        loop {
+        // The reader's sender drops when it returns: then every frame it read is in hand.
+        let mut reading = true;
+        while reading || !pending.is_empty() {
             tokio::select! {
                 biased;
                 Some(done) = pending.next(), if !pending.is_empty() => {
@@ -432,18 +433,11 @@ where
                         }
                     }
                 }
-                reply = replies.recv() => match reply {
+                reply = replies.recv(), if reading => match reply {
                     Some(Reply::Frame(future)) => pending.push_back(future),
                     Some(Reply::Close(..)) => {}
-                    None => break,
+                    None => reading = false,
                 },
-            }
-        }
-        while let Some(done) = pending.next().await {
-            if let Some(text) = done {
-                if !send(sink, Message::Text(text), limit).await {
-                    return None;
-                }
             }
         }
         reader.await.ok()

@@ -74,10 +74,15 @@ fn check_owner(dir: &Path) -> Result<()> {
 }
 
 /// Takes group and other permissions away from `dir` and everything in it (not following
-/// symbolic links); returns how many entries it changed.
+/// symbolic links); returns how many entries it changed. A directory that is already its
+/// owner's alone is left unwalked: nobody else can reach what is in it, and a hub's uploads
+/// would otherwise be visited at every start.
 #[cfg(unix)]
 fn make_private(dir: &Path) -> std::io::Result<usize> {
     use std::os::unix::fs::PermissionsExt;
+    if std::fs::symlink_metadata(dir)?.permissions().mode() & 0o077 == 0 {
+        return Ok(0);
+    }
     let mut fixed = 0;
     let mut stack = vec![dir.to_owned()];
     while let Some(path) = stack.pop() {

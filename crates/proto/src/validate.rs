@@ -108,8 +108,12 @@ pub fn line(field: &'static str, raw: &str, allow_empty: bool, max: usize) -> Re
 pub fn is_invisible(c: char) -> bool {
     use unicode_security::general_security_profile::IdentifierType;
     use unicode_security::GeneralSecurityProfile;
-    !matches!(c, '\u{200D}' | '\u{FE0E}' | '\u{FE0F}')
-        && c.identifier_type() == Some(IdentifierType::Default_Ignorable)
+    !holds_emoji_together(c) && c.identifier_type() == Some(IdentifierType::Default_Ignorable)
+}
+
+/// The zero-width joiner and the variation selectors: they show nothing, but emoji need them.
+fn holds_emoji_together(c: char) -> bool {
+    matches!(c, '\u{200D}' | '\u{FE0E}' | '\u{FE0F}')
 }
 
 /// `raw` without its [`is_invisible`] characters.
@@ -119,7 +123,7 @@ pub fn strip_invisible(raw: &str) -> String {
 
 /// Something a reader sees: not white space, not a joiner or variation selector alone.
 fn is_visible(c: char) -> bool {
-    !c.is_whitespace() && !is_invisible(c) && !matches!(c, '\u{200D}' | '\u{FE0E}' | '\u{FE0F}')
+    !c.is_whitespace() && !is_invisible(c) && !holds_emoji_together(c)
 }
 
 /// What two names that look alike have in common, by Unicode's confusable skeleton (UTS 39,

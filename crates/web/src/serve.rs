@@ -104,10 +104,6 @@ impl Gate {
         })
     }
 
-    pub fn limits(&self) -> ConnectionLimits {
-        self.limits
-    }
-
     /// Connections refused since the server started.
     pub fn refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)

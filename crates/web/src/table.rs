@@ -152,6 +152,11 @@ impl<H> Table<H> {
     pub fn routes(&self) -> impl Iterator<Item = &Route<H>> {
         self.routes.iter()
     }
+
+    /// The handler of the route added last, for a builder that qualifies it.
+    pub fn last_handler_mut(&mut self) -> Option<&mut H> {
+        self.routes.last_mut().map(|r| &mut r.handler)
+    }
 }
 
 #[cfg(test)]
