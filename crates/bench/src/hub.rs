@@ -81,6 +81,37 @@ pub async fn seed_own_groups(dir: &Path, accounts: &[Account]) -> Result<Vec<Con
     Ok(groups)
 }
 
+/// Gives each of `senders` a group with `size` members: itself and `size - 1` of `others`
+/// (taken in turn). Returns the group ids in the senders' order.
+pub async fn seed_groups(
+    dir: &Path,
+    senders: &[Account],
+    others: &[Account],
+    size: usize,
+) -> Result<Vec<ConversationId>> {
+    let store = open_store(dir)?;
+    let senders: Vec<UserId> = senders.iter().map(|a| a.id).collect();
+    let others: Vec<UserId> = others.iter().map(|a| a.id).collect();
+    let groups = store
+        .write(move |tx| {
+            let mut next = others.iter().cycle();
+            senders
+                .iter()
+                .map(|&id| {
+                    let members: Vec<UserId> = next.by_ref().take(size - 1).copied().collect();
+                    Ok(tx
+                        .create_group(id, &format!("team {id}"), &members)?
+                        .conversation
+                        .id)
+                })
+                .collect::<chinwag_store::Result<Vec<ConversationId>>>()
+        })
+        .await
+        .context("creating groups")?;
+    store.close().await;
+    Ok(groups)
+}
+
 /// Stores `total` messages in `general` from `senders`, in transactions of 10,000.
 pub async fn seed_messages(dir: &Path, senders: &[Account], total: usize) -> Result<()> {
     let store = open_store(dir)?;
@@ -260,6 +291,25 @@ impl Server {
     /// Resident memory of the server process, in KiB.
     pub fn rss_kib(&self) -> u64 {
         self.child.id().map_or(0, rss_kib)
+    }
+
+    /// CPU time the server process has used (user and system), in seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        let Some(pid) = self.child.id() else {
+            return 0.0;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return 0.0;
+        };
+        // Fields after the command's closing parenthesis; utime and stime are the 14th and
+        // 15th of the line, in clock ticks (100 a second on Linux).
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = [11, 12]
+            .iter()
+            .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+            .sum();
+        ticks as f64 / 100.0
     }
 
     /// SIGTERM, then wait (the hub shuts down gracefully).

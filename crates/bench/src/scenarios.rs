@@ -2,6 +2,8 @@
 
 use chinwag_proto::EventId;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -15,9 +17,11 @@ use crate::load::{self, Receivers, Sender};
 use crate::report::{emit, latency_json, latency_text, merge, percentiles, ratio};
 use crate::Options;
 
-pub const ALL: [&str; 6] = [
+pub const ALL: [&str; 8] = [
     "fanout",
     "saturation",
+    "channel",
+    "receipts",
     "connections",
     "persistence",
     "history",
@@ -29,6 +33,8 @@ pub async fn run(name: &str, options: &Options) -> Result<()> {
     match name {
         "fanout" => fanout(options).await,
         "saturation" => saturation(options).await,
+        "channel" => channel(options).await,
+        "receipts" => receipts(options).await,
         "connections" => connections(options).await,
         "persistence" => persistence(options).await,
         "history" => history(options).await,
@@ -244,6 +250,280 @@ async fn saturation(options: &Options) -> Result<()> {
                 "chinwag_deliveries_per_second": best[1], "ratio": ratio(best[1], best[0]) }),
     );
     Ok(())
+}
+
+/// Counts the event frames a set of connections receive (what they are is not looked at).
+fn count_events(streams: Vec<load::Stream>) -> (Arc<AtomicU64>, Vec<tokio::task::JoinHandle<()>>) {
+    let count = Arc::new(AtomicU64::new(0));
+    let tasks = streams
+        .into_iter()
+        .map(|mut stream| {
+            let count = count.clone();
+            tokio::spawn(async move {
+                while let Some(Ok(message)) = stream.next().await {
+                    if let Message::Text(text) = message {
+                        if text.starts_with(r#"{"type":"event""#) {
+                            count.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    (count, tasks)
+}
+
+/// A big channel beside small groups: 4 senders pipelining as fast as acks come, into
+/// `general` with 1,000 or 10,000 members of whom 10 or 1,000 are online, or each into a
+/// group of 10 whose other members are all online (or, with nobody else online, each into a
+/// group of its own). What a message costs should follow the connections it reaches, not
+/// the members it has: each case is compared with the small groups reaching as many.
+async fn channel(options: &Options) -> Result<()> {
+    let (senders, window, seconds) = (4, 64, if options.smoke { 1.0 } else { 5.0 });
+    // (members of general, or None for small groups; members online besides the senders)
+    let cases: &[(Option<usize>, usize)] = if options.smoke {
+        &[(None, 10), (Some(1000), 10)]
+    } else {
+        &[
+            (None, 0),
+            (Some(1000), 0),
+            (Some(10_000), 0),
+            (None, 10),
+            (Some(1000), 10),
+            (Some(10_000), 10),
+            (Some(1000), 996),
+            (Some(10_000), 1000),
+        ]
+    };
+    // The small groups' rate, by how many others are online.
+    let mut small = std::collections::HashMap::new();
+    for &(members, online) in cases {
+        let dir = tempfile::tempdir().context("temporary data directory")?;
+        let accounts =
+            hub::seed_users(dir.path(), "user", members.unwrap_or(senders + online)).await?;
+        let (writers, readers) = accounts.split_at(senders);
+        let readers = &readers[..online];
+        let targets: Vec<i64> = match members {
+            None => hub::seed_groups(dir.path(), writers, readers, 10)
+                .await?
+                .into_iter()
+                .map(i64::from)
+                .collect(),
+            Some(_) => vec![1; senders],
+        };
+        let server = Server::hub(options, dir.path()).await?;
+        let sockets = load::open_hub(&server.ws_url(), readers, 0, 100).await?;
+        let (received, tasks) = count_events(sockets.into_iter().map(|ws| ws.split().1).collect());
+        let writing = load::open_hub(&server.ws_url(), writers, online, 100).await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let cpu = server.cpu_seconds();
+        received.store(0, Ordering::Relaxed);
+        let started = Instant::now();
+        let until = started + Duration::from_secs_f64(seconds);
+        let runs: Vec<_> = writing
+            .into_iter()
+            .zip(targets)
+            .enumerate()
+            .map(|(i, (ws, group))| tokio::spawn(pipeline(ws, group, i, window, until)))
+            .collect();
+        let mut acked = 0;
+        for run in runs {
+            acked += run.await.context("a sender failed")??.1;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let cpu = (server.cpu_seconds() - cpu) / elapsed;
+        let delivered = received.load(Ordering::Relaxed);
+        let rate = acked as f64 / elapsed;
+        let shape = match members {
+            None if online == 0 => format!("{senders} groups of one, nobody else online"),
+            None => format!("{senders} groups of 10, all online"),
+            Some(m) => format!("general, {m} members, {online} online"),
+        };
+        if members.is_none() {
+            small.insert(online, rate);
+        }
+        let reference = small.get(&online).copied();
+        println!(
+            "channel chinwag {shape}: {rate:.0} messages/s ({}), {:.0} deliveries/s to the \
+             online members, hub CPU {:.0}%",
+            match reference {
+                _ if members.is_none() => "the reference".to_owned(),
+                Some(small) => format!("{:.2}× the small groups'", ratio(rate, small)),
+                None => "no small groups reach as many".to_owned(),
+            },
+            delivered as f64 / elapsed,
+            cpu * 100.0
+        );
+        emit(
+            "channel",
+            json!({ "members": members, "online": online, "senders": senders,
+                    "window": window, "seconds": seconds, "committed": acked,
+                    "messages_per_second": rate,
+                    "deliveries_per_second": delivered as f64 / elapsed,
+                    "hub_cpu": cpu,
+                    "of_small_groups": reference.map(|small| ratio(rate, small)) }),
+        );
+        for task in tasks {
+            task.abort();
+        }
+        server.stop().await;
+    }
+    Ok(())
+}
+
+/// Receipts in a big channel: 1,000 online members of `general` while 10 senders write at a
+/// steady rate, first reading only, then acknowledging as the web UI does: `delivered` for
+/// the newest message once none came for 150 ms, and `read` at once from the one member in
+/// ten looking at the channel. Message deliveries a second, receipt frames a second and hub
+/// CPU, for each.
+async fn receipts(options: &Options) -> Result<()> {
+    let (n, s, seconds, rates): (usize, usize, f64, &[f64]) = if options.smoke {
+        (100, 2, 1.0, &[5.0])
+    } else {
+        (1000, 10, 10.0, &[2.0, 5.0, 10.0])
+    };
+    for &acks in &[false, true] {
+        for &rate in rates {
+            let dir = tempfile::tempdir().context("temporary data directory")?;
+            let accounts = hub::seed_users(dir.path(), "user", n + s).await?;
+            let server = Server::hub(options, dir.path()).await?;
+            let sockets = load::open_hub(&server.ws_url(), &accounts[..n], 0, 100).await?;
+            let messages = Arc::new(AtomicU64::new(0));
+            let receipts = Arc::new(AtomicU64::new(0));
+            let readers: Vec<_> = sockets
+                .into_iter()
+                .enumerate()
+                .map(|(i, ws)| {
+                    let looking = i % 10 == 0;
+                    tokio::spawn(acknowledge(
+                        ws,
+                        acks,
+                        looking,
+                        messages.clone(),
+                        receipts.clone(),
+                    ))
+                })
+                .collect();
+            let epoch = Instant::now();
+            let senders: Vec<Sender> = load::open_hub(&server.ws_url(), &accounts[n..], n, 100)
+                .await?
+                .into_iter()
+                .enumerate()
+                .map(|(i, ws)| {
+                    let (sink, stream) = ws.split();
+                    Sender::start(sink, stream, format!("r{i}"), epoch)
+                })
+                .collect();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            messages.store(0, Ordering::Relaxed);
+            receipts.store(0, Ordering::Relaxed);
+            let cpu = server.cpu_seconds();
+            let started = Instant::now();
+            let duration = Duration::from_secs_f64(seconds);
+            let bursts = senders.iter().map(|x| x.burst(rate / s as f64, duration));
+            let mut sent = 0;
+            for burst in futures_util::future::join_all(bursts).await {
+                sent += burst?;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let elapsed = started.elapsed().as_secs_f64();
+            let cpu = (server.cpu_seconds() - cpu) / elapsed;
+            let (m, r) = (
+                messages.load(Ordering::Relaxed),
+                receipts.load(Ordering::Relaxed),
+            );
+            let lost = (sent * n as u64).saturating_sub(m);
+            println!(
+                "receipts chinwag {n} online in general, {rate} msg/s, {}: {:.0} message \
+                 deliveries/s (lost {lost}), {:.0} receipt frames/s, hub CPU {:.0}%",
+                if acks {
+                    "acknowledged as the web UI does"
+                } else {
+                    "nobody acknowledges"
+                },
+                m as f64 / elapsed,
+                r as f64 / elapsed,
+                cpu * 100.0
+            );
+            emit(
+                "receipts",
+                json!({ "online": n, "senders": s, "messages_per_second": rate,
+                        "acknowledged": acks, "seconds": seconds, "sent": sent,
+                        "message_deliveries_per_second": m as f64 / elapsed, "lost": lost,
+                        "receipt_frames_per_second": r as f64 / elapsed, "hub_cpu": cpu }),
+            );
+            drop(senders);
+            for reader in readers {
+                reader.abort();
+            }
+            server.stop().await;
+        }
+    }
+    Ok(())
+}
+
+/// A member of `general` reading what comes; with `acks`, acknowledging as the web UI does.
+async fn acknowledge(
+    ws: raw::Socket,
+    acks: bool,
+    looking: bool,
+    messages: Arc<AtomicU64>,
+    receipts: Arc<AtomicU64>,
+) {
+    let (mut sink, mut stream) = ws.split();
+    let quiet = Duration::from_millis(150);
+    let mut pending: Option<(i64, tokio::time::Instant)> = None;
+    loop {
+        let due = pending.map(|(_, at)| at);
+        let next = tokio::select! {
+            next = stream.next() => next,
+            () = async { tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)).await }, if due.is_some() => {
+                if let Some((seq, _)) = pending.take() {
+                    let frame = format!(r#"{{"type":"delivered","conversation_id":1,"seq":{seq}}}"#);
+                    if sink.send(Message::Text(frame.into())).await.is_err() {
+                        return;
+                    }
+                }
+                continue;
+            }
+        };
+        let Some(Ok(Message::Text(text))) = next else {
+            if next.is_none() {
+                return;
+            }
+            continue;
+        };
+        if text.contains(r#""kind":"receipt""#) {
+            receipts.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        if !text.contains(r#""kind":"message_new""#) {
+            continue;
+        }
+        messages.fetch_add(1, Ordering::Relaxed);
+        let Some(seq) = message_seq(&text) else {
+            continue;
+        };
+        if !acks {
+            continue;
+        }
+        if looking {
+            let frame = format!(r#"{{"type":"read","conversation_id":1,"seq":{seq}}}"#);
+            if sink.send(Message::Text(frame.into())).await.is_err() {
+                return;
+            }
+        } else {
+            pending = Some((seq, tokio::time::Instant::now() + quiet));
+        }
+    }
+}
+
+/// The `seq` of the message in a `message_new` frame.
+fn message_seq(frame: &str) -> Option<i64> {
+    let at = frame.find(r#""seq":"#)? + 6;
+    let digits = &frame[at..];
+    let end = digits.find(|c: char| !c.is_ascii_digit())?;
+    digits[..end].parse().ok()
 }
 
 /// Idle authenticated connections: hub memory per connection and connect rate.

@@ -53,7 +53,13 @@ struct ConnHandle {
 struct Inner {
     conns: HashMap<ConnId, ConnHandle>,
     by_user: HashMap<UserId, Vec<ConnId>>,
+    /// Every member of every conversation, online or not (for `is_member`).
     members: HashMap<ConversationId, HashSet<UserId>>,
+    /// The same memberships by user, to keep `online` in step when a user comes and goes.
+    conversations_of: HashMap<UserId, HashSet<ConversationId>>,
+    /// For each conversation, the connections of its members: what an event to it costs is
+    /// the connections that receive it, whatever the size of the membership.
+    online: HashMap<ConversationId, HashSet<ConnId>>,
     /// The presence last announced for each user with a connection.
     presence: HashMap<UserId, Presence>,
     /// The connections watching each user's presence.
@@ -146,7 +152,7 @@ impl Fanout {
     pub fn load_memberships(&self, memberships: Vec<(ConversationId, UserId)>) {
         let mut inner = self.write();
         for (conversation, user) in memberships {
-            inner.members.entry(conversation).or_default().insert(user);
+            inner.join(conversation, user);
         }
     }
 
@@ -193,6 +199,7 @@ impl Fanout {
             },
         );
         inner.by_user.entry(user_id).or_default().push(id);
+        inner.connect(user_id, id);
         Self::announce_presence(&mut inner, user_id);
         let last_event_id = EventId(self.last_published.load(Ordering::Acquire));
         Registration {
@@ -208,10 +215,8 @@ impl Fanout {
     pub fn to_user(&self, user_id: UserId, frame: &ServerFrame) {
         let text = frame_text(frame);
         let inner = self.read();
-        for conn in inner.by_user.get(&user_id).into_iter().flatten() {
-            if let Some(handle) = inner.conns.get(conn) {
-                deliver(handle, None, &text);
-            }
+        for handle in inner.connections_of(user_id) {
+            deliver(handle, None, &text);
         }
     }
 
@@ -254,6 +259,7 @@ impl Fanout {
             };
             let user_id = handle.user_id;
             Self::unwatch(&mut inner, conn, &handle.watching);
+            inner.disconnect(user_id, conn);
             if let Some(list) = inner.by_user.get_mut(&user_id) {
                 list.retain(|c| *c != conn);
                 if list.is_empty() {
@@ -418,9 +424,8 @@ impl Fanout {
             let mut inner = self.write();
             for event in events {
                 if let Some(conversation) = event.conversation_id {
-                    if !event.joined.is_empty() {
-                        let set = inner.members.entry(conversation).or_default();
-                        set.extend(event.joined.iter().copied());
+                    for user in &event.joined {
+                        inner.join(conversation, *user);
                     }
                 }
                 let n = Self::route(&inner, event);
@@ -428,10 +433,8 @@ impl Fanout {
                 self.last_published
                     .fetch_max(event.id.get(), Ordering::AcqRel);
                 if let Some(conversation) = event.conversation_id {
-                    if let Some(set) = inner.members.get_mut(&conversation) {
-                        for user in &event.left {
-                            set.remove(user);
-                        }
+                    for user in &event.left {
+                        inner.leave(conversation, *user);
                     }
                 }
             }
@@ -459,20 +462,20 @@ impl Fanout {
                 }
             }
             Some(conversation) => {
+                for handle in inner.connections_in(conversation) {
+                    if event.hidden_from.is_empty() || !event.hidden_from.contains(&handle.user_id)
+                    {
+                        delivered += u64::from(deliver(handle, id, &text));
+                    }
+                }
+                // Someone who left is told so even when the cache no longer lists them.
                 let members = inner.members.get(&conversation);
-                let users = members
-                    .into_iter()
-                    .flatten()
-                    .chain(event.left.iter())
-                    .collect::<HashSet<_>>();
-                for user in users {
-                    if event.hidden_from.contains(user) {
+                for user in &event.left {
+                    if members.is_some_and(|m| m.contains(user)) {
                         continue;
                     }
-                    for conn in inner.by_user.get(user).into_iter().flatten() {
-                        if let Some(handle) = inner.conns.get(conn) {
-                            delivered += u64::from(deliver(handle, id, &text));
-                        }
+                    for handle in inner.connections_of(*user) {
+                        delivered += u64::from(deliver(handle, id, &text));
                     }
                 }
             }
@@ -532,17 +535,92 @@ impl Fanout {
             expires_in_ms: self.typing_ttl.as_millis() as u64,
         });
         let inner = self.read();
-        let Some(members) = inner.members.get(&conversation_id) else {
-            return;
-        };
         let blockers = inner.blocked_by.get(&user_id);
-        for user in members
-            .iter()
-            .filter(|u| **u != user_id && !blockers.is_some_and(|b| b.contains(u)))
+        for handle in inner.connections_in(conversation_id) {
+            let to = handle.user_id;
+            if to != user_id && !blockers.is_some_and(|b| b.contains(&to)) {
+                deliver(handle, None, &text);
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// The connections of one user.
+    fn connections_of(&self, user_id: UserId) -> impl Iterator<Item = &ConnHandle> {
+        let conns = self.by_user.get(&user_id).map_or(&[][..], Vec::as_slice);
+        conns.iter().filter_map(|c| self.conns.get(c))
+    }
+
+    /// The connections of a conversation's members.
+    fn connections_in(&self, conversation: ConversationId) -> impl Iterator<Item = &ConnHandle> {
+        self.online
+            .get(&conversation)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| self.conns.get(c))
+    }
+
+    fn join(&mut self, conversation: ConversationId, user_id: UserId) {
+        if !self
+            .members
+            .entry(conversation)
+            .or_default()
+            .insert(user_id)
         {
-            for conn in inner.by_user.get(user).into_iter().flatten() {
-                if let Some(handle) = inner.conns.get(conn) {
-                    deliver(handle, None, &text);
+            return;
+        }
+        self.conversations_of
+            .entry(user_id)
+            .or_default()
+            .insert(conversation);
+        if let Some(conns) = self.by_user.get(&user_id) {
+            self.online
+                .entry(conversation)
+                .or_default()
+                .extend(conns.iter().copied());
+        }
+    }
+
+    fn leave(&mut self, conversation: ConversationId, user_id: UserId) {
+        if let Some(set) = self.members.get_mut(&conversation) {
+            set.remove(&user_id);
+            if set.is_empty() {
+                self.members.remove(&conversation);
+            }
+        }
+        if let Some(set) = self.conversations_of.get_mut(&user_id) {
+            set.remove(&conversation);
+            if set.is_empty() {
+                self.conversations_of.remove(&user_id);
+            }
+        }
+        if let (Some(conns), Some(online)) = (
+            self.by_user.get(&user_id),
+            self.online.get_mut(&conversation),
+        ) {
+            for conn in conns {
+                online.remove(conn);
+            }
+            if online.is_empty() {
+                self.online.remove(&conversation);
+            }
+        }
+    }
+
+    /// Puts a new connection of `user_id` into each of the user's conversations.
+    fn connect(&mut self, user_id: UserId, conn: ConnId) {
+        for conversation in self.conversations_of.get(&user_id).into_iter().flatten() {
+            self.online.entry(*conversation).or_default().insert(conn);
+        }
+    }
+
+    fn disconnect(&mut self, user_id: UserId, conn: ConnId) {
+        for conversation in self.conversations_of.get(&user_id).into_iter().flatten() {
+            if let Some(online) = self.online.get_mut(conversation) {
+                online.remove(&conn);
+                if online.is_empty() {
+                    self.online.remove(conversation);
                 }
             }
         }
@@ -660,6 +738,56 @@ mod tests {
         );
         assert_eq!(c.queue.rx.len(), 0);
         assert!(!fanout.is_member(ConversationId(1), UserId(11)));
+    }
+
+    #[test]
+    fn the_online_index_follows_connections_and_membership() {
+        let fanout = Fanout::new(Duration::from_secs(6));
+        let general = ConversationId(1);
+        let mut all: Vec<_> = (1..=1000).map(|u| (general, UserId(u))).collect();
+        all.push((ConversationId(2), UserId(1)));
+        fanout.load_memberships(all);
+        assert!(fanout.read().online.is_empty(), "nobody is connected");
+        let mut one = fanout.register(UserId(1), vec![], 16);
+        let mut outsider = fanout.register(UserId(5000), vec![], 16);
+        {
+            let inner = fanout.read();
+            assert_eq!(
+                inner.online[&general].len(),
+                1,
+                "offline members are not there"
+            );
+            assert_eq!(inner.online[&ConversationId(2)].len(), 1);
+        }
+        // Added while connected: hears the event that added them, and what follows.
+        let mut add = committed(EventId(1), Some(general));
+        add.joined = vec![UserId(5000)];
+        fanout.publish(&[add, committed(EventId(2), Some(general))]);
+        let events = |reg: &mut Registration| {
+            std::iter::from_fn(|| reg.queue.try_recv())
+                .filter_map(|o| o.event_id)
+                .map(EventId::get)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(events(&mut one), [1, 2]);
+        assert_eq!(events(&mut outsider), [1, 2]);
+        assert_eq!(fanout.read().online[&general].len(), 2);
+        let mut leave = committed(EventId(3), Some(general));
+        leave.left = vec![UserId(5000)];
+        fanout.publish(&[leave, committed(EventId(4), Some(general))]);
+        assert_eq!(events(&mut one), [3, 4]);
+        assert_eq!(
+            events(&mut outsider),
+            [3],
+            "told of the removal, not of event 4"
+        );
+        assert_eq!(fanout.read().online[&general].len(), 1);
+        fanout.unregister(one.id);
+        fanout.unregister(outsider.id);
+        let inner = fanout.read();
+        assert!(inner.online.is_empty(), "{:?}", inner.online);
+        assert!(!inner.conversations_of.contains_key(&UserId(5000)));
+        assert_eq!(inner.members[&general].len(), 1000);
     }
 
     #[test]
