@@ -239,6 +239,126 @@ async fn delivered_and_read_receipts_move_and_are_told() {
 }
 
 #[tokio::test]
+async fn receipts_a_second_apart_are_written_at_once_and_quicker_ones_merged() {
+    let hub = TestHub::start().await;
+    let api = hub.api();
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    let direct = api.direct(&alice, &bob).await;
+    let mut a = Ws::connect(&hub, &alice).await;
+    let mut b = Ws::connect(&hub, &bob).await;
+    for i in 1..=3 {
+        a.say(direct, &format!("m{i}"), &format!("message {i}"))
+            .await;
+    }
+    let before = a.last_event_id;
+    // The first report is told at once; the two that follow within the second are one.
+    for seq in 1..=3 {
+        b.send(json!({ "type": "delivered", "conversation_id": direct, "seq": seq }))
+            .await;
+    }
+    b.send(json!({ "type": "read", "conversation_id": direct, "seq": 2 }))
+        .await;
+    let first = a.event("receipt").await;
+    assert_eq!(
+        (first["delivered_seq"].as_i64(), first["read_seq"].as_i64()),
+        (Some(1), Some(0))
+    );
+    let merged = a.event("receipt").await;
+    assert_eq!(
+        (
+            merged["delivered_seq"].as_i64(),
+            merged["read_seq"].as_i64()
+        ),
+        (Some(3), Some(2)),
+        "{merged}"
+    );
+    a.assert_none("a third receipt", |f| {
+        f["type"] == "event" && f["event"]["kind"] == "receipt"
+    })
+    .await;
+    let log = api
+        .get(&format!("/events?after={before}"), &alice.token)
+        .await;
+    let kinds: Vec<&str> = log.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["event"]["kind"].as_str())
+        .filter(|kind| *kind != "message_new")
+        .collect();
+    assert_eq!(
+        kinds,
+        ["receipt", "receipt"],
+        "two durable updates for four reports"
+    );
+    // A report past the latest message is refused, even when merged.
+    b.send(json!({ "type": "read", "conversation_id": direct, "seq": 99 }))
+        .await;
+    let refused = b.frame("error").await;
+    assert_eq!(refused["code"], "invalid_field", "{refused}");
+    // One with a `ref` is written at once, so its `ok` means saved.
+    b.send(json!({ "type": "read", "ref": "r", "conversation_id": direct, "seq": 3 }))
+        .await;
+    assert_eq!(b.frame("ok").await["ref"], "r");
+    assert_eq!(api.unread(&bob, direct).await, 0);
+}
+
+#[tokio::test]
+async fn in_a_large_channel_receipts_reach_only_who_shows_them() {
+    let hub = TestHub::start().await;
+    let api = hub.api();
+    let people = hub
+        .crowd(
+            "person",
+            chinwag_store::RECEIPTS_TO_EVERYONE_UP_TO as usize + 1,
+        )
+        .await;
+    let (alice, bob, carol, reader) = (&people[0], &people[1], &people[2], &people[3]);
+    let general = 1;
+    let mut a = Ws::connect(&hub, alice).await;
+    let mut b = Ws::connect(&hub, bob).await;
+    let mut c = Ws::connect(&hub, carol).await;
+    let mut r = Ws::connect(&hub, reader).await;
+    let mut r2 = Ws::connect(&hub, reader).await;
+    let start = a.last_event_id;
+    a.say(general, "a1", "from alice").await;
+    b.say(general, "b1", "from bob").await;
+    let last = a.say(general, "a2", "alice again").await["message"]["seq"]
+        .as_i64()
+        .expect("seq");
+    for ws in [&mut a, &mut b, &mut c, &mut r, &mut r2] {
+        ws.message("alice again").await;
+    }
+    let is_receipt = |f: &Value| f["type"] == "event" && f["event"]["kind"] == "receipt";
+    // Reading over bob's message and alice's: both senders hear it, and my other device.
+    r.send(json!({ "type": "read", "ref": "r1", "conversation_id": general, "seq": last }))
+        .await;
+    assert_eq!(r.frame("ok").await["ref"], "r1");
+    for ws in [&mut a, &mut b, &mut r2] {
+        assert_eq!(ws.event("receipt").await["read_seq"], last);
+    }
+    c.assert_none("someone else's receipt", is_receipt).await;
+    // Resume replays by the same rule.
+    let (_, replayed) = Ws::connect_resume(&hub, carol, Some(start)).await;
+    assert!(!replayed.iter().any(is_receipt), "carol is not told");
+    let (_, replayed) = Ws::connect_resume(&hub, bob, Some(start)).await;
+    assert_eq!(replayed.iter().filter(|f| is_receipt(f)).count(), 1);
+    // Everyone may still read everyone's positions.
+    let detail = api
+        .get(&format!("/conversations/{general}"), &carol.token)
+        .await;
+    let position = detail.body["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .find(|m| m["user_id"] == reader.id)
+        .expect("reader")
+        .clone();
+    assert_eq!(position["read_seq"], last);
+}
+
+#[tokio::test]
 async fn edit_and_delete_own_messages_only() {
     let hub = TestHub::start().await;
     let api = hub.api();

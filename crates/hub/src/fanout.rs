@@ -461,6 +461,18 @@ impl Fanout {
                     delivered += u64::from(deliver(handle, id, &text));
                 }
             }
+            Some(conversation) if event.audience.is_some() => {
+                // Only the listed members: O(their connections), whatever the conversation.
+                let members = inner.members.get(&conversation);
+                for user in event.audience.iter().flatten() {
+                    if !members.is_some_and(|m| m.contains(user)) {
+                        continue;
+                    }
+                    for handle in inner.connections_of(*user) {
+                        delivered += u64::from(deliver(handle, id, &text));
+                    }
+                }
+            }
             Some(conversation) => {
                 for handle in inner.connections_in(conversation) {
                     if event.hidden_from.is_empty() || !event.hidden_from.contains(&handle.user_id)
@@ -680,6 +692,7 @@ mod tests {
             joined: vec![],
             left: vec![],
             hidden_from: vec![],
+            audience: None,
         }
     }
 
@@ -738,6 +751,25 @@ mod tests {
         );
         assert_eq!(c.queue.rx.len(), 0);
         assert!(!fanout.is_member(ConversationId(1), UserId(11)));
+    }
+
+    #[test]
+    fn an_event_with_an_audience_reaches_only_its_members_in_it() {
+        let fanout = Fanout::new(Duration::from_secs(6));
+        let general = ConversationId(1);
+        fanout.load_memberships((10..15).map(|u| (general, UserId(u))).collect());
+        let mut regs: Vec<_> = (10..16)
+            .map(|u| fanout.register(UserId(u), vec![], 16))
+            .collect();
+        for r in &mut regs {
+            while r.queue.try_recv().is_some() {}
+        }
+        let mut receipt = committed(EventId(7), Some(general));
+        // 15 is listed but not a member: an audience never widens who may hear.
+        receipt.audience = Some(vec![UserId(11), UserId(13), UserId(15)]);
+        fanout.publish(&[receipt]);
+        let heard: Vec<usize> = regs.iter().map(|r| r.queue.rx.len()).collect();
+        assert_eq!(heard, [0, 1, 0, 1, 0, 0]);
     }
 
     #[test]

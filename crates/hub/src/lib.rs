@@ -21,6 +21,7 @@ mod http;
 mod limits;
 mod metrics;
 mod queue;
+mod receipts;
 mod rest;
 mod retention;
 mod routes;
@@ -195,6 +196,8 @@ pub(crate) struct HubState {
     pub change_limit: KeyedLimit<UserId>,
     pub shutdown: watch::Sender<bool>,
     pub tasks: TaskTracker,
+    /// Delivered/read reports, coalesced per person and conversation.
+    pub receipts: receipts::Receipts,
 }
 
 impl Hub {
@@ -277,6 +280,7 @@ impl Hub {
                 config.conversation_changes_burst,
             ),
             shutdown: watch::channel(false).0,
+            receipts: receipts::Receipts::new(receipts::WINDOW),
             tasks: TaskTracker::new(),
             config,
             info,

@@ -797,9 +797,20 @@ async fn receipt(
     delivered: Option<i64>,
     read: Option<i64>,
 ) -> Handled {
-    let pending = messages::receipt(&ctx.state, ctx.user_id, conversation_id, delivered, read)
-        .await
-        .map_err(|e| (e, reference.clone()))?;
+    let at_once = reference.is_some();
+    let Some(pending) = messages::receipt(
+        &ctx.state,
+        ctx.user_id,
+        conversation_id,
+        delivered,
+        read,
+        at_once,
+    )
+    .await
+    .map_err(|e| (e, reference.clone()))?
+    else {
+        return Ok(None); // merged into the person's next write
+    };
     let errors = ctx.errors.clone();
     Ok(Some(Box::pin(async move {
         match pending.await {

@@ -31,6 +31,11 @@ pub use rusqlite::Connection;
 pub use tx::{NewFile, Swept, Tx, MAX_ATTACHMENTS};
 pub use writer::WriteTicket;
 
+/// Receipts in a conversation of at most this many active members reach every member; in a
+/// larger one only their author's devices and the senders of the messages they move over
+/// (see `docs/protocol.md`, Receipts). Everyone's positions stay available over REST.
+pub const RECEIPTS_TO_EVERYONE_UP_TO: u32 = 100;
+
 /// Everything that can go wrong in the store, as the hub needs to tell it apart.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -61,7 +66,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+    pub fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
         StoreError::Invalid {
             field,
             reason: reason.into(),
@@ -175,6 +180,9 @@ pub struct Committed {
     /// Members who may not see it: an edit or deletion of a message from before they joined,
     /// in a group that hides earlier history.
     pub hidden_from: Vec<UserId>,
+    /// `Some`: only these users receive it (if members), e.g. a receipt in a large
+    /// conversation. `None`: every member (but `hidden_from`).
+    pub audience: Option<Vec<UserId>>,
 }
 
 /// Called by the writer thread after each commit with that commit's events, in id order.

@@ -16,6 +16,7 @@ fn steps() -> Vec<M<'static>> {
         M::up(V4),
         M::up(V5),
         M::up(V6),
+        M::up(V7),
     ]
 }
 
@@ -196,6 +197,14 @@ ALTER TABLE members ADD COLUMN joined_seq INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE events ADD COLUMN message_seq INTEGER;
 -- Who may not see an edited or deleted message: empty unless a group hides its history.
 CREATE INDEX members_hiding_history ON members(conversation_id, joined_seq) WHERE joined_seq > 0;
+"#;
+
+/// Version 7: events for a few. A receipt in a large conversation (`RECEIPTS_TO_EVERYONE_UP_TO`
+/// members) is for its author's devices and the senders of the messages it moved over, not
+/// for every member: `audience` lists them (a JSON array of user ids; NULL is everyone the
+/// conversation's events reach), and replay applies it as live delivery does.
+const V7: &str = r#"
+ALTER TABLE events ADD COLUMN audience TEXT;
 "#;
 
 #[cfg(test)]

@@ -296,6 +296,73 @@ async fn receipts_only_move_forward_and_read_implies_delivered() {
 }
 
 #[tokio::test]
+async fn receipts_in_a_large_conversation_reach_their_author_and_the_senders_moved_over() {
+    let f = open();
+    let everyone: Vec<UserId> = f
+        .store
+        .write(|tx| {
+            (0..=chinwag_store::RECEIPTS_TO_EVERYONE_UP_TO)
+                .map(|i| {
+                    tx.register(&format!("user{i}"), &format!("User {i}"), "hash")
+                        .map(|u| u.id)
+                })
+                .collect()
+        })
+        .await
+        .expect("registers");
+    let (alice, bob, carol, reader) = (everyone[0], everyone[1], everyone[2], everyone[3]);
+    for (i, sender) in [alice, bob, alice].into_iter().enumerate() {
+        f.store
+            .write(move |tx| tx.send_message(sender, ConversationId(1), &format!("c{i}"), "x", 100))
+            .await
+            .expect("sent");
+    }
+    let general = ConversationId(1);
+    let before = f.store.read(queries::last_event_id).await.expect("id");
+    f.published.lock().expect("lock").clear();
+    // Over messages 1 and 2 (alice's and bob's), then over 3 (alice's again).
+    for seq in [2, 3] {
+        f.store
+            .write(move |tx| tx.receipt(reader, general, None, Some(seq)))
+            .await
+            .expect("receipt");
+    }
+    let audiences: Vec<Vec<UserId>> = f
+        .published
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|e| {
+            let mut a = e.audience.clone().expect("an audience");
+            a.sort();
+            a
+        })
+        .collect();
+    assert_eq!(audiences, [vec![alice, bob, reader], vec![alice, reader]]);
+    // Replay applies the same rule.
+    let replayed = |user: UserId| {
+        f.store
+            .read(move |c| queries::events_for_user(c, user, before, 100))
+    };
+    assert_eq!(replayed(alice).await.expect("replay").len(), 2);
+    assert_eq!(replayed(bob).await.expect("replay").len(), 1);
+    assert_eq!(replayed(reader).await.expect("replay").len(), 2);
+    assert!(replayed(carol).await.expect("replay").is_empty());
+    // Everyone's positions stay readable by every member.
+    let detail = f
+        .store
+        .read(move |c| queries::conversation_detail(c, general))
+        .await
+        .expect("detail");
+    let position = detail
+        .members
+        .iter()
+        .find(|m| m.user_id == reader)
+        .expect("reader");
+    assert_eq!((position.delivered_seq, position.read_seq), (3, 3));
+}
+
+#[tokio::test]
 async fn reopening_keeps_everything_and_migrations_are_idempotent() {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("hub.db");

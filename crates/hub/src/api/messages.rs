@@ -14,7 +14,9 @@ use chinwag_proto::{
 use chinwag_store::queries::{self, PageFrom, SearchFilter};
 
 use super::{read, require_member, Pending};
+use crate::receipts::Plan;
 use crate::{HubState, MAX_HISTORY_PAGE};
+use chinwag_store::StoreError;
 
 /// A send's outcome: the stored message, and whether it had been stored before (a retry
 /// with the same `client_id`).
@@ -116,24 +118,53 @@ fn logged(ticket: chinwag_store::WriteTicket<Message>, what: &'static str) -> Pe
     })
 }
 
-/// Moves my delivered and/or read position in a conversation (never backwards).
+/// Moves my delivered and/or read position in a conversation (never backwards). Reports
+/// are coalesced (`crate::receipts`): `Ok(None)` when this one is merged into the write at
+/// the end of the person's window; `at_once` (a caller waiting for the result) writes now.
 pub(crate) async fn receipt(
     hub: &HubState,
     me: UserId,
     conversation: ConversationId,
     delivered: Option<Seq>,
     read_up_to: Option<Seq>,
-) -> Result<Pending<Member>, ApiError> {
+    at_once: bool,
+) -> Result<Option<Pending<Member>>, ApiError> {
     if delivered.is_none() && read_up_to.is_none() {
         return Err(ApiError::invalid(
             "Give `delivered_seq`, `read_seq` or both.",
         ));
     }
+    // What can be told now is told now, merged or not; a position past the latest message
+    // is only known in the writer.
+    if !hub.fanout.is_member(conversation, me) {
+        return Err(StoreError::NotFound("conversation").into());
+    }
+    for (field, seq) in [("delivered_seq", delivered), ("read_seq", read_up_to)] {
+        if seq.is_some_and(|s| s < 0) {
+            return Err(
+                StoreError::invalid(field, "must be between 0 and the latest message").into(),
+            );
+        }
+    }
+    let plan = hub.receipts.report(
+        &hub.store,
+        &hub.fanout,
+        &hub.tasks,
+        &hub.shutdown,
+        me,
+        conversation,
+        delivered,
+        read_up_to,
+        at_once,
+    );
+    let Plan::Now(delivered, read_up_to) = plan else {
+        return Ok(None);
+    };
     let ticket = hub
         .store
         .submit(move |tx| tx.receipt(me, conversation, delivered, read_up_to))
         .await?;
-    Ok(Box::pin(async move { Ok(ticket.wait().await?) }))
+    Ok(Some(Box::pin(async move { Ok(ticket.wait().await?) })))
 }
 
 /// A page of a conversation's history, `limit` messages from `from`.

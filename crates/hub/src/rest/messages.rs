@@ -60,8 +60,10 @@ pub(crate) async fn receipt(req: Request, me: Caller) -> ApiResult {
         req.id(),
         body.delivered_seq,
         body.read_seq,
+        true,
     )
-    .await?;
+    .await?
+    .ok_or_else(ApiError::internal)?; // `at_once` is written at once
     ok(&pending.await?)
 }
 

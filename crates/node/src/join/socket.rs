@@ -91,6 +91,20 @@ impl Joined {
                 if self.link_state() != LinkState::Online {
                     return Some(error_frame(reference, &unreachable_error(&self.hub)));
                 }
+                if reference.is_none()
+                    && matches!(
+                        other,
+                        ClientFrame::Delivered { .. } | ClientFrame::Read { .. }
+                    )
+                {
+                    // Nobody waits for it: relayed as it came, so the hub may merge it with
+                    // the next ones (a report with a `ref` is written at once).
+                    let link = self.link.lock().await;
+                    if let Some(link) = link.as_ref() {
+                        let _ = link.send_frame(other).await;
+                    }
+                    return None;
+                }
                 let ours = format!("n{}", self.next_id.fetch_add(1, Ordering::Relaxed));
                 let Some(relayed) = with_reference(&other, &ours) else {
                     return Some(error_frame(reference, &ApiError::internal()));

@@ -118,7 +118,8 @@ pub fn last_event_id(conn: &Connection) -> Result<EventId> {
 /// Up to `limit` events after `after` that `user_id` may see, in id order, as
 /// `(id, event JSON)`. A user sees hub-wide events, and a conversation's events from the one
 /// that added them up to the one that removed them, except those about messages they may not
-/// see (an edit of a message from before they joined, in a group that hides it).
+/// see (an edit of a message from before they joined, in a group that hides it) and those
+/// for a listed audience they are not in (a receipt in a large conversation).
 pub fn events_for_user(
     conn: &Connection,
     user_id: UserId,
@@ -133,7 +134,9 @@ pub fn events_for_user(
                 WHERE m.conversation_id = e.conversation_id AND m.user_id = ?2
                   AND e.id >= m.joined_event
                   AND (m.left_event IS NULL OR e.id <= m.left_event)
-                  AND (e.message_seq IS NULL OR {})))
+                  AND (e.message_seq IS NULL OR {})
+                  AND (e.audience IS NULL
+                       OR EXISTS (SELECT 1 FROM json_each(e.audience) WHERE value = ?2))))
          ORDER BY e.id LIMIT ?3",
         visible("m", "e.message_seq")
     ))?;

@@ -287,16 +287,31 @@ impl Tx<'_> {
                  WHERE conversation_id = ?1 AND user_id = ?2",
             )?
             .execute(params![conversation_id, me, delivered_seq, read_seq])?;
-        self.emit(
-            &Event::Receipt {
-                conversation_id,
-                user_id: me,
-                delivered_seq,
-                read_seq,
-            },
-            vec![],
-            vec![],
-        )?;
+        let event = Event::Receipt {
+            conversation_id,
+            user_id: me,
+            delivered_seq,
+            read_seq,
+        };
+        if queries::member_count(self.conn, conversation_id)? > crate::RECEIPTS_TO_EVERYONE_UP_TO {
+            // Only the messages moved over change what anyone shows: their senders' ticks
+            // and "Seen by". My devices follow my unread count.
+            let from = before.read_seq.min(before.delivered_seq);
+            let mut audience: Vec<UserId> = self
+                .conn
+                .prepare_cached(
+                    "SELECT DISTINCT sender_id FROM messages
+                     WHERE conversation_id = ?1 AND seq > ?2 AND seq <= ?3 AND sender_id <> ?4",
+                )?
+                .query_map(params![conversation_id, from, delivered_seq, me], |r| {
+                    r.get(0)
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            audience.push(me);
+            self.emit_to(&event, audience)?;
+        } else {
+            self.emit(&event, vec![], vec![])?;
+        }
         Ok(Member {
             delivered_seq,
             read_seq,

@@ -95,15 +95,37 @@ impl<'a> Tx<'a> {
 
     /// Appends a durable event; it is published after the commit.
     fn emit(&mut self, event: &Event, joined: Vec<UserId>, left: Vec<UserId>) -> Result<EventId> {
+        self.append(event, joined, left, None)
+    }
+
+    /// Appends a durable event only `audience` receives (live and on replay).
+    fn emit_to(&mut self, event: &Event, audience: Vec<UserId>) -> Result<EventId> {
+        self.append(event, vec![], vec![], Some(audience))
+    }
+
+    fn append(
+        &mut self,
+        event: &Event,
+        joined: Vec<UserId>,
+        left: Vec<UserId>,
+        audience: Option<Vec<UserId>>,
+    ) -> Result<EventId> {
         let payload = serde_json::to_string(event)?;
         let conversation_id = event.conversation_id();
         let message_seq = event.message_seq();
+        let listed = audience.as_ref().map(serde_json::to_string).transpose()?;
         self.conn
             .prepare_cached(
-                "INSERT INTO events (conversation_id, payload, created_at, message_seq)
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO events (conversation_id, payload, created_at, message_seq, audience)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![conversation_id, payload, self.now, message_seq])?;
+            .execute(params![
+                conversation_id,
+                payload,
+                self.now,
+                message_seq,
+                listed
+            ])?;
         let id = EventId(self.conn.last_insert_rowid());
         // A new message comes after everyone's joining: only edits and deletions can concern
         // a message some member may not see.
@@ -119,6 +141,7 @@ impl<'a> Tx<'a> {
             joined,
             left,
             hidden_from,
+            audience,
         });
         Ok(id)
     }
