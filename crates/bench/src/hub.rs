@@ -58,31 +58,10 @@ pub async fn seed_users(dir: &Path, prefix: &str, n: usize) -> Result<Vec<Accoun
     Ok(accounts)
 }
 
-/// Gives each account a group of its own (it alone is a member), so what it sends is
-/// delivered to no one else: for measuring the store rather than fan-out. Returns the
-/// group ids in the accounts' order.
-pub async fn seed_own_groups(dir: &Path, accounts: &[Account]) -> Result<Vec<ConversationId>> {
-    let store = open_store(dir)?;
-    let ids: Vec<UserId> = accounts.iter().map(|a| a.id).collect();
-    let groups = store
-        .write(move |tx| {
-            ids.iter()
-                .map(|&id| {
-                    Ok(tx
-                        .create_group(id, &format!("desk {id}"), &[])?
-                        .conversation
-                        .id)
-                })
-                .collect::<chinwag_store::Result<Vec<ConversationId>>>()
-        })
-        .await
-        .context("creating groups")?;
-    store.close().await;
-    Ok(groups)
-}
-
 /// Gives each of `senders` a group with `size` members: itself and `size - 1` of `others`
-/// (taken in turn). Returns the group ids in the senders' order.
+/// (taken in turn). Returns the group ids in the senders' order. With `size` 1 each sender
+/// is alone, so what it sends is delivered to no one else: for measuring the store rather
+/// than fan-out.
 pub async fn seed_groups(
     dir: &Path,
     senders: &[Account],

@@ -603,7 +603,7 @@ async fn persistence(options: &Options) -> Result<()> {
     };
     let dir = tempfile::tempdir().context("temporary data directory")?;
     let accounts = hub::seed_users(dir.path(), "writer", senders).await?;
-    let groups = hub::seed_own_groups(dir.path(), &accounts).await?;
+    let groups = hub::seed_groups(dir.path(), &accounts, &[], 1).await?;
     let server = Server::hub(options, dir.path()).await?;
     let sockets = load::open_hub(&server.ws_url(), &accounts, 0, 100).await?;
     let until = Instant::now() + Duration::from_secs_f64(seconds);

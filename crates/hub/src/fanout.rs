@@ -170,10 +170,7 @@ impl Fanout {
     }
 
     pub fn is_member(&self, conversation_id: ConversationId, user_id: UserId) -> bool {
-        self.read()
-            .members
-            .get(&conversation_id)
-            .is_some_and(|m| m.contains(&user_id))
+        self.read().is_member(conversation_id, user_id)
     }
 
     /// Adds a connection with a queue of `capacity` frames. Announces the user online if this
@@ -461,34 +458,22 @@ impl Fanout {
                     delivered += u64::from(deliver(handle, id, &text));
                 }
             }
-            Some(conversation) if event.audience.is_some() => {
-                // Only the listed members: O(their connections), whatever the conversation.
-                let members = inner.members.get(&conversation);
-                for user in event.audience.iter().flatten() {
-                    if !members.is_some_and(|m| m.contains(user)) {
-                        continue;
-                    }
-                    for handle in inner.connections_of(*user) {
-                        delivered += u64::from(deliver(handle, id, &text));
-                    }
-                }
-            }
             Some(conversation) => {
-                for handle in inner.connections_in(conversation) {
-                    if event.hidden_from.is_empty() || !event.hidden_from.contains(&handle.user_id)
-                    {
-                        delivered += u64::from(deliver(handle, id, &text));
+                let member = |user: &&UserId| inner.is_member(conversation, **user);
+                if let Some(audience) = &event.audience {
+                    // Only the listed members: O(their connections), whatever the conversation.
+                    delivered += inner.deliver_to(audience.iter().filter(member), id, &text);
+                } else {
+                    for handle in inner.connections_in(conversation) {
+                        if event.hidden_from.is_empty()
+                            || !event.hidden_from.contains(&handle.user_id)
+                        {
+                            delivered += u64::from(deliver(handle, id, &text));
+                        }
                     }
-                }
-                // Someone who left is told so even when the cache no longer lists them.
-                let members = inner.members.get(&conversation);
-                for user in &event.left {
-                    if members.is_some_and(|m| m.contains(user)) {
-                        continue;
-                    }
-                    for handle in inner.connections_of(*user) {
-                        delivered += u64::from(deliver(handle, id, &text));
-                    }
+                    // Someone who left is told so even when the cache no longer lists them.
+                    let gone = event.left.iter().filter(|u| !member(u));
+                    delivered += inner.deliver_to(gone, id, &text);
                 }
             }
         }
@@ -558,6 +543,25 @@ impl Fanout {
 }
 
 impl Inner {
+    fn is_member(&self, conversation: ConversationId, user_id: UserId) -> bool {
+        self.members
+            .get(&conversation)
+            .is_some_and(|m| m.contains(&user_id))
+    }
+
+    /// Queues `text` to every connection of `users`; returns how many took it.
+    fn deliver_to<'a>(
+        &self,
+        users: impl Iterator<Item = &'a UserId>,
+        id: Option<EventId>,
+        text: &Utf8Bytes,
+    ) -> u64 {
+        users
+            .flat_map(|user| self.connections_of(*user))
+            .map(|handle| u64::from(deliver(handle, id, text)))
+            .sum()
+    }
+
     /// The connections of one user.
     fn connections_of(&self, user_id: UserId) -> impl Iterator<Item = &ConnHandle> {
         let conns = self.by_user.get(&user_id).map_or(&[][..], Vec::as_slice);

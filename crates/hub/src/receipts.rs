@@ -13,11 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chinwag_proto::{ApiError, ConversationId, Seq, UserId};
-use chinwag_store::Store;
-use tokio::sync::watch;
-use tokio_util::task::TaskTracker;
 
-use crate::fanout::Fanout;
+use crate::HubState;
 
 /// At most one durable receipt per person and conversation in this time, past the first.
 pub(crate) const WINDOW: Duration = Duration::from_secs(1);
@@ -64,6 +61,7 @@ pub(crate) enum Plan {
     Later,
 }
 
+#[derive(Clone)]
 pub(crate) struct Receipts {
     slots: Arc<Mutex<Slots>>,
     window: Duration,
@@ -131,13 +129,9 @@ impl Receipts {
     /// Plans `me`'s report and schedules the window's write when it is merged. A merged
     /// report that then fails (a position past the latest message, say) is told to `me`'s
     /// connections as an `error` without `ref`.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn report(
         &self,
-        store: &Store,
-        fanout: &Arc<Fanout>,
-        tasks: &TaskTracker,
-        shutdown: &watch::Sender<bool>,
+        hub: &HubState,
         me: UserId,
         conversation: ConversationId,
         delivered: Option<Seq>,
@@ -148,14 +142,11 @@ impl Receipts {
         let (plan, deadline) =
             self.plan(key, Positions { delivered, read }, Instant::now(), at_once);
         if let Some(deadline) = deadline {
-            let receipts = Receipts {
-                slots: self.slots.clone(),
-                window: self.window,
-            };
-            let store = store.clone();
-            let fanout = fanout.clone();
-            let mut stop = shutdown.subscribe();
-            tasks.spawn(async move {
+            let receipts = self.clone();
+            let store = hub.store.clone();
+            let fanout = hub.fanout.clone();
+            let mut stop = hub.shutdown.subscribe();
+            hub.tasks.spawn(async move {
                 tokio::select! {
                     _ = tokio::time::sleep_until(deadline.into()) => {}
                     _ = stop.wait_for(|stopping| *stopping) => {}

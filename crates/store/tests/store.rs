@@ -301,7 +301,7 @@ async fn receipts_in_a_large_conversation_reach_their_author_and_the_senders_mov
     let everyone: Vec<UserId> = f
         .store
         .write(|tx| {
-            (0..=chinwag_store::RECEIPTS_TO_EVERYONE_UP_TO)
+            (0..chinwag_store::RECEIPTS_TO_EVERYONE_UP_TO)
                 .map(|i| {
                     tx.register(&format!("user{i}"), &format!("User {i}"), "hash")
                         .map(|u| u.id)
@@ -318,6 +318,17 @@ async fn receipts_in_a_large_conversation_reach_their_author_and_the_senders_mov
             .expect("sent");
     }
     let general = ConversationId(1);
+    // At the limit, a receipt is for every member; one more member and it is not.
+    f.published.lock().expect("lock").clear();
+    f.store
+        .write(move |tx| tx.receipt(carol, general, Some(1), None))
+        .await
+        .expect("receipt");
+    assert_eq!(f.published.lock().expect("lock")[0].audience, None);
+    f.store
+        .write(|tx| tx.register("oneover", "One Over", "hash"))
+        .await
+        .expect("registers");
     let before = f.store.read(queries::last_event_id).await.expect("id");
     f.published.lock().expect("lock").clear();
     // Over messages 1 and 2 (alice's and bob's), then over 3 (alice's again).

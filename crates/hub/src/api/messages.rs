@@ -146,17 +146,9 @@ pub(crate) async fn receipt(
             );
         }
     }
-    let plan = hub.receipts.report(
-        &hub.store,
-        &hub.fanout,
-        &hub.tasks,
-        &hub.shutdown,
-        me,
-        conversation,
-        delivered,
-        read_up_to,
-        at_once,
-    );
+    let plan = hub
+        .receipts
+        .report(hub, me, conversation, delivered, read_up_to, at_once);
     let Plan::Now(delivered, read_up_to) = plan else {
         return Ok(None);
     };

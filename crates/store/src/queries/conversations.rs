@@ -81,6 +81,21 @@ pub fn hidden_up_to(
         .optional()?)
 }
 
+/// Whether a conversation has more than `n` active members, reading at most `n + 1` of them
+/// (a count of a 10,000-member `general` on every receipt would be the writer's hot path).
+pub fn has_more_members_than(
+    conn: &Connection,
+    conversation_id: ConversationId,
+    n: u32,
+) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) > ?2 FROM (SELECT 1 FROM members
+             WHERE conversation_id = ?1 AND active = 1 LIMIT ?2 + 1)",
+        )?
+        .query_row(params![conversation_id, n], |r| r.get(0))?)
+}
+
 pub fn member_count(conn: &Connection, conversation_id: ConversationId) -> Result<u32> {
     Ok(conn
         .prepare_cached("SELECT count(*) FROM members WHERE conversation_id = ?1 AND active = 1")?

@@ -293,7 +293,11 @@ impl Tx<'_> {
             delivered_seq,
             read_seq,
         };
-        if queries::member_count(self.conn, conversation_id)? > crate::RECEIPTS_TO_EVERYONE_UP_TO {
+        if queries::has_more_members_than(
+            self.conn,
+            conversation_id,
+            crate::RECEIPTS_TO_EVERYONE_UP_TO,
+        )? {
             // Only the messages moved over change what anyone shows: their senders' ticks
             // and "Seen by". My devices follow my unread count.
             let from = before.read_seq.min(before.delivered_seq);
