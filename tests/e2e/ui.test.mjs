@@ -635,7 +635,7 @@ test('group admins manage members; several typers; the length limit shows before
     // Alice (admin) keeps what was said so far from people added later, then adds Dave and
     // removes Carol from the details dialog.
     await send(alice, 'Before Dave came');
-    await alice.click('#chat-info');
+    await openDetails(alice);
     assert.equal(await alice.isChecked('#conv-history'), true, 'history is shown by default');
     await alice.getByLabel('People added later see earlier messages').uncheck();
     await until(alice, () => document.getElementById('announcer').textContent.includes('only what is said after they join'));
@@ -652,7 +652,7 @@ test('group admins manage members; several typers; the length limit shows before
     // Bob is not an admin: no member controls for him.
     await bob.bringToFront();
     await openConversation(bob, 'Planning');
-    await bob.click('#chat-info');
+    await openDetails(bob);
     assert.equal(await bob.isVisible('#add-member-form'), false);
     assert.equal(await bob.isVisible('#conv-history'), false, 'only admins change the history setting');
     assert.equal(await bob.locator('#info-members button', { hasText: 'Remove' }).count(), 0);
@@ -694,6 +694,15 @@ test('group admins manage members; several typers; the length limit shows before
   });
 });
 
+
+/**
+ * Opens the chat's details dialog and waits until it shows: it is filled in after the
+ * members are fetched, so what it says is read only once it is open.
+ */
+async function openDetails(page) {
+  await page.click('#chat-info');
+  await until(page, () => document.getElementById('info-dialog').open);
+}
 
 /** The `#conversation-list` entry named `name` (its button). */
 function listEntry(page, name) {
