@@ -796,4 +796,37 @@ async fn files_are_sent_over_the_websocket_too() {
     .await;
     let bad = ws.expect("error", |f| f["ref"] == "r3").await;
     assert_eq!(bad["code"], "bad_request", "{bad:?}");
+    // A file named twice, or one already sent, is refused, and nothing of the send is kept:
+    // the file can still be sent, and the conversation has no gap in its numbering.
+    let other = upload_ok(&api, &alice, 1, "more.txt", "text/plain", b"more".to_vec()).await;
+    ws.send(json!({
+        "type": "send", "ref": "r4", "conversation_id": 1, "client_id": "w3", "body": "twice",
+        "attachments": [other["id"], other["id"]]
+    }))
+    .await;
+    let twice = ws.expect("error", |f| f["ref"] == "r4").await;
+    assert_eq!(twice["code"], "invalid_field", "{twice:?}");
+    assert!(
+        twice["message"].as_str().unwrap_or("").contains("twice"),
+        "{twice:?}"
+    );
+    ws.send(json!({
+        "type": "send", "ref": "r5", "conversation_id": 1, "client_id": "w4", "body": "again",
+        "attachments": [other["id"], file["id"]]
+    }))
+    .await;
+    let sent_before = ws.expect("error", |f| f["ref"] == "r5").await;
+    assert_eq!(sent_before["code"], "invalid_field", "{sent_before:?}");
+    ws.send(json!({
+        "type": "send", "ref": "r6", "conversation_id": 1, "client_id": "w5", "body": "now",
+        "attachments": [other["id"]]
+    }))
+    .await;
+    let ok = ws.expect("ack", |f| f["ref"] == "r6").await;
+    assert_eq!(ok["type"], "ack", "{ok:?}");
+    assert_eq!(ok["message"]["attachments"][0], other);
+    assert_eq!(
+        ok["message"]["seq"],
+        again["message"]["seq"].as_i64().expect("a seq") + 1
+    );
 }

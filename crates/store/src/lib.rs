@@ -291,6 +291,8 @@ impl Store {
     ///
     /// Jobs queued together share one commit (and one fsync). Each runs in its own
     /// savepoint: a job that fails is rolled back alone and its events are never published.
+    /// (A job that finds its errors before writing can spare the savepoint:
+    /// [`Store::submit_checked`].)
     pub async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -307,7 +309,24 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
     {
-        self.inner.writer.submit(f).await
+        self.inner.writer.submit(writer::Guard::Savepoint, f).await
+    }
+
+    /// [`Store::submit`] for a job that returns every error it can foresee before its first
+    /// write, such as [`Tx::send_with_files`]: it runs without a savepoint of its own, which
+    /// on the path every message takes saves SQLite copying each page it touches. Nothing
+    /// rests on the promise but speed: should the job fail after changing a row (an I/O
+    /// error, a bug), its whole batch is rolled back and the jobs in it are refused as
+    /// unavailable (a retry with the same ids is safe), never committed in part.
+    pub async fn submit_checked<T, F>(&self, f: F) -> Result<WriteTicket<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T> + Send + 'static,
+    {
+        self.inner
+            .writer
+            .submit(writer::Guard::ChecksFirst, f)
+            .await
     }
 
     /// Runs a read on a pooled connection, off the async runtime. Readers see the last

@@ -163,6 +163,181 @@ async fn a_failing_job_rolls_back_alone() {
     assert!(published.iter().all(|e| !e.payload.contains("written")));
 }
 
+/// Holds the writer in a job of its own until the returned sender is dropped or sent to, so
+/// that whatever is submitted meanwhile is committed as one batch.
+async fn hold_the_writer(store: &Store) -> std::sync::mpsc::Sender<()> {
+    let (running, started) = std::sync::mpsc::channel::<()>();
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    store
+        .submit(move |_tx| {
+            let _ = running.send(());
+            let _ = held.recv();
+            Ok(())
+        })
+        .await
+        .expect("queued");
+    started.recv().expect("the writer runs the holding job");
+    release
+}
+
+/// The bodies of `general` as `me` sees them, oldest first.
+async fn general_bodies(store: &Store, me: i64) -> Vec<String> {
+    store
+        .read(move |c| queries::history(c, ConversationId(1), UserId(me), PageFrom::Latest, 50))
+        .await
+        .expect("history")
+        .messages
+        .into_iter()
+        .map(|m| m.body)
+        .collect()
+}
+
+fn send_job(
+    me: i64,
+    client_id: &'static str,
+) -> impl FnOnce(&mut chinwag_store::Tx<'_>) -> Result<chinwag_proto::Message, StoreError> {
+    move |tx| {
+        tx.send_message(UserId(me), ConversationId(1), client_id, client_id, 100)
+            .map(|(m, _)| m)
+    }
+}
+
+#[tokio::test]
+async fn sends_without_a_savepoint_fail_before_writing_and_leave_their_batch_alone() {
+    let f = open();
+    let alice = register(&f.store, "alice").await;
+    let release = hold_the_writer(&f.store).await;
+    let first = f
+        .store
+        .submit_checked(send_job(alice, "one"))
+        .await
+        .expect("queued");
+    // Refused in the same batch: a conversation that does not exist, one I am not in, an
+    // empty body, a file that is not mine.
+    let nowhere = f
+        .store
+        .submit_checked(move |tx| tx.send_message(UserId(alice), ConversationId(99), "x", "x", 100))
+        .await
+        .expect("queued");
+    let empty = f
+        .store
+        .submit_checked(move |tx| tx.send_message(UserId(alice), ConversationId(1), "y", "", 100))
+        .await
+        .expect("queued");
+    let not_mine = f
+        .store
+        .submit_checked(move |tx| {
+            tx.send_with_files(
+                UserId(alice),
+                ConversationId(1),
+                "z",
+                "z",
+                &[chinwag_proto::FileId(7)],
+                100,
+            )
+        })
+        .await
+        .expect("queued");
+    let second = f
+        .store
+        .submit_checked(send_job(alice, "two"))
+        .await
+        .expect("queued");
+    drop(release);
+    assert_eq!(first.wait().await.expect("sent").seq, 1);
+    assert!(matches!(nowhere.wait().await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        empty.wait().await,
+        Err(StoreError::Invalid { .. })
+    ));
+    assert!(matches!(
+        not_mine.wait().await,
+        Err(StoreError::Invalid { .. })
+    ));
+    assert_eq!(second.wait().await.expect("sent").seq, 2, "no gap");
+    let bodies = general_bodies(&f.store, alice).await;
+    assert_eq!(bodies, ["one", "two"]);
+}
+
+#[tokio::test]
+async fn a_job_without_a_savepoint_that_fails_after_writing_takes_back_its_batch_only() {
+    let f = open();
+    let alice = register(&f.store, "alice").await;
+    let release = hold_the_writer(&f.store).await;
+    let guarded = f
+        .store
+        .submit(send_job(alice, "guarded"))
+        .await
+        .expect("queued");
+    let checked = f
+        .store
+        .submit_checked(send_job(alice, "checked"))
+        .await
+        .expect("queued");
+    // Breaks its promise: writes, then fails.
+    let broken = f
+        .store
+        .submit_checked(move |tx| {
+            tx.send_message(UserId(alice), ConversationId(1), "half", "half", 100)?;
+            Err::<(), _>(StoreError::Forbidden("failing after a write"))
+        })
+        .await
+        .expect("queued");
+    let after = f
+        .store
+        .submit_checked(send_job(alice, "after"))
+        .await
+        .expect("queued");
+    let last = f
+        .store
+        .submit(send_job(alice, "last"))
+        .await
+        .expect("queued");
+    drop(release);
+    // What ran in the batch before it is refused (nothing of it was stored, a retry is safe);
+    // it gets its own error; what came after it is committed in a transaction of its own.
+    assert!(matches!(
+        guarded.wait().await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(matches!(
+        checked.wait().await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert!(matches!(broken.wait().await, Err(StoreError::Forbidden(_))));
+    assert_eq!(
+        after.wait().await.expect("sent").seq,
+        1,
+        "numbering goes on where it was"
+    );
+    assert_eq!(last.wait().await.expect("sent").seq, 2);
+    let bodies = general_bodies(&f.store, alice).await;
+    assert_eq!(bodies, ["after", "last"]);
+    let published = f.published.lock().expect("lock").clone();
+    let said: Vec<&str> = ["guarded", "checked", "half"]
+        .into_iter()
+        .filter(|w| {
+            published
+                .iter()
+                .any(|e| e.payload.contains(&format!("\"{w}\"")))
+        })
+        .collect();
+    assert!(
+        said.is_empty(),
+        "events of the rolled-back batch were published: {said:?}"
+    );
+    // The retry the refused callers are told is safe stores them once.
+    let (retried, duplicate) = f
+        .store
+        .write(move |tx| {
+            tx.send_message(UserId(alice), ConversationId(1), "checked", "checked", 100)
+        })
+        .await
+        .expect("retried");
+    assert!(!duplicate);
+    assert_eq!(retried.seq, 3);
+}
+
 #[tokio::test]
 async fn replay_follows_membership_periods() {
     let f = open();

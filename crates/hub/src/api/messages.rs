@@ -54,9 +54,10 @@ pub(crate) async fn send(
     validate::message_size(&req.body, hub.config.max_message_bytes)?;
     check_send_rate(hub, me)?;
     let max = hub.config.max_message_bytes;
+    // A send checks everything before it writes: no savepoint of its own is needed.
     let ticket = hub
         .store
-        .submit(move |tx| {
+        .submit_checked(move |tx| {
             tx.send_with_files(
                 me,
                 conversation,

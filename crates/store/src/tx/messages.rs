@@ -11,8 +11,8 @@ use crate::{validate, Result, StoreError};
 
 impl Tx<'_> {
     /// Stores a message, or returns the one already stored under `(me, client_id)` with
-    /// `true` for "duplicate". An error may leave a partial write behind: the job must fail
-    /// with it (return it), so that the writer rolls the job's savepoint back.
+    /// `true` for "duplicate". Every error it returns is found before its first write, so it
+    /// may be submitted with [`crate::Store::submit_checked`].
     pub fn send_message(
         &mut self,
         me: UserId,
@@ -26,7 +26,8 @@ impl Tx<'_> {
 
     /// [`Tx::send_message`] carrying files: `files` are ids of my uploads to this
     /// conversation not sent yet (at most [`MAX_ATTACHMENTS`]); with files, the body may be
-    /// empty. A file already sent, someone else's, or uploaded elsewhere fails the send.
+    /// empty. A file already sent, someone else's, uploaded elsewhere or named twice fails
+    /// the send. Like [`Tx::send_message`], it checks everything before it writes.
     pub fn send_with_files(
         &mut self,
         me: UserId,
@@ -62,35 +63,49 @@ impl Tx<'_> {
             }
             return Ok((message, true));
         }
-        // The membership check is the update of my own receipts (my message is read and
-        // delivered for me): no row, no membership, and the job fails, which rolls its
-        // savepoint back, sequence number included. Two statements fewer than a separate
-        // check, on the path every message takes.
-        let seq: Seq = self
+        let body_ok = validate::message_body(body, max_bytes, !files.is_empty());
+        if body_ok.is_err() || !files.is_empty() {
+            // Someone who is not a member hears "not found" before anything about what they
+            // sent (the common send learns it from its first write, below).
+            if queries::membership(self.conn, conversation_id, me)?.is_none() {
+                return Err(StoreError::NotFound("conversation"));
+            }
+            body_ok?;
+        }
+        let attachments = self.sendable_files(me, conversation_id, files)?;
+        // The first write claims the next sequence number by moving my own receipts to it
+        // (my message is read and delivered for me), and is also the check that I may write
+        // here: an active member, not blocked by the other person of a direct chat. No row,
+        // nothing written: only then is it worked out why.
+        let seq: Seq = match self
             .conn
             .prepare_cached(
-                "UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = ?2
-                 WHERE id = ?1 RETURNING last_seq",
+                "UPDATE members SET read_seq = c.last_seq + 1, delivered_seq = c.last_seq + 1
+                 FROM conversations c
+                 WHERE c.id = ?1 AND members.conversation_id = ?1 AND members.user_id = ?2
+                   AND members.active = 1
+                   AND NOT (c.kind = 'direct' AND EXISTS (
+                       SELECT 1 FROM members other
+                       JOIN blocks b ON b.user_id = other.user_id AND b.blocked_id = ?2
+                       WHERE other.conversation_id = ?1 AND other.user_id != ?2))
+                 RETURNING read_seq",
             )?
-            .query_row(params![conversation_id, self.now], |r| r.get(0))
+            .query_row(params![conversation_id, me], |r| r.get(0))
             .optional()?
-            .ok_or(StoreError::NotFound("conversation"))?;
-        let member = self
-            .conn
+        {
+            Some(seq) => seq,
+            None if queries::membership(self.conn, conversation_id, me)?.is_some() => {
+                return Err(StoreError::Forbidden(
+                    "this person does not accept direct messages from you",
+                ))
+            }
+            None => return Err(StoreError::NotFound("conversation")),
+        };
+        self.conn
             .prepare_cached(
-                "UPDATE members SET read_seq = ?3, delivered_seq = ?3
-                 WHERE conversation_id = ?1 AND user_id = ?2 AND active = 1",
+                "UPDATE conversations SET last_seq = ?2, last_activity_at = ?3 WHERE id = ?1",
             )?
-            .execute(params![conversation_id, me, seq])?;
-        if member == 0 {
-            return Err(StoreError::NotFound("conversation"));
-        }
-        if queries::blocked_in_direct(self.conn, conversation_id, me)? {
-            return Err(StoreError::Forbidden(
-                "this person does not accept direct messages from you",
-            ));
-        }
-        validate::message_body(body, max_bytes, !files.is_empty())?;
+            .execute(params![conversation_id, seq, self.now])?;
         self.conn
             .prepare_cached(
                 "INSERT INTO messages (conversation_id, seq, sender_id, client_id, body, created_at)
@@ -98,7 +113,7 @@ impl Tx<'_> {
             )?
             .execute(params![conversation_id, seq, me, client_id, body, self.now])?;
         let id = MessageId(self.conn.last_insert_rowid());
-        let attachments = self.attach(me, conversation_id, id, files)?;
+        self.attach(id, files, &attachments)?;
         let message = Message {
             id,
             conversation_id,
@@ -121,32 +136,31 @@ impl Tx<'_> {
         Ok((message, false))
     }
 
-    /// Ties my unsent uploads `files` to message `id`, and keeps their JSON on the message.
-    pub(super) fn attach(
-        &mut self,
+    /// The attachments `files` make: each must be an upload of mine to this conversation,
+    /// not sent yet, and named once. Reads only.
+    fn sendable_files(
+        &self,
         me: UserId,
         conversation_id: ConversationId,
-        id: MessageId,
         files: &[FileId],
     ) -> Result<Vec<Attachment>> {
-        if files.is_empty() {
-            return Ok(Vec::new());
-        }
         let mut attachments = Vec::with_capacity(files.len());
-        for file in files {
+        for (i, file) in files.iter().enumerate() {
+            if files[..i].contains(file) {
+                return Err(StoreError::invalid(
+                    "attachments",
+                    format!("names file {file} twice"),
+                ));
+            }
             let stored = self
                 .conn
                 .prepare_cached(&format!(
-                    "UPDATE files SET message_id = ?1
-                     WHERE id = ?2 AND uploader_id = ?3 AND conversation_id = ?4
-                       AND message_id IS NULL
-                     RETURNING {}",
+                    "SELECT {} FROM files
+                     WHERE id = ?1 AND uploader_id = ?2 AND conversation_id = ?3
+                       AND message_id IS NULL",
                     queries::FILE_COLUMNS
                 ))?
-                .query_row(
-                    params![id, file, me, conversation_id],
-                    queries::file_from_row,
-                )
+                .query_row(params![file, me, conversation_id], queries::file_from_row)
                 .optional()?
                 .ok_or_else(|| {
                     StoreError::invalid(
@@ -159,11 +173,29 @@ impl Tx<'_> {
                 })?;
             attachments.push(stored.attachment);
         }
-        let json = serde_json::to_string(&attachments)?;
+        Ok(attachments)
+    }
+
+    /// Ties the checked uploads `files` to message `id`, and keeps their JSON on the message.
+    fn attach(
+        &mut self,
+        id: MessageId,
+        files: &[FileId],
+        attachments: &[Attachment],
+    ) -> Result<()> {
+        if files.is_empty() {
+            return Ok(());
+        }
+        for file in files {
+            self.conn
+                .prepare_cached("UPDATE files SET message_id = ?1 WHERE id = ?2")?
+                .execute(params![id, file])?;
+        }
+        let json = serde_json::to_string(attachments)?;
         self.conn
             .prepare_cached("UPDATE messages SET attachments = ?2 WHERE id = ?1")?
             .execute(params![id, json])?;
-        Ok(attachments)
+        Ok(())
     }
 
     pub fn edit_message(
