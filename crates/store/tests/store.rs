@@ -165,9 +165,9 @@ async fn a_failing_job_rolls_back_alone() {
 
 /// Holds the writer in a job of its own until the returned sender is dropped or sent to, so
 /// that whatever is submitted meanwhile is committed as one batch.
-async fn hold_the_writer(store: &Store) -> std::sync::mpsc::Sender<()> {
-    let (running, started) = std::sync::mpsc::channel::<()>();
-    let (release, held) = std::sync::mpsc::channel::<()>();
+async fn hold_the_writer(store: &Store) -> std::sync::mpsc::SyncSender<()> {
+    let (running, started) = std::sync::mpsc::sync_channel::<()>(1);
+    let (release, held) = std::sync::mpsc::sync_channel::<()>(1);
     store
         .submit(move |_tx| {
             let _ = running.send(());
