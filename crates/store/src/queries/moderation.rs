@@ -118,6 +118,20 @@ pub fn blocked_by(conn: &Connection, me: UserId) -> Result<Vec<UserId>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// The SQL condition "`?2` may not write in conversation `?1` because it is a direct chat
+/// whose other member blocked them": the one rule, for [`blocked_in_direct`] and for the
+/// send's first write, which checks it in place (`Tx::send_with_files`). A literal, so that
+/// a statement on the send path can be `concat!`ed at compile time.
+macro_rules! blocked_in_direct_sql {
+    () => {
+        "EXISTS (SELECT 1 FROM conversations c
+             JOIN members m ON m.conversation_id = c.id AND m.user_id != ?2
+             JOIN blocks b ON b.user_id = m.user_id AND b.blocked_id = ?2
+             WHERE c.id = ?1 AND c.kind = 'direct')"
+    };
+}
+pub(crate) use blocked_in_direct_sql;
+
 /// Whether `sender` may not write in `conversation` because it is a direct chat whose other
 /// member blocked them.
 pub fn blocked_in_direct(
@@ -126,11 +140,6 @@ pub fn blocked_in_direct(
     sender: UserId,
 ) -> Result<bool> {
     Ok(conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM conversations c
-                 JOIN members m ON m.conversation_id = c.id AND m.user_id != ?2
-                 JOIN blocks b ON b.user_id = m.user_id AND b.blocked_id = ?2
-                 WHERE c.id = ?1 AND c.kind = 'direct')",
-        )?
+        .prepare_cached(concat!("SELECT ", blocked_in_direct_sql!()))?
         .query_row(params![conversation, sender], |r| r.get(0))?)
 }

@@ -79,17 +79,14 @@ impl Tx<'_> {
         // nothing written: only then is it worked out why.
         let seq: Seq = match self
             .conn
-            .prepare_cached(
-                "UPDATE members SET read_seq = c.last_seq + 1, delivered_seq = c.last_seq + 1
-                 FROM conversations c
-                 WHERE c.id = ?1 AND members.conversation_id = ?1 AND members.user_id = ?2
-                   AND members.active = 1
-                   AND NOT (c.kind = 'direct' AND EXISTS (
-                       SELECT 1 FROM members other
-                       JOIN blocks b ON b.user_id = other.user_id AND b.blocked_id = ?2
-                       WHERE other.conversation_id = ?1 AND other.user_id != ?2))
-                 RETURNING read_seq",
-            )?
+            .prepare_cached(concat!(
+                "UPDATE members SET read_seq = conv.last_seq + 1, delivered_seq = conv.last_seq + 1
+                 FROM conversations conv
+                 WHERE conv.id = ?1 AND members.conversation_id = ?1 AND members.user_id = ?2
+                   AND members.active = 1 AND NOT ",
+                queries::blocked_in_direct_sql!(),
+                " RETURNING read_seq"
+            ))?
             .query_row(params![conversation_id, me], |r| r.get(0))
             .optional()?
         {
