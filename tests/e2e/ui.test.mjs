@@ -570,6 +570,20 @@ test('hostile text in messages, names and group names is shown as text and runs 
     '"><iframe src="javascript:alert(6)"></iframe>',
     '<style>body{display:none}</style>',
     'see http://ok.example/"onmouseover="window.__xss=7"',
+    '[click](javascript:window.__xss=10) [data](data:text/html,<script>window.__xss=11</script>)',
+    `${'>'.repeat(3000)} <img src=x onerror="window.__xss=14">`,
+    '# <img src=x onerror="window.__xss=15"> ![pic](javascript:window.__xss=16) &lt;b&gt;',
+  ];
+  // Markdown around hostile text: shown formatted, the text inside still only text.
+  const formatted = [
+    ['**<img src=x onerror="window.__xss=20">**', '<img src=x onerror="window.__xss=20">'],
+    ['_<script>window.__xss=21</script>_ ~~<svg onload="window.__xss=22">~~', '<script>window.__xss=21</script> <svg onload="window.__xss=22">'],
+    ['`<iframe src="javascript:alert(23)">`', '<iframe src="javascript:alert(23)">'],
+    ['```html\n<script>window.__xss=24</script>\n```', '<script>window.__xss=24</script>Copy'],
+    ['> <img src=x onerror="window.__xss=25">', '<img src=x onerror="window.__xss=25">'],
+    ['<https://ok.example/"onmouseover="window.__xss=12"> <javascript:window.__xss=13>',
+      'https://ok.example/"onmouseover="window.__xss=12" <javascript:window.__xss=13>'],
+    ['- [x](javascript:window.__xss=26)\n- **[y](https://ok.example/"onclick="window.__xss=27)**', '[x](javascript:window.__xss=26)y'],
   ];
   await withHub(async (hub, open) => {
     const alice = await open();
@@ -582,21 +596,25 @@ test('hostile text in messages, names and group names is shown as text and runs 
     await register(bob, 'bob', 'Bob Baker');
     await alice.bringToFront();
     await createGroup(alice, '<b onclick="window.__xss=9">grp</b>', ['Bob Baker']);
-    for (const text of corpus) await send(alice, text);
-    await until(alice, (n) => document.querySelectorAll('#messages .msg:not(.pending) .bubble').length === n, corpus.length);
+    for (const text of [...corpus, ...formatted.map(([typed]) => typed)]) await send(alice, text);
+    const total = corpus.length + formatted.length;
+    await until(alice, (n) => document.querySelectorAll('#messages .msg:not(.pending) .bubble').length === n, total);
     await bob.bringToFront();
     await openConversation(bob, '<b onclick');
-    await until(bob, (n) => document.querySelectorAll('#messages .bubble').length === n, corpus.length);
+    await until(bob, (n) => document.querySelectorAll('#messages .bubble').length === n, total);
     const token = await alice.evaluate(() => localStorage.getItem('chinwag.token'));
     assert.ok(token && urls.length > 3, 'the page made requests with a session');
     assert.deepEqual(urls.filter((u) => u.includes(token) || /token=/i.test(u)), [], 'no token in any URL');
     for (const page of [alice, bob]) {
-      assert.deepEqual(await bodies(page), corpus, 'every payload appears literally');
+      assert.deepEqual(await bodies(page), [...corpus, ...formatted.map(([, shown]) => shown)], 'every payload appears literally');
       const state = await page.evaluate(() => ({
         xss: window.__xss,
         imgs: document.querySelectorAll('#messages img, #conversation-list img, #chat-name img').length,
         scripts: document.querySelectorAll('body script').length,
         iframes: document.querySelectorAll('iframe, svg[onload]').length,
+        // Only the constructs of the subset are elements in a bubble; no attribute but a link's.
+        tags: [...new Set([...document.querySelectorAll('#messages .bubble *')].map((e) => e.tagName.toLowerCase()))].sort(),
+        attrs: [...new Set([...document.querySelectorAll('#messages .bubble *')].flatMap((e) => e.getAttributeNames()))].sort(),
         jsLinks: [...document.querySelectorAll('a')].filter((a) => !/^https?:/.test(a.href)).length,
         hrefs: [...document.querySelectorAll('#messages a')].map((a) => [a.href, a.rel]),
       }));
@@ -604,9 +622,11 @@ test('hostile text in messages, names and group names is shown as text and runs 
       assert.equal(state.imgs, 0);
       assert.equal(state.scripts, 0);
       assert.equal(state.iframes, 0);
+      assert.deepEqual(state.tags, ['a', 'blockquote', 'button', 'code', 'div', 'em', 'li', 'p', 'pre', 's', 'strong', 'ul']);
+      assert.deepEqual(state.attrs, ['aria-label', 'class', 'href', 'rel', 'tabindex', 'target', 'type']);
       assert.equal(state.jsLinks, 0);
       for (const [href, rel] of state.hrefs) {
-        assert.match(href, /^http:\/\/ok\.example\//);
+        assert.match(href, /^https?:\/\/ok\.example\/[^"]*$/);
         assert.equal(rel, 'noopener noreferrer');
       }
       assert.deepEqual(page.dialogsSeen, []);
@@ -618,6 +638,57 @@ test('hostile text in messages, names and group names is shown as text and runs 
     const csp = r.headers.get('content-security-policy');
     assert.match(csp, /script-src 'self'/);
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+  });
+});
+
+test('Markdown shows formatted: bold, code blocks with a copy button, quotes, lists, links; previews show the text', async () => {
+  await withHub(async (hub, open) => {
+    const [alice, bob] = await signUp(open, [['alice', 'Alice Archer'], ['bob', 'Bob Baker']]);
+    await alice.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: hub.url });
+    await startDirect(bob, 'Alice Archer');
+    await send(bob, 'The **release** is _today_, ~~not~~ see `cargo build` and https://ok.example/notes.');
+    await send(bob, '```\nfn main() {\n    println!("a very long line that scrolls sideways rather than wrapping, as code does in an editor");\n}\n```');
+    await send(bob, '> Can you ship it?\n\nYes:\n- tests pass\n- docs written\n\n1. tag\n2. build');
+    await alice.bringToFront();
+    await openConversation(alice, 'Bob Baker');
+    await until(alice, () => document.querySelectorAll('#messages .bubble').length === 3);
+    const shown = await alice.evaluate(() => {
+      const [first, code, quote] = document.querySelectorAll('#messages .bubble');
+      const pre = code.querySelector('pre');
+      return {
+        strong: first.querySelector('strong')?.textContent,
+        em: first.querySelector('em')?.textContent,
+        s: first.querySelector('s')?.textContent,
+        code: first.querySelector('code')?.textContent,
+        link: [first.querySelector('a')?.href, first.querySelector('a')?.textContent],
+        pre: pre?.textContent,
+        font: pre && getComputedStyle(pre).fontFamily,
+        scrolls: pre && pre.scrollWidth > pre.clientWidth && getComputedStyle(pre).overflowX === 'auto',
+        quote: quote.querySelector('blockquote')?.textContent,
+        items: [...quote.querySelectorAll('ul li')].map((li) => li.textContent),
+        ordered: [...quote.querySelectorAll('ol li')].map((li) => li.textContent),
+        preview: [...document.querySelectorAll('#conversation-list .conv-preview')].map((p) => p.textContent),
+      };
+    });
+    assert.equal(shown.strong, 'release');
+    assert.equal(shown.em, 'today');
+    assert.equal(shown.s, 'not');
+    assert.equal(shown.code, 'cargo build');
+    assert.deepEqual(shown.link, ['https://ok.example/notes', 'https://ok.example/notes']);
+    assert.match(shown.pre, /^fn main\(\) \{\n {4}println!/);
+    assert.match(shown.font, /mono/i);
+    assert.ok(shown.scrolls, 'a long code line scrolls inside its block');
+    assert.equal(shown.quote, 'Can you ship it?');
+    assert.deepEqual(shown.items, ['tests pass', 'docs written']);
+    assert.deepEqual(shown.ordered, ['tag', 'build']);
+    assert.deepEqual(shown.preview, ['Can you ship it? Yes: tests pass docs written tag build'], 'the preview is the text, without markup');
+    // The copy button puts the code, not the page's text, on the clipboard.
+    await alice.locator('#messages .code-block button').click();
+    await until(alice, () => document.querySelector('#messages .code-block button').textContent === 'Copied');
+    assert.match(await alice.evaluate(() => navigator.clipboard.readText()), /^fn main\(\) \{\n {4}println!\("a very long line/);
+    await shot(alice, 'formatting-light-desktop');
+    await bob.bringToFront();
+    await shot(bob, 'formatting-mine-light-desktop');
   });
 });
 

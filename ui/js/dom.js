@@ -30,35 +30,6 @@ function append(el, children) {
   }
 }
 
-const URL_RE = /\bhttps?:\/\/[^\s<>"']+/gi;
-const TRAILING = /[.,;:!?)\]}'"]+$/;
-
-/**
- * Text with http(s) links made clickable, as DOM nodes. Only URLs that parse with an http or
- * https scheme become links; everything else stays text.
- */
-export function linkify(text) {
-  const frag = document.createDocumentFragment();
-  let last = 0;
-  for (const match of text.matchAll(URL_RE)) {
-    let raw = match[0];
-    const trail = raw.match(TRAILING);
-    if (trail) raw = raw.slice(0, -trail[0].length);
-    let url = null;
-    try {
-      url = new URL(raw);
-    } catch {
-      url = null;
-    }
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) continue;
-    frag.append(document.createTextNode(text.slice(last, match.index)));
-    frag.append(h('a', { href: url.href, target: '_blank', rel: 'noopener noreferrer' }, raw));
-    last = match.index + raw.length;
-  }
-  frag.append(document.createTextNode(text.slice(last)));
-  return frag;
-}
-
 export function initials(name) {
   const parts = String(name || '?').trim().split(/\s+/).filter(Boolean);
   const letters = parts.length > 1 ? parts[0][0] + parts[parts.length - 1][0] : (parts[0] || '?').slice(0, 2);

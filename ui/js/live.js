@@ -9,6 +9,7 @@ import { convName, userName } from './model.js';
 import { atBottom, reportDelivered } from './session.js';
 import { clearTyping } from './typing.js';
 import { announce } from './notice.js';
+import { plainText } from './format.js';
 
 /** @typedef {import('./events.js').Outcome} Outcome */
 /** @typedef {import('../types/proto').Message} Message */
@@ -34,7 +35,7 @@ export function carryOut(o, wasAtBottom = false) {
   if (o.stoppedTyping) clearTyping(o.stoppedTyping.convId, o.stoppedTyping.userId);
   if (o.announce && (o.announce.convId !== state.active || document.hidden)) {
     const { convId, senderId, body } = o.announce;
-    announce(`New message from ${userName(state, senderId)} in ${convName(state, state.convs.get(convId))}: ${body}`);
+    announce(`New message from ${userName(state, senderId)} in ${convName(state, state.convs.get(convId))}: ${plainText(body)}`);
   }
   // In the open conversation the list stays at the end if it was there when the first of
   // the messages since the last render came, or if one was mine.

@@ -4,7 +4,8 @@
 // `messageRows` is pure apart from the `make` of each row, so it is unit-tested without a
 // page (tests/e2e/unit/messages.test.mjs); app.js hands it what the list shows.
 
-import { h, linkify, clock, dayLabel } from './dom.js';
+import { h, clock, dayLabel } from './dom.js';
+import { render } from './format.js';
 import { reconcile } from './keyed.js';
 
 /**
@@ -274,7 +275,7 @@ function messageNode(s, view) {
   const files = (m.pending ? m.files : m.attachments) || [];
   let bubble = null;
   if (m.deleted) bubble = h('div', { class: 'bubble deleted' }, 'This message was deleted');
-  else if (m.body.trim() || !files.length) bubble = h('div', { class: 'bubble' }, linkify(m.body));
+  else if (m.body.trim() || !files.length) bubble = h('div', { class: 'bubble' }, render(m.body));
   const attached = files.length && !m.deleted
     ? h('div', { class: 'attachments' }, files.map(view.attachment))
     : null;

@@ -3,6 +3,8 @@
 // the state it is given and touches no page, so it is unit-tested with `node --test`
 // (tests/e2e/unit/events.test.mjs). The one live state is in state.js.
 
+import { plainText } from './format.js';
+
 /** @typedef {import('../types/proto').User} User */
 /** @typedef {import('../types/proto').ConversationSummary} Summary */
 /** @typedef {import('../types/proto').Member} Member */
@@ -112,10 +114,26 @@ export function previewOf(s, conv) {
   const m = conv.last_message;
   if (!m) return conv.kind === 'direct' ? 'Say hello' : 'No messages yet';
   if (m.deleted) return 'Message deleted';
-  const body = m.body.trim() ? m.body.replace(/\s+/g, ' ') : filesSummary(m.attachments || []);
+  const body = m.body.trim() ? oneLine(m) : filesSummary(m.attachments || []);
   if (m.sender_id === s.me.id) return `You: ${body}`;
   return conv.kind === 'direct' ? body : `${userName(s, m.sender_id)}: ${body}`;
 }
+
+/**
+ * A message's text on one line without its markup, worked out once per message object (the
+ * hub's messages are replaced, never changed). @param {{body: string}} m
+ */
+function oneLine(m) {
+  let text = oneLines.get(m);
+  if (text === undefined) {
+    text = plainText(m.body, true);
+    oneLines.set(m, text);
+  }
+  return text;
+}
+
+/** @type {WeakMap<object, string>} */
+const oneLines = new WeakMap();
 
 /** Muted on the hub (any device), or in an older desktop's own list. @param {State} s @param {number} convId */
 export function isMuted(s, convId) {

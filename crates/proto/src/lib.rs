@@ -20,6 +20,7 @@ mod id;
 mod model;
 pub mod node;
 pub mod rest;
+pub mod text;
 pub mod validate;
 
 pub use error::{ApiError, ErrorBody, ErrorCode, ErrorEnvelope};

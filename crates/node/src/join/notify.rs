@@ -220,9 +220,9 @@ pub fn decide(
         _ => sender.to_owned(),
     };
     let body = if settings.previews {
-        let files = files_summary(&message.attachments);
-        let text = match message.body.trim() {
-            "" => files.as_str(),
+        // The text without its markup (a notification shows no formatting).
+        let text = match chinwag_proto::text::plain(&message.body) {
+            text if text.trim().is_empty() => files_summary(&message.attachments),
             text => text,
         };
         let mut preview: String = text.chars().take(PREVIEW_CHARS).collect();
@@ -479,6 +479,19 @@ mod tests {
         )
         .expect("notifies");
         assert_eq!(n.body.chars().count(), PREVIEW_CHARS + 1);
+        // A preview is the text as shown, without its markup.
+        let formatted = "**Release** is _today_: see `notes`";
+        let n = decide(
+            &NotifySettings::default(),
+            &me(),
+            &message(ConversationId(6), 2, formatted),
+            "Bob",
+            &direct(),
+            AWAY,
+            0,
+        )
+        .expect("notifies");
+        assert_eq!(n.body, "Release is today: see notes");
     }
 
     #[test]

@@ -168,7 +168,8 @@ pub fn search(
     let mut hits = Vec::with_capacity(ranked.len());
     for (id, _) in ranked {
         let message = message(conn, id)?;
-        let snippet = snippet(&message.body, &words);
+        // Cut from the text as shown, without its markup.
+        let snippet = snippet(&chinwag_proto::text::plain(&message.body), &words);
         hits.push(chinwag_proto::rest::SearchHit { message, snippet });
     }
     Ok(hits)
