@@ -330,6 +330,29 @@ fn rest_rows() -> Vec<(&'static str, Rest)> {
             ),
         ),
         (
+            "read one message of a group (a reply's original)",
+            (
+                "GET",
+                |f| (format!("/messages/{}", f.admin_message), None),
+                MEMBERS,
+            ),
+        ),
+        (
+            "reply in a group",
+            (
+                "POST",
+                |f| {
+                    (
+                        format!("/conversations/{}/messages", f.group),
+                        Some(
+                            json!({"client_id": "re", "body": "yes", "reply_to": f.admin_message}),
+                        ),
+                    )
+                },
+                [401, 404, 201, 201, 404],
+            ),
+        ),
+        (
             "edit the admin's message",
             (
                 "PATCH",
@@ -469,6 +492,13 @@ fn ws_rows() -> Vec<(&'static str, Frame)> {
             (
                 |f| json!({"type": "send", "conversation_id": f.group, "client_id": "w", "body": "", "attachments": [f.admin_file]}),
                 ["not_found", "invalid_field", "invalid_field", "not_found"],
+            ),
+        ),
+        (
+            "send a reply",
+            (
+                |f| json!({"type": "send", "conversation_id": f.group, "client_id": "w-reply", "body": "yes", "reply_to": f.member_message}),
+                ["not_found", "ack", "ack", "not_found"],
             ),
         ),
         (

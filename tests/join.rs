@@ -65,7 +65,7 @@ async fn a_joined_user_chats_through_outages_and_restarts_with_nothing_lost_or_d
     hub.api()
         .send(&bob, conv, &format!("c-{}", "b1"), "b1")
         .await;
-    a.message("b1").await;
+    let b1 = a.message("b1").await["id"].clone();
 
     // Typing and receipts are relayed, with replies routed back by ref.
     a.send(json!({"type": "typing", "conversation_id": conv, "typing": true}))
@@ -89,7 +89,12 @@ async fn a_joined_user_chats_through_outages_and_restarts_with_nothing_lost_or_d
     })
     .await;
     send(&mut a, conv, "a2").await;
-    send(&mut a, conv, "a3").await;
+    // A reply waits in the outbox like any message, naming its original.
+    a.send(json!({
+        "type": "send", "ref": "c-a3", "conversation_id": conv,
+        "client_id": "c-a3", "body": "a3", "reply_to": b1,
+    }))
+    .await;
     assert!(
         a.try_next(QUIET).await.is_none_or(|f| f["type"] != "ack"),
         "nothing is acknowledged while the hub is away"
@@ -113,6 +118,7 @@ async fn a_joined_user_chats_through_outages_and_restarts_with_nothing_lost_or_d
         .filter_map(|p| p["body"].as_str())
         .collect();
     assert_eq!(pending, ["a2", "a3"]);
+    assert_eq!(status.body["pending"][1]["reply_to"], b1);
     // Without her token the node shows nothing private.
     let anonymous = node.api().call("GET", "/node", None, None).await;
     assert!(anonymous.body.get("pending").is_none());
@@ -167,7 +173,11 @@ async fn a_joined_user_chats_through_outages_and_restarts_with_nothing_lost_or_d
     let hub = TestHub::start_on(config(), hub_dir, hub_addr.port()).await;
     node.online().await;
     a.message("a2").await;
-    a.message("a3").await;
+    assert_eq!(
+        a.message("a3").await["reply_to"],
+        b1,
+        "delivered as the reply it was, across a node restart"
+    );
     let (mut b, replayed) = Ws::connect_url(&hub.ws_url(), &bob, Some(b.last_event_id)).await;
     let got: Vec<&str> = replayed
         .iter()
@@ -931,6 +941,7 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
         edited_at: None,
         deleted: false,
         attachments: Vec::new(),
+        reply_to: None,
     };
     let away = Attention::default();
     // Names the node has not cached yet are asked of the hub.

@@ -18,5 +18,6 @@ mod observability;
 mod operations;
 mod privacy;
 mod protocol;
+mod replies;
 mod search;
 mod security;

@@ -61,6 +61,10 @@ export type ClientFrame =
       client_id: string;
       conversation_id: ConversationId;
       ref: string | null;
+      /**
+       * The message this one answers (see `SendRequest::reply_to`).
+       */
+      reply_to?: MessageId | null;
       type: "send";
     }
   | {
@@ -600,6 +604,12 @@ export interface Message {
   deleted: boolean;
   edited_at: number | null;
   id: MessageId;
+  /**
+   * The message this one answers, in the same conversation (absent when none). Fetch it
+   * with `GET /api/v1/messages/{id}`; it may since have been deleted, or be older than
+   * the history a reader sees (then they get `404`, and show "original not available").
+   */
+  reply_to?: MessageId | null;
   sender_id: UserId;
   seq: number;
 }
@@ -971,6 +981,10 @@ export interface Pending {
    * Milliseconds since the epoch, when the user sent it.
    */
   created_at: number;
+  /**
+   * The message it answers.
+   */
+  reply_to?: MessageId | null;
 }
 /**
  * What the desktop window shows (`POST /api/v1/node/view`): the open conversation, whether
@@ -1082,6 +1096,11 @@ export interface SendRequest {
   attachments?: FileId[];
   body: string;
   client_id: string;
+  /**
+   * The message this one answers: one of the same conversation that the sender can see,
+   * not deleted.
+   */
+  reply_to?: MessageId | null;
 }
 /**
  * Reply to register and login.

@@ -718,11 +718,13 @@ async fn handle_text(ctx: &ReaderCtx, text: &str, allowance: &Allowance) -> Hand
             client_id,
             body,
             attachments,
+            reply_to,
         } => {
             let req = SendRequest {
                 client_id,
                 body,
                 attachments,
+                reply_to,
             };
             let pending = messages::send(hub, me, conversation_id, req)
                 .await

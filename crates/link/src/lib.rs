@@ -132,6 +132,7 @@ impl Link {
             conversation_id,
             body: body.to_owned(),
             attachments: Vec::new(),
+            reply_to: None,
             created_at: now_millis(),
         };
         self.enqueue(&pending).await?;
@@ -342,6 +343,7 @@ async fn session(
                     client_id: item.client_id,
                     body: item.body,
                     attachments: item.attachments,
+                    reply_to: item.reply_to,
                 };
                 if ws.send(raw::text(&frame)).await.is_err() {
                     return End::Lost { synced };
@@ -492,6 +494,7 @@ mod tests {
                         conversation_id: ConversationId(1),
                         body: format!("m{i}"),
                         attachments: Vec::new(),
+                        reply_to: None,
                         created_at: 0,
                     })
                     .await

@@ -31,6 +31,9 @@ pub enum ClientFrame {
         /// Ids of files I uploaded to this conversation and have not sent yet.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         attachments: Vec<FileId>,
+        /// The message this one answers (see `SendRequest::reply_to`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<MessageId>,
     },
     /// Edit one of my messages.
     Edit {

@@ -193,6 +193,11 @@ pub struct Message {
     /// Files sent with the message (absent when none; emptied when the message is deleted).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
+    /// The message this one answers, in the same conversation (absent when none). Fetch it
+    /// with `GET /api/v1/messages/{id}`; it may since have been deleted, or be older than
+    /// the history a reader sees (then they get `404`, and show "original not available").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<MessageId>,
 }
 
 /// A file as a message carries it. Its bytes are at `GET /api/v1/files/{id}` and, when

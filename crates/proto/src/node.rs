@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ConversationId, EventId, FileId, HubInfo, User};
+use crate::{ConversationId, EventId, FileId, HubInfo, MessageId, User};
 
 /// Whether the node reaches its hub: `{"state":"online"}`, `{"state":"offline",
 /// "retry_in_ms":…}` or `{"state":"signed_out"}`.
@@ -59,6 +59,9 @@ pub struct Pending {
     /// Uploaded files the message carries.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<FileId>,
+    /// The message it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<MessageId>,
     /// Milliseconds since the epoch, when the user sent it.
     pub created_at: i64,
 }

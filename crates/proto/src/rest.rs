@@ -95,6 +95,10 @@ pub struct SendRequest {
     pub body: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<FileId>,
+    /// The message this one answers: one of the same conversation that the sender can see,
+    /// not deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<MessageId>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

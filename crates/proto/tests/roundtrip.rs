@@ -4,10 +4,10 @@
 //! a client frame never parses as a different frame.
 
 use chinwag_proto::rest::{CreateGroupRequest, RegisterRequest, SendRequest};
-use chinwag_proto::UserId;
 use chinwag_proto::{
     ClientFrame, ErrorBody, ErrorCode, EventId, FileId, Message, Presence, ServerFrame,
 };
+use chinwag_proto::{MessageId, UserId};
 use proptest::prelude::*;
 
 fn text() -> impl Strategy<Value = String> {
@@ -45,6 +45,7 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
                     client_id,
                     body,
                     attachments: attachments.into_iter().map(FileId).collect(),
+                    reply_to: (conversation_id % 2 == 0).then(|| (conversation_id / 2).into()),
                 }
             ),
         (reference(), any::<i64>(), text()).prop_map(|(reference, message_id, body)| {
@@ -115,6 +116,7 @@ fn message() -> impl Strategy<Value = Message> {
                     edited_at,
                     deleted,
                     attachments: Vec::new(),
+                    reply_to: (id % 3 == 0).then(|| (id / 3).into()),
                 }
             },
         )
@@ -208,6 +210,7 @@ proptest! {
             client_id,
             body,
             attachments: Vec::new(),
+            reply_to: Some(MessageId(7)),
         };
         let json = serde_json::to_vec(&send).expect("serialises");
         prop_assert_eq!(serde_json::from_slice::<SendRequest>(&json).expect("parses"), send);

@@ -17,6 +17,7 @@ fn steps() -> Vec<M<'static>> {
         M::up(V5),
         M::up(V6),
         M::up(V7),
+        M::up(V8),
     ]
 }
 
@@ -205,6 +206,14 @@ CREATE INDEX members_hiding_history ON members(conversation_id, joined_seq) WHER
 /// conversation's events reach), and replay applies it as live delivery does.
 const V7: &str = r#"
 ALTER TABLE events ADD COLUMN audience TEXT;
+"#;
+
+/// Version 8: replies. A message may answer another of its conversation (`reply_to`, its
+/// id), checked when sent: the original exists, is not deleted, and the sender can see it.
+/// Clients fetch the original themselves (`queries::visible_message`), so a reply shows
+/// nothing of it to anyone who may not see it.
+const V8: &str = r#"
+ALTER TABLE messages ADD COLUMN reply_to INTEGER;
 "#;
 
 #[cfg(test)]

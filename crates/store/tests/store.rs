@@ -227,12 +227,15 @@ async fn sends_without_a_savepoint_fail_before_writing_and_leave_their_batch_alo
     let not_mine = f
         .store
         .submit_checked(move |tx| {
-            tx.send_with_files(
+            tx.send(
                 UserId(alice),
                 ConversationId(1),
-                "z",
-                "z",
-                &[chinwag_proto::FileId(7)],
+                &chinwag_proto::rest::SendRequest {
+                    client_id: "z".into(),
+                    body: "z".into(),
+                    attachments: vec![chinwag_proto::FileId(7)],
+                    reply_to: None,
+                },
                 100,
             )
         })
@@ -781,9 +784,7 @@ async fn disable_block_mute_and_report_keep_their_rules() {
     );
     let (message, _) = f
         .store
-        .write(move |tx| {
-            tx.send_with_files(UserId(admin), ConversationId(1), "c1", "hello", &[], 1024)
-        })
+        .write(move |tx| tx.send_message(UserId(admin), ConversationId(1), "c1", "hello", 1024))
         .await
         .expect("sends");
     let err = f

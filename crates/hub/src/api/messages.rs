@@ -57,16 +57,7 @@ pub(crate) async fn send(
     // A send checks everything before it writes: no savepoint of its own is needed.
     let ticket = hub
         .store
-        .submit_checked(move |tx| {
-            tx.send_with_files(
-                me,
-                conversation,
-                &req.client_id,
-                &req.body,
-                &req.attachments,
-                max,
-            )
-        })
+        .submit_checked(move |tx| tx.send(me, conversation, &req, max))
         .await?;
     let hub = hub.clone();
     Ok(Box::pin(async move {
@@ -178,6 +169,12 @@ pub(crate) async fn history(
         queries::history(c, conversation, me, from, limit)
     })
     .await
+}
+
+/// One message, if I may see it (a member of its conversation, within the history I see):
+/// what a reply's quote shows. Anything else is `404`, whether or not the id exists.
+pub(crate) async fn one(hub: &HubState, me: UserId, id: MessageId) -> Result<Message, ApiError> {
+    read(hub, move |c| queries::visible_message(c, me, id)).await
 }
 
 /// Messages I may see that contain every word of `text`, best first.

@@ -38,6 +38,11 @@ pub(crate) async fn send(req: Request, me: Caller) -> ApiResult {
     created_or_ok(!sent.duplicate, &sent.message)
 }
 
+/// `GET /api/v1/messages/{message}`: one message I may see (the original of a reply).
+pub(crate) async fn one(req: Request, me: Caller) -> ApiResult {
+    ok(&messages::one(&req.hub, me.id(), req.id()).await?)
+}
+
 /// `PATCH /api/v1/messages/{message}`: edits one of my messages.
 pub(crate) async fn edit(req: Request, me: Caller) -> ApiResult {
     let body: EditRequest = req.json()?;

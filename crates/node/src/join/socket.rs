@@ -62,6 +62,7 @@ impl Joined {
                 client_id,
                 body,
                 attachments,
+                reply_to,
             } => {
                 if let Err(err) = self.check_send(&client_id, &body, &attachments) {
                     return Some(error_frame(reference, &err));
@@ -71,6 +72,7 @@ impl Joined {
                     conversation_id,
                     body,
                     attachments,
+                    reply_to,
                     created_at: now_millis(),
                 };
                 lock(&self.owners).insert(client_id, (conn, reference.clone()));

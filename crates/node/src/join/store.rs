@@ -372,6 +372,7 @@ mod tests {
             edited_at: None,
             deleted: false,
             attachments: Vec::new(),
+            reply_to: None,
         }
     }
 

@@ -27,6 +27,22 @@ pub fn message(conn: &Connection, id: MessageId) -> Result<Message> {
     .map_err(not_found("message"))
 }
 
+/// Message `id` if `viewer` may see it: a member of its conversation now, and the message
+/// within the history they see ([`visible`]). `NotFound("message")` otherwise, whether it
+/// does not exist or is not theirs to see, so an id tells nobody anything.
+pub fn visible_message(conn: &Connection, viewer: UserId, id: MessageId) -> Result<Message> {
+    conn.prepare_cached(&format!(
+        "SELECT {} FROM messages m
+         JOIN members mb ON mb.conversation_id = m.conversation_id
+          AND mb.user_id = ?2 AND mb.active = 1
+         WHERE m.id = ?1 AND {}",
+        qualified_message_columns("m"),
+        visible("mb", "m.seq")
+    ))?
+    .query_row(params![id, viewer], message_from_row)
+    .map_err(not_found("message"))
+}
+
 /// Where a history page starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PageFrom {

@@ -39,7 +39,16 @@ pub(crate) fn visible(mb: &str, seq: &str) -> String {
 }
 
 pub(crate) const MESSAGE_COLUMNS: &str =
-    "id, conversation_id, seq, sender_id, client_id, body, created_at, edited_at, deleted, attachments";
+    "id, conversation_id, seq, sender_id, client_id, body, created_at, edited_at, deleted, attachments, reply_to";
+
+/// [`MESSAGE_COLUMNS`] of the table aliased `alias`, for a query that joins another.
+pub(crate) fn qualified_message_columns(alias: &str) -> String {
+    MESSAGE_COLUMNS
+        .split(", ")
+        .map(|column| format!("{alias}.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 const MEMBER_COLUMNS: &str = "user_id, role, delivered_seq, read_seq, joined_seq";
 
@@ -90,6 +99,7 @@ pub(crate) fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
                 rusqlite::Error::FromSqlConversionFailure(9, rusqlite::types::Type::Text, e.into())
             })?,
         },
+        reply_to: row.get(10)?,
     })
 }
 

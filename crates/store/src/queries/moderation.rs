@@ -78,11 +78,9 @@ pub fn reports(
         Option<i64>,
     )>,
 > {
-    let columns = MESSAGE_COLUMNS
-        .split(", ")
-        .map(|c| format!("m.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let columns = qualified_message_columns("m");
+    // The report's own columns follow the message's.
+    let at = MESSAGE_COLUMNS.split(", ").count();
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {columns}, r.id, r.reporter_id, r.reason, r.created_at, r.resolved_by,
                 r.resolved_at
@@ -91,13 +89,13 @@ pub fn reports(
     ))?;
     let rows = stmt.query_map([limit], |r| {
         Ok((
-            r.get(10)?,
+            r.get(at)?,
             message_from_row(r)?,
-            r.get(11)?,
-            r.get(12)?,
-            r.get(13)?,
-            r.get(14)?,
-            r.get(15)?,
+            r.get(at + 1)?,
+            r.get(at + 2)?,
+            r.get(at + 3)?,
+            r.get(at + 4)?,
+            r.get(at + 5)?,
         ))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -1,5 +1,6 @@
 //! Messages: sending (with files), editing, deleting, and receipts.
 
+use chinwag_proto::rest::SendRequest;
 use chinwag_proto::{
     Attachment, ConversationId, Event, FileId, Member, Message, MessageId, Seq, UserId,
 };
@@ -10,9 +11,7 @@ use crate::queries::{self, MESSAGE_COLUMNS};
 use crate::{validate, Result, StoreError};
 
 impl Tx<'_> {
-    /// Stores a message, or returns the one already stored under `(me, client_id)` with
-    /// `true` for "duplicate". Every error it returns is found before its first write, so it
-    /// may be submitted with [`crate::Store::submit_checked`].
+    /// Stores a plain message: [`Tx::send`] with only a body.
     pub fn send_message(
         &mut self,
         me: UserId,
@@ -21,22 +20,35 @@ impl Tx<'_> {
         body: &str,
         max_bytes: usize,
     ) -> Result<(Message, bool)> {
-        self.send_with_files(me, conversation_id, client_id, body, &[], max_bytes)
+        let message = SendRequest {
+            client_id: client_id.to_owned(),
+            body: body.to_owned(),
+            attachments: Vec::new(),
+            reply_to: None,
+        };
+        self.send(me, conversation_id, &message, max_bytes)
     }
 
-    /// [`Tx::send_message`] carrying files: `files` are ids of my uploads to this
-    /// conversation not sent yet (at most [`MAX_ATTACHMENTS`]); with files, the body may be
-    /// empty. A file already sent, someone else's, uploaded elsewhere or named twice fails
-    /// the send. Like [`Tx::send_message`], it checks everything before it writes.
-    pub fn send_with_files(
+    /// Stores a message, or returns the one already stored under `(me, client_id)` with
+    /// `true` for "duplicate". It may carry files (ids of my uploads to this conversation not
+    /// sent yet, at most [`MAX_ATTACHMENTS`]; with files the body may be empty: a file
+    /// already sent, someone else's, uploaded elsewhere or named twice fails the send) and
+    /// answer another message (`reply_to`: one of this conversation that I can see, not
+    /// deleted). Every error it returns is found before its first write, so it may be
+    /// submitted with [`crate::Store::submit_checked`].
+    pub fn send(
         &mut self,
         me: UserId,
         conversation_id: ConversationId,
-        client_id: &str,
-        body: &str,
-        files: &[FileId],
+        message: &SendRequest,
         max_bytes: usize,
     ) -> Result<(Message, bool)> {
+        let SendRequest {
+            client_id,
+            body,
+            attachments: files,
+            reply_to,
+        } = message;
         validate::client_id(client_id)?;
         if files.len() > MAX_ATTACHMENTS {
             return Err(StoreError::invalid(
@@ -64,13 +76,16 @@ impl Tx<'_> {
             return Ok((message, true));
         }
         let body_ok = validate::message_body(body, max_bytes, !files.is_empty());
-        if body_ok.is_err() || !files.is_empty() {
+        if body_ok.is_err() || !files.is_empty() || reply_to.is_some() {
             // Someone who is not a member hears "not found" before anything about what they
             // sent (the common send learns it from its first write, below).
             if queries::membership(self.conn, conversation_id, me)?.is_none() {
                 return Err(StoreError::NotFound("conversation"));
             }
             body_ok?;
+        }
+        if let Some(original) = *reply_to {
+            self.answerable(me, conversation_id, original)?;
         }
         let attachments = self.sendable_files(me, conversation_id, files)?;
         // The first write claims the next sequence number by moving my own receipts to it
@@ -105,10 +120,10 @@ impl Tx<'_> {
             .execute(params![conversation_id, seq, self.now])?;
         self.conn
             .prepare_cached(
-                "INSERT INTO messages (conversation_id, seq, sender_id, client_id, body, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO messages (conversation_id, seq, sender_id, client_id, body, created_at, reply_to)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
-            .execute(params![conversation_id, seq, me, client_id, body, self.now])?;
+            .execute(params![conversation_id, seq, me, client_id, body, self.now, reply_to])?;
         let id = MessageId(self.conn.last_insert_rowid());
         self.attach(id, files, &attachments)?;
         let message = Message {
@@ -122,6 +137,7 @@ impl Tx<'_> {
             edited_at: None,
             deleted: false,
             attachments,
+            reply_to: *reply_to,
         };
         self.emit(
             &Event::MessageNew {
@@ -131,6 +147,35 @@ impl Tx<'_> {
             vec![],
         )?;
         Ok((message, false))
+    }
+
+    /// Checks that `original` is a message I may answer in `conversation_id`: there, within
+    /// the history I see, and not deleted. One refusal for "no such message", "elsewhere"
+    /// and "not yours to see", so that an id reveals nothing. Reads only.
+    fn answerable(
+        &self,
+        me: UserId,
+        conversation_id: ConversationId,
+        original: MessageId,
+    ) -> Result<()> {
+        let unknown = || {
+            StoreError::invalid(
+                "reply_to",
+                format!("names no message of this conversation that you can see ({original})"),
+            )
+        };
+        let message = match queries::visible_message(self.conn, me, original) {
+            Ok(message) if message.conversation_id == conversation_id => message,
+            Ok(_) | Err(StoreError::NotFound(_)) => return Err(unknown()),
+            Err(other) => return Err(other),
+        };
+        if message.deleted {
+            return Err(StoreError::invalid(
+                "reply_to",
+                "names a deleted message, which cannot be answered",
+            ));
+        }
+        Ok(())
     }
 
     /// The attachments `files` make: each must be an upload of mine to this conversation,
