@@ -1,19 +1,20 @@
 // @ts-check
 // The open conversation: opening and closing it, its history in pages (older as one scrolls
-// up, newer below an older stretch a search opened), and its views: which pane shows, the
-// name line, and the message list (messages.js) with its scroll.
+// up, newer below an older stretch a search opened), going to one message (a search result,
+// a reply's original), and its views: which pane shows, the name line, and the message list
+// (messages.js) with its scroll.
 
 import { $ } from './dom.js';
 import { state, on, changed, flush, wantScroll } from './state.js';
-import { convName, peerOf, userName } from './model.js';
+import { convName, peerOf, userName, quoteOf, originalOf } from './model.js';
 import { forgetConversation } from './events.js';
 import { call, reportView, maybeRead, atBottom } from './session.js';
 import { carryOut } from './live.js';
 import { sendTyping } from './typing.js';
-import { loadDraft, editMessage, deleteMessage, reportMessage, retryItem, discardItem } from './composer.js';
-import { attachmentNode } from './uploads.js';
+import { loadDraft, replyTo, editMessage, deleteMessage, reportMessage, retryItem, discardItem } from './composer.js';
+import { attachmentNode, smallThumb } from './uploads.js';
 import { flash } from './notice.js';
-import { renderMessageList, trimToWindow, revealOlder } from './messages.js';
+import { renderMessageList, trimToWindow, revealOlder, reveal, firstShown } from './messages.js';
 
 const PAGE = 50;
 
@@ -77,6 +78,64 @@ export async function loadAround(/** @type {number} */ id, /** @type {number} */
     flash(err.message);
   }
   if (id === state.active) changed('messages');
+}
+
+/**
+ * Opens a message's conversation, loads the history around it if it is further back than
+ * what is loaded, and shows it, marked for a moment (a search result, a reply's original).
+ * @param {{id: number, conversation_id: number, seq: number}} m
+ */
+export async function jumpToMessage(m) {
+  if (!state.convs.has(m.conversation_id)) return;
+  if (state.active !== m.conversation_id) await openConversation(m.conversation_id);
+  const hist = state.history.get(m.conversation_id);
+  if (hist && !hist.list.some((x) => x.id === m.id)) await loadAround(m.conversation_id, m.seq);
+  const loaded = state.history.get(m.conversation_id);
+  if (loaded) reveal(loaded, m.seq); // loaded, but above what the page shows
+  changed('messages');
+  flush();
+  const selector = `#messages .msg[data-id="${Number(m.id)}"]`;
+  if (!document.querySelector(selector)) {
+    flash('That message could not be loaded; it may have been deleted.');
+    return;
+  }
+  // Kept in the state, so the mark survives the renders that follow.
+  state.found = m.id;
+  changed('messages');
+  flush();
+  document.querySelector(selector).scrollIntoView({ block: 'center' });
+  setTimeout(() => {
+    if (state.found !== m.id) return; // a later jump owns the mark now
+    state.found = null;
+    changed('messages');
+  }, 4000);
+}
+
+/** Originals asked of the hub and not answered yet. */
+const fetching = new Set();
+
+/**
+ * Fetches the originals of the replies on the page that are neither loaded nor fetched
+ * (`GET /messages/{id}`); one the hub will not give is remembered as not available.
+ * @param {number} convId
+ */
+function fetchOriginals(convId) {
+  const hist = state.history.get(convId);
+  if (!hist) return;
+  const shown = [...hist.list.slice(firstShown(hist)), ...state.outbox.forConversation(convId)];
+  for (const m of shown) {
+    const o = originalOf(state, { conversation_id: convId, reply_to: m.reply_to });
+    if (!o || o.status !== 'loading' || fetching.has(o.id)) continue;
+    fetching.add(o.id);
+    call('GET', `/messages/${o.id}`).then((original) => {
+      state.originals.set(o.id, original);
+    }, (err) => {
+      if (err.status === 404) state.originals.set(o.id, null);
+    }).finally(() => {
+      fetching.delete(o.id);
+      if (state.active === convId) changed('messages');
+    });
+  }
 }
 
 /** Back to the newest messages, reloading them if an older stretch is shown. */
@@ -158,7 +217,10 @@ function renderChatHead() {
   if (blocked) $('blocked-text').textContent = `You blocked ${peer.display_name}: they cannot send you direct messages, and you do not see them typing.`;
 }
 
-const actions = { edit: editMessage, remove: deleteMessage, report: reportMessage, retry: retryItem, discard: discardItem };
+const actions = {
+  reply: replyTo, jump: jumpToMessage, edit: editMessage, remove: deleteMessage, report: reportMessage,
+  retry: retryItem, discard: discardItem,
+};
 
 /** The open conversation's messages (messages.js, touching only what changed), then its scroll. */
 function renderMessages() {
@@ -182,8 +244,11 @@ function renderMessages() {
     members: state.members.get(conv.id),
     name: (id) => userName(state, id),
     attachment: attachmentNode,
+    quote: (m) => quoteOf(state, { conversation_id: conv.id, reply_to: m.reply_to }),
+    thumb: smallThumb,
     actions,
   });
+  fetchOriginals(conv.id);
   if (intent && intent.bottom) scrollToBottom();
   else if (keep) box.scrollTop = intent.keep === 'older' ? box.scrollHeight - keep.fromBottom : keep.top;
   else if (intent && intent.isNew) $('jump').hidden = false;

@@ -1,12 +1,12 @@
 // @ts-check
-// Writing: the composer (a draft per conversation, the size limit as one types, Enter to
-// send) and what one does to a message already sent: edit, delete, report, and retry or
-// discard one that could not be sent.
+// Writing: the composer (a draft per conversation, the message it answers, the size limit
+// as one types, Enter to send) and what one does to a message already sent: reply, edit,
+// delete, report, and retry or discard one that could not be sent.
 
 import { newClientId } from './hub.js';
 import { $, utf8Length } from './dom.js';
 import { state, changed, wantScroll } from './state.js';
-import { userName, filesSummary, messageLimit } from './model.js';
+import { userName, filesSummary, messageLimit, quoteOf } from './model.js';
 import { replaceMessage } from './events.js';
 import { call, request, sendItem } from './session.js';
 import { sendTyping, typingEndedBySend } from './typing.js';
@@ -16,11 +16,38 @@ import { forgetRetries } from './outbox.js';
 /** @typedef {import('../types/proto').Message} Message */
 
 const drafts = new Map(); // conversation id -> what was typed there, not sent
+/** @type {Map<number, Message>} conversation id -> the message the draft answers */
+const replying = new Map();
 
-/** Shows the draft of conversation `id` in the composer. */
+/** Shows the draft of conversation `id` in the composer, and the message it answers. */
 export function loadDraft(/** @type {number} */ id) {
   /** @type {HTMLTextAreaElement} */ ($('composer-input')).value = drafts.get(id) || '';
   composerChanged(false);
+  showReplying();
+}
+
+/** Starts a reply to `m` in its conversation's composer. */
+export function replyTo(/** @type {Message} */ m) {
+  replying.set(m.conversation_id, m);
+  showReplying();
+  $('composer-input').focus();
+}
+
+/** Stops answering a message; the draft stays. */
+function cancelReply() {
+  replying.delete(state.active);
+  showReplying();
+  $('composer-input').focus();
+}
+
+/** The bar above the composer naming the message being answered, if any. */
+function showReplying() {
+  const m = state.active === null ? null : replying.get(state.active);
+  $('reply-bar').hidden = !m;
+  if (!m) return;
+  const quote = quoteOf(state, { conversation_id: m.conversation_id, reply_to: m.id });
+  $('reply-who').textContent = `Replying to ${quote && quote.who ? quote.who : 'a message'}`;
+  $('reply-text').textContent = quote ? quote.text : '';
 }
 
 /** The composer's text changed (typed, or set by the page): size hint, Send, draft, typing. */
@@ -47,9 +74,13 @@ function submitComposer(/** @type {Event} */ event) {
   const body = input.value;
   if (body.trim() === '' || utf8Length(body) > messageLimit(state) || state.active === null) return;
   const item = { client_id: newClientId(), conversation_id: state.active, body, created_at: Date.now(), state: 'pending' };
+  const answered = replying.get(state.active);
+  if (answered) item.reply_to = answered.id;
   state.outbox.add(item);
   input.value = '';
   drafts.delete(state.active);
+  replying.delete(state.active);
+  showReplying();
   composerChanged(false);
   typingEndedBySend();
   wantScroll({ bottom: true });
@@ -145,8 +176,13 @@ export function wireComposer() {
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       form.requestSubmit();
+    } else if (event.key === 'Escape' && state.active !== null && replying.has(state.active)) {
+      event.preventDefault();
+      event.stopPropagation(); // Esc here cancels the reply, nothing else
+      cancelReply();
     }
   });
+  $('reply-cancel').addEventListener('click', cancelReply);
   $('edit-form').addEventListener('submit', submitEdit);
   $('report-form').addEventListener('submit', submitReport);
 }

@@ -151,6 +151,7 @@ function senderRead(s, message) {
 
 /** An edited or deleted message takes the place of the one shown. @param {State} s @param {Message} message */
 export function replaceMessage(s, message) {
+  if (s.originals.has(message.id)) s.originals.set(message.id, message);
   const hist = s.history.get(message.conversation_id);
   if (hist) {
     const i = hist.list.findIndex((m) => m.id === message.id);

@@ -23,6 +23,18 @@ import { reconcile } from './keyed.js';
  * @property {string} [state]     an outbox item's state (`failed` when given up)
  * @property {string} [error]     why an outbox item waits or failed
  * @property {object[]} [files]   an outbox item's files
+ * @property {number|null} [reply_to]  the message this one answers
+ * @property {number} [conversation_id]
+ */
+
+/**
+ * @typedef {object} Quote  what a reply shows of its original (model.js `quoteOf`)
+ * @property {number} id  the original's id
+ * @property {'shown'|'deleted'|'unavailable'|'loading'} status
+ * @property {import('../types/proto').Message|null} m  the original, when known
+ * @property {string} who  its sender, when shown
+ * @property {string} text  its first line, or why it is not shown
+ * @property {object|null} picture  an image it carries, for a thumbnail
  */
 
 /**
@@ -45,6 +57,8 @@ import { reconcile } from './keyed.js';
 
 /**
  * @typedef {object} ListActions  what a message's buttons do
+ * @property {(m: Message) => void} reply
+ * @property {(m: import('../types/proto').Message) => void} jump  to a message (a reply's original)
  * @property {(m: Message) => void} edit
  * @property {(m: Message) => void} remove
  * @property {(m: Message) => void} report
@@ -64,6 +78,8 @@ import { reconcile } from './keyed.js';
  * @property {Map<number, Member>|undefined} members
  * @property {(id: number) => string} name  a person's display name
  * @property {(file: object) => Node} attachment  builds an attachment's node
+ * @property {(m: Message) => Quote|null} quote  what a reply shows of its original
+ * @property {(file: object) => Node} thumb  a small thumbnail of a picture, for a quote
  * @property {ListActions} actions
  */
 
@@ -209,6 +225,7 @@ function seenBy(view, seq) {
  * @property {string} who  the sender's name, when shown
  * @property {string} receipt  sent, delivered or read (my messages), else ''
  * @property {boolean} found  marked by a search jump
+ * @property {Quote|null} quote  a reply's quote of its original
  */
 
 /**
@@ -220,20 +237,22 @@ function seenBy(view, seq) {
  */
 function messageRow(m, first, who, receipt, found, view) {
   const last = rowsOf.get(m);
+  const quote = m.reply_to ? view.quote(m) : null;
+  const quoted = quote ? JSON.stringify([quote.status, quote.who, quote.text, quote.picture]) : '';
   if (last && last.first === first && last.who === who && last.receipt === receipt
-      && last.found === found && last.admin === view.admin) return last.row;
+      && last.found === found && last.admin === view.admin && last.quoted === quoted) return last.row;
   /** @type {Shown} */
-  const s = { m, first, who, receipt, found };
+  const s = { m, first, who, receipt, found, quote };
   const files = (m.pending ? m.files : m.attachments) || [];
   // Everything `messageNode` shows: when it changes, the node is made again.
   const sig = JSON.stringify([m.body, m.deleted, m.edited_at, m.created_at, m.seq, m.pending ? [m.state, m.error] : 0,
-    s.first, s.who, s.receipt, s.found, view.admin, files.length ? files : 0]);
+    s.first, s.who, s.receipt, s.found, view.admin, files.length ? files : 0, quoted]);
   const row = { key: `msg-${m.id}`, sig, make: () => messageNode(s, view) };
-  rowsOf.set(m, { first: s.first, who: s.who, receipt: s.receipt, found: s.found, admin: view.admin, row });
+  rowsOf.set(m, { first: s.first, who: s.who, receipt: s.receipt, found: s.found, admin: view.admin, quoted, row });
   return row;
 }
 
-/** @type {WeakMap<Message, {first: boolean, who: string, receipt: string, found: boolean, admin: boolean, row: import('./keyed.js').Row}>} */
+/** @type {WeakMap<Message, {first: boolean, who: string, receipt: string, found: boolean, admin: boolean, quoted: string, row: import('./keyed.js').Row}>} */
 const rowsOf = new WeakMap();
 
 /** The day a message was sent (local time), worked out once per message object. @param {Message} m */
@@ -285,8 +304,26 @@ function messageNode(s, view) {
   const actions = messageActions(m, mine, view);
   if (actions) meta.append(actions);
   const who = s.who ? h('span', { class: 'who' }, s.who) : null;
+  const quote = s.quote && !m.deleted ? quoteNode(s.quote, view) : null;
   return h('div', { class: classes.filter(Boolean).join(' '), dataset: { id: String(m.id), seq: String(m.seq || '') } },
-    who, bubble, attached, meta);
+    who, quote, bubble, attached, meta);
+}
+
+/**
+ * A reply's quote of its original: who wrote it and its first line (a thumbnail if it has a
+ * picture); a click goes to the original. One that cannot be shown says why and goes nowhere.
+ * @param {Quote} q @param {ListView} view
+ */
+function quoteNode(q, view) {
+  const there = q.m && (q.status === 'shown' || q.status === 'deleted');
+  const label = q.status === 'shown' ? `Reply to ${q.who}: ${q.text}. Go to the original message` : q.text;
+  return h('button', {
+    type: 'button', class: `reply-quote ${q.status}`, 'aria-label': label, disabled: !there,
+    onclick: there ? () => view.actions.jump(q.m) : undefined,
+  },
+  q.who ? h('span', { class: 'reply-who' }, q.who) : null,
+  h('span', { class: 'reply-text' }, q.text),
+  q.picture ? view.thumb(q.picture) : null);
 }
 
 /** A message's buttons: mine to edit or delete, others' to report (and, for a hub admin, to delete). */
@@ -300,13 +337,14 @@ function messageActions(/** @type {Message} */ m, /** @type {boolean} */ mine, /
       h('button', { type: 'button', onclick: () => actions.discard(clientId) }, 'Discard'));
   }
   if (m.deleted) return null;
+  const reply = h('button', { type: 'button', onclick: () => actions.reply(m), 'aria-label': 'Reply to message' }, 'Reply');
   if (mine) {
-    return h('span', { class: 'msg-actions' },
+    return h('span', { class: 'msg-actions' }, reply,
       h('button', { type: 'button', onclick: () => actions.edit(m), 'aria-label': 'Edit message' }, 'Edit'),
       h('button', { type: 'button', onclick: () => actions.remove(m), 'aria-label': 'Delete message' }, 'Delete'));
   }
   // Anyone may report; a hub admin may also delete it.
-  return h('span', { class: 'msg-actions' },
+  return h('span', { class: 'msg-actions' }, reply,
     h('button', { type: 'button', onclick: () => actions.report(m), 'aria-label': 'Report message' }, 'Report'),
     view.admin
       ? h('button', { type: 'button', onclick: () => actions.remove(m), 'aria-label': 'Delete message (admin)' }, 'Delete')

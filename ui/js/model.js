@@ -58,6 +58,8 @@ export function newState() {
     untouched: false,
     /** @type {number|null} the message a search jumped to, marked for a moment */
     found: null,
+    /** @type {Map<number, Message|null>} originals of replies fetched on their own; null: not available */
+    originals: new Map(),
     /** @type {ScrollIntent|null} */ scroll: null,
     /** @type {Set<number>} ids of the people I blocked */ blocked: new Set(),
     /** @type {Upload[]} */ uploads: [],
@@ -107,6 +109,46 @@ export function sortedConversations(s) {
 export function filesSummary(/** @type {{name: string, image?: unknown}[]} */ files) {
   if (files.length === 1) return files[0].image ? 'Picture' : `File: ${files[0].name}`;
   return files.length ? `${files.length} files` : '';
+}
+
+/**
+ * What a reply's quote shows of its original: the message, if loaded or fetched; whether it
+ * was deleted; `unavailable` when the hub would not give it (older than my history, or gone);
+ * `loading` while nobody has asked yet.
+ * @param {State} s @param {{conversation_id: number, reply_to?: number|null}} m
+ * @returns {{id: number, status: 'shown'|'deleted'|'unavailable'|'loading', m: Message|null}|null}
+ */
+export function originalOf(s, m) {
+  const id = m.reply_to;
+  if (!id) return null;
+  const hist = s.history.get(m.conversation_id);
+  const found = (hist && hist.list.find((x) => x.id === id)) || s.originals.get(id);
+  if (found === undefined) return { id, status: 'loading', m: null };
+  if (found === null) return { id, status: 'unavailable', m: null };
+  return { id, status: found.deleted ? 'deleted' : 'shown', m: found };
+}
+
+/**
+ * The quote of a reply, as text: the original's sender and its first line without markup
+ * (or what its files are), or why it cannot be shown.
+ * @param {State} s @param {{conversation_id: number, reply_to?: number|null}} m
+ */
+export function quoteOf(s, m) {
+  const o = originalOf(s, m);
+  if (!o) return null;
+  if (o.status !== 'shown') {
+    const text = { deleted: 'Original message deleted', unavailable: 'Original message not available',
+      loading: 'Loading the original message…' }[o.status];
+    return { ...o, who: '', text, picture: null };
+  }
+  const files = o.m.attachments || [];
+  const line = o.m.body.trim() ? plainText(o.m.body).split('\n')[0] : filesSummary(files);
+  return {
+    ...o,
+    who: o.m.sender_id === s.me.id ? 'You' : userName(s, o.m.sender_id),
+    text: line.length > 140 ? `${line.slice(0, 139)}…` : line,
+    picture: files.find((f) => f.image) || null,
+  };
 }
 
 /** The line under a conversation's name in the list. @param {State} s @param {Summary} conv */

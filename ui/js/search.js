@@ -3,12 +3,10 @@
 // loads the stretch of history around it when it is further back than what is loaded.
 
 import { h, shortWhen, $ } from './dom.js';
-import { state, changed, flush } from './state.js';
+import { state } from './state.js';
 import { convName, userName } from './model.js';
 import { call } from './session.js';
-import { openConversation, loadAround } from './chat.js';
-import { flash } from './notice.js';
-import { reveal } from './messages.js';
+import { jumpToMessage } from './chat.js';
 
 /** @typedef {import('../types/proto').Message} Message */
 
@@ -49,36 +47,8 @@ function searchResult({ message: m, snippet }) {
     .filter(Boolean).join(' · ');
   // Pieces are text; only the matches are wrapped, in <mark>.
   const text = h('span', { class: 'snippet' }, ...snippet.map((p) => (p.hit ? h('mark', {}, p.text) : p.text)));
-  return h('li', {}, h('button', { type: 'button', class: 'pick', onclick: () => jumpTo(m) },
+  return h('li', {}, h('button', { type: 'button', class: 'pick', onclick: () => { /** @type {HTMLDialogElement} */ ($('search-dialog')).close(); jumpToMessage(m); } },
     h('span', { class: 'who' }, h('span', { class: 'muted small' }, where), text)));
-}
-
-/** Opens the message's conversation, loads the history around it if need be, and shows it. */
-async function jumpTo(/** @type {Message} */ m) {
-  /** @type {HTMLDialogElement} */ ($('search-dialog')).close();
-  if (!state.convs.has(m.conversation_id)) return;
-  await openConversation(m.conversation_id);
-  const hist = state.history.get(m.conversation_id);
-  if (hist && !hist.list.some((x) => x.id === m.id)) await loadAround(m.conversation_id, m.seq);
-  const loaded = state.history.get(m.conversation_id);
-  if (loaded) reveal(loaded, m.seq); // loaded, but above what the page shows
-  changed('messages');
-  flush();
-  const selector = `#messages .msg[data-id="${Number(m.id)}"]`;
-  if (!document.querySelector(selector)) {
-    flash('That message could not be loaded; it may have been deleted.');
-    return;
-  }
-  // Kept in the state, so the mark survives the renders that follow.
-  state.found = m.id;
-  changed('messages');
-  flush();
-  document.querySelector(selector).scrollIntoView({ block: 'center' });
-  setTimeout(() => {
-    if (state.found !== m.id) return; // a later jump owns the mark now
-    state.found = null;
-    changed('messages');
-  }, 4000);
 }
 
 /** Wires the search button and the search as one types. */

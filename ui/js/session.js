@@ -67,6 +67,7 @@ export function sendItem(/** @type {any} */ item) {
     client_id: item.client_id, body: item.body,
   };
   if (item.attachments && item.attachments.length) frame.attachments = item.attachments;
+  if (item.reply_to) frame.reply_to = item.reply_to;
   state.conn.send(frame);
 }
 

@@ -81,7 +81,7 @@ export async function adoptNodeOutbox(onDesktop) {
     if (state.outbox.items.some((i) => i.client_id === p.client_id)) continue;
     state.outbox.add({
       client_id: p.client_id, conversation_id: p.conversation_id, body: p.body,
-      created_at: p.created_at, state: 'pending',
+      reply_to: p.reply_to, created_at: p.created_at, state: 'pending',
     });
   }
   changed('messages');

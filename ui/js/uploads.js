@@ -11,6 +11,13 @@ import { sendItem, signedOut } from './session.js';
 /** @typedef {import('../types/proto').Attachment} Attachment */
 /** @typedef {import('./model.js').Upload} Upload */
 
+/** A picture's thumbnail at quote size (a reply's original). */
+export function smallThumb(/** @type {Attachment} */ file) {
+  const img = /** @type {HTMLImageElement} */ (h('img', { alt: '', width: 32, height: 32 }));
+  thumbnailUrl(state.token, file.id).then((url) => { img.src = url; }, () => {});
+  return img;
+}
+
 /** An attachment in a message: an image inline (click for full size), anything else as a card. */
 export function attachmentNode(/** @type {Attachment} */ file) {
   if (file.image) {

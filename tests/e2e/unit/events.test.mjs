@@ -195,3 +195,27 @@ test('sending is reading: a message from Bob marks everything before it read by 
   applyEvent(s, { kind: 'message_new', message: msg(1, BOB) });
   assert.equal(s.members.get(GROUP).get(BOB).read_seq, 2);
 });
+
+test("a reply's quote: the original loaded or fetched, its edits, its deletion, or why not", async () => {
+  const { quoteOf } = await import('../../../ui/js/model.js');
+  const s = signedIn();
+  s.history.set(GROUP, { list: [msg(1, BOB, { body: '**Lunch** at noon?\nor later' })], hasMore: false });
+  const reply = (to) => ({ conversation_id: GROUP, reply_to: to });
+  assert.equal(quoteOf(s, { conversation_id: GROUP }), null, 'not a reply');
+  assert.deepEqual(
+    (({ status, who, text }) => ({ status, who, text }))(quoteOf(s, reply(101))),
+    { status: 'shown', who: 'Bob', text: 'Lunch at noon?' },
+    'loaded: its sender and first line, without markup',
+  );
+  assert.equal(quoteOf(s, reply(150)).status, 'loading', 'neither loaded nor fetched yet');
+  s.originals.set(150, msg(50, ME, { id: 150, body: '', attachments: [{ id: 9, name: 'a.png', image: { width: 1, height: 1 } }] }));
+  const pic = quoteOf(s, reply(150));
+  assert.deepEqual([pic.who, pic.text, pic.picture.id], ['You', 'Picture', 9]);
+  s.originals.set(160, null);
+  assert.equal(quoteOf(s, reply(160)).text, 'Original message not available');
+  // A fetched original follows its edits and its deletion.
+  applyEvent(s, { kind: 'message_edited', message: msg(50, ME, { id: 150, body: 'now text', edited_at: T0 }) });
+  assert.equal(quoteOf(s, reply(150)).text, 'now text');
+  applyEvent(s, { kind: 'message_deleted', message: msg(50, ME, { id: 150, body: '', deleted: true }) });
+  assert.equal(quoteOf(s, reply(150)).text, 'Original message deleted');
+});
