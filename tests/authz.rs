@@ -338,6 +338,23 @@ fn rest_rows() -> Vec<(&'static str, Rest)> {
             ),
         ),
         (
+            "react to a message of a group",
+            (
+                "POST",
+                |f| {
+                    (
+                        format!("/messages/{}/reactions", f.admin_message),
+                        Some(json!({"emoji": "👍", "on": true})),
+                    )
+                },
+                [401, 404, 200, 200, 404],
+            ),
+        ),
+        (
+            "the emoji list",
+            ("GET", |_| ("/emoji".into(), None), [200; 5]),
+        ),
+        (
             "reply in a group",
             (
                 "POST",
@@ -499,6 +516,13 @@ fn ws_rows() -> Vec<(&'static str, Frame)> {
             (
                 |f| json!({"type": "send", "conversation_id": f.group, "client_id": "w-reply", "body": "yes", "reply_to": f.member_message}),
                 ["not_found", "ack", "ack", "not_found"],
+            ),
+        ),
+        (
+            "react",
+            (
+                |f| json!({"type": "react", "message_id": f.member_message, "emoji": "🎉", "on": true}),
+                ["not_found", "ok", "ok", "not_found"],
             ),
         ),
         (

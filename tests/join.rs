@@ -942,6 +942,7 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
         deleted: false,
         attachments: Vec::new(),
         reply_to: None,
+        reactions: Vec::new(),
     };
     let away = Attention::default();
     // Names the node has not cached yet are asked of the hub.

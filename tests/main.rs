@@ -18,6 +18,7 @@ mod observability;
 mod operations;
 mod privacy;
 mod protocol;
+mod reactions;
 mod replies;
 mod search;
 mod security;

@@ -152,20 +152,20 @@ async fn results_are_ranked_highlighted_and_follow_edits_and_deletions() {
         &alice,
         1,
         "f",
-        "The **rollout** is in `main`, see [notes](https://ok.example/n)",
+        "The **gizmo** is in `main`, see [notes](https://ok.example/n)",
     )
     .await;
-    let results = search(&api, &alice, "q=rollout", 1).await;
+    let results = search(&api, &alice, "q=gizmo", 1).await;
     let text: String = results[0]["snippet"]
         .as_array()
         .expect("snippet")
         .iter()
         .map(|p| p["text"].as_str().unwrap_or(""))
         .collect();
-    assert_eq!(text, "The rollout is in main, see notes");
+    assert_eq!(text, "The gizmo is in main, see notes");
     assert_eq!(
         results[0]["message"]["body"],
-        "The **rollout** is in `main`, see [notes](https://ok.example/n)"
+        "The **gizmo** is in `main`, see [notes](https://ok.example/n)"
     );
     // Whole words match, in any case; accents are folded.
     assert!(search_once(&api, &alice, "q=deplo").await.is_empty());

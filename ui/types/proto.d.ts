@@ -107,6 +107,13 @@ export type ClientFrame =
       user_ids: UserId[];
     }
   | {
+      emoji: string;
+      message_id: MessageId;
+      on: boolean;
+      ref: string | null;
+      type: "react";
+    }
+  | {
       ref: string | null;
       type: "ping";
     };
@@ -201,6 +208,19 @@ export type Event =
       delivered_seq: number;
       kind: "receipt";
       read_seq: number;
+      user_id: UserId;
+    }
+  | {
+      conversation_id: ConversationId;
+      emoji: string;
+      kind: "reaction";
+      message_id: MessageId;
+      /**
+       * The message's sequence number: who may see the message may see the event.
+       */
+      message_seq: number;
+      on: boolean;
+      reactions: Reaction[];
       user_id: UserId;
     }
   | {
@@ -605,6 +625,11 @@ export interface Message {
   edited_at: number | null;
   id: MessageId;
   /**
+   * Emoji reactions, each with who reacted, in the order each emoji was first used
+   * (absent when none; emptied when the message is deleted).
+   */
+  reactions?: Reaction[];
+  /**
    * The message this one answers, in the same conversation (absent when none). Fetch it
    * with `GET /api/v1/messages/{id}`; it may since have been deleted, or be older than
    * the history a reader sees (then they get `404`, and show "original not available").
@@ -612,6 +637,16 @@ export interface Message {
   reply_to?: MessageId | null;
   sender_id: UserId;
   seq: number;
+}
+/**
+ * One emoji on a message and the people who reacted with it, in the order they did.
+ *
+ * This interface was referenced by `Chinwag`'s JSON-Schema
+ * via the `definition` "Reaction".
+ */
+export interface Reaction {
+  emoji: string;
+  user_ids: UserId[];
 }
 /**
  * This interface was referenced by `Chinwag`'s JSON-Schema
@@ -818,6 +853,14 @@ export interface Limits {
    * Largest message body, in UTF-8 bytes.
    */
   max_message_bytes: number;
+  /**
+   * Most different emoji on one message (0 from hubs that predate reactions).
+   */
+  max_reactions_per_message: number;
+  /**
+   * Most different emoji one person puts on one message.
+   */
+  max_reactions_per_person: number;
   /**
    * Largest file upload, in bytes (0 from hubs that predate files).
    */

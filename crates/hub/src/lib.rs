@@ -251,6 +251,8 @@ impl Hub {
                 typing_ttl_ms: config.typing_ttl.as_millis() as u64,
                 max_upload_bytes: config.max_upload_bytes,
                 max_attachments: chinwag_store::MAX_ATTACHMENTS,
+                max_reactions_per_message: chinwag_proto::validate::MAX_REACTIONS_PER_MESSAGE,
+                max_reactions_per_person: chinwag_proto::validate::MAX_REACTIONS_PER_PERSON,
             },
             online: None,
         };

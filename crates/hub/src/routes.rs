@@ -58,6 +58,8 @@ static ROUTES: LazyLock<Router> = LazyLock::new(|| {
         .user(M::GET, "messages/{message}", messages::one)
         .user(M::PATCH, "messages/{message}", messages::edit)
         .user(M::DELETE, "messages/{message}", messages::delete)
+        .user(M::POST, "messages/{message}/reactions", messages::react)
+        .public(M::GET, "emoji", messages::emoji)
         .user(M::GET, "events", messages::events).query()
         .user(M::GET, "search", messages::search).query()
         .upload(M::POST, "conversations/{conversation}/files", files::upload).query()
@@ -356,7 +358,7 @@ mod tests {
         assert_eq!(wrong.code, ErrorCode::MethodNotAllowed);
         assert_eq!(allow.as_deref(), Some("POST"));
         let (_, allow) = refused(Method::POST, "messages/4");
-        assert_eq!(allow.as_deref(), Some("PATCH, DELETE"));
+        assert_eq!(allow.as_deref(), Some("GET, PATCH, DELETE"));
     }
 
     #[test]

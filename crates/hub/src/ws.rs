@@ -784,6 +784,19 @@ async fn handle_text(ctx: &ReaderCtx, text: &str, allowance: &Allowance) -> Hand
             Ok(Some(text)) => Ok(Some(Box::pin(async move { Some(text) }))),
             Err(err) => Err(fail(err)),
         },
+        ClientFrame::React {
+            reference,
+            message_id,
+            emoji,
+            on,
+        } => {
+            let pending = messages::react(hub, me, message_id, emoji, on)
+                .await
+                .map_err(fail)?;
+            Ok(Some(later(ctx, reference, pending, |_, reference| {
+                frame_text(&ServerFrame::Ok { reference })
+            })))
+        }
         ClientFrame::Ping { reference } => {
             let text = frame_text(&ServerFrame::Pong { reference });
             Ok(Some(Box::pin(async move { Some(text) })))

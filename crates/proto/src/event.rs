@@ -51,6 +51,18 @@ pub enum Event {
         delivered_seq: Seq,
         read_seq: Seq,
     },
+    /// Someone put a reaction on a message (`on`) or took it off; `reactions` is the
+    /// message's reactions after the change, so applying it twice changes nothing.
+    Reaction {
+        conversation_id: ConversationId,
+        message_id: MessageId,
+        /// The message's sequence number: who may see the message may see the event.
+        message_seq: Seq,
+        user_id: UserId,
+        emoji: String,
+        on: bool,
+        reactions: Vec<Reaction>,
+    },
     /// A new account was registered (hub-wide).
     UserJoined {
         user: User,
@@ -79,6 +91,9 @@ impl Event {
             }
             | Event::Receipt {
                 conversation_id, ..
+            }
+            | Event::Reaction {
+                conversation_id, ..
             } => Some(*conversation_id),
             Event::UserJoined { .. } | Event::UserUpdated { .. } => None,
         }
@@ -93,6 +108,7 @@ impl Event {
             Event::MessageNew { message }
             | Event::MessageEdited { message }
             | Event::MessageDeleted { message } => Some(message.seq),
+            Event::Reaction { message_seq, .. } => Some(*message_seq),
             _ => None,
         }
     }

@@ -82,6 +82,15 @@ pub enum ClientFrame {
         reference: Option<String>,
         user_ids: Vec<UserId>,
     },
+    /// Put my reaction `emoji` on a message (`on: true`) or take it off (`false`). Answered
+    /// with `ok`; everyone who sees the message gets a `reaction` event.
+    React {
+        #[serde(default, rename = "ref")]
+        reference: Option<String>,
+        message_id: MessageId,
+        emoji: String,
+        on: bool,
+    },
     /// Application-level ping; answered with `pong`.
     Ping {
         #[serde(default, rename = "ref")]
@@ -101,6 +110,7 @@ impl ClientFrame {
         "read",
         "presence",
         "watch",
+        "react",
         "ping",
     ];
 
@@ -116,6 +126,7 @@ impl ClientFrame {
             | ClientFrame::Read { reference, .. }
             | ClientFrame::Presence { reference, .. }
             | ClientFrame::Watch { reference, .. }
+            | ClientFrame::React { reference, .. }
             | ClientFrame::Ping { reference } => reference.as_deref(),
         }
     }

@@ -31,6 +31,12 @@ pub struct Limits {
     /// Most files one message carries.
     #[serde(default)]
     pub max_attachments: usize,
+    /// Most different emoji on one message (0 from hubs that predate reactions).
+    #[serde(default)]
+    pub max_reactions_per_message: usize,
+    /// Most different emoji one person puts on one message.
+    #[serde(default)]
+    pub max_reactions_per_person: usize,
 }
 
 /// Public facts about a hub: `GET /api/v1/hub`.
@@ -198,6 +204,18 @@ pub struct Message {
     /// the history a reader sees (then they get `404`, and show "original not available").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<MessageId>,
+    /// Emoji reactions, each with who reacted, in the order each emoji was first used
+    /// (absent when none; emptied when the message is deleted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+}
+
+/// One emoji on a message and the people who reacted with it, in the order they did.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Reaction {
+    pub emoji: String,
+    pub user_ids: Vec<UserId>,
 }
 
 /// A file as a message carries it. Its bytes are at `GET /api/v1/files/{id}` and, when

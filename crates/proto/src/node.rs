@@ -271,6 +271,8 @@ mod tests {
                     typing_ttl_ms: 6000,
                     max_upload_bytes: 1 << 20,
                     max_attachments: 10,
+                    max_reactions_per_message: 20,
+                    max_reactions_per_person: 10,
                 },
                 online: None,
             }),

@@ -101,6 +101,36 @@ pub struct SendRequest {
     pub reply_to: Option<MessageId>,
 }
 
+/// `POST /api/v1/messages/{id}/reactions`: put my reaction on (`on: true`) or take it off.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReactRequest {
+    pub emoji: String,
+    pub on: bool,
+}
+
+/// A message's reactions after `POST /api/v1/messages/{id}/reactions`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ReactionsReply {
+    pub reactions: Vec<Reaction>,
+}
+
+/// One emoji a reaction may be, as `GET /api/v1/emoji` lists them for pickers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct EmojiEntry {
+    /// The emoji itself.
+    pub emoji: String,
+    /// Its Unicode name, e.g. "thumbs up".
+    pub name: String,
+    /// Its `:shortcode:` names (gemoji), e.g. `["+1", "thumbsup"]`.
+    pub shortcodes: Vec<String>,
+    /// Its Unicode group, e.g. "People & Body".
+    pub group: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]

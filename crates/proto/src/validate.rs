@@ -217,6 +217,50 @@ pub fn message_body(raw: &str, max_bytes: usize, may_be_empty: bool) -> Result<(
     Ok(())
 }
 
+/// Most different emoji on one message.
+pub const MAX_REACTIONS_PER_MESSAGE: usize = 20;
+/// Most different emoji one person puts on one message.
+pub const MAX_REACTIONS_PER_PERSON: usize = 10;
+
+/// A reaction is one emoji of the Unicode emoji set (with a skin tone or not), as listed at
+/// `GET /api/v1/emoji`: not text, not two emoji, not an emoji with anything around it.
+/// Returns its fully qualified form (`❤` is `❤️`), so that one emoji is one reaction.
+pub fn reaction(raw: &str) -> Result<&'static str> {
+    if let Some(emoji) = emojis::get(raw).filter(|_| raw.len() <= 64) {
+        return Ok(emoji.as_str());
+    }
+    let shown: String = raw.chars().take(16).collect();
+    Err(Invalid::new(
+        "emoji",
+        format!("must be one emoji (got {shown:?})"),
+    ))
+}
+
+/// Every emoji a reaction may be, in Unicode's order, for pickers and `:shortcode:`
+/// completion (`GET /api/v1/emoji`); skin-tone variants are not listed, but are accepted.
+pub fn emoji_list() -> Vec<crate::rest::EmojiEntry> {
+    use emojis::Group as G;
+    emojis::iter()
+        .map(|e| crate::rest::EmojiEntry {
+            emoji: e.as_str().to_owned(),
+            name: e.name().to_owned(),
+            shortcodes: e.shortcodes().map(str::to_owned).collect(),
+            group: match e.group() {
+                G::SmileysAndEmotion => "Smileys & Emotion",
+                G::PeopleAndBody => "People & Body",
+                G::AnimalsAndNature => "Animals & Nature",
+                G::FoodAndDrink => "Food & Drink",
+                G::TravelAndPlaces => "Travel & Places",
+                G::Activities => "Activities",
+                G::Objects => "Objects",
+                G::Symbols => "Symbols",
+                G::Flags => "Flags",
+            }
+            .to_owned(),
+        })
+        .collect()
+}
+
 /// Refuses a message body over `max` bytes with `too_large`, naming both sizes. Checked
 /// before anything else, so an oversized message is refused as such, not as invalid.
 pub fn message_size(body: &str, max: usize) -> std::result::Result<(), ApiError> {
@@ -400,5 +444,37 @@ mod tests {
         assert!(client_id("").is_err());
         assert!(client_id("has space").is_err());
         assert!(client_id(&"x".repeat(65)).is_err());
+    }
+}
+
+#[cfg(test)]
+mod reaction_tests {
+    use super::reaction;
+
+    #[test]
+    fn a_reaction_is_one_emoji_and_nothing_else() {
+        for ok in ["👍", "❤️", "👍🏽", "🇫🇷", "👩‍💻", "🎉"] {
+            assert_eq!(reaction(ok).ok(), Some(ok), "{ok}");
+        }
+        assert_eq!(
+            reaction("\u{2764}").ok(),
+            Some("\u{2764}\u{fe0f}"),
+            "one heart, qualified"
+        );
+        for bad in [
+            "",
+            "+1",
+            ":thumbsup:",
+            "👍👍",
+            " 👍",
+            "👍 ",
+            "a",
+            "<b>",
+            "👍\u{200b}",
+            "\u{fe0f}",
+        ] {
+            assert!(reaction(bad).is_err(), "{bad:?}");
+        }
+        assert!(reaction(&"👍".repeat(100)).is_err());
     }
 }

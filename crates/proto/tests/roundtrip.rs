@@ -117,6 +117,7 @@ fn message() -> impl Strategy<Value = Message> {
                     deleted,
                     attachments: Vec::new(),
                     reply_to: (id % 3 == 0).then(|| (id / 3).into()),
+                    reactions: Vec::new(),
                 }
             },
         )

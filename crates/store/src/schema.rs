@@ -18,6 +18,7 @@ fn steps() -> Vec<M<'static>> {
         M::up(V6),
         M::up(V7),
         M::up(V8),
+        M::up(V9),
     ]
 }
 
@@ -214,6 +215,14 @@ ALTER TABLE events ADD COLUMN audience TEXT;
 /// nothing of it to anyone who may not see it.
 const V8: &str = r#"
 ALTER TABLE messages ADD COLUMN reply_to INTEGER;
+"#;
+
+/// Version 9: reactions. A message keeps its emoji reactions as JSON (`reactions`: a list of
+/// `{emoji, user_ids}` in the order each emoji was first used; NULL when none), as it keeps
+/// its attachments, so history needs no join. Written only by `Tx::react`, emptied with the
+/// message.
+const V9: &str = r#"
+ALTER TABLE messages ADD COLUMN reactions TEXT;
 "#;
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use chinwag_proto::rest::{EventPage, MessagePage, SearchHit, SendRequest};
 use chinwag_proto::{
-    validate, ApiError, ConversationId, EventFrame, EventId, Member, Message, MessageId, Seq,
-    UserId,
+    validate, ApiError, ConversationId, EventFrame, EventId, Member, Message, MessageId, Reaction,
+    Seq, UserId,
 };
 use chinwag_store::queries::{self, PageFrom, SearchFilter};
 
@@ -100,6 +100,31 @@ pub(crate) async fn delete(
         .submit(move |tx| tx.delete_message(me, id))
         .await?;
     Ok(logged(ticket, "deleted"))
+}
+
+/// Puts my reaction on a message I can see, or takes it off. Reactions share the send rate
+/// with messages, edits and deletions.
+pub(crate) async fn react(
+    hub: &HubState,
+    me: UserId,
+    id: MessageId,
+    emoji: String,
+    on: bool,
+) -> Result<Pending<Vec<Reaction>>, ApiError> {
+    validate::reaction(&emoji)?;
+    check_send_rate(hub, me)?;
+    let ticket = hub
+        .store
+        .submit(move |tx| tx.react(me, id, &emoji, on))
+        .await?;
+    Ok(Box::pin(async move { Ok(ticket.wait().await?) }))
+}
+
+/// Every emoji a reaction may be, for pickers (the same list for everyone, made once).
+pub(crate) fn emoji() -> &'static [chinwag_proto::rest::EmojiEntry] {
+    static LIST: std::sync::LazyLock<Vec<chinwag_proto::rest::EmojiEntry>> =
+        std::sync::LazyLock::new(validate::emoji_list);
+    &LIST
 }
 
 fn logged(ticket: chinwag_store::WriteTicket<Message>, what: &'static str) -> Pending<Message> {

@@ -1,6 +1,8 @@
 //! Messages, receipts, history, search and the event log.
 
-use chinwag_proto::rest::{EditRequest, ReceiptRequest, SearchResults};
+use chinwag_proto::rest::{
+    EditRequest, ReactRequest, ReactionsReply, ReceiptRequest, SearchResults,
+};
 use chinwag_proto::{ApiError, ConversationId, EventId, UserId};
 use chinwag_store::queries::PageFrom;
 use serde::Deserialize;
@@ -41,6 +43,21 @@ pub(crate) async fn send(req: Request, me: Caller) -> ApiResult {
 /// `GET /api/v1/messages/{message}`: one message I may see (the original of a reply).
 pub(crate) async fn one(req: Request, me: Caller) -> ApiResult {
     ok(&messages::one(&req.hub, me.id(), req.id()).await?)
+}
+
+/// `POST /api/v1/messages/{message}/reactions`: puts my reaction on or takes it off; the
+/// message's reactions after the change.
+pub(crate) async fn react(req: Request, me: Caller) -> ApiResult {
+    let body: ReactRequest = req.json()?;
+    let reactions = messages::react(&req.hub, me.id(), req.id(), body.emoji, body.on)
+        .await?
+        .await?;
+    ok(&ReactionsReply { reactions })
+}
+
+/// `GET /api/v1/emoji`: every emoji a reaction may be, for pickers and completion.
+pub(crate) async fn emoji(_req: Request) -> ApiResult {
+    ok(&messages::emoji())
 }
 
 /// `PATCH /api/v1/messages/{message}`: edits one of my messages.

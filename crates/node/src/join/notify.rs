@@ -277,6 +277,7 @@ mod tests {
             deleted: false,
             attachments: Vec::new(),
             reply_to: None,
+            reactions: Vec::new(),
         }
     }
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use chinwag_link::LocalState;
-use chinwag_proto::{ConversationId, Event, EventId, HubInfo, Message, Seq, User};
+use chinwag_proto::{ConversationId, Event, EventId, HubInfo, Message, Reaction, Seq, User};
 use serde::{Deserialize, Serialize};
 
 use super::notify::NotifySettings;
@@ -159,7 +159,26 @@ impl NodeStore {
             Event::MessageNew { message }
             | Event::MessageEdited { message }
             | Event::MessageDeleted { message } => self.remember(message)?,
+            Event::Reaction {
+                conversation_id,
+                message_seq,
+                reactions,
+                ..
+            } => self.react(*conversation_id, *message_seq, reactions)?,
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// A kept message's reactions change (a `reaction` event carries all of them).
+    fn react(&self, conversation: ConversationId, seq: Seq, reactions: &[Reaction]) -> Result<()> {
+        let key = history_key(conversation, seq);
+        let Some(kept) = self.history.get(key)? else {
+            return Ok(()); // not kept: nothing to bring up to date
+        };
+        if let Ok(mut message) = serde_json::from_slice::<Message>(&kept) {
+            message.reactions = reactions.to_vec();
+            self.history.insert(key, json(&message))?;
         }
         Ok(())
     }
@@ -373,6 +392,7 @@ mod tests {
             deleted: false,
             attachments: Vec::new(),
             reply_to: None,
+            reactions: Vec::new(),
         }
     }
 
@@ -410,6 +430,27 @@ mod tests {
             .expect("ignored");
         let (page, _) = store.history_page(ConversationId(7), Some(4), None, 1);
         assert_eq!(page[0].body, "edited");
+
+        // A reaction event brings the kept message's reactions up to date.
+        let reactions = vec![Reaction {
+            emoji: "👍".into(),
+            user_ids: vec![UserId(2)],
+        }];
+        let event = Event::Reaction {
+            conversation_id: ConversationId(7),
+            message_id: MessageId(70_003),
+            message_seq: 3,
+            user_id: UserId(2),
+            emoji: "👍".into(),
+            on: true,
+            reactions: reactions.clone(),
+        };
+        store.append_event(EventId(1), "r", &event).expect("logged");
+        let (page, _) = store.history_page(ConversationId(7), Some(4), None, 1);
+        assert_eq!(
+            (page[0].body.as_str(), &page[0].reactions),
+            ("edited", &reactions)
+        );
     }
 
     #[test]

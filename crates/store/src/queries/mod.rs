@@ -39,7 +39,7 @@ pub(crate) fn visible(mb: &str, seq: &str) -> String {
 }
 
 pub(crate) const MESSAGE_COLUMNS: &str =
-    "id, conversation_id, seq, sender_id, client_id, body, created_at, edited_at, deleted, attachments, reply_to";
+    "id, conversation_id, seq, sender_id, client_id, body, created_at, edited_at, deleted, attachments, reply_to, reactions";
 
 /// [`MESSAGE_COLUMNS`] of the table aliased `alias`, for a query that joins another.
 pub(crate) fn qualified_message_columns(alias: &str) -> String {
@@ -93,14 +93,23 @@ pub(crate) fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         created_at: row.get(6)?,
         edited_at: row.get(7)?,
         deleted: row.get(8)?,
-        attachments: match row.get_ref(9)?.as_str_or_null()? {
-            None => Vec::new(),
-            Some(json) => serde_json::from_str(json).map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(9, rusqlite::types::Type::Text, e.into())
-            })?,
-        },
+        attachments: json_column(row, 9)?,
         reply_to: row.get(10)?,
+        reactions: json_column(row, 11)?,
     })
+}
+
+/// A column holding a JSON list (a message's attachments or reactions); NULL is empty.
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &Row<'_>,
+    i: usize,
+) -> rusqlite::Result<Vec<T>> {
+    match row.get_ref(i)?.as_str_or_null()? {
+        None => Ok(Vec::new()),
+        Some(json) => serde_json::from_str(json).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+        }),
+    }
 }
 
 pub(crate) const FILE_COLUMNS: &str = "id, name, size, mime, sha256, width, height, thumbnail";

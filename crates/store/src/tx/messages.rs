@@ -1,8 +1,9 @@
 //! Messages: sending (with files), editing, deleting, and receipts.
 
 use chinwag_proto::rest::SendRequest;
+use chinwag_proto::validate::{MAX_REACTIONS_PER_MESSAGE, MAX_REACTIONS_PER_PERSON};
 use chinwag_proto::{
-    Attachment, ConversationId, Event, FileId, Member, Message, MessageId, Seq, UserId,
+    Attachment, ConversationId, Event, FileId, Member, Message, MessageId, Reaction, Seq, UserId,
 };
 use rusqlite::{params, OptionalExtension};
 
@@ -138,6 +139,7 @@ impl Tx<'_> {
             deleted: false,
             attachments,
             reply_to: *reply_to,
+            reactions: Vec::new(),
         };
         self.emit(
             &Event::MessageNew {
@@ -294,7 +296,8 @@ impl Tx<'_> {
             return Ok(message);
         }
         self.conn.execute(
-            "UPDATE messages SET body = '', deleted = 1, edited_at = ?2, attachments = NULL
+            "UPDATE messages SET body = '', deleted = 1, edited_at = ?2, attachments = NULL,
+                    reactions = NULL
              WHERE id = ?1",
             params![message_id, self.now],
         )?;
@@ -307,6 +310,95 @@ impl Tx<'_> {
             vec![],
         )?;
         Ok(message)
+    }
+
+    /// Puts my reaction `emoji` on a message I can see (`on`), or takes it off. Nothing
+    /// changes, and no event is made, when it already is as asked. A deleted message takes
+    /// no reactions; neither does a direct chat whose other member blocked me. At most
+    /// [`MAX_REACTIONS_PER_MESSAGE`] different emoji on a message, and
+    /// [`MAX_REACTIONS_PER_PERSON`] of them mine. Returns the message's reactions.
+    pub fn react(
+        &mut self,
+        me: UserId,
+        message_id: MessageId,
+        emoji: &str,
+        on: bool,
+    ) -> Result<Vec<Reaction>> {
+        let emoji = validate::reaction(emoji)?;
+        let message = queries::visible_message(self.conn, me, message_id)?;
+        if message.deleted {
+            return Err(StoreError::invalid(
+                "message_id",
+                "the message was deleted and takes no reactions",
+            ));
+        }
+        if queries::blocked_in_direct(self.conn, message.conversation_id, me)? {
+            return Err(StoreError::Forbidden(
+                "this person does not accept direct messages from you",
+            ));
+        }
+        let mut reactions = message.reactions;
+        let at = reactions.iter().position(|r| r.emoji == emoji);
+        let mine = |r: &Reaction| r.user_ids.contains(&me);
+        match (at, on) {
+            (Some(i), true) if mine(&reactions[i]) => return Ok(reactions),
+            (None, false) => return Ok(reactions),
+            (Some(i), false) if !mine(&reactions[i]) => return Ok(reactions),
+            (Some(i), false) => {
+                reactions[i].user_ids.retain(|&u| u != me);
+                if reactions[i].user_ids.is_empty() {
+                    reactions.remove(i);
+                }
+            }
+            (at, true) => {
+                if reactions.iter().filter(|r| mine(r)).count() >= MAX_REACTIONS_PER_PERSON {
+                    return Err(StoreError::invalid(
+                        "emoji",
+                        format!(
+                            "would be your {}th different reaction to this message; \
+                             the limit is {MAX_REACTIONS_PER_PERSON}",
+                            MAX_REACTIONS_PER_PERSON + 1
+                        ),
+                    ));
+                }
+                match at {
+                    Some(i) => reactions[i].user_ids.push(me),
+                    None if reactions.len() >= MAX_REACTIONS_PER_MESSAGE => {
+                        return Err(StoreError::invalid(
+                            "emoji",
+                            format!(
+                                "would be a new reaction, and this message has the most \
+                                 different ones a message takes ({MAX_REACTIONS_PER_MESSAGE})"
+                            ),
+                        ))
+                    }
+                    None => reactions.push(Reaction {
+                        emoji: emoji.to_owned(),
+                        user_ids: vec![me],
+                    }),
+                }
+            }
+        }
+        let json = (!reactions.is_empty())
+            .then(|| serde_json::to_string(&reactions))
+            .transpose()?;
+        self.conn
+            .prepare_cached("UPDATE messages SET reactions = ?2 WHERE id = ?1")?
+            .execute(params![message_id, json])?;
+        self.emit(
+            &Event::Reaction {
+                conversation_id: message.conversation_id,
+                message_id,
+                message_seq: message.seq,
+                user_id: me,
+                emoji: emoji.to_owned(),
+                on,
+                reactions: reactions.clone(),
+            },
+            vec![],
+            vec![],
+        )?;
+        Ok(reactions)
     }
 
     pub(super) fn own_message(&self, me: UserId, message_id: MessageId) -> Result<Message> {
