@@ -751,6 +751,57 @@ test('replies quote their original, jump to it far back, and say when it was del
   });
 });
 
+test('reactions: the quick set and a searched emoji by keyboard, counts, who reacted, toggling', async () => {
+  await withHub(async (hub, open) => {
+    const [alice, bob] = await signUp(open, [['alice', 'Alice Archer'], ['bob', 'Bob Baker']]);
+    await startDirect(alice, 'Bob Baker');
+    await send(alice, 'Release is out');
+    await bob.bringToFront();
+    await openConversation(bob, 'Alice Archer');
+    const message = bob.locator('#messages .msg').first();
+    await message.hover();
+    await message.getByRole('button', { name: 'Add a reaction' }).click();
+    await until(bob, () => document.getElementById('emoji-dialog').open);
+    await bob.locator('#emoji-quick button', { hasText: '👍' }).click();
+    await until(bob, () => document.querySelector('#messages .reaction[data-emoji="👍"]')?.getAttribute('aria-pressed') === 'true');
+
+    // Alice sees it with who reacted, and adds hers by clicking it.
+    await alice.bringToFront();
+    const thumbs = alice.locator('#messages .reaction[data-emoji="👍"]');
+    await until(alice, () => document.querySelector('#messages .reaction[data-emoji="👍"] .count')?.textContent === '1');
+    assert.equal(await thumbs.getAttribute('title'), 'Bob Baker reacted with 👍');
+    assert.equal(await thumbs.getAttribute('aria-pressed'), 'false');
+    await thumbs.click();
+    await until(alice, () => document.querySelector('#messages .reaction[data-emoji="👍"] .count')?.textContent === '2');
+    assert.equal(await thumbs.getAttribute('title'), 'Bob Baker and you reacted with 👍');
+
+    // Bob finds 🎉 by name with the keyboard alone: type, ↓ into the grid, Enter.
+    await bob.bringToFront();
+    await bob.locator('#messages .reaction.add').click();
+    await bob.fill('#emoji-search', 'popper');
+    await until(bob, () => document.querySelector('#emoji-grid .emoji-choice')?.dataset.emoji === '🎉');
+    await bob.press('#emoji-search', 'ArrowDown');
+    await bob.keyboard.press('Enter');
+    await until(bob, () => !document.getElementById('emoji-dialog').open);
+    await until(alice, () => document.querySelector('#messages .reaction[data-emoji="🎉"] .count')?.textContent === '1');
+    // Esc closes the picker without reacting.
+    await bob.locator('#messages .reaction.add').click();
+    await bob.keyboard.press('Escape');
+    await until(bob, () => !document.getElementById('emoji-dialog').open);
+    // Bob takes his 👍 back.
+    await bob.locator('#messages .reaction[data-emoji="👍"]').click();
+    await until(alice, () => document.querySelector('#messages .reaction[data-emoji="👍"] .count')?.textContent === '1');
+    await shot(bob, 'reactions-light-desktop');
+
+    // After a reload they are still there, from the hub.
+    await alice.reload();
+    await openConversation(alice, 'Bob Baker');
+    await until(alice, () => document.querySelectorAll('#messages .reaction:not(.add)').length === 2);
+    assert.deepEqual(await alice.$$eval('#messages .reaction:not(.add)', (els) => els.map((e) => [e.dataset.emoji, e.getAttribute('aria-pressed')])),
+      [['👍', 'true'], ['🎉', 'false']]);
+  });
+});
+
 test('group admins manage members; several typers; the length limit shows before sending', async () => {
   await withHub(async (hub, open) => {
     const [alice, bob, carol] = await signUp(open, [['alice', 'Alice Archer'], ['bob', 'Bob Baker'], ['carol', 'Carol Cho']]);

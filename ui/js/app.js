@@ -23,6 +23,7 @@ import { loadEverything, adoptNodeOutbox, setPresence, onWatching, onMuted, onBl
 import { openDirectory, loadNotifySettings, wirePeople } from './people.js';
 import { wireInfo } from './info.js';
 import { openSearch, wireSearch } from './search.js';
+import { wireReactions } from './reactions.js';
 import { wireAdmin, adminChanged } from './admin.js';
 
 async function boot() {
@@ -185,6 +186,7 @@ function wire() {
   wirePeople();
   wireInfo();
   wireSearch();
+  wireReactions();
   wireAdmin({
     call,
     me: () => state.me,

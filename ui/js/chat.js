@@ -14,6 +14,7 @@ import { sendTyping } from './typing.js';
 import { loadDraft, replyTo, editMessage, deleteMessage, reportMessage, retryItem, discardItem } from './composer.js';
 import { attachmentNode, smallThumb } from './uploads.js';
 import { flash } from './notice.js';
+import { openPicker, toggleReaction } from './reactions.js';
 import { renderMessageList, trimToWindow, revealOlder, reveal, firstShown } from './messages.js';
 
 const PAGE = 50;
@@ -218,7 +219,7 @@ function renderChatHead() {
 }
 
 const actions = {
-  reply: replyTo, jump: jumpToMessage, edit: editMessage, remove: deleteMessage, report: reportMessage,
+  reply: replyTo, react: openPicker, toggle: toggleReaction, jump: jumpToMessage, edit: editMessage, remove: deleteMessage, report: reportMessage,
   retry: retryItem, discard: discardItem,
 };
 

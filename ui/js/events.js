@@ -30,6 +30,7 @@ const handlers = {
   message_new: (s, ev) => addMessage(s, ev.message),
   message_edited: (s, ev) => replaceMessage(s, ev.message),
   message_deleted: (s, ev) => replaceMessage(s, ev.message),
+  reaction: applyReactions,
   conversation_created: membersAdded,
   members_added: membersAdded,
   conversation_updated(s, ev) {
@@ -160,6 +161,20 @@ export function replaceMessage(s, message) {
   const conv = s.convs.get(message.conversation_id);
   if (conv && conv.last_message && conv.last_message.id === message.id) conv.last_message = message;
   return message.conversation_id === s.active ? outcome('list', 'messages') : outcome('list');
+}
+
+/**
+ * A message's reactions changed: the loaded copy (and a fetched original) gets the event's
+ * list, which is all of them, so applying an event twice changes nothing.
+ * @param {State} s @param {{conversation_id: number, message_id: number, reactions: any[]}} ev
+ */
+export function applyReactions(s, ev) {
+  const hist = s.history.get(ev.conversation_id);
+  const loaded = hist && hist.list.find((m) => m.id === ev.message_id);
+  const kept = s.originals.get(ev.message_id);
+  const base = loaded || kept;
+  if (!base) return outcome();
+  return replaceMessage(s, { ...base, reactions: ev.reactions });
 }
 
 /** @param {Message[]} list @param {Message} message */

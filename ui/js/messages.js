@@ -25,6 +25,7 @@ import { reconcile } from './keyed.js';
  * @property {object[]} [files]   an outbox item's files
  * @property {number|null} [reply_to]  the message this one answers
  * @property {number} [conversation_id]
+ * @property {{emoji: string, user_ids: number[]}[]} [reactions]
  */
 
 /**
@@ -58,6 +59,8 @@ import { reconcile } from './keyed.js';
 /**
  * @typedef {object} ListActions  what a message's buttons do
  * @property {(m: Message) => void} reply
+ * @property {(m: Message) => void} react  opens the emoji picker for a reaction
+ * @property {(m: Message, emoji: string) => void} toggle  puts my reaction on or takes it off
  * @property {(m: import('../types/proto').Message) => void} jump  to a message (a reply's original)
  * @property {(m: Message) => void} edit
  * @property {(m: Message) => void} remove
@@ -246,7 +249,7 @@ function messageRow(m, first, who, receipt, found, view) {
   const files = (m.pending ? m.files : m.attachments) || [];
   // Everything `messageNode` shows: when it changes, the node is made again.
   const sig = JSON.stringify([m.body, m.deleted, m.edited_at, m.created_at, m.seq, m.pending ? [m.state, m.error] : 0,
-    s.first, s.who, s.receipt, s.found, view.admin, files.length ? files : 0, quoted]);
+    s.first, s.who, s.receipt, s.found, view.admin, files.length ? files : 0, quoted, m.reactions || 0]);
   const row = { key: `msg-${m.id}`, sig, make: () => messageNode(s, view) };
   rowsOf.set(m, { first: s.first, who: s.who, receipt: s.receipt, found: s.found, admin: view.admin, quoted, row });
   return row;
@@ -305,8 +308,32 @@ function messageNode(s, view) {
   if (actions) meta.append(actions);
   const who = s.who ? h('span', { class: 'who' }, s.who) : null;
   const quote = s.quote && !m.deleted ? quoteNode(s.quote, view) : null;
+  const reactions = m.reactions && m.reactions.length && !m.deleted ? reactionsNode(m, view) : null;
   return h('div', { class: classes.filter(Boolean).join(' '), dataset: { id: String(m.id), seq: String(m.seq || '') } },
-    who, quote, bubble, attached, meta);
+    who, quote, bubble, attached, reactions, meta);
+}
+
+/**
+ * The reactions under a message: each emoji with its count, pressed when one of them is
+ * mine; who reacted is its title and its label (read on hover and on focus). A click
+ * toggles mine; the last button adds another.
+ * @param {Message} m @param {ListView} view
+ */
+function reactionsNode(m, view) {
+  const buttons = (m.reactions || []).map((r) => {
+    const mine = r.user_ids.includes(view.me);
+    const names = r.user_ids.map((id) => (id === view.me ? 'you' : view.name(id)));
+    const who = names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}` : names[0];
+    return h('button', {
+      type: 'button', class: 'reaction', 'aria-pressed': mine ? 'true' : 'false',
+      title: `${who} reacted with ${r.emoji}`,
+      'aria-label': `${r.emoji} ${r.user_ids.length}: ${who}. ${mine ? 'Remove your reaction' : 'React with this too'}`,
+      dataset: { emoji: r.emoji }, onclick: () => view.actions.toggle(m, r.emoji),
+    }, h('span', { 'aria-hidden': 'true' }, r.emoji), h('span', { class: 'count', 'aria-hidden': 'true' }, String(r.user_ids.length)));
+  });
+  const add = h('button', { type: 'button', class: 'reaction add', 'aria-label': 'Add a reaction', title: 'Add a reaction',
+    onclick: () => view.actions.react(m) }, '+');
+  return h('div', { class: 'reactions', role: 'group', 'aria-label': 'Reactions' }, buttons, add);
 }
 
 /**
@@ -337,7 +364,10 @@ function messageActions(/** @type {Message} */ m, /** @type {boolean} */ mine, /
       h('button', { type: 'button', onclick: () => actions.discard(clientId) }, 'Discard'));
   }
   if (m.deleted) return null;
-  const reply = h('button', { type: 'button', onclick: () => actions.reply(m), 'aria-label': 'Reply to message' }, 'Reply');
+  const reply = [
+    h('button', { type: 'button', onclick: () => actions.react(m), 'aria-label': 'Add a reaction' }, 'React'),
+    h('button', { type: 'button', onclick: () => actions.reply(m), 'aria-label': 'Reply to message' }, 'Reply'),
+  ];
   if (mine) {
     return h('span', { class: 'msg-actions' }, reply,
       h('button', { type: 'button', onclick: () => actions.edit(m), 'aria-label': 'Edit message' }, 'Edit'),

@@ -733,6 +733,30 @@ export interface EditRequest {
   body: string;
 }
 /**
+ * One emoji a reaction may be, as `GET /api/v1/emoji` lists them for pickers.
+ *
+ * This interface was referenced by `Chinwag`'s JSON-Schema
+ * via the `definition` "EmojiEntry".
+ */
+export interface EmojiEntry {
+  /**
+   * The emoji itself.
+   */
+  emoji: string;
+  /**
+   * Its Unicode group, e.g. "People & Body".
+   */
+  group: string;
+  /**
+   * Its Unicode name, e.g. "thumbs up".
+   */
+  name: string;
+  /**
+   * Its `:shortcode:` names (gemoji), e.g. `["+1", "thumbsup"]`.
+   */
+  shortcodes: string[];
+}
+/**
  * The error object: `{"code": "...", "message": "..."}`.
  *
  * This interface was referenced by `Chinwag`'s JSON-Schema
@@ -1048,6 +1072,25 @@ export interface View {
 export interface PresenceEntry {
   status: Presence;
   user_id: UserId;
+}
+/**
+ * `POST /api/v1/messages/{id}/reactions`: put my reaction on (`on: true`) or take it off.
+ *
+ * This interface was referenced by `Chinwag`'s JSON-Schema
+ * via the `definition` "ReactRequest".
+ */
+export interface ReactRequest {
+  emoji: string;
+  on: boolean;
+}
+/**
+ * A message's reactions after `POST /api/v1/messages/{id}/reactions`.
+ *
+ * This interface was referenced by `Chinwag`'s JSON-Schema
+ * via the `definition` "ReactionsReply".
+ */
+export interface ReactionsReply {
+  reactions: Reaction[];
 }
 /**
  * This interface was referenced by `Chinwag`'s JSON-Schema

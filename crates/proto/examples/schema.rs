@@ -27,6 +27,7 @@ fn main() {
         rest::UpdateProfileRequest, rest::DirectRequest, rest::CreateGroupRequest,
         rest::UpdateGroupRequest, rest::AddMembersRequest, rest::SetRoleRequest, rest::SendRequest,
         rest::EditRequest, rest::ReceiptRequest, rest::MessagePage, rest::SearchResults,
+        rest::ReactRequest, rest::ReactionsReply, rest::EmojiEntry,
         rest::SearchHit, rest::SnippetPart, rest::EventPage,
         admin::AdminUser, admin::CreateUserRequest, admin::UpdateUserRequest,
         admin::AdminConversation, admin::HubStats, admin::ReportRequest, admin::ReportCreated,
