@@ -943,6 +943,15 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
         attachments: Vec::new(),
         reply_to: None,
         reactions: Vec::new(),
+        // As the hub records it: Dana is mentioned when the text names her.
+        mentions: chinwag_proto::Mentions {
+            user_ids: if body.contains("@dana") {
+                vec![UserId(dana_id)]
+            } else {
+                Vec::new()
+            },
+            ..Default::default()
+        },
     };
     let away = Attention::default();
     // Names the node has not cached yet are asked of the hub.

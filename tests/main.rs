@@ -14,6 +14,7 @@ mod files;
 mod history;
 mod join;
 mod lifecycle;
+mod mentions;
 mod observability;
 mod operations;
 mod privacy;

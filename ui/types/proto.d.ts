@@ -375,6 +375,11 @@ export interface AddMembersRequest {
 export interface AdminConversation {
   created_at: number;
   created_by: UserId | null;
+  /**
+   * Whether only the group's admins may mention `@here` and `@everyone` (a group's
+   * setting, off by default). In `general` only hub admins may, always.
+   */
+  everyone_admins_only: boolean;
   files: number;
   /**
    * Whether a new or re-added member sees the messages from before they joined (a
@@ -485,6 +490,11 @@ export interface Conversation {
   created_at: number;
   created_by: UserId | null;
   /**
+   * Whether only the group's admins may mention `@here` and `@everyone` (a group's
+   * setting, off by default). In `general` only hub admins may, always.
+   */
+  everyone_admins_only: boolean;
+  /**
    * Whether a new or re-added member sees the messages from before they joined (a
    * group's setting, on by default; always on for `general` and direct chats).
    */
@@ -513,6 +523,11 @@ export interface Conversation {
 export interface ConversationDetail {
   created_at: number;
   created_by: UserId | null;
+  /**
+   * Whether only the group's admins may mention `@here` and `@everyone` (a group's
+   * setting, off by default). In `general` only hub admins may, always.
+   */
+  everyone_admins_only: boolean;
   /**
    * Whether a new or re-added member sees the messages from before they joined (a
    * group's setting, on by default; always on for `general` and direct chats).
@@ -568,6 +583,11 @@ export interface ConversationSummary {
   created_by: UserId | null;
   delivered_seq: number;
   /**
+   * Whether only the group's admins may mention `@here` and `@everyone` (a group's
+   * setting, off by default). In `general` only hub admins may, always.
+   */
+  everyone_admins_only: boolean;
+  /**
    * Whether a new or re-added member sees the messages from before they joined (a
    * group's setting, on by default; always on for `general` and direct chats).
    */
@@ -584,6 +604,10 @@ export interface ConversationSummary {
    */
   last_seq: number;
   member_count: number;
+  /**
+   * Of the unread, those that mention me, `@here` or `@everyone` (capped like `unread`).
+   */
+  mentions: number;
   /**
    * I muted it: no notifications, and its unread count is shown quietly.
    */
@@ -624,6 +648,7 @@ export interface Message {
   deleted: boolean;
   edited_at: number | null;
   id: MessageId;
+  mentions?: Mentions;
   /**
    * Emoji reactions, each with who reacted, in the order each emoji was first used
    * (absent when none; emptied when the message is deleted).
@@ -637,6 +662,14 @@ export interface Message {
   reply_to?: MessageId | null;
   sender_id: UserId;
   seq: number;
+}
+/**
+ * Who the text mentions, as the hub read it (absent when nobody).
+ */
+export interface Mentions {
+  everyone?: boolean;
+  here?: boolean;
+  user_ids?: UserId[];
 }
 /**
  * One emoji on a message and the people who reacted with it, in the order they did.
@@ -968,6 +1001,19 @@ export interface LoginRequest {
   username: string;
 }
 /**
+ * The people a message mentions: members named `@username` in its text (outside code),
+ * and whether it says `@here` (those online) or `@everyone` (all members). The hub works
+ * it out when the message is sent or edited, so every client agrees.
+ *
+ * This interface was referenced by `Chinwag`'s JSON-Schema
+ * via the `definition` "Mentions".
+ */
+export interface Mentions1 {
+  everyone?: boolean;
+  here?: boolean;
+  user_ids?: UserId[];
+}
+/**
  * A page of history, oldest first.
  *
  * This interface was referenced by `Chinwag`'s JSON-Schema
@@ -1224,6 +1270,10 @@ export interface SwitchRequest {
  * via the `definition` "UpdateGroupRequest".
  */
 export interface UpdateGroupRequest {
+  /**
+   * Whether only the group's admins may mention `@here` and `@everyone`.
+   */
+  everyone_admins_only: boolean | null;
   /**
    * Whether new and re-added members see the messages from before they joined.
    */

@@ -147,6 +147,10 @@ pub struct Conversation {
     /// group's setting, on by default; always on for `general` and direct chats).
     #[serde(default = "visible_by_default")]
     pub history_visible: bool,
+    /// Whether only the group's admins may mention `@here` and `@everyone` (a group's
+    /// setting, off by default). In `general` only hub admins may, always.
+    #[serde(default)]
+    pub everyone_admins_only: bool,
 }
 
 fn visible_by_default() -> bool {
@@ -180,6 +184,9 @@ pub struct ConversationSummary {
     /// I muted it: no notifications, and its unread count is shown quietly.
     #[serde(default)]
     pub muted: bool,
+    /// Of the unread, those that mention me, `@here` or `@everyone` (capped like `unread`).
+    #[serde(default)]
+    pub mentions: u32,
 }
 
 /// A chat message. A deleted message is a tombstone: `deleted` is true and `body` empty.
@@ -208,6 +215,34 @@ pub struct Message {
     /// (absent when none; emptied when the message is deleted).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<Reaction>,
+    /// Who the text mentions, as the hub read it (absent when nobody).
+    #[serde(default, skip_serializing_if = "Mentions::is_empty")]
+    pub mentions: Mentions,
+}
+
+/// The people a message mentions: members named `@username` in its text (outside code),
+/// and whether it says `@here` (those online) or `@everyone` (all members). The hub works
+/// it out when the message is sent or edited, so every client agrees.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Mentions {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub user_ids: Vec<UserId>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub here: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub everyone: bool,
+}
+
+impl Mentions {
+    pub fn is_empty(&self) -> bool {
+        self.user_ids.is_empty() && !self.here && !self.everyone
+    }
+
+    /// Whether the message mentions `user`: by name, or as one of `@here` or `@everyone`.
+    pub fn include(&self, user: UserId) -> bool {
+        self.here || self.everyone || self.user_ids.contains(&user)
+    }
 }
 
 /// One emoji on a message and the people who reacted with it, in the order they did.

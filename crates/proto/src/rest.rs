@@ -71,6 +71,9 @@ pub struct UpdateGroupRequest {
     /// Whether new and re-added members see the messages from before they joined.
     #[serde(default)]
     pub history_visible: Option<bool>,
+    /// Whether only the group's admins may mention `@here` and `@everyone`.
+    #[serde(default)]
+    pub everyone_admins_only: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -119,9 +119,104 @@ fn end_line(out: &mut String) {
     }
 }
 
+/// Most different names one message may mention; more are left as text.
+pub const MAX_MENTIONED_NAMES: usize = 50;
+
+/// The names a message's text mentions, as written (`@ada` is `ada`, lowercased), and
+/// whether it says `@here` or `@everyone`. A mention is `@` at the start of the text or
+/// after anything but a letter, digit, `.`, `_`, `-` or `@` (so `mail@ada.example` is
+/// none), followed by a username's characters; a trailing `.` or `-` is punctuation.
+/// Nothing in inline code or a code block mentions anyone. Which names are members is for
+/// the hub to say.
+pub fn mentioned(body: &str) -> (Vec<String>, bool, bool) {
+    let mut names: Vec<String> = Vec::new();
+    let (mut here, mut everyone) = (false, false);
+    if !body.contains('@') {
+        return (names, here, everyone);
+    }
+    let mut in_code = 0u32;
+    // The parser may cut one run of text in several pieces (at a `_` that emphasises
+    // nothing, say): a run is read whole, up to the next construct.
+    let mut run = String::new();
+    let mut read = |run: &mut String| {
+        for name in mention_tokens(run) {
+            match name.as_str() {
+                "here" => here = true,
+                "everyone" => everyone = true,
+                _ if names.contains(&name) || names.len() == MAX_MENTIONED_NAMES => {}
+                _ => names.push(name),
+            }
+        }
+        run.clear();
+    };
+    for event in Parser::new_ext(body, Options::ENABLE_STRIKETHROUGH) {
+        match event {
+            Event::Text(text) if in_code == 0 => {
+                run.push_str(&text);
+                continue;
+            }
+            Event::Start(Tag::CodeBlock(_)) => in_code += 1,
+            Event::End(TagEnd::CodeBlock) => in_code = in_code.saturating_sub(1),
+            _ => {}
+        }
+        read(&mut run);
+    }
+    read(&mut run);
+    (names, here, everyone)
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
+}
+
+/// The `@name` tokens of a run of plain text, lowercased, in order.
+fn mention_tokens(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.char_indices().filter_map(move |(at, c)| {
+        if c != '@' {
+            return None;
+        }
+        let before = text[..at].chars().next_back();
+        if before.is_some_and(|b| is_name_char(b) || b == '@') {
+            return None;
+        }
+        let rest = &text[at + 1..];
+        let end = rest.find(|c: char| !is_name_char(c)).unwrap_or(rest.len());
+        let name = rest[..end].trim_end_matches(['.', '-']);
+        (!name.is_empty()).then(|| name.to_ascii_lowercase())
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::plain;
+    use super::{mentioned, plain};
+
+    #[test]
+    fn mentions_are_names_after_an_at_outside_code() {
+        let names = |body: &str| mentioned(body).0;
+        assert_eq!(names("@ada hi"), ["ada"]);
+        assert_eq!(names("hey @ADA! and @bob.smith."), ["ada", "bob.smith"]);
+        assert_eq!(names("(@ada) @ada @ada"), ["ada"], "each once");
+        assert!(names("mail@ada.example").is_empty());
+        assert!(names("@@ada @ .@ada a@b").is_empty());
+        assert!(
+            names("`@ada` and\n```\n@bob\n```").is_empty(),
+            "not in code"
+        );
+        assert_eq!(
+            names("**@ada** _@bob_"),
+            ["ada", "bob"],
+            "formatted still counts"
+        );
+        assert_eq!(
+            names("@bob_smith_ and @a_b"),
+            ["bob_smith_", "a_b"],
+            "underscores are the name's"
+        );
+        assert_eq!(mentioned("@here and @everyone"), (vec![], true, true));
+        assert_eq!(mentioned("no one"), (vec![], false, false));
+        let many: String = (0..80).map(|i| format!("@user{i} ")).collect();
+        assert_eq!(names(&many).len(), super::MAX_MENTIONED_NAMES);
+    }
 
     #[test]
     fn the_subset_loses_its_markup() {

@@ -118,6 +118,7 @@ fn message() -> impl Strategy<Value = Message> {
                     attachments: Vec::new(),
                     reply_to: (id % 3 == 0).then(|| (id / 3).into()),
                     reactions: Vec::new(),
+                    mentions: Default::default(),
                 }
             },
         )

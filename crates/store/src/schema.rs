@@ -19,6 +19,7 @@ fn steps() -> Vec<M<'static>> {
         M::up(V7),
         M::up(V8),
         M::up(V9),
+        M::up(V10),
     ]
 }
 
@@ -223,6 +224,16 @@ ALTER TABLE messages ADD COLUMN reply_to INTEGER;
 /// message.
 const V9: &str = r#"
 ALTER TABLE messages ADD COLUMN reactions TEXT;
+"#;
+
+/// Version 10: mentions. A message keeps who its text mentions as the hub read it when it
+/// was sent or edited (`mentions`: JSON `{user_ids, here, everyone}`; NULL when nobody), so
+/// unread mention counts, highlighting and notifications agree. A group may keep `@here`
+/// and `@everyone` to its admins (`everyone_admins_only`); `general` keeps them to hub
+/// admins, always.
+const V10: &str = r#"
+ALTER TABLE messages ADD COLUMN mentions TEXT;
+ALTER TABLE conversations ADD COLUMN everyone_admins_only INTEGER NOT NULL DEFAULT 0;
 "#;
 
 #[cfg(test)]

@@ -69,10 +69,7 @@ pub(crate) async fn rename(
     id: ConversationId,
     req: UpdateGroupRequest,
 ) -> Result<Conversation, ApiError> {
-    write(hub, move |tx| {
-        tx.update_group(me, id, req.name.as_deref(), req.history_visible)
-    })
-    .await
+    write(hub, move |tx| tx.update_group(me, id, &req)).await
 }
 
 pub(crate) async fn add_members(

@@ -393,6 +393,7 @@ mod tests {
             attachments: Vec::new(),
             reply_to: None,
             reactions: Vec::new(),
+            mentions: Default::default(),
         }
     }
 

@@ -107,7 +107,7 @@ pub fn member_count(conn: &Connection, conversation_id: ConversationId) -> Resul
 pub fn conversation_summaries(conn: &Connection, me: UserId) -> Result<Vec<ConversationSummary>> {
     let mut stmt = conn.prepare_cached(
         "SELECT c.id, c.kind, c.name, c.created_by, c.created_at, c.last_seq, c.last_activity_at,
-                c.history_visible, m.role, m.read_seq, m.delivered_seq,
+                c.history_visible, c.everyone_admins_only, m.role, m.read_seq, m.delivered_seq,
                 (SELECT count(*) FROM members x WHERE x.conversation_id = c.id AND x.active = 1),
                 CASE WHEN c.kind = 'direct' THEN
                     (SELECT x.user_id FROM members x
@@ -119,7 +119,8 @@ pub fn conversation_summaries(conn: &Connection, me: UserId) -> Result<Vec<Conve
          ORDER BY c.last_activity_at DESC, c.id DESC",
     )?;
     let rows = stmt.query_map([me], |r| {
-        let role: String = r.get(8)?;
+        let at = CONVERSATION_COLUMN_COUNT;
+        let role: String = r.get(at)?;
         Ok((
             conversation_from_row(r)?,
             if role == "admin" {
@@ -127,12 +128,12 @@ pub fn conversation_summaries(conn: &Connection, me: UserId) -> Result<Vec<Conve
             } else {
                 Role::Member
             },
-            r.get::<_, Seq>(9)?,
-            r.get::<_, Seq>(10)?,
-            r.get::<_, u32>(11)?,
-            r.get::<_, Option<UserId>>(12)?,
-            r.get::<_, bool>(13)?,
-            r.get::<_, Seq>(14)?,
+            r.get::<_, Seq>(at + 1)?,
+            r.get::<_, Seq>(at + 2)?,
+            r.get::<_, u32>(at + 3)?,
+            r.get::<_, Option<UserId>>(at + 4)?,
+            r.get::<_, bool>(at + 5)?,
+            r.get::<_, Seq>(at + 6)?,
         ))
     })?;
     let mut out = Vec::new();
@@ -147,6 +148,11 @@ pub fn conversation_summaries(conn: &Connection, me: UserId) -> Result<Vec<Conve
         };
         // What I may not see is not unread either.
         let unread = unread_count(conn, conversation.id, me, read_seq.max(joined))?;
+        let mentions = if unread > 0 {
+            unread_mentions(conn, conversation.id, me, read_seq.max(joined))?
+        } else {
+            0
+        };
         out.push(ConversationSummary {
             conversation,
             member_count,
@@ -157,6 +163,7 @@ pub fn conversation_summaries(conn: &Connection, me: UserId) -> Result<Vec<Conve
             read_seq,
             delivered_seq,
             muted,
+            mentions,
         });
     }
     Ok(out)
@@ -172,6 +179,27 @@ pub(crate) fn unread_count(
         .prepare_cached(
             "SELECT count(*) FROM (SELECT 1 FROM messages
              WHERE conversation_id = ?1 AND seq > ?2 AND sender_id != ?3 AND deleted = 0
+             LIMIT ?4)",
+        )?
+        .query_row(params![conversation_id, read_seq, me, UNREAD_CAP], |r| {
+            r.get(0)
+        })?)
+}
+
+/// Of the unread messages, those that mention `me` (by name, `@here` or `@everyone`).
+pub(crate) fn unread_mentions(
+    conn: &Connection,
+    conversation_id: ConversationId,
+    me: UserId,
+    read_seq: Seq,
+) -> Result<u32> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM (SELECT 1 FROM messages
+             WHERE conversation_id = ?1 AND seq > ?2 AND sender_id != ?3 AND deleted = 0
+               AND mentions IS NOT NULL
+               AND (json_extract(mentions, '$.here') OR json_extract(mentions, '$.everyone')
+                    OR EXISTS (SELECT 1 FROM json_each(mentions, '$.user_ids') WHERE value = ?3))
              LIMIT ?4)",
         )?
         .query_row(params![conversation_id, read_seq, me, UNREAD_CAP], |r| {

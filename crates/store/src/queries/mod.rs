@@ -18,7 +18,7 @@ pub use search::*;
 
 use std::sync::Arc;
 
-use chinwag_proto::{Conversation, ConversationKind, EventId, Message, User, UserId};
+use chinwag_proto::{Conversation, ConversationKind, EventId, Mentions, Message, User, UserId};
 use rusqlite::{params, Connection, Row};
 
 use crate::{Result, StoreError};
@@ -27,7 +27,10 @@ pub(crate) const USER_COLUMNS: &str =
     "id, username, display_name, status_text, is_admin, created_at, disabled_at IS NOT NULL";
 
 pub(crate) const CONVERSATION_COLUMNS: &str =
-    "id, kind, name, created_by, created_at, last_seq, last_activity_at, history_visible";
+    "id, kind, name, created_by, created_at, last_seq, last_activity_at, history_visible, everyone_admins_only";
+
+/// How many columns [`CONVERSATION_COLUMNS`] has: a query's own columns follow them.
+pub(crate) const CONVERSATION_COLUMN_COUNT: usize = 9;
 
 /// The rule for which messages a member sees, in SQL: with the member's row as `mb` and the
 /// message's sequence number as `seq`, true when the member may see it. `joined_seq` is 0
@@ -39,7 +42,7 @@ pub(crate) fn visible(mb: &str, seq: &str) -> String {
 }
 
 pub(crate) const MESSAGE_COLUMNS: &str =
-    "id, conversation_id, seq, sender_id, client_id, body, created_at, edited_at, deleted, attachments, reply_to, reactions";
+    "id, conversation_id, seq, sender_id, client_id, body, created_at, edited_at, deleted, attachments, reply_to, reactions, mentions";
 
 /// [`MESSAGE_COLUMNS`] of the table aliased `alias`, for a query that joins another.
 pub(crate) fn qualified_message_columns(alias: &str) -> String {
@@ -79,6 +82,7 @@ pub(crate) fn conversation_from_row(row: &Row<'_>) -> rusqlite::Result<Conversat
         last_seq: row.get(5)?,
         last_activity_at: row.get(6)?,
         history_visible: row.get(7)?,
+        everyone_admins_only: row.get(8)?,
     })
 }
 
@@ -96,6 +100,12 @@ pub(crate) fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         attachments: json_column(row, 9)?,
         reply_to: row.get(10)?,
         reactions: json_column(row, 11)?,
+        mentions: match row.get_ref(12)?.as_str_or_null()? {
+            None => Mentions::default(),
+            Some(json) => serde_json::from_str(json).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(12, rusqlite::types::Type::Text, e.into())
+            })?,
+        },
     })
 }
 

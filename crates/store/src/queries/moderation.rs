@@ -27,7 +27,13 @@ pub fn admin_conversations(conn: &Connection) -> Result<Vec<(Conversation, u32, 
          FROM conversations c ORDER BY c.id"
     ))?;
     let rows = stmt.query_map([], |r| {
-        Ok((conversation_from_row(r)?, r.get(8)?, r.get(9)?, r.get(10)?))
+        let at = CONVERSATION_COLUMN_COUNT;
+        Ok((
+            conversation_from_row(r)?,
+            r.get(at)?,
+            r.get(at + 1)?,
+            r.get(at + 2)?,
+        ))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -1,5 +1,6 @@
 //! Conversations and members: direct chats, groups, roles, joining and leaving.
 
+use chinwag_proto::rest::UpdateGroupRequest;
 use chinwag_proto::{
     Conversation, ConversationDetail, ConversationId, ConversationKind, Event, EventId, Member,
     Role, UserId,
@@ -108,29 +109,35 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// A group admin renames the group or says whether new members see its earlier history
-    /// (which changes nothing for those already in it: `joined_seq` is theirs).
+    /// A group admin renames the group, says whether new members see its earlier history
+    /// (which changes nothing for those already in it: `joined_seq` is theirs), or whether
+    /// `@here` and `@everyone` are for admins only.
     pub fn update_group(
         &mut self,
         me: UserId,
         conversation_id: ConversationId,
-        name: Option<&str>,
-        history_visible: Option<bool>,
+        change: &UpdateGroupRequest,
     ) -> Result<Conversation> {
-        if name.is_none() && history_visible.is_none() {
+        let UpdateGroupRequest {
+            name,
+            history_visible,
+            everyone_admins_only,
+        } = change;
+        if name.is_none() && history_visible.is_none() && everyone_admins_only.is_none() {
             return Err(StoreError::invalid(
                 "name",
-                "or history_visible must be given: there is nothing to change",
+                "history_visible or everyone_admins_only must be given: there is nothing to change",
             ));
         }
-        let name = name.map(validate::group_name).transpose()?;
+        let name = name.as_deref().map(validate::group_name).transpose()?;
         self.require_group_admin(me, conversation_id)?;
         let before = queries::conversation(self.conn, conversation_id)?;
         self.conn.execute(
             "UPDATE conversations SET name = coalesce(?2, name),
-                                      history_visible = coalesce(?3, history_visible)
+                                      history_visible = coalesce(?3, history_visible),
+                                      everyone_admins_only = coalesce(?4, everyone_admins_only)
              WHERE id = ?1",
-            params![conversation_id, name, history_visible],
+            params![conversation_id, name, history_visible, everyone_admins_only],
         )?;
         let conversation = queries::conversation(self.conn, conversation_id)?;
         if conversation == before {

@@ -3,7 +3,8 @@
 use chinwag_proto::rest::SendRequest;
 use chinwag_proto::validate::{MAX_REACTIONS_PER_MESSAGE, MAX_REACTIONS_PER_PERSON};
 use chinwag_proto::{
-    Attachment, ConversationId, Event, FileId, Member, Message, MessageId, Reaction, Seq, UserId,
+    Attachment, ConversationId, ConversationKind, Event, FileId, Member, Mentions, Message,
+    MessageId, Reaction, Role, Seq, UserId,
 };
 use rusqlite::{params, OptionalExtension};
 
@@ -77,7 +78,8 @@ impl Tx<'_> {
             return Ok((message, true));
         }
         let body_ok = validate::message_body(body, max_bytes, !files.is_empty());
-        if body_ok.is_err() || !files.is_empty() || reply_to.is_some() {
+        let may_mention = body.contains('@');
+        if body_ok.is_err() || !files.is_empty() || reply_to.is_some() || may_mention {
             // Someone who is not a member hears "not found" before anything about what they
             // sent (the common send learns it from its first write, below).
             if queries::membership(self.conn, conversation_id, me)?.is_none() {
@@ -88,6 +90,11 @@ impl Tx<'_> {
         if let Some(original) = *reply_to {
             self.answerable(me, conversation_id, original)?;
         }
+        let mentions = if may_mention {
+            self.mentions_in(me, conversation_id, body)?
+        } else {
+            Mentions::default()
+        };
         let attachments = self.sendable_files(me, conversation_id, files)?;
         // The first write claims the next sequence number by moving my own receipts to it
         // (my message is read and delivered for me), and is also the check that I may write
@@ -121,10 +128,20 @@ impl Tx<'_> {
             .execute(params![conversation_id, seq, self.now])?;
         self.conn
             .prepare_cached(
-                "INSERT INTO messages (conversation_id, seq, sender_id, client_id, body, created_at, reply_to)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO messages (conversation_id, seq, sender_id, client_id, body, created_at,
+                                       reply_to, mentions)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
-            .execute(params![conversation_id, seq, me, client_id, body, self.now, reply_to])?;
+            .execute(params![
+                conversation_id,
+                seq,
+                me,
+                client_id,
+                body,
+                self.now,
+                reply_to,
+                mentions_json(&mentions)?
+            ])?;
         let id = MessageId(self.conn.last_insert_rowid());
         self.attach(id, files, &attachments)?;
         let message = Message {
@@ -140,6 +157,7 @@ impl Tx<'_> {
             attachments,
             reply_to: *reply_to,
             reactions: Vec::new(),
+            mentions,
         };
         self.emit(
             &Event::MessageNew {
@@ -149,6 +167,73 @@ impl Tx<'_> {
             vec![],
         )?;
         Ok((message, false))
+    }
+
+    /// Who `body`, written by me in `conversation_id`, mentions: the members it names (not
+    /// disabled accounts, not people outside the conversation: those stay text), and
+    /// `@here` or `@everyone` in a group or `general` (in a direct chat they are text).
+    /// Refuses `@here` and `@everyone` where I may not use them: in a group that keeps them
+    /// to its admins, and in `general` unless I am a hub admin. Reads only.
+    fn mentions_in(
+        &self,
+        me: UserId,
+        conversation_id: ConversationId,
+        body: &str,
+    ) -> Result<Mentions> {
+        let (names, here, everyone) = chinwag_proto::text::mentioned(body);
+        if names.is_empty() && !here && !everyone {
+            return Ok(Mentions::default());
+        }
+        let conversation = queries::conversation(self.conn, conversation_id)?;
+        let (here, everyone) = match conversation.kind {
+            ConversationKind::Direct => (false, false),
+            _ => (here, everyone),
+        };
+        if here || everyone {
+            let allowed = match conversation.kind {
+                ConversationKind::General => self.is_hub_admin(me)?,
+                _ if !conversation.everyone_admins_only => true,
+                _ => queries::membership(self.conn, conversation_id, me)?
+                    .is_some_and(|m| m.role == Role::Admin),
+            };
+            if !allowed {
+                return Err(StoreError::Forbidden(match conversation.kind {
+                    ConversationKind::General => {
+                        "only hub admins may mention @here or @everyone in general"
+                    }
+                    _ => "only this group's admins may mention @here or @everyone",
+                }));
+            }
+        }
+        let mut user_ids = Vec::new();
+        for name in &names {
+            let found: Option<UserId> = self
+                .conn
+                .prepare_cached(
+                    "SELECT u.id FROM users u
+                     JOIN members m ON m.user_id = u.id AND m.conversation_id = ?1 AND m.active = 1
+                     WHERE u.username = ?2 AND u.disabled_at IS NULL",
+                )?
+                .query_row(params![conversation_id, name], |r| r.get(0))
+                .optional()?;
+            if let Some(id) = found.filter(|id| !user_ids.contains(id)) {
+                user_ids.push(id);
+            }
+        }
+        Ok(Mentions {
+            user_ids,
+            here,
+            everyone,
+        })
+    }
+
+    fn is_hub_admin(&self, me: UserId) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT is_admin FROM users WHERE id = ?1")?
+            .query_row([me], |r| r.get(0))
+            .optional()?
+            .unwrap_or(false))
     }
 
     /// Checks that `original` is a message I may answer in `conversation_id`: there, within
@@ -263,9 +348,10 @@ impl Tx<'_> {
             ));
         }
         validate::message_body(body, max_bytes, !message.attachments.is_empty())?;
+        let mentions = self.mentions_in(me, message.conversation_id, body)?;
         self.conn.execute(
-            "UPDATE messages SET body = ?2, edited_at = ?3 WHERE id = ?1",
-            params![message_id, body, self.now],
+            "UPDATE messages SET body = ?2, edited_at = ?3, mentions = ?4 WHERE id = ?1",
+            params![message_id, body, self.now, mentions_json(&mentions)?],
         )?;
         let message = queries::message(self.conn, message_id)?;
         self.emit(
@@ -281,13 +367,7 @@ impl Tx<'_> {
     /// Replaces my message with a tombstone. Deleting twice returns the same tombstone. A hub
     /// admin may delete anyone's message (moderation), in any conversation.
     pub fn delete_message(&mut self, me: UserId, message_id: MessageId) -> Result<Message> {
-        let hub_admin: bool = self
-            .conn
-            .prepare_cached("SELECT is_admin FROM users WHERE id = ?1")?
-            .query_row([me], |r| r.get(0))
-            .optional()?
-            .unwrap_or(false);
-        let message = if hub_admin {
+        let message = if self.is_hub_admin(me)? {
             queries::message(self.conn, message_id)?
         } else {
             self.own_message(me, message_id)?
@@ -488,4 +568,11 @@ impl Tx<'_> {
             ..before
         })
     }
+}
+
+/// A message's mentions as stored: NULL when nobody is mentioned.
+fn mentions_json(mentions: &Mentions) -> Result<Option<String>> {
+    Ok((!mentions.is_empty())
+        .then(|| serde_json::to_string(mentions))
+        .transpose()?)
 }
