@@ -802,6 +802,50 @@ test('reactions: the quick set and a searched emoji by keyboard, counts, who rea
   });
 });
 
+test('mentions: @ completion by keyboard, the mention badge, and the mention marked in the text', async () => {
+  await withHub(async (hub, open) => {
+    const [alice, bob, carol] = await signUp(open, [['alice', 'Alice Archer'], ['bob', 'Bob Baker'], ['carol', 'Carol Chen']]);
+    await bob.bringToFront();
+    await createGroup(bob, 'Team', ['Alice Archer', 'Carol Chen']);
+    await until(bob, () => document.getElementById('chat-sub').textContent === '3 members');
+    // @ and a letter: the people who fit; ↓ moves, Esc closes, Tab chooses.
+    await bob.type('#composer-input', 'lunch @c');
+    await until(bob, () => !document.getElementById('mention-list').hidden);
+    assert.deepEqual(await bob.$$eval('#mention-list li', (els) => els.map((e) => e.textContent)), ['Carol Chen @carol']);
+    await bob.keyboard.press('Escape');
+    await until(bob, () => document.getElementById('mention-list').hidden);
+    await bob.fill('#composer-input', '');
+    await bob.type('#composer-input', 'lunch @a');
+    await until(bob, () => document.querySelector('#mention-list li.active')?.textContent === 'Alice Archer @alice');
+    assert.equal(await bob.getAttribute('#composer-input', 'aria-expanded'), 'true');
+    await bob.keyboard.press('Tab');
+    assert.equal(await bob.inputValue('#composer-input'), 'lunch @alice ');
+    await bob.type('#composer-input', 'and @e');
+    await until(bob, () => document.querySelector('#mention-list li.active')?.textContent.startsWith('@everyone'));
+    await bob.keyboard.press('Escape');
+    await bob.type('#composer-input', 'veryone?');
+    await bob.press('#composer-input', 'Enter');
+
+    // Alice, elsewhere, sees the louder badge; Carol gets one too (@everyone).
+    await alice.bringToFront();
+    await openConversation(alice, 'general');
+    const badge = alice.locator('#conversation-list button', { hasText: 'Team' }).locator('.badge.mention');
+    await until(alice, () => document.querySelector('#conversation-list .badge.mention')?.textContent === '@1');
+    assert.match(await alice.locator('#conversation-list button', { hasText: 'Team' }).getAttribute('aria-label'), /1 mention of you/);
+    await until(carol, () => document.querySelector('#conversation-list .badge.mention')?.textContent === '@1');
+    await shot(alice, 'mention-badge-light-desktop');
+    // Opening it: the mention of her is marked, and reading clears the badge.
+    await openConversation(alice, 'Team');
+    await alice.evaluate(() => window.dispatchEvent(new Event('focus')));
+    await until(alice, () => document.querySelector('#messages .msg.mentions-me .mention.of-me')?.textContent === '@alice');
+    assert.deepEqual(await alice.$$eval('#messages .mention', (els) => els.map((e) => [e.textContent, e.classList.contains('of-me')])),
+      [['@alice', true], ['@everyone', true]]);
+    await until(alice, () => document.querySelector('#conversation-list .badge.mention') === null);
+    assert.equal(await badge.count(), 0);
+    await shot(alice, 'mention-light-desktop');
+  });
+});
+
 test('group admins manage members; several typers; the length limit shows before sending', async () => {
   await withHub(async (hub, open) => {
     const [alice, bob, carol] = await signUp(open, [['alice', 'Alice Archer'], ['bob', 'Bob Baker'], ['carol', 'Carol Cho']]);

@@ -6,7 +6,7 @@
 
 import { $ } from './dom.js';
 import { state, on, changed, flush, wantScroll } from './state.js';
-import { convName, peerOf, userName, quoteOf, originalOf } from './model.js';
+import { convName, peerOf, userName, quoteOf, originalOf, mentionOf } from './model.js';
 import { forgetConversation } from './events.js';
 import { call, reportView, maybeRead, atBottom } from './session.js';
 import { carryOut } from './live.js';
@@ -246,6 +246,7 @@ function renderMessages() {
     name: (id) => userName(state, id),
     attachment: attachmentNode,
     quote: (m) => quoteOf(state, { conversation_id: conv.id, reply_to: m.reply_to }),
+    mentionOf: (m) => mentionOf(state, m),
     thumb: smallThumb,
     actions,
   });

@@ -12,6 +12,7 @@ import { call, request, sendItem } from './session.js';
 import { sendTyping, typingEndedBySend } from './typing.js';
 import { flash } from './notice.js';
 import { forgetRetries } from './outbox.js';
+import { mentionKey, updateMentions, closeMentions } from './mentions.js';
 
 /** @typedef {import('../types/proto').Message} Message */
 
@@ -170,9 +171,11 @@ export function wireComposer() {
   const input = $('composer-input');
   const form = /** @type {HTMLFormElement} */ ($('composer'));
   form.addEventListener('submit', submitComposer);
-  input.addEventListener('input', () => composerChanged(true));
-  input.addEventListener('blur', () => sendTyping(false));
+  input.addEventListener('input', () => { composerChanged(true); updateMentions(); });
+  input.addEventListener('click', updateMentions);
+  input.addEventListener('blur', () => { sendTyping(false); closeMentions(); });
   input.addEventListener('keydown', (event) => {
+    if (mentionKey(event)) return; // the mention list's keys
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       form.requestSubmit();

@@ -122,7 +122,10 @@ export function addMessage(s, message) {
   if (mine) {
     conv.read_seq = Math.max(conv.read_seq, message.seq);
   } else if (isNew) {
-    if (message.seq > conv.read_seq) conv.unread += 1;
+    if (message.seq > conv.read_seq) {
+      conv.unread += 1;
+      if (mentionsMe(s, message)) conv.mentions = (conv.mentions || 0) + 1;
+    }
     result.delivered = { convId: conv.id, seq: message.seq, already: conv.delivered_seq };
     result.stoppedTyping = { convId: conv.id, userId: message.sender_id };
     result.announce = { convId: conv.id, senderId: message.sender_id, body: message.body };
@@ -132,6 +135,15 @@ export function addMessage(s, message) {
     result.arrived = { isNew, mine };
   }
   return result;
+}
+
+/**
+ * Whether the hub recorded that `message` mentions me: by name, `@here` or `@everyone`.
+ * @param {State} s @param {Message} message
+ */
+export function mentionsMe(s, message) {
+  const m = message.mentions;
+  return Boolean(m && (m.here || m.everyone || (m.user_ids || []).includes(s.me.id)));
 }
 
 /**
@@ -201,7 +213,10 @@ export function applyReceipt(s, /** @type {{conversation_id: number, user_id: nu
     const conv = s.convs.get(ev.conversation_id);
     if (conv && ev.read_seq > conv.read_seq) {
       conv.read_seq = ev.read_seq;
-      if (conv.read_seq >= conv.last_seq) conv.unread = 0;
+      if (conv.read_seq >= conv.last_seq) {
+        conv.unread = 0;
+        conv.mentions = 0;
+      }
       result.topics.add('list');
     }
   }
@@ -226,11 +241,14 @@ export function freshest(live, fetched) {
   if (!live) return fetched;
   const merged = live.last_seq > fetched.last_seq
     ? { ...fetched, last_seq: live.last_seq, last_message: live.last_message,
-      last_activity_at: live.last_activity_at, unread: live.unread }
+      last_activity_at: live.last_activity_at, unread: live.unread, mentions: live.mentions }
     : fetched;
   if (live.read_seq > merged.read_seq) {
     merged.read_seq = live.read_seq;
-    if (merged.read_seq >= merged.last_seq) merged.unread = 0;
+    if (merged.read_seq >= merged.last_seq) {
+      merged.unread = 0;
+      merged.mentions = 0;
+    }
   }
   return merged;
 }

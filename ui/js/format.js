@@ -143,24 +143,58 @@ export function plainText(text, oneLine = false) {
 }
 
 /**
- * The DOM nodes of `text` as shown in a message bubble.
- * @param {string} text
+ * What a name after `@` is in a message: `me`, someone else (`other`), or nothing the hub
+ * recorded (null: it stays text).
+ * @typedef {(name: string) => 'me'|'other'|null} MentionOf
+ */
+
+/**
+ * The DOM nodes of `text` as shown in a message bubble; `mentionOf` marks the mentions the
+ * hub recorded.
+ * @param {string} text @param {MentionOf|null} [mentionOf]
  * @returns {DocumentFragment}
  */
-export function render(text) {
+export function render(text, mentionOf = null) {
   const frag = document.createDocumentFragment();
-  for (const n of parse(text)) frag.append(node(n));
+  for (const n of parse(text)) frag.append(node(n, mentionOf));
   return frag;
+}
+
+/**
+ * `@name` as the hub reads it (crates/proto/src/text.rs, `mentioned`): after the start or a
+ * character that is not a username's or `@`; a trailing `.` or `-` is punctuation.
+ */
+const MENTION = /(^|[^A-Za-z0-9._@-])@([A-Za-z0-9._-]+)/g;
+
+/**
+ * Splits a run of text at its mentions: each one the hub recorded becomes a marked span.
+ * @param {string} text @param {MentionOf} mentionOf
+ */
+export function mentionPieces(text, mentionOf) {
+  /** @type {({text: string}|{mention: string, me: boolean})[]} */
+  const out = [];
+  let last = 0;
+  for (const match of text.matchAll(MENTION)) {
+    const name = match[2].replace(/[.-]+$/, '');
+    const kind = name ? mentionOf(name.toLowerCase()) : null;
+    if (!kind) continue;
+    const at = (match.index || 0) + match[1].length;
+    if (at > last) out.push({ text: text.slice(last, at) });
+    out.push({ mention: `@${name}`, me: kind === 'me' });
+    last = at + 1 + name.length;
+  }
+  if (last < text.length) out.push({ text: text.slice(last) });
+  return out;
 }
 
 const TAGS = { p: 'p', ul: 'ul', ol: 'ol', li: 'li', quote: 'blockquote', strong: 'strong', em: 'em', s: 's', a: 'a' };
 
-/** @param {Node} n @returns {globalThis.Node} */
-function node(n) {
+/** @param {Node} n @param {MentionOf|null} mentionOf @returns {globalThis.Node} */
+function node(n, mentionOf) {
   if (!('c' in n)) {
     if (n.t === 'br') return document.createElement('br');
     if (n.t === 'pre') return codeBlock(n.v || '');
-    if (n.t === 'text') return document.createTextNode(n.v || '');
+    if (n.t === 'text') return mentionOf ? textWithMentions(n.v || '', mentionOf) : document.createTextNode(n.v || '');
     const code = document.createElement('code');
     code.textContent = n.v || '';
     return code;
@@ -172,8 +206,24 @@ function node(n) {
     el.setAttribute('rel', 'noopener noreferrer');
   }
   if (n.t === 'ol' && n.start !== 1) el.setAttribute('start', String(n.start));
-  for (const child of n.c) el.append(node(child));
+  for (const child of n.c) el.append(node(child, mentionOf));
   return el;
+}
+
+/** @param {string} text @param {MentionOf} mentionOf */
+function textWithMentions(text, mentionOf) {
+  const frag = document.createDocumentFragment();
+  for (const piece of mentionPieces(text, mentionOf)) {
+    if ('text' in piece) {
+      frag.append(document.createTextNode(piece.text));
+    } else {
+      const span = document.createElement('span');
+      span.className = piece.me ? 'mention of-me' : 'mention';
+      span.textContent = piece.mention;
+      frag.append(span);
+    }
+  }
+  return frag;
 }
 
 /** A fenced code block: monospace, scrolled sideways rather than wrapped, with a copy button. */

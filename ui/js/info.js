@@ -58,6 +58,8 @@ function renderInfo() {
   /** @type {HTMLInputElement} */ ($('conv-mute')).checked = isMuted(state, conv.id);
   $('conv-history-row').hidden = !admin;
   /** @type {HTMLInputElement} */ ($('conv-history')).checked = conv.history_visible !== false;
+  $('conv-everyone-row').hidden = !admin;
+  /** @type {HTMLInputElement} */ ($('conv-everyone')).checked = Boolean(conv.everyone_admins_only);
 }
 
 /** One member in the dialog, with Remove (for a group's admin) and Block. */
@@ -115,15 +117,17 @@ async function submitRename(/** @type {Event} */ event) {
   }
 }
 
-/** A group admin says whether people added from now on see the earlier messages. */
-async function setHistoryVisible(/** @type {boolean} */ visible) {
+/**
+ * A group admin changes one of its settings (whether people added from now on see the
+ * earlier messages; whether only admins may mention @here and @everyone), then says so.
+ * @param {object} change @param {string} said
+ */
+async function setGroup(change, said) {
   showError('');
   try {
-    const conv = await call('PATCH', `/conversations/${state.active}`, { history_visible: visible });
+    const conv = await call('PATCH', `/conversations/${state.active}`, change);
     Object.assign(state.convs.get(conv.id), conv);
-    announce(visible
-      ? 'People added from now on will see the earlier messages.'
-      : 'People added from now on will see only what is said after they join.');
+    announce(said);
   } catch (err) {
     showError(err.message);
   }
@@ -189,7 +193,16 @@ export function wireInfo() {
     if (peer) setBlocked(peer.id, false);
   });
   $('conv-history').addEventListener('change', () => {
-    setHistoryVisible(/** @type {HTMLInputElement} */ ($('conv-history')).checked);
+    const visible = /** @type {HTMLInputElement} */ ($('conv-history')).checked;
+    setGroup({ history_visible: visible }, visible
+      ? 'People added from now on will see the earlier messages.'
+      : 'People added from now on will see only what is said after they join.');
+  });
+  $('conv-everyone').addEventListener('change', () => {
+    const only = /** @type {HTMLInputElement} */ ($('conv-everyone')).checked;
+    setGroup({ everyone_admins_only: only }, only
+      ? 'Only admins can mention @here and @everyone now.'
+      : 'Everyone can mention @here and @everyone now.');
   });
   $('rename-form').addEventListener('submit', submitRename);
   $('add-member-form').addEventListener('submit', submitAddMember);

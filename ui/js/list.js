@@ -38,10 +38,11 @@ function renderList() {
 function listEntry(conv, quiet) {
   const peer = peerOf(state, conv);
   const name = convName(state, conv);
-  const label = [name, conv.unread ? `${conv.unread} unread` : '', quiet ? 'muted' : '',
+  const label = [name, conv.unread ? `${conv.unread} unread` : '',
+    conv.mentions ? `${conv.mentions} ${conv.mentions === 1 ? 'mention' : 'mentions'} of you` : '', quiet ? 'muted' : '',
     peer ? peer.presence : ''].filter(Boolean).join(', ');
   return {
-    name, label, quiet, unread: conv.unread, active: conv.id === state.active,
+    name, label, quiet, unread: conv.unread, mentions: conv.mentions || 0, active: conv.id === state.active,
     time: conv.last_message ? shortWhen(conv.last_message.created_at) : '',
     preview: previewOf(state, conv), presence: peer ? peer.presence : null, kind: conv.kind,
   };
@@ -65,6 +66,8 @@ function listItem(conv, entry) {
       h('span', { class: 'conv-time' }, entry.time)),
     h('span', { class: 'conv-bottom' },
       h('span', { class: 'conv-preview' }, entry.preview),
+      // A mention of me is louder than unread: its own badge, shown even when muted.
+      entry.mentions ? h('span', { class: 'badge mention', 'aria-hidden': 'true', title: 'You were mentioned' }, `@${entry.mentions > 99 ? '99+' : entry.mentions}`) : null,
       entry.unread ? h('span', { class: 'badge', 'aria-hidden': 'true' }, entry.unread > 999 ? '999+' : entry.unread) : null)));
   return h('li', {}, button);
 }

@@ -26,6 +26,7 @@ import { reconcile } from './keyed.js';
  * @property {number|null} [reply_to]  the message this one answers
  * @property {number} [conversation_id]
  * @property {{emoji: string, user_ids: number[]}[]} [reactions]
+ * @property {{user_ids?: number[], here?: boolean, everyone?: boolean}} [mentions]
  */
 
 /**
@@ -83,6 +84,7 @@ import { reconcile } from './keyed.js';
  * @property {(file: object) => Node} attachment  builds an attachment's node
  * @property {(m: Message) => Quote|null} quote  what a reply shows of its original
  * @property {(file: object) => Node} thumb  a small thumbnail of a picture, for a quote
+ * @property {(m: Message) => import('./format.js').MentionOf|null} mentionOf  the mentions the hub recorded on a message
  * @property {ListActions} actions
  */
 
@@ -249,7 +251,7 @@ function messageRow(m, first, who, receipt, found, view) {
   const files = (m.pending ? m.files : m.attachments) || [];
   // Everything `messageNode` shows: when it changes, the node is made again.
   const sig = JSON.stringify([m.body, m.deleted, m.edited_at, m.created_at, m.seq, m.pending ? [m.state, m.error] : 0,
-    s.first, s.who, s.receipt, s.found, view.admin, files.length ? files : 0, quoted, m.reactions || 0]);
+    s.first, s.who, s.receipt, s.found, view.admin, files.length ? files : 0, quoted, m.reactions || 0, m.mentions || 0]);
   const row = { key: `msg-${m.id}`, sig, make: () => messageNode(s, view) };
   rowsOf.set(m, { first: s.first, who: s.who, receipt: s.receipt, found: s.found, admin: view.admin, quoted, row });
   return row;
@@ -292,12 +294,14 @@ const dayRows = new Map();
 function messageNode(s, view) {
   const { m } = s;
   const mine = m.sender_id === view.me;
+  const mentions = m.mentions;
+  const mentionsMe = Boolean(!mine && mentions && (mentions.here || mentions.everyone || (mentions.user_ids || []).includes(view.me)));
   const classes = ['msg', mine ? 'mine' : 'theirs', s.first ? 'first' : '', m.pending ? 'pending' : '',
-    s.found ? 'found' : ''];
+    s.found ? 'found' : '', mentionsMe ? 'mentions-me' : ''];
   const files = (m.pending ? m.files : m.attachments) || [];
   let bubble = null;
   if (m.deleted) bubble = h('div', { class: 'bubble deleted' }, 'This message was deleted');
-  else if (m.body.trim() || !files.length) bubble = h('div', { class: 'bubble' }, render(m.body));
+  else if (m.body.trim() || !files.length) bubble = h('div', { class: 'bubble' }, render(m.body, m.mentions ? view.mentionOf(m) : null));
   const attached = files.length && !m.deleted
     ? h('div', { class: 'attachments' }, files.map(view.attachment))
     : null;

@@ -151,6 +151,27 @@ export function quoteOf(s, m) {
   };
 }
 
+/**
+ * The mentions the hub recorded on `m`, by the name written after `@`: a member named is
+ * `me` or `other`; `@here` and `@everyone`, when recorded, mention me too. Anything else
+ * after an `@` is text.
+ * @param {State} s @param {{mentions?: {user_ids?: number[], here?: boolean, everyone?: boolean}}} m
+ * @returns {((name: string) => 'me'|'other'|null)|null}
+ */
+export function mentionOf(s, m) {
+  const recorded = m.mentions;
+  if (!recorded) return null;
+  /** @type {Map<string, 'me'|'other'>} */
+  const names = new Map();
+  for (const id of recorded.user_ids || []) {
+    const user = s.users.get(id);
+    if (user) names.set(user.username.toLowerCase(), id === s.me.id ? 'me' : 'other');
+  }
+  if (recorded.here) names.set('here', 'me');
+  if (recorded.everyone) names.set('everyone', 'me');
+  return (name) => names.get(name) || null;
+}
+
 /** The line under a conversation's name in the list. @param {State} s @param {Summary} conv */
 export function previewOf(s, conv) {
   const m = conv.last_message;

@@ -111,8 +111,9 @@ export function maybeRead() {
       state.delivered.set(conv.id, Math.max(state.delivered.get(conv.id) || 0, last));
     }
   }
-  if (conv.unread !== 0 && conv.read_seq >= last) {
+  if ((conv.unread !== 0 || conv.mentions) && conv.read_seq >= last) {
     conv.unread = 0;
+    conv.mentions = 0;
     changed('list');
   }
   $('jump').hidden = true;
