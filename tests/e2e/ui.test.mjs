@@ -846,6 +846,64 @@ test('mentions: @ completion by keyboard, the mention badge, and the mention mar
   });
 });
 
+test('a backlog opens at "New messages", is read only once seen, and a long one offers a jump to its start', async () => {
+  await withHub(async (hub, open) => {
+    const [alice, bob] = await signUp(open, [['alice', 'Alice Archer'], ['bob', 'Bob Baker']]);
+    const token = await alice.evaluate(() => localStorage.getItem('chinwag.token'));
+    const post = async (i) => {
+      for (;;) {
+        const r = await fetch(`${hub.url}api/v1/conversations/1/messages`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ client_id: `b-${i}`, body: `backlog ${i}` }),
+        });
+        if (r.status !== 429) {
+          assert.equal(r.status, 201);
+          return;
+        }
+        await sleep((await r.json()).error.retry_after_ms || 200); // sent faster than the hub takes
+      }
+    };
+    // Bob read general up to "backlog 3"; then 27 more arrive while he is elsewhere.
+    for (let i = 1; i <= 3; i += 1) await post(i);
+    await bob.bringToFront();
+    await openConversation(bob, 'general');
+    await bob.evaluate(() => window.dispatchEvent(new Event('focus')));
+    await until(bob, () => document.querySelectorAll('#messages .msg').length === 3);
+    await startDirect(bob, 'Alice Archer');
+    for (let i = 4; i <= 30; i += 1) await post(i);
+    await until(bob, () => document.querySelector('#conversation-list .badge')?.textContent === '27');
+
+    await openConversation(bob, 'general');
+    await bob.evaluate(() => window.dispatchEvent(new Event('focus')));
+    const line = await bob.evaluate(() => {
+      const box = document.getElementById('messages');
+      const divider = document.querySelector('#messages .unread-line');
+      const next = divider && divider.nextElementSibling;
+      return {
+        top: divider ? Math.round(divider.getBoundingClientRect().top - box.getBoundingClientRect().top) : null,
+        next: next ? next.querySelector('.bubble')?.textContent : null,
+      };
+    });
+    assert.equal(line.next, 'backlog 4', 'the line is above the first unread');
+    assert.ok(line.top >= 0 && line.top < 60, `and at the top of the view (${line.top} px)`);
+    await sleep(500);
+    assert.equal(await bob.locator('#conversation-list .badge').first().textContent(), '27', 'not read before it is seen');
+    await shot(bob, 'unread-line-light-desktop');
+    await bob.evaluate(() => { const box = document.getElementById('messages'); box.scrollTop = box.scrollHeight; });
+    await until(bob, () => document.querySelector('#conversation-list .badge') === null);
+
+    // Sixty more: more than a page. The view opens at the end, with a bar to go back.
+    await startDirect(bob, 'Alice Archer');
+    for (let i = 31; i <= 90; i += 1) await post(i);
+    await until(bob, () => document.querySelector('#conversation-list .badge')?.textContent === '60');
+    await openConversation(bob, 'general');
+    await until(bob, () => !document.getElementById('jump-unread').hidden);
+    await bob.click('#jump-unread');
+    await until(bob, () => document.querySelector('#messages .unread-line')?.nextElementSibling?.querySelector('.bubble')?.textContent === 'backlog 31');
+  });
+});
+
 test('group admins manage members; several typers; the length limit shows before sending', async () => {
   await withHub(async (hub, open) => {
     const [alice, bob, carol] = await signUp(open, [['alice', 'Alice Archer'], ['bob', 'Bob Baker'], ['carol', 'Carol Cho']]);

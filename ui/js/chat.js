@@ -25,6 +25,9 @@ export async function openConversation(/** @type {number} */ id, { focus = true 
   state.active = id;
   reportView();
   $('jump').hidden = true;
+  // Where the unread begin, kept while the conversation stays open ("New messages").
+  const conv = state.convs.get(id);
+  state.unreadLine = conv && conv.unread > 0 ? { convId: id, seq: conv.read_seq + 1 } : null;
   changed('panes', 'list', 'head', 'typing', 'uploads');
   flush(); // the composer is shown before its draft is measured
   loadDraft(id);
@@ -36,7 +39,7 @@ export async function openConversation(/** @type {number} */ id, { focus = true 
     flush();
     await loadOlder(id);
   }
-  wantScroll({ bottom: true });
+  wantScroll({ bottom: true, unread: true });
   flush();
   refreshMembers(id);
   if (focus) $('composer-input').focus();
@@ -183,6 +186,42 @@ async function loadPage(/** @type {number} */ id, /** @type {boolean} */ older) 
   if (id === state.active) wantScroll({ keep: older ? 'older' : 'newer' });
 }
 
+/**
+ * Just opened at the end: when the first unread is above what shows, the view goes up to
+ * it instead ("New messages" at the top); when it is not even loaded (a long backlog), a
+ * bar offers to jump there. Either way nothing is read until it has been seen.
+ * @param {import('./messages.js').History} hist
+ */
+function toFirstUnread(hist) {
+  const line = state.unreadLine;
+  $('jump-unread').hidden = true;
+  if (!line || line.convId !== state.active) return;
+  const box = $('messages');
+  const divider = /** @type {HTMLElement|null} */ (box.querySelector('.unread-line'));
+  if (divider) {
+    const above = divider.getBoundingClientRect().top - box.getBoundingClientRect().top;
+    if (above < 0) box.scrollTop += above - 8;
+  } else if (hist.list.length) {
+    $('jump-unread').hidden = false; // not loaded, or above the messages on the page
+  }
+}
+
+/** Loads the history around the first unread and shows it at the top. */
+async function jumpToFirstUnread() {
+  const line = state.unreadLine;
+  $('jump-unread').hidden = true;
+  if (!line || line.convId !== state.active) return;
+  const loaded = state.history.get(line.convId);
+  const before = loaded && loaded.list.some((m) => (m.seq || 0) < line.seq);
+  if (!loaded || (!before && loaded.hasMore)) await loadAround(line.convId, line.seq);
+  const hist = state.history.get(line.convId);
+  if (hist) reveal(hist, line.seq);
+  changed('messages');
+  flush();
+  const divider = document.querySelector('#messages .unread-line');
+  if (divider) divider.scrollIntoView({ block: 'start' });
+}
+
 function scrollToBottom() {
   const box = $('messages');
   box.scrollTop = box.scrollHeight;
@@ -242,6 +281,7 @@ function renderMessages() {
     me: state.me.id,
     admin: state.me.is_admin,
     found: state.found,
+    unreadFrom: state.unreadLine && state.unreadLine.convId === conv.id ? state.unreadLine.seq : null,
     members: state.members.get(conv.id),
     name: (id) => userName(state, id),
     attachment: attachmentNode,
@@ -251,8 +291,10 @@ function renderMessages() {
     actions,
   });
   fetchOriginals(conv.id);
-  if (intent && intent.bottom) scrollToBottom();
-  else if (keep) box.scrollTop = intent.keep === 'older' ? box.scrollHeight - keep.fromBottom : keep.top;
+  if (intent && intent.bottom) {
+    scrollToBottom();
+    if (intent.unread) toFirstUnread(hist);
+  } else if (keep) box.scrollTop = intent.keep === 'older' ? box.scrollHeight - keep.fromBottom : keep.top;
   else if (intent && intent.isNew) $('jump').hidden = false;
   maybeRead();
 }
@@ -268,6 +310,7 @@ export function wireChat() {
     }
   });
   $('jump').addEventListener('click', jumpToLatest);
+  $('jump-unread').addEventListener('click', jumpToFirstUnread);
   $('back').addEventListener('click', closeConversation);
   on('panes', renderPanes);
   on('head', renderChatHead);

@@ -79,6 +79,7 @@ import { reconcile } from './keyed.js';
  * @property {number} me  my user id
  * @property {boolean} admin  whether I am a hub admin (I may delete anyone's message)
  * @property {number|null} found  the message a search jump marked
+ * @property {number|null} unreadFrom  the first unread message's seq when the conversation was opened
  * @property {Map<number, Member>|undefined} members
  * @property {(id: number) => string} name  a person's display name
  * @property {(file: object) => Node} attachment  builds an attachment's node
@@ -118,6 +119,27 @@ function receiptOf(reach, seq) {
   return 'sent';
 }
 
+/**
+ * The message "New messages" goes above: the first from someone else at or after
+ * `unreadFrom`, if the one before it is loaded too (or nothing is before it). When the
+ * first unread is not loaded, there is no line: the loaded ones are not where it begins.
+ * @param {ListView} view @returns {Message|null}
+ */
+function unreadLineAt(view) {
+  const { hist, unreadFrom } = view;
+  if (unreadFrom == null) return null;
+  let i = hist.list.findIndex((m) => (m.seq || 0) >= unreadFrom);
+  if (i < 0 || (i === 0 && hist.hasMore)) return null;
+  while (i < hist.list.length && hist.list[i].sender_id === view.me) i += 1;
+  return hist.list[i] || null;
+}
+
+/** The divider above the first unread message. */
+const UNREAD_LINE = {
+  key: 'unread-line', sig: 'New messages',
+  make: () => h('div', { class: 'unread-line', role: 'separator', 'aria-label': 'New messages' }, h('span', {}, 'New messages')),
+};
+
 /** @param {string} key @param {string} text */
 function edgeRow(key, text) {
   return { key, sig: text, make: () => h('p', { class: 'history-edge' }, text) };
@@ -141,12 +163,18 @@ export function messageRows(view) {
   const pending = view.pending.map((p) => ({
     ...p, id: `pending-${p.client_id}`, sender_id: view.me, pending: true, deleted: false, edited_at: null,
   }));
+  const lineBefore = unreadLineAt(view);
   /** @type {Message|null} */
   let prev = null;
   const each = (/** @type {Message} */ m) => {
     const day = dayOf(m);
     if (!prev || dayOf(prev) !== day) {
       rows.push(dayRow(day, m.created_at));
+      prev = null;
+    }
+    // "New messages" above the first that was unread when the conversation was opened.
+    if (lineBefore && m === lineBefore) {
+      rows.push(UNREAD_LINE);
       prev = null;
     }
     const first = !prev || prev.sender_id !== m.sender_id || m.created_at - prev.created_at > 5 * 60000;

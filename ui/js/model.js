@@ -40,6 +40,7 @@ import { plainText } from './format.js';
  * @property {boolean} [bottom]  go to the end
  * @property {boolean} [isNew]  a new message came (show "Jump to latest" if not at the end)
  * @property {'older'|'newer'} [keep]  a page was added above or below: keep what is on screen
+ * @property {boolean} [unread]  just opened: show the first unread, if it is above the end
  */
 
 /** A fresh state: nobody signed in, nothing loaded. */
@@ -60,6 +61,8 @@ export function newState() {
     found: null,
     /** @type {Map<number, Message|null>} originals of replies fetched on their own; null: not available */
     originals: new Map(),
+    /** @type {{convId: number, seq: number}|null} where the unread began when the open conversation was opened */
+    unreadLine: null,
     /** @type {ScrollIntent|null} */ scroll: null,
     /** @type {Set<number>} ids of the people I blocked */ blocked: new Set(),
     /** @type {Upload[]} */ uploads: [],

@@ -24,6 +24,7 @@ export function wantScroll(intent) {
     bottom: Boolean(was.bottom || intent.bottom),
     isNew: Boolean(was.isNew || intent.isNew),
     keep: intent.keep || was.keep,
+    unread: Boolean(was.unread || intent.unread),
   };
   changed('messages');
 }

@@ -104,3 +104,21 @@ test('the window: at the end only the last WINDOW messages are rows; scrolling u
   assert.equal(messageRows(v)[0].sig, 'This is the beginning of Lunch.');
   assert.equal(firstShown(hist), 0);
 });
+
+test('"New messages" goes above the first unread from someone else, once', () => {
+  const base = view({ list: [msg(1, BOB, 0), msg(2, ALICE, 1), msg(3, BOB, 2), msg(4, CAROL, 3)] });
+  const keys = (unreadFrom) => messageRows({ ...base, unreadFrom }).map((r) => r.key).filter((k) => !k.startsWith('day-'));
+  assert.deepEqual(keys(2), ['edge-older', 'msg-1', 'msg-2', 'unread-line', 'msg-3', 'msg-4'], 'not above my own message');
+  assert.deepEqual(keys(4), ['edge-older', 'msg-1', 'msg-2', 'msg-3', 'unread-line', 'msg-4']);
+  assert.ok(!keys(null).includes('unread-line'));
+  assert.ok(!keys(9).includes('unread-line'), 'nothing unread loaded');
+});
+
+test('no "New messages" when the first unread is not loaded', () => {
+  const list = [msg(9, BOB, 0), msg(10, BOB, 1)];
+  const rows = messageRows({ ...view({ list }), hist: { list, hasMore: true }, unreadFrom: 1 });
+  assert.ok(!rows.some((r) => r.key === 'unread-line'), 'seq 1 to 8 are not loaded');
+  const all = messageRows({ ...view({ list }), hist: { list, hasMore: false }, unreadFrom: 1 });
+  assert.equal(all.findIndex((r) => r.key === 'unread-line') + 1, all.findIndex((r) => r.key === 'msg-9'),
+    'nothing before: the line is at the start');
+});
