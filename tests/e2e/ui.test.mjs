@@ -904,6 +904,62 @@ test('a backlog opens at "New messages", is read only once seen, and a long one 
   });
 });
 
+test('composer habits: drafts survive a reload, ↑ edits my last message, a caption goes with files, Ctrl+K and Ctrl+Shift+F', async () => {
+  await withHub(async (hub, open) => {
+    const [alice] = await signUp(open, [['alice', 'Alice Archer'], ['bob', 'Bob Baker']]);
+    await alice.bringToFront();
+    await startDirect(alice, 'Bob Baker');
+    await send(alice, 'Lunch at noon?');
+    await until(alice, () => document.querySelectorAll('#messages .msg.mine:not(.pending)').length === 1);
+
+    // ↑ in the empty composer: my last message, edited in place; Esc gives the draft back.
+    await alice.press('#composer-input', 'ArrowUp');
+    assert.equal(await alice.inputValue('#composer-input'), 'Lunch at noon?');
+    assert.equal(await alice.textContent('#reply-who'), 'Editing your message');
+    await alice.press('#composer-input', 'Escape');
+    assert.equal(await alice.inputValue('#composer-input'), '');
+    await alice.press('#composer-input', 'ArrowUp');
+    await alice.fill('#composer-input', 'Lunch at 12:30?');
+    await alice.press('#composer-input', 'Enter');
+    await until(alice, () => [...document.querySelectorAll('#messages .msg')].some((m) => m.textContent.includes('12:30') && m.textContent.includes('edited')));
+    assert.equal(await alice.inputValue('#composer-input'), '');
+
+    // A draft in general, another here: both survive a reload; the list marks general's.
+    await openConversation(alice, 'general');
+    await alice.fill('#composer-input', 'half a thought');
+    await alice.type('#composer-input', ' about **Friday**');
+    await openConversation(alice, 'Bob Baker');
+    await alice.type('#composer-input', 'see the notes');
+    const mark = () => alice.locator('#conversation-list button', { hasText: 'general' }).locator('.conv-preview.draft');
+    await until(alice, () => document.querySelector('#conversation-list .conv-preview.draft') !== null);
+    assert.equal(await mark().textContent(), 'Draft: half a thought about **Friday**');
+    await alice.reload();
+    await openConversation(alice, 'Bob Baker');
+    assert.equal(await alice.inputValue('#composer-input'), 'see the notes');
+    assert.equal(await mark().textContent(), 'Draft: half a thought about **Friday**');
+    await openConversation(alice, 'general');
+    assert.equal(await alice.inputValue('#composer-input'), 'half a thought about **Friday**');
+
+    // What was typed goes with the files as their caption.
+    await openConversation(alice, 'Bob Baker');
+    await alice.setInputFiles('#file-input', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('the notes') });
+    await until(alice, () => [...document.querySelectorAll('#messages .msg:not(.pending)')].some((m) => m.querySelector('.file-card') && m.querySelector('.bubble')?.textContent === 'see the notes'));
+    assert.equal(await alice.inputValue('#composer-input'), '', 'the caption left the composer');
+
+    // Ctrl+K: the quick switcher, by keyboard alone.
+    await alice.keyboard.press('Control+k');
+    await until(alice, () => document.getElementById('switcher-dialog').open);
+    await alice.keyboard.type('gen');
+    await until(alice, () => document.querySelector('#switcher-list li.active')?.textContent.startsWith('# general'));
+    await alice.keyboard.press('Enter');
+    await until(alice, () => document.getElementById('chat-name').textContent === '# general');
+    // Ctrl+Shift+F: message search.
+    await alice.keyboard.press('Control+Shift+F');
+    await until(alice, () => document.getElementById('search-dialog').open);
+    await alice.keyboard.press('Escape');
+  });
+});
+
 test('group admins manage members; several typers; the length limit shows before sending', async () => {
   await withHub(async (hub, open) => {
     const [alice, bob, carol] = await signUp(open, [['alice', 'Alice Archer'], ['bob', 'Bob Baker'], ['carol', 'Carol Cho']]);

@@ -24,6 +24,8 @@ import { openDirectory, loadNotifySettings, wirePeople } from './people.js';
 import { wireInfo } from './info.js';
 import { openSearch, wireSearch } from './search.js';
 import { wireReactions } from './reactions.js';
+import { loadDrafts } from './drafts.js';
+import { openSwitcher, wireSwitcher } from './switcher.js';
 import { wireAdmin, adminChanged } from './admin.js';
 
 async function boot() {
@@ -58,6 +60,7 @@ function start(/** @type {string} */ token, /** @type {any} */ me) {
   state.me = me;
   state.users.set(me.id, { ...me, presence: 'online' });
   state.outbox = new Outbox(me.id);
+  loadDrafts(me.id);
   $('auth-screen').hidden = true;
   $('app-screen').hidden = false;
   changed('me');
@@ -164,7 +167,8 @@ function onKey(/** @type {KeyboardEvent} */ event) {
   else if (event.altKey && key === 'ArrowUp') action = () => moveConversation(-1);
   else if (event.altKey && key === 'u') action = () => moveConversation(1, true);
   else if (event.altKey && key === 'n') action = openDirectory;
-  else if ((event.ctrlKey || event.metaKey) && key === 'k') action = openSearch;
+  else if ((event.ctrlKey || event.metaKey) && event.shiftKey && key === 'f') action = openSearch;
+  else if ((event.ctrlKey || event.metaKey) && key === 'k') action = openSwitcher;
   if (action) {
     event.preventDefault();
     action();
@@ -187,6 +191,7 @@ function wire() {
   wireInfo();
   wireSearch();
   wireReactions();
+  wireSwitcher();
   wireAdmin({
     call,
     me: () => state.me,

@@ -13,16 +13,24 @@ import { sendTyping, typingEndedBySend } from './typing.js';
 import { flash } from './notice.js';
 import { forgetRetries } from './outbox.js';
 import { mentionKey, updateMentions, closeMentions } from './mentions.js';
+import { draftOf, setDraft } from './drafts.js';
 
 /** @typedef {import('../types/proto').Message} Message */
 
-const drafts = new Map(); // conversation id -> what was typed there, not sent
 /** @type {Map<number, Message>} conversation id -> the message the draft answers */
 const replying = new Map();
 
+/**
+ * My last message, being edited in the composer (↑ in an empty composer): Enter saves it,
+ * Esc gives the draft back.
+ * @type {{m: Message, draft: string}|null}
+ */
+let editingHere = null;
+
 /** Shows the draft of conversation `id` in the composer, and the message it answers. */
 export function loadDraft(/** @type {number} */ id) {
-  /** @type {HTMLTextAreaElement} */ ($('composer-input')).value = drafts.get(id) || '';
+  editingHere = null;
+  /** @type {HTMLTextAreaElement} */ ($('composer-input')).value = draftOf(id);
   composerChanged(false);
   showReplying();
 }
@@ -34,15 +42,71 @@ export function replyTo(/** @type {Message} */ m) {
   $('composer-input').focus();
 }
 
-/** Stops answering a message; the draft stays. */
+/** Stops answering (or editing) a message; the draft stays (or comes back). */
 function cancelReply() {
-  replying.delete(state.active);
+  if (editingHere) {
+    const input = /** @type {HTMLTextAreaElement} */ ($('composer-input'));
+    input.value = editingHere.draft;
+    editingHere = null;
+    composerChanged(false);
+  } else {
+    replying.delete(state.active);
+  }
   showReplying();
   $('composer-input').focus();
 }
 
-/** The bar above the composer naming the message being answered, if any. */
+/** My newest message in the open conversation that can still be edited. */
+function lastOfMine() {
+  const hist = state.history.get(state.active);
+  for (let i = hist ? hist.list.length - 1 : -1; i >= 0; i -= 1) {
+    const m = hist.list[i];
+    if (m.sender_id === state.me.id && !m.deleted && (m.body.trim() || !(m.attachments || []).length)) return m;
+  }
+  return null;
+}
+
+/** ↑ in an empty composer: my last message's text, to edit in place of the draft. */
+function editLast() {
+  const m = lastOfMine();
+  if (!m) return false;
+  const input = /** @type {HTMLTextAreaElement} */ ($('composer-input'));
+  editingHere = { m, draft: input.value };
+  input.value = m.body;
+  composerChanged(false);
+  input.selectionStart = input.selectionEnd = input.value.length;
+  showReplying();
+  return true;
+}
+
+/** Saves the message being edited in the composer. */
+async function saveEditHere() {
+  const input = /** @type {HTMLTextAreaElement} */ ($('composer-input'));
+  const { m, draft } = /** @type {{m: Message, draft: string}} */ (editingHere);
+  const body = input.value;
+  if (body === m.body) { cancelReply(); return; }
+  try {
+    const ack = await request({ type: 'edit', message_id: m.id, body });
+    changed(...replaceMessage(state, ack.message).topics);
+    editingHere = null;
+    input.value = draft;
+    composerChanged(false);
+    showReplying();
+  } catch (err) {
+    flash(err.message);
+  }
+}
+
+/** The bar above the composer naming the message being answered or edited, if any. */
 function showReplying() {
+  if (editingHere) {
+    $('reply-bar').hidden = false;
+    $('reply-who').textContent = 'Editing your message';
+    $('reply-text').textContent = 'Enter saves, Esc cancels';
+    $('reply-cancel').setAttribute('aria-label', 'Cancel editing');
+    return;
+  }
+  $('reply-cancel').setAttribute('aria-label', 'Cancel reply');
   const m = state.active === null ? null : replying.get(state.active);
   $('reply-bar').hidden = !m;
   if (!m) return;
@@ -65,7 +129,8 @@ export function composerChanged(typed = true) {
   else if (bytes > max * 0.8) hint.textContent = `${max - bytes} bytes left.`;
   else hint.textContent = '';
   /** @type {HTMLButtonElement} */ ($('send')).disabled = over || input.value.trim() === '';
-  if (state.active !== null) drafts.set(state.active, input.value);
+  if (editingHere) return; // the text is the message's, not the draft's; no typing shown
+  if (state.active !== null && setDraft(state.active, input.value)) changed('list');
   if (typed) sendTyping(input.value.trim() !== '');
 }
 
@@ -74,12 +139,16 @@ function submitComposer(/** @type {Event} */ event) {
   const input = /** @type {HTMLTextAreaElement} */ ($('composer-input'));
   const body = input.value;
   if (body.trim() === '' || utf8Length(body) > messageLimit(state) || state.active === null) return;
+  if (editingHere) {
+    saveEditHere();
+    return;
+  }
   const item = { client_id: newClientId(), conversation_id: state.active, body, created_at: Date.now(), state: 'pending' };
   const answered = replying.get(state.active);
   if (answered) item.reply_to = answered.id;
   state.outbox.add(item);
   input.value = '';
-  drafts.delete(state.active);
+  if (setDraft(state.active, '')) changed('list');
   replying.delete(state.active);
   showReplying();
   composerChanged(false);
@@ -179,10 +248,12 @@ export function wireComposer() {
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       form.requestSubmit();
-    } else if (event.key === 'Escape' && state.active !== null && replying.has(state.active)) {
+    } else if (event.key === 'Escape' && state.active !== null && (editingHere || replying.has(state.active))) {
       event.preventDefault();
-      event.stopPropagation(); // Esc here cancels the reply, nothing else
+      event.stopPropagation(); // Esc here cancels the reply or the edit, nothing else
       cancelReply();
+    } else if (event.key === 'ArrowUp' && !event.shiftKey && !event.altKey && input.value === '' && !editingHere) {
+      if (editLast()) event.preventDefault();
     }
   });
   $('reply-cancel').addEventListener('click', cancelReply);

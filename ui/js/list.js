@@ -9,6 +9,7 @@ import { state, on } from './state.js';
 import { convName, peerOf, previewOf, sortedConversations, isMuted } from './model.js';
 import { reportView, syncWatch } from './session.js';
 import { openConversation } from './chat.js';
+import { draftOf } from './drafts.js';
 
 /** @typedef {import('../types/proto').ConversationSummary} Summary */
 
@@ -38,13 +39,15 @@ function renderList() {
 function listEntry(conv, quiet) {
   const peer = peerOf(state, conv);
   const name = convName(state, conv);
-  const label = [name, conv.unread ? `${conv.unread} unread` : '',
+  // A draft left elsewhere shows in place of the last message, as Slack and Teams do.
+  const draft = conv.id === state.active ? '' : draftOf(conv.id).replace(/\s+/g, ' ').trim();
+  const label = [name, draft ? 'draft' : '', conv.unread ? `${conv.unread} unread` : '',
     conv.mentions ? `${conv.mentions} ${conv.mentions === 1 ? 'mention' : 'mentions'} of you` : '', quiet ? 'muted' : '',
     peer ? peer.presence : ''].filter(Boolean).join(', ');
   return {
     name, label, quiet, unread: conv.unread, mentions: conv.mentions || 0, active: conv.id === state.active,
     time: conv.last_message ? shortWhen(conv.last_message.created_at) : '',
-    preview: previewOf(state, conv), presence: peer ? peer.presence : null, kind: conv.kind,
+    preview: previewOf(state, conv), draft, presence: peer ? peer.presence : null, kind: conv.kind,
   };
 }
 
@@ -65,7 +68,9 @@ function listItem(conv, entry) {
         entry.quiet ? h('span', { class: 'conv-muted', title: 'Muted' }) : null),
       h('span', { class: 'conv-time' }, entry.time)),
     h('span', { class: 'conv-bottom' },
-      h('span', { class: 'conv-preview' }, entry.preview),
+      entry.draft
+        ? h('span', { class: 'conv-preview draft' }, h('span', { class: 'draft-mark' }, 'Draft: '), entry.draft)
+        : h('span', { class: 'conv-preview' }, entry.preview),
       // A mention of me is louder than unread: its own badge, shown even when muted.
       entry.mentions ? h('span', { class: 'badge mention', 'aria-hidden': 'true', title: 'You were mentioned' }, `@${entry.mentions > 99 ? '99+' : entry.mentions}`) : null,
       entry.unread ? h('span', { class: 'badge', 'aria-hidden': 'true' }, entry.unread > 999 ? '999+' : entry.unread) : null)));

@@ -33,6 +33,7 @@ import { plainText } from './format.js';
  * @property {'uploading'|'failed'} state
  * @property {string} error
  * @property {(() => void)|null} cancel
+ * @property {string} [caption]  the text typed before the files were chosen, sent with the first
  */
 
 /**

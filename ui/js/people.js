@@ -45,7 +45,8 @@ function renderDirectory() {
   $('directory-list').replaceChildren(...(items.length ? items : [h('li', { class: 'muted' }, 'Nobody else here yet.')]));
 }
 
-async function startDirect(/** @type {number} */ userId) {
+/** Opens (making it if need be) my direct chat with `userId`. */
+export async function startDirect(/** @type {number} */ userId) {
   try {
     const detail = await call('POST', '/conversations/direct', { user_id: userId });
     dialog('directory-dialog').close();

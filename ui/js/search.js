@@ -1,5 +1,5 @@
 // @ts-check
-// Search (Ctrl+K): the hub's full-text search as one types, and jumping to a result, which
+// Search (Ctrl+Shift+F): the hub's full-text search as one types, and jumping to a result, which
 // loads the stretch of history around it when it is further back than what is loaded.
 
 import { h, shortWhen, $ } from './dom.js';

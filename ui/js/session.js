@@ -3,6 +3,7 @@
 // and the small reports the page sends by itself (delivered and read receipts, whose
 // presence is shown, what the desktop window shows).
 
+import { clearDrafts } from './drafts.js';
 import { api, ApiError } from './hub.js';
 import { $ } from './dom.js';
 import { state, changed, TOKEN_KEY } from './state.js';
@@ -31,6 +32,7 @@ export async function logout() {
     // Signing out locally is what matters; the session dies with the token either way.
   }
   localStorage.removeItem(`chinwag.outbox.${state.me.id}`);
+  clearDrafts();
   signedOut();
 }
 

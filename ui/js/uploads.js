@@ -3,7 +3,8 @@
 // message once it is up), attachments as messages show them, and the full-size picture view.
 
 import { newClientId } from './hub.js';
-import { h, $ } from './dom.js';
+import { h, $, utf8Length } from './dom.js';
+import { messageLimit } from './model.js';
 import { upload, thumbnailUrl, blobUrl, save, humanSize, typeLabel, fitted } from './files.js';
 import { state, on, changed, wantScroll } from './state.js';
 import { sendItem, signedOut } from './session.js';
@@ -90,6 +91,13 @@ function startUploads(/** @type {File[]} */ fileList) {
   const convId = state.active;
   if (convId === null) return;
   const max = state.hub && state.hub.limits.max_upload_bytes;
+  // What was typed goes with the first file, as its caption.
+  const input = /** @type {HTMLTextAreaElement} */ ($('composer-input'));
+  let caption = input.value.trim() && utf8Length(input.value) <= messageLimit(state) && fileList.length ? input.value : '';
+  if (caption) {
+    input.value = '';
+    input.dispatchEvent(new Event('input')); // the draft goes, and the typing indicator
+  }
   for (const file of fileList) {
     /** @type {Upload} */
     const up = {
@@ -99,7 +107,15 @@ function startUploads(/** @type {File[]} */ fileList) {
     state.uploads.push(up);
     if (file.size === 0) fail(up, 'This file is empty; there is nothing to send.');
     else if (max && file.size > max) fail(up, `This file is ${humanSize(file.size)}; the hub takes files up to ${humanSize(max)}.`);
-    else send(up, file);
+    else {
+      up.caption = caption; // the first file that goes carries it
+      caption = '';
+      send(up, file);
+    }
+  }
+  if (caption) {
+    input.value = caption; // no file went: the text stays the draft
+    input.dispatchEvent(new Event('input'));
   }
   changed('uploads');
 }
@@ -114,7 +130,7 @@ function send(/** @type {Upload} */ up, /** @type {File} */ file) {
   transfer.promise.then((attachment) => {
     dropUpload(up);
     const item = {
-      client_id: newClientId(), conversation_id: up.convId, body: '', attachments: [attachment.id],
+      client_id: newClientId(), conversation_id: up.convId, body: up.caption || '', attachments: [attachment.id],
       files: [attachment], created_at: Date.now(), state: 'pending',
     };
     state.outbox.add(item);

@@ -72,3 +72,16 @@ test('a mention of me counts until read', () => {
   applyReceipt(s, { conversation_id: GROUP, user_id: ME, delivered_seq: 4, read_seq: 4 });
   assert.deepEqual([conv.unread, conv.mentions], [0, 0]);
 });
+
+test('the quick switcher finds conversations by a word of their name, then people without a chat', async () => {
+  const { switchTargets } = await import('../../../ui/js/switcher.js');
+  const s = state();
+  s.convs.set(8, { id: 8, kind: 'direct', name: null, peer_id: 2, my_role: 'member', last_seq: 0, read_seq: 0,
+    delivered_seq: 0, unread: 0, mentions: 0, last_message: null, last_activity_at: 5 });
+  const found = (q) => switchTargets(s, q).map((t) => [t.label, 'conv' in t.go ? `conv ${t.go.conv}` : `user ${t.go.user}`]);
+  assert.deepEqual(found('tea'), [['Team', 'conv 7']]);
+  assert.deepEqual(found('love'), [['Ada Lovelace', 'conv 8']], 'a direct chat by its person');
+  assert.deepEqual(found('a'), [['Ada Lovelace', 'conv 8'], ['Alan Turing', 'user 3']], 'then people, not disabled ones');
+  assert.deepEqual(found('zzz'), []);
+  assert.equal(found('').length, 2, 'no query: my conversations');
+});
