@@ -957,6 +957,15 @@ test('composer habits: drafts survive a reload, ↑ edits my last message, a cap
     await alice.keyboard.press('Control+Shift+F');
     await until(alice, () => document.getElementById('search-dialog').open);
     await alice.keyboard.press('Escape');
+
+    // :shortcode completion puts the emoji in the text.
+    await alice.fill('#composer-input', '');
+    await alice.type('#composer-input', 'Shipped :tad');
+    await until(alice, () => document.querySelector('#mention-list li.active')?.textContent.includes(':tada:'));
+    await alice.press('#composer-input', 'Enter');
+    assert.equal(await alice.inputValue('#composer-input'), 'Shipped 🎉');
+    await alice.type('#composer-input', ' at 12:30');
+    assert.ok(await alice.locator('#mention-list').isHidden(), 'a time is no shortcode');
   });
 });
 

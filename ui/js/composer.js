@@ -12,7 +12,7 @@ import { call, request, sendItem } from './session.js';
 import { sendTyping, typingEndedBySend } from './typing.js';
 import { flash } from './notice.js';
 import { forgetRetries } from './outbox.js';
-import { mentionKey, updateMentions, closeMentions } from './mentions.js';
+import { mentionKey, updateMentions, closeMentions } from './completion.js';
 import { draftOf, setDraft } from './drafts.js';
 
 /** @typedef {import('../types/proto').Message} Message */

@@ -3,7 +3,7 @@
 // mention count kept live (events.js). No page is needed.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { mentionAt, candidates } from '../../../ui/js/mentions.js';
+import { mentionAt, emojiAt, candidates } from '../../../ui/js/completion.js';
 import { mentionPieces } from '../../../ui/js/format.js';
 import { newState, mentionOf } from '../../../ui/js/model.js';
 import { addMessage, applyReceipt, mergeUser } from '../../../ui/js/events.js';
@@ -30,6 +30,14 @@ test('the @prefix before the caret, by the hub\'s rule', () => {
   assert.equal(mentionAt('mail@ad'), null, 'inside a word is no mention');
   assert.equal(mentionAt('@ada done'), null, 'a space ends it');
   assert.deepEqual(mentionAt('(@al'), { at: 1, prefix: 'al' });
+});
+
+test("the :shortcode before the caret: two letters at least, not in a time", () => {
+  assert.deepEqual(emojiAt('great :ta'), { at: 6, prefix: 'ta' });
+  assert.deepEqual(emojiAt(':+1'), { at: 0, prefix: '+1' });
+  assert.equal(emojiAt('at 12:30'), null);
+  assert.equal(emojiAt('hm :t'), null, 'one letter is not enough');
+  assert.equal(emojiAt('::ta'), null);
 });
 
 test('candidates: members but me and disabled ones, by username first, then @here and @everyone', () => {

@@ -1,12 +1,15 @@
 // @ts-check
-// Mention completion in the composer. Typing `@` and the start of a name lists the open
-// conversation's members whose username or name starts so (and `@here`, `@everyone` in a
-// group or `general`, where I may use them); ↑/↓ choose, Enter or Tab put `@username ` in
-// the text, Esc closes. The list is a listbox the composer controls (the ARIA combobox
-// pattern), so a screen reader follows the choice. `candidates` and `mentionAt` are pure.
+// Completion in the composer, one list for two kinds. Typing `@` and the start of a name
+// lists the open conversation's members whose username or name starts so (and `@here`,
+// `@everyone` in a group or `general`, where I may use them); typing `:` and two letters
+// lists emoji by shortcode and name (the hub's list, as the reaction picker uses). ↑/↓
+// choose, Enter or Tab put `@username ` or the emoji in the text, Esc closes. The list is a
+// listbox the composer controls (the ARIA combobox pattern), so a screen reader follows
+// the choice. `candidates`, `mentionAt` and `emojiAt` are pure.
 
 import { h, $ } from './dom.js';
 import { state } from './state.js';
+import { emojiList, matching } from './reactions.js';
 
 /** Most names the list shows. */
 const SHOWN = 8;
@@ -16,6 +19,23 @@ const SHOWN = 8;
  * @property {string} username  what goes after `@`
  * @property {string} label     what the list shows
  */
+
+/**
+ * @typedef {object} Choice  a line of the open list
+ * @property {string} text   what replaces the typed prefix (`@ada `, `🎉`)
+ * @property {string} label
+ */
+
+/**
+ * The `:short` being typed just before the caret (two letters at least, as Slack asks), if
+ * any: where its `:` is and the letters after it. Not after a letter or digit (`12:30`).
+ * @param {string} before @returns {{at: number, prefix: string}|null}
+ */
+export function emojiAt(before) {
+  const m = before.match(/(^|[^A-Za-z0-9:]):([a-z0-9_+-]{2,})$/i);
+  if (!m) return null;
+  return { at: before.length - m[2].length - 1, prefix: m[2] };
+}
 
 /**
  * The `@prefix` being typed just before the caret, if any: where its `@` is and the
@@ -67,17 +87,34 @@ function mayMentionEveryone(s, conv) {
   return !conv.everyone_admins_only || conv.my_role === 'admin';
 }
 
-/** @type {{at: number, items: Candidate[], index: number}|null} the open list */
+/** @type {{at: number, items: Choice[], index: number}|null} the open list */
 let open = null;
 
 const input = () => /** @type {HTMLTextAreaElement} */ ($('composer-input'));
 
 /** Shows, updates or closes the list for what is before the caret. */
-export function updateMentions() {
+export async function updateMentions() {
   const box = input();
-  const found = state.active === null || box.selectionStart !== box.selectionEnd
-    ? null : mentionAt(box.value.slice(0, box.selectionStart));
-  const items = found ? candidates(state, state.active, found.prefix) : [];
+  const before = state.active === null || box.selectionStart !== box.selectionEnd
+    ? null : box.value.slice(0, box.selectionStart);
+  const mention = before === null ? null : mentionAt(before);
+  const emoji = before === null || mention ? null : emojiAt(before);
+  /** @type {Choice[]} */
+  let items = [];
+  if (mention && state.active !== null) {
+    items = candidates(state, state.active, mention.prefix).map((c) => ({ text: `@${c.username} `, label: c.label }));
+  } else if (emoji) {
+    let entries = [];
+    try {
+      entries = await emojiList();
+    } catch {
+      entries = []; // no list, no completion; the text stays as typed
+    }
+    if (box.value.slice(0, box.selectionStart) !== before) return; // typed on meanwhile
+    items = matching(entries, emoji.prefix).slice(0, SHOWN)
+      .map((e) => ({ text: e.emoji, label: `${e.emoji}  :${e.shortcodes[0] || e.name.replace(/\s+/g, '_')}:` }));
+  }
+  const found = mention || emoji;
   if (!found || !items.length) {
     closeMentions();
     return;
@@ -109,13 +146,13 @@ export function closeMentions() {
   input().removeAttribute('aria-activedescendant');
 }
 
-/** Puts `@username ` in place of the `@prefix` typed. */
+/** Puts the choice (`@username ` or an emoji) in place of the prefix typed. */
 function choose(/** @type {number} */ i) {
   if (!open) return;
   const box = input();
   const { at, items } = open;
   const end = box.selectionStart;
-  const text = `@${items[i].username} `;
+  const { text } = items[i];
   box.value = box.value.slice(0, at) + text + box.value.slice(end);
   box.selectionStart = box.selectionEnd = at + text.length;
   closeMentions();
