@@ -338,6 +338,19 @@ fn rest_rows() -> Vec<(&'static str, Rest)> {
             ),
         ),
         (
+            "mark a group unread",
+            (
+                "POST",
+                |f| {
+                    (
+                        format!("/conversations/{}/unread", f.group),
+                        Some(json!({"seq": 1})),
+                    )
+                },
+                [401, 404, 204, 204, 404],
+            ),
+        ),
+        (
             "react to a message of a group",
             (
                 "POST",
@@ -516,6 +529,13 @@ fn ws_rows() -> Vec<(&'static str, Frame)> {
             (
                 |f| json!({"type": "send", "conversation_id": f.group, "client_id": "w-reply", "body": "yes", "reply_to": f.member_message}),
                 ["not_found", "ack", "ack", "not_found"],
+            ),
+        ),
+        (
+            "mark unread",
+            (
+                |f| json!({"type": "mark_unread", "conversation_id": f.group, "seq": 1}),
+                ["not_found", "ok", "ok", "not_found"],
             ),
         ),
         (

@@ -23,3 +23,4 @@ mod reactions;
 mod replies;
 mod search;
 mod security;
+mod unread;

@@ -107,6 +107,12 @@ export type ClientFrame =
       user_ids: UserId[];
     }
   | {
+      conversation_id: ConversationId;
+      ref: string | null;
+      seq: number;
+      type: "mark_unread";
+    }
+  | {
       emoji: string;
       message_id: MessageId;
       on: boolean;
@@ -221,6 +227,14 @@ export type Event =
       message_seq: number;
       on: boolean;
       reactions: Reaction[];
+      user_id: UserId;
+    }
+  | {
+      conversation_id: ConversationId;
+      kind: "unread_changed";
+      mentions: number;
+      read_seq: number;
+      unread: number;
       user_id: UserId;
     }
   | {

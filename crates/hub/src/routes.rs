@@ -55,6 +55,7 @@ static ROUTES: LazyLock<Router> = LazyLock::new(|| {
         .user(M::GET, "conversations/{conversation}/messages", messages::history).query()
         .user(M::POST, "conversations/{conversation}/messages", messages::send)
         .user(M::POST, "conversations/{conversation}/receipts", messages::receipt)
+        .user(M::POST, "conversations/{conversation}/unread", messages::mark_unread)
         .user(M::GET, "messages/{message}", messages::one)
         .user(M::PATCH, "messages/{message}", messages::edit)
         .user(M::DELETE, "messages/{message}", messages::delete)

@@ -797,6 +797,18 @@ async fn handle_text(ctx: &ReaderCtx, text: &str, allowance: &Allowance) -> Hand
                 frame_text(&ServerFrame::Ok { reference })
             })))
         }
+        ClientFrame::MarkUnread {
+            reference,
+            conversation_id,
+            seq,
+        } => {
+            let pending = messages::mark_unread(hub, me, conversation_id, seq)
+                .await
+                .map_err(fail)?;
+            Ok(Some(later(ctx, reference, pending, |(), reference| {
+                frame_text(&ServerFrame::Ok { reference })
+            })))
+        }
         ClientFrame::Ping { reference } => {
             let text = frame_text(&ServerFrame::Pong { reference });
             Ok(Some(Box::pin(async move { Some(text) })))

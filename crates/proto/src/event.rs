@@ -63,6 +63,16 @@ pub enum Event {
         on: bool,
         reactions: Vec<Reaction>,
     },
+    /// My own unread state changed: I marked the conversation unread from a message, or read
+    /// it again after doing so. `read_seq` is where I am as I see it (my unread start after
+    /// it), with the `unread` and `mentions` counts from there. Only my devices get it.
+    UnreadChanged {
+        conversation_id: ConversationId,
+        user_id: UserId,
+        read_seq: Seq,
+        unread: u32,
+        mentions: u32,
+    },
     /// A new account was registered (hub-wide).
     UserJoined {
         user: User,
@@ -93,6 +103,9 @@ impl Event {
                 conversation_id, ..
             }
             | Event::Reaction {
+                conversation_id, ..
+            }
+            | Event::UnreadChanged {
                 conversation_id, ..
             } => Some(*conversation_id),
             Event::UserJoined { .. } | Event::UserUpdated { .. } => None,

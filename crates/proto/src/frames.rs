@@ -82,6 +82,14 @@ pub enum ClientFrame {
         reference: Option<String>,
         user_ids: Vec<UserId>,
     },
+    /// Mark a conversation unread from message `seq` on: my unread count and "New messages"
+    /// start there again, on all my devices, until I next read it. Answered with `ok`.
+    MarkUnread {
+        #[serde(default, rename = "ref")]
+        reference: Option<String>,
+        conversation_id: ConversationId,
+        seq: Seq,
+    },
     /// Put my reaction `emoji` on a message (`on: true`) or take it off (`false`). Answered
     /// with `ok`; everyone who sees the message gets a `reaction` event.
     React {
@@ -111,6 +119,7 @@ impl ClientFrame {
         "presence",
         "watch",
         "react",
+        "mark_unread",
         "ping",
     ];
 
@@ -127,6 +136,7 @@ impl ClientFrame {
             | ClientFrame::Presence { reference, .. }
             | ClientFrame::Watch { reference, .. }
             | ClientFrame::React { reference, .. }
+            | ClientFrame::MarkUnread { reference, .. }
             | ClientFrame::Ping { reference } => reference.as_deref(),
         }
     }

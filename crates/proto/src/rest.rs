@@ -104,6 +104,14 @@ pub struct SendRequest {
     pub reply_to: Option<MessageId>,
 }
 
+/// `POST /api/v1/conversations/{id}/unread`: mark it unread from message `seq` on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MarkUnreadRequest {
+    pub seq: Seq,
+}
+
 /// `POST /api/v1/messages/{id}/reactions`: put my reaction on (`on: true`) or take it off.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

@@ -20,6 +20,7 @@ fn steps() -> Vec<M<'static>> {
         M::up(V8),
         M::up(V9),
         M::up(V10),
+        M::up(V11),
     ]
 }
 
@@ -234,6 +235,14 @@ ALTER TABLE messages ADD COLUMN reactions TEXT;
 const V10: &str = r#"
 ALTER TABLE messages ADD COLUMN mentions TEXT;
 ALTER TABLE conversations ADD COLUMN everyone_admins_only INTEGER NOT NULL DEFAULT 0;
+"#;
+
+/// Version 11: marked unread. A member who marks a conversation unread from message `S`
+/// has `unread_from = S`: their unread count and the conversation list's `read_seq` start
+/// before it, while `read_seq` itself (what others see as read) stays; reading again at or
+/// past `S` clears it.
+const V11: &str = r#"
+ALTER TABLE members ADD COLUMN unread_from INTEGER;
 "#;
 
 #[cfg(test)]

@@ -120,6 +120,21 @@ pub(crate) async fn react(
     Ok(Box::pin(async move { Ok(ticket.wait().await?) }))
 }
 
+/// Marks a conversation unread for me from message `seq` on (on all my devices).
+pub(crate) async fn mark_unread(
+    hub: &HubState,
+    me: UserId,
+    conversation: ConversationId,
+    seq: Seq,
+) -> Result<Pending<()>, ApiError> {
+    check_send_rate(hub, me)?;
+    let ticket = hub
+        .store
+        .submit(move |tx| tx.mark_unread(me, conversation, seq))
+        .await?;
+    Ok(Box::pin(async move { Ok(ticket.wait().await?) }))
+}
+
 /// Every emoji a reaction may be, for pickers (the same list for everyone, made once).
 pub(crate) fn emoji() -> &'static [chinwag_proto::rest::EmojiEntry] {
     static LIST: std::sync::LazyLock<Vec<chinwag_proto::rest::EmojiEntry>> =

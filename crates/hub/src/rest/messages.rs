@@ -1,14 +1,14 @@
 //! Messages, receipts, history, search and the event log.
 
 use chinwag_proto::rest::{
-    EditRequest, ReactRequest, ReactionsReply, ReceiptRequest, SearchResults,
+    EditRequest, MarkUnreadRequest, ReactRequest, ReactionsReply, ReceiptRequest, SearchResults,
 };
 use chinwag_proto::{ApiError, ConversationId, EventId, UserId};
 use chinwag_store::queries::PageFrom;
 use serde::Deserialize;
 
 use crate::api::messages;
-use crate::http::{created_or_ok, ok, ApiResult, Caller, Request};
+use crate::http::{created_or_ok, no_content, ok, ApiResult, Caller, Request};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,6 +53,16 @@ pub(crate) async fn react(req: Request, me: Caller) -> ApiResult {
         .await?
         .await?;
     ok(&ReactionsReply { reactions })
+}
+
+/// `POST /api/v1/conversations/{conversation}/unread`: marks it unread from `seq` on, for
+/// me, on all my devices (`204`).
+pub(crate) async fn mark_unread(req: Request, me: Caller) -> ApiResult {
+    let body: MarkUnreadRequest = req.json()?;
+    messages::mark_unread(&req.hub, me.id(), req.id(), body.seq)
+        .await?
+        .await?;
+    no_content()
 }
 
 /// `GET /api/v1/emoji`: every emoji a reaction may be, for pickers and completion.

@@ -113,7 +113,7 @@ pub fn conversation_summaries(conn: &Connection, me: UserId) -> Result<Vec<Conve
                     (SELECT x.user_id FROM members x
                      WHERE x.conversation_id = c.id AND x.user_id != m.user_id LIMIT 1)
                 END,
-                m.muted, m.joined_seq
+                m.muted, m.joined_seq, m.unread_from
          FROM members m JOIN conversations c ON c.id = m.conversation_id
          WHERE m.user_id = ?1 AND m.active = 1
          ORDER BY c.last_activity_at DESC, c.id DESC",
@@ -134,12 +134,24 @@ pub fn conversation_summaries(conn: &Connection, me: UserId) -> Result<Vec<Conve
             r.get::<_, Option<UserId>>(at + 4)?,
             r.get::<_, bool>(at + 5)?,
             r.get::<_, Seq>(at + 6)?,
+            r.get::<_, Option<Seq>>(at + 7)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (conversation, my_role, read_seq, delivered_seq, member_count, peer_id, muted, joined) =
-            row?;
+        let (
+            conversation,
+            my_role,
+            read_seq,
+            delivered_seq,
+            member_count,
+            peer_id,
+            muted,
+            joined,
+            unread_from,
+        ) = row?;
+        // Marked unread: as I see it, I have read up to just before the mark.
+        let read_seq = unread_from.map_or(read_seq, |from| read_seq.min(from - 1));
         let seen = conversation.last_seq > joined;
         let last_message = if conversation.last_seq > 0 && seen {
             message_at(conn, conversation.id, conversation.last_seq)?
@@ -184,6 +196,31 @@ pub(crate) fn unread_count(
         .query_row(params![conversation_id, read_seq, me, UNREAD_CAP], |r| {
             r.get(0)
         })?)
+}
+
+/// Where `me` is in a conversation as they see it (their `read_seq`, or just before where
+/// they marked it unread), and their unread and mention counts from there.
+pub fn my_unread(
+    conn: &Connection,
+    conversation_id: ConversationId,
+    me: UserId,
+) -> Result<(Seq, u32, u32)> {
+    let (read_seq, joined, unread_from): (Seq, Seq, Option<Seq>) = conn
+        .prepare_cached(
+            "SELECT read_seq, joined_seq, unread_from FROM members
+             WHERE conversation_id = ?1 AND user_id = ?2 AND active = 1",
+        )?
+        .query_row(params![conversation_id, me], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .map_err(|_| crate::StoreError::NotFound("conversation"))?;
+    let seen = unread_from.map_or(read_seq, |from| read_seq.min(from - 1));
+    let from = seen.max(joined);
+    Ok((
+        seen,
+        unread_count(conn, conversation_id, me, from)?,
+        unread_mentions(conn, conversation_id, me, from)?,
+    ))
 }
 
 /// Of the unread messages, those that mention `me` (by name, `@here` or `@everyone`).

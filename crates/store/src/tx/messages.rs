@@ -519,6 +519,19 @@ impl Tx<'_> {
         }
         let before = queries::membership(self.conn, conversation_id, me)?
             .ok_or(StoreError::NotFound("conversation"))?;
+        // Reading at or past where I marked the conversation unread takes the mark away.
+        if let Some(read) = read {
+            let cleared = self
+                .conn
+                .prepare_cached(
+                    "UPDATE members SET unread_from = NULL
+                     WHERE conversation_id = ?1 AND user_id = ?2 AND unread_from <= ?3",
+                )?
+                .execute(params![conversation_id, me, read])?;
+            if cleared > 0 {
+                self.unread_changed(me, conversation_id)?;
+            }
+        }
         let read_seq = before.read_seq.max(read.unwrap_or(0));
         let delivered_seq = before
             .delivered_seq
@@ -567,6 +580,53 @@ impl Tx<'_> {
             read_seq,
             ..before
         })
+    }
+}
+
+impl Tx<'_> {
+    /// Marks a conversation unread for me from message `seq` on (one I can see): my unread
+    /// count and "New messages" start there on all my devices until I read it again. What
+    /// others see of my receipts does not move back.
+    pub fn mark_unread(
+        &mut self,
+        me: UserId,
+        conversation_id: ConversationId,
+        seq: Seq,
+    ) -> Result<()> {
+        let conversation = self.require_member(me, conversation_id)?;
+        let hidden = queries::hidden_up_to(self.conn, conversation_id, me)?.unwrap_or(0);
+        if seq <= hidden || seq > conversation.last_seq {
+            return Err(StoreError::invalid(
+                "seq",
+                format!(
+                    "must be a message of this conversation that you can see ({} to {})",
+                    hidden + 1,
+                    conversation.last_seq
+                ),
+            ));
+        }
+        self.conn
+            .prepare_cached(
+                "UPDATE members SET unread_from = ?3 WHERE conversation_id = ?1 AND user_id = ?2",
+            )?
+            .execute(params![conversation_id, me, seq])?;
+        self.unread_changed(me, conversation_id)
+    }
+
+    /// Tells my devices where I am now as I see it, and my counts from there.
+    fn unread_changed(&mut self, me: UserId, conversation_id: ConversationId) -> Result<()> {
+        let (read_seq, unread, mentions) = queries::my_unread(self.conn, conversation_id, me)?;
+        self.emit_to(
+            &Event::UnreadChanged {
+                conversation_id,
+                user_id: me,
+                read_seq,
+                unread,
+                mentions,
+            },
+            vec![me],
+        )?;
+        Ok(())
     }
 }
 
