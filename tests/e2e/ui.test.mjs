@@ -969,6 +969,31 @@ test('composer habits: drafts survive a reload, ↑ edits my last message, a cap
   });
 });
 
+test('mark unread from a message: the badge and the line come back, and go when the conversation is read again', async () => {
+  await withHub(async (hub, open) => {
+    const [alice, bob] = await signUp(open, [['alice', 'Alice Archer'], ['bob', 'Bob Baker']]);
+    await startDirect(alice, 'Bob Baker');
+    for (const text of ['first', 'second', 'third']) await send(alice, text);
+    await bob.bringToFront();
+    await openConversation(bob, 'Alice Archer');
+    await bob.evaluate(() => window.dispatchEvent(new Event('focus')));
+    await until(bob, () => document.querySelectorAll('#messages .msg').length === 3 && !document.querySelector('#conversation-list .badge'));
+    const second = bob.locator('#messages .msg', { hasText: 'second' });
+    await second.hover();
+    await second.getByRole('button', { name: 'Mark unread from here' }).click();
+    await until(bob, () => document.querySelector('#conversation-list .badge')?.textContent === '2');
+    await until(bob, () => document.querySelector('#messages .unread-line')?.nextElementSibling?.textContent.includes('second'));
+    await sleep(500);
+    assert.equal(await bob.textContent('#conversation-list .badge'), '2', 'not read again while still open');
+    // Away and back: read again.
+    await openConversation(bob, 'general');
+    assert.equal(await bob.locator('#conversation-list button', { hasText: 'Alice Archer' }).locator('.badge').textContent(), '2');
+    await openConversation(bob, 'Alice Archer');
+    await bob.evaluate(() => window.dispatchEvent(new Event('focus')));
+    await until(bob, () => !document.querySelector('#conversation-list .badge'));
+  });
+});
+
 test('group admins manage members; several typers; the length limit shows before sending', async () => {
   await withHub(async (hub, open) => {
     const [alice, bob, carol] = await signUp(open, [['alice', 'Alice Archer'], ['bob', 'Bob Baker'], ['carol', 'Carol Cho']]);

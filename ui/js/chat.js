@@ -8,12 +8,12 @@ import { $ } from './dom.js';
 import { state, on, changed, flush, wantScroll } from './state.js';
 import { convName, peerOf, userName, quoteOf, originalOf, mentionOf } from './model.js';
 import { forgetConversation } from './events.js';
-import { call, reportView, maybeRead, atBottom } from './session.js';
+import { call, request, reportView, maybeRead, atBottom } from './session.js';
 import { carryOut } from './live.js';
 import { sendTyping } from './typing.js';
 import { loadDraft, replyTo, editMessage, deleteMessage, reportMessage, retryItem, discardItem } from './composer.js';
 import { attachmentNode, smallThumb } from './uploads.js';
-import { flash } from './notice.js';
+import { flash, announce } from './notice.js';
 import { openPicker, toggleReaction } from './reactions.js';
 import { renderMessageList, trimToWindow, revealOlder, reveal, firstShown } from './messages.js';
 
@@ -23,6 +23,7 @@ const PAGE = 50;
 export async function openConversation(/** @type {number} */ id, { focus = true } = {}) {
   if (state.active !== id) sendTyping(false);
   state.active = id;
+  state.markedUnread = null; // opened anew: what shows is read as usual
   reportView();
   $('jump').hidden = true;
   // Where the unread begin, kept while the conversation stays open ("New messages").
@@ -257,8 +258,20 @@ function renderChatHead() {
   if (blocked) $('blocked-text').textContent = `You blocked ${peer.display_name}: they cannot send you direct messages, and you do not see them typing.`;
 }
 
+/** Marks the open conversation unread from `m` on; it stays so until opened anew. */
+async function markUnread(/** @type {import('../types/proto').Message} */ m) {
+  state.markedUnread = m.conversation_id;
+  try {
+    await request({ type: 'mark_unread', conversation_id: m.conversation_id, seq: m.seq });
+    announce('Marked unread from this message.');
+  } catch (err) {
+    state.markedUnread = null;
+    flash(err.message);
+  }
+}
+
 const actions = {
-  reply: replyTo, react: openPicker, toggle: toggleReaction, jump: jumpToMessage, edit: editMessage, remove: deleteMessage, report: reportMessage,
+  reply: replyTo, react: openPicker, toggle: toggleReaction, unread: markUnread, jump: jumpToMessage, edit: editMessage, remove: deleteMessage, report: reportMessage,
   retry: retryItem, discard: discardItem,
 };
 

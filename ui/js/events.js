@@ -31,6 +31,7 @@ const handlers = {
   message_edited: (s, ev) => replaceMessage(s, ev.message),
   message_deleted: (s, ev) => replaceMessage(s, ev.message),
   reaction: applyReactions,
+  unread_changed: unreadChanged,
   conversation_created: membersAdded,
   members_added: membersAdded,
   conversation_updated(s, ev) {
@@ -187,6 +188,27 @@ export function applyReactions(s, ev) {
   const base = loaded || kept;
   if (!base) return outcome();
   return replaceMessage(s, { ...base, reactions: ev.reactions });
+}
+
+/**
+ * My own unread state changed (I marked a conversation unread, or read it again after): the
+ * hub's position and counts replace mine, backwards too. In the open conversation, a mark
+ * draws "New messages" where it begins.
+ * @param {State} s @param {{conversation_id: number, read_seq: number, unread: number, mentions: number}} ev
+ */
+export function unreadChanged(s, ev) {
+  const conv = s.convs.get(ev.conversation_id);
+  if (!conv) return outcome();
+  const back = ev.read_seq < conv.read_seq;
+  conv.read_seq = ev.read_seq;
+  conv.unread = ev.unread;
+  conv.mentions = ev.mentions;
+  const result = outcome('list');
+  if (ev.conversation_id === s.active && back && ev.unread > 0) {
+    s.unreadLine = { convId: ev.conversation_id, seq: ev.read_seq + 1 };
+    result.topics.add('messages');
+  }
+  return result;
 }
 
 /** @param {Message[]} list @param {Message} message */

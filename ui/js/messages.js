@@ -61,6 +61,7 @@ import { reconcile } from './keyed.js';
  * @typedef {object} ListActions  what a message's buttons do
  * @property {(m: Message) => void} reply
  * @property {(m: Message) => void} react  opens the emoji picker for a reaction
+ * @property {(m: Message) => void} unread  marks the conversation unread from this message
  * @property {(m: Message, emoji: string) => void} toggle  puts my reaction on or takes it off
  * @property {(m: import('../types/proto').Message) => void} jump  to a message (a reply's original)
  * @property {(m: Message) => void} edit
@@ -407,6 +408,7 @@ function messageActions(/** @type {Message} */ m, /** @type {boolean} */ mine, /
   }
   // Anyone may report; a hub admin may also delete it.
   return h('span', { class: 'msg-actions' }, reply,
+    h('button', { type: 'button', onclick: () => actions.unread(m), 'aria-label': 'Mark unread from here' }, 'Mark unread'),
     h('button', { type: 'button', onclick: () => actions.report(m), 'aria-label': 'Report message' }, 'Report'),
     view.admin
       ? h('button', { type: 'button', onclick: () => actions.remove(m), 'aria-label': 'Delete message (admin)' }, 'Delete')

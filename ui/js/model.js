@@ -64,6 +64,8 @@ export function newState() {
     originals: new Map(),
     /** @type {{convId: number, seq: number}|null} where the unread began when the open conversation was opened */
     unreadLine: null,
+    /** @type {number|null} a conversation I marked unread while in it: not read again until reopened */
+    markedUnread: null,
     /** @type {ScrollIntent|null} */ scroll: null,
     /** @type {Set<number>} ids of the people I blocked */ blocked: new Set(),
     /** @type {Upload[]} */ uploads: [],

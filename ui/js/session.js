@@ -103,7 +103,7 @@ export function atBottom() {
 /** Reports "read" when the open conversation is visible, focused and scrolled to the end. */
 export function maybeRead() {
   const conv = state.convs.get(state.active);
-  if (!conv || state.untouched || document.hidden || !document.hasFocus() || !atBottom()) return;
+  if (!conv || state.untouched || state.markedUnread === conv.id || document.hidden || !document.hasFocus() || !atBottom()) return;
   const hist = state.history.get(conv.id);
   if (!hist || hist.hasNewer) return; // an older stretch is shown, not the latest
   const last = conv.last_seq;

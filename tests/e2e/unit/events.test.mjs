@@ -219,3 +219,16 @@ test("a reply's quote: the original loaded or fetched, its edits, its deletion, 
   applyEvent(s, { kind: 'message_deleted', message: msg(50, ME, { id: 150, body: '', deleted: true }) });
   assert.equal(quoteOf(s, reply(150)).text, 'Original message deleted');
 });
+
+test('unread_changed sets my position and counts, backwards too, and draws the line in the open conversation', async () => {
+  const s = signedIn();
+  s.convs.set(GROUP, summary(GROUP, { last_seq: 5, read_seq: 5, unread: 0 }));
+  s.active = GROUP;
+  const o = applyEvent(s, { kind: 'unread_changed', conversation_id: GROUP, user_id: ME, read_seq: 2, unread: 3, mentions: 1 });
+  const conv = s.convs.get(GROUP);
+  assert.deepEqual([conv.read_seq, conv.unread, conv.mentions], [2, 3, 1]);
+  assert.deepEqual(s.unreadLine, { convId: GROUP, seq: 3 });
+  assert.ok(o.topics.has('list') && o.topics.has('messages'));
+  applyEvent(s, { kind: 'unread_changed', conversation_id: GROUP, user_id: ME, read_seq: 5, unread: 0, mentions: 0 });
+  assert.deepEqual([conv.read_seq, conv.unread, conv.mentions], [5, 0, 0]);
+});
