@@ -132,6 +132,18 @@ fn rest_rows() -> Vec<(&'static str, Rest)> {
             ("GET", |_| ("/users".into(), None), ANY_SIGNED_IN),
         ),
         (
+            "my notification settings",
+            ("GET", |_| ("/me/notifications".into(), None), ANY_SIGNED_IN),
+        ),
+        (
+            "change my notification settings",
+            (
+                "PATCH",
+                |_| ("/me/notifications".into(), Some(json!({"previews": false}))),
+                ANY_SIGNED_IN,
+            ),
+        ),
+        (
             "a user",
             (
                 "GET",

@@ -194,3 +194,56 @@ async fn here_and_everyone_follow_the_conversations_rule_and_a_refusal_stores_no
     .await;
     assert_eq!(m["mentions"], json!({"everyone": true}));
 }
+
+#[tokio::test]
+async fn notification_settings_are_kept_on_the_hub_and_follow_the_person() {
+    let hub = TestHub::start().await;
+    let api = hub.api();
+    let ada = api.register("ada").await;
+    let defaults = api.get("/me/notifications", &ada.token).await;
+    assert_eq!(defaults.status, 200, "{:?}", defaults.body);
+    assert_eq!(
+        (
+            defaults.body["level"].clone(),
+            defaults.body["previews"].clone()
+        ),
+        (json!("all"), json!(true))
+    );
+    let r = api
+        .patch(
+            "/me/notifications",
+            &ada.token,
+            json!({"level": "direct_and_mentions", "previews": false}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    // Another device (a new session) finds them.
+    let elsewhere = api.login("ada").await;
+    let kept = api.get("/me/notifications", &elsewhere.token).await;
+    assert_eq!(
+        (kept.body["level"].clone(), kept.body["previews"].clone()),
+        (json!("direct_and_mentions"), json!(false))
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    for bad in [
+        json!({"level": "loud"}),
+        json!({"previews": "no"}),
+        json!({"muted_until": now + 30 * 24 * 3_600_000}),
+        json!({"colour": "red"}),
+    ] {
+        let r = api
+            .patch("/me/notifications", &ada.token, bad.clone())
+            .await;
+        assert_eq!(r.status, 400, "{bad}: {:?}", r.body);
+    }
+    let unchanged = api.get("/me/notifications", &ada.token).await;
+    assert_eq!(
+        unchanged.body, kept.body,
+        "a refused change changes nothing"
+    );
+    let r = api.call("GET", "/me/notifications", None, None).await;
+    assert_eq!(r.status, 401);
+}

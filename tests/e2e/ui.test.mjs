@@ -994,6 +994,47 @@ test('mark unread from a message: the badge and the line come back, and go when 
   });
 });
 
+test('browser notifications on a secure origin follow the settings kept on the hub', async () => {
+  await withHub(async (hub, open) => {
+    const [alice, bob] = await signUp(open, [['alice', 'Alice Archer'], ['bob', 'Bob Baker']]);
+    // 127.0.0.1 is a secure context. The page's real Notification runs; the test only
+    // records what was shown.
+    await bob.context().grantPermissions(['notifications'], { origin: hub.url });
+    await bob.evaluate(() => {
+      const Real = window.Notification;
+      window.shown = [];
+      window.Notification = class extends Real {
+        constructor(title, options) { super(title, options); window.shown.push([title, options.body]); }
+      };
+    });
+    await openConversation(bob, 'general');
+    await alice.bringToFront(); // Bob's page is in the background
+    await startDirect(alice, 'Bob Baker');
+    await send(alice, 'Are you **free**?');
+    await until(bob, () => window.shown.length === 1);
+    assert.deepEqual(await bob.evaluate(() => window.shown), [['Alice Archer', 'Are you free?']]);
+
+    // Bob keeps them to direct messages and mentions, in his profile; the hub keeps it.
+    await bob.bringToFront();
+    await bob.click('#me-button');
+    await until(bob, () => !document.getElementById('notify-settings').hidden);
+    assert.equal(await bob.textContent('#notify-legend'), 'Notifications in this browser');
+    await bob.selectOption('#notify-level', 'direct_and_mentions');
+    await until(bob, () => document.getElementById('notify-saved').textContent === 'Saved.');
+    await bob.keyboard.press('Escape');
+    await openConversation(bob, 'Alice Archer'); // general is out of view
+    const token = await bob.evaluate(() => localStorage.getItem('chinwag.token'));
+    const kept = await (await fetch(`${hub.url}api/v1/me/notifications`, { headers: { authorization: `Bearer ${token}` } })).json();
+    assert.equal(kept.level, 'direct_and_mentions');
+    await alice.bringToFront();
+    await openConversation(alice, 'general');
+    await send(alice, 'lunch, anyone?');
+    await send(alice, '@bob lunch?');
+    await until(bob, () => window.shown.length === 2);
+    assert.deepEqual((await bob.evaluate(() => window.shown))[1], ['Alice Archer in # general', '@bob lunch?']);
+  });
+});
+
 test('group admins manage members; several typers; the length limit shows before sending', async () => {
   await withHub(async (hub, open) => {
     const [alice, bob, carol] = await signUp(open, [['alice', 'Alice Archer'], ['bob', 'Bob Baker'], ['carol', 'Carol Cho']]);

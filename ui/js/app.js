@@ -26,6 +26,7 @@ import { openSearch, wireSearch } from './search.js';
 import { wireReactions } from './reactions.js';
 import { loadDrafts } from './drafts.js';
 import { openSwitcher, wireSwitcher } from './switcher.js';
+import { setOpener, wireNotifications } from './notifications.js';
 import { wireAdmin, adminChanged } from './admin.js';
 
 async function boot() {
@@ -88,7 +89,8 @@ function start(/** @type {string} */ token, /** @type {any} */ me) {
   }
   conn.start();
   loadEverything();
-  adoptNodeOutbox(loadNotifySettings);
+  // The desktop's node has its settings; a browser's are the hub's.
+  adoptNodeOutbox(loadNotifySettings).then(() => { if (!state.desktop) loadNotifySettings(); });
 }
 
 function onReady(/** @type {any} */ frame) {
@@ -192,6 +194,8 @@ function wire() {
   wireSearch();
   wireReactions();
   wireSwitcher();
+  setOpener((id) => openConversation(id));
+  wireNotifications(loadNotifySettings);
   wireAdmin({
     call,
     me: () => state.me,

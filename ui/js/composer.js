@@ -14,6 +14,7 @@ import { flash } from './notice.js';
 import { forgetRetries } from './outbox.js';
 import { mentionKey, updateMentions, closeMentions } from './completion.js';
 import { draftOf, setDraft } from './drafts.js';
+import { maybeOffer } from './notifications.js';
 
 /** @typedef {import('../types/proto').Message} Message */
 
@@ -155,6 +156,7 @@ function submitComposer(/** @type {Event} */ event) {
   typingEndedBySend();
   wantScroll({ bottom: true });
   sendItem(item);
+  maybeOffer();
 }
 
 /** Tries a message that was not sent again. */

@@ -17,12 +17,13 @@
  * @property {{convId: number, seq: number, already: number}|null} delivered  a receipt to send
  * @property {{convId: number, userId: number}|null} stoppedTyping  who sent, so stopped typing
  * @property {{convId: number, senderId: number, body: string}|null} announce  a message to announce
+ * @property {Message|null} notify  a new message from someone else, for a browser notification
  * @property {{isNew: boolean, mine: boolean}|null} arrived  a message came into the open conversation
  */
 
 /** @returns {Outcome} */
 export function outcome(/** @type {string[]} */ ...topics) {
-  return { topics: new Set(topics), reload: false, delivered: null, stoppedTyping: null, announce: null, arrived: null };
+  return { topics: new Set(topics), reload: false, delivered: null, stoppedTyping: null, announce: null, notify: null, arrived: null };
 }
 
 /** @type {Record<string, (s: State, ev: any) => Outcome>} */
@@ -130,6 +131,7 @@ export function addMessage(s, message) {
     result.delivered = { convId: conv.id, seq: message.seq, already: conv.delivered_seq };
     result.stoppedTyping = { convId: conv.id, userId: message.sender_id };
     result.announce = { convId: conv.id, senderId: message.sender_id, body: message.body };
+    result.notify = message;
   }
   if (message.conversation_id === s.active) {
     result.topics.add('messages');

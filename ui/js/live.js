@@ -10,6 +10,7 @@ import { atBottom, reportDelivered } from './session.js';
 import { clearTyping } from './typing.js';
 import { announce } from './notice.js';
 import { plainText } from './format.js';
+import { onArrival } from './notifications.js';
 
 /** @typedef {import('./events.js').Outcome} Outcome */
 /** @typedef {import('../types/proto').Message} Message */
@@ -33,6 +34,7 @@ export function carryOut(o, wasAtBottom = false) {
   if (o.reload) changed('stale');
   if (o.delivered) reportDelivered(o.delivered.convId, o.delivered.seq, o.delivered.already);
   if (o.stoppedTyping) clearTyping(o.stoppedTyping.convId, o.stoppedTyping.userId);
+  if (o.notify) onArrival(o.notify);
   if (o.announce && (o.announce.convId !== state.active || document.hidden)) {
     const { convId, senderId, body } = o.announce;
     announce(`New message from ${userName(state, senderId)} in ${convName(state, state.convs.get(convId))}: ${plainText(body)}`);

@@ -2,6 +2,7 @@
 // People: a person's row as dialogs show it, the directory (start a direct chat), the new
 // group dialog, and my profile with the desktop's notification settings.
 
+import { canNotify, whyNot, askPermission } from './notifications.js';
 import { h, avatar, field, $ } from './dom.js';
 import { state, on, changed } from './state.js';
 import { otherUsers } from './model.js';
@@ -98,7 +99,7 @@ function openProfile() {
   field(form, 'status_text').value = state.me.status_text;
   $('profile-error').textContent = '';
   $('notify-saved').textContent = '';
-  if (state.desktop) loadNotifySettings();
+  loadNotifySettings();
   dialog('profile-dialog').showModal();
   field(form, 'display_name').focus();
 }
@@ -120,10 +121,18 @@ async function submitProfile(/** @type {Event} */ event) {
 
 // ---------------------------------------------------------------- desktop notifications
 
-/** The desktop's notification settings (its node keeps them). */
+/**
+ * Where my notification settings are: the desktop's node keeps its own (it notifies); in a
+ * browser they are the hub's, kept for me on every device.
+ */
+function notifyPath() {
+  return state.desktop ? '/node/notifications' : '/me/notifications';
+}
+
+/** My notification settings, for the desktop's notifications or this browser's. */
 export async function loadNotifySettings() {
   try {
-    state.notify = await call('GET', '/node/notifications');
+    state.notify = await call('GET', notifyPath());
   } catch {
     return;
   }
@@ -133,7 +142,7 @@ export async function loadNotifySettings() {
 /** Applies a change at once (no Save needed) and shows the result. */
 export async function changeNotify(/** @type {object} */ change) {
   try {
-    state.notify = await call('PATCH', '/node/notifications', change);
+    state.notify = await call('PATCH', notifyPath(), change);
     $('notify-saved').textContent = 'Saved.';
   } catch (err) {
     $('notify-saved').textContent = err.message;
@@ -145,6 +154,12 @@ function renderNotifySettings() {
   const box = $('notify-settings');
   box.hidden = !state.notify;
   if (!state.notify) return;
+  $('notify-legend').textContent = state.desktop ? 'Desktop notifications' : 'Notifications in this browser';
+  // In a browser: whether it can notify at all, and the way to allow it.
+  const why = state.desktop ? '' : whyNot();
+  $('notify-browser').hidden = !why;
+  $('notify-browser-text').textContent = why;
+  $('notify-permission').hidden = state.desktop || !canNotify() || Notification.permission !== 'default';
   /** @type {HTMLSelectElement} */ ($('notify-level')).value = state.notify.level;
   input('notify-previews').checked = state.notify.previews;
   const until = state.notify.muted_until;
@@ -166,6 +181,10 @@ export function wirePeople() {
   $('profile-form').addEventListener('submit', submitProfile);
   $('notify-level').addEventListener('change', () => changeNotify({ level: /** @type {HTMLSelectElement} */ ($('notify-level')).value }));
   $('notify-previews').addEventListener('change', () => changeNotify({ previews: input('notify-previews').checked }));
+  $('notify-permission').addEventListener('click', async () => {
+    await askPermission();
+    renderNotifySettings();
+  });
   $('notify-unmute').addEventListener('click', () => changeNotify({
     muted_until: $('notify-unmute').dataset.muted === 'yes' ? null : Date.now() + 3600 * 1000,
   }));

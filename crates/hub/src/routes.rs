@@ -41,6 +41,8 @@ static ROUTES: LazyLock<Router> = LazyLock::new(|| {
         .user(M::POST, "auth/logout", accounts::logout)
         .user(M::GET, "me", accounts::me)
         .user(M::PATCH, "me", accounts::update_me)
+        .user(M::GET, "me/notifications", accounts::notifications)
+        .user(M::PATCH, "me/notifications", accounts::set_notifications)
         .user(M::GET, "users", accounts::users)
         .user(M::GET, "users/{user}", accounts::user)
         .user(M::GET, "conversations", conv::list)

@@ -19,6 +19,7 @@ mod frames;
 mod id;
 mod model;
 pub mod node;
+pub mod notify;
 pub mod rest;
 pub mod text;
 pub mod validate;

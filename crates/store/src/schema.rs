@@ -21,6 +21,7 @@ fn steps() -> Vec<M<'static>> {
         M::up(V9),
         M::up(V10),
         M::up(V11),
+        M::up(V12),
     ]
 }
 
@@ -243,6 +244,13 @@ ALTER TABLE conversations ADD COLUMN everyone_admins_only INTEGER NOT NULL DEFAU
 /// past `S` clears it.
 const V11: &str = r#"
 ALTER TABLE members ADD COLUMN unread_from INTEGER;
+"#;
+
+/// Version 12: notification settings on the hub. A person's settings (which messages notify,
+/// previews, "mute all until"; JSON, `chinwag_proto::notify::NotifySettings`; NULL is the
+/// defaults) follow them to every device.
+const V12: &str = r#"
+ALTER TABLE users ADD COLUMN notify TEXT;
 "#;
 
 #[cfg(test)]

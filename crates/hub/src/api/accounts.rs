@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use chinwag_proto::notify::{NotifyChange, NotifySettings};
 use chinwag_proto::rest::{LoginRequest, RegisterRequest, SessionResponse, UpdateProfileRequest};
 use chinwag_proto::{validate, ApiError, DirectoryEntry, ErrorCode, HubInfo, User, UserId};
 use chinwag_store::queries;
@@ -139,6 +140,23 @@ pub(crate) async fn update_profile(
         tx.update_profile(me, req.display_name.as_deref(), req.status_text.as_deref())
     })
     .await
+}
+
+/// My notification settings, kept on the hub so that they follow me to every device.
+pub(crate) async fn notify_settings(
+    hub: &HubState,
+    me: UserId,
+) -> Result<NotifySettings, ApiError> {
+    read(hub, move |c| queries::notify_settings(c, me)).await
+}
+
+/// Changes my notification settings.
+pub(crate) async fn set_notify(
+    hub: &HubState,
+    me: UserId,
+    change: NotifyChange,
+) -> Result<NotifySettings, ApiError> {
+    write(hub, move |tx| tx.set_notify(me, change)).await
 }
 
 /// Everyone on the hub, with their presence.

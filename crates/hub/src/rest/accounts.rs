@@ -34,6 +34,16 @@ pub(crate) async fn update_me(req: Request, me: Caller) -> ApiResult {
     ok(&accounts::update_profile(&req.hub, me.id(), req.json()?).await?)
 }
 
+/// `GET /api/v1/me/notifications`: my notification settings.
+pub(crate) async fn notifications(req: Request, me: Caller) -> ApiResult {
+    ok(&accounts::notify_settings(&req.hub, me.id()).await?)
+}
+
+/// `PATCH /api/v1/me/notifications`: changes them (absent fields stay).
+pub(crate) async fn set_notifications(req: Request, me: Caller) -> ApiResult {
+    ok(&accounts::set_notify(&req.hub, me.id(), req.json()?).await?)
+}
+
 /// `GET /api/v1/users`: everyone on the hub, with presence.
 pub(crate) async fn users(req: Request, _me: Caller) -> ApiResult {
     ok(&accounts::directory(&req.hub).await?)

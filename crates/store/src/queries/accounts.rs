@@ -53,3 +53,17 @@ pub fn users(conn: &Connection) -> Result<Vec<User>> {
     let rows = stmt.query_map([], user_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// `user`'s notification settings (the defaults until they change one).
+pub fn notify_settings(
+    conn: &Connection,
+    user: UserId,
+) -> Result<chinwag_proto::notify::NotifySettings> {
+    let kept: Option<String> = conn
+        .prepare_cached("SELECT notify FROM users WHERE id = ?1")?
+        .query_row([user], |r| r.get(0))
+        .map_err(not_found("user"))?;
+    Ok(kept
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default())
+}

@@ -231,3 +231,22 @@ impl Tx<'_> {
         Ok(())
     }
 }
+
+impl Tx<'_> {
+    /// Changes my notification settings (every field given, or none: a bad one changes
+    /// nothing) and returns them.
+    pub fn set_notify(
+        &mut self,
+        me: UserId,
+        change: chinwag_proto::notify::NotifyChange,
+    ) -> Result<chinwag_proto::notify::NotifySettings> {
+        let mut settings = queries::notify_settings(self.conn, me)?;
+        settings
+            .apply(change, self.now)
+            .map_err(|err| StoreError::invalid("notifications", err.message))?;
+        self.conn
+            .prepare_cached("UPDATE users SET notify = ?2 WHERE id = ?1")?
+            .execute(params![me, serde_json::to_string(&settings)?])?;
+        Ok(settings)
+    }
+}
