@@ -60,17 +60,6 @@ async fn say_with_file(api: &Api, alice: &Session, group: i64, body: &str) -> (i
     (sent.body["id"].as_i64().expect("message id"), file)
 }
 
-async fn add(api: &Api, admin: &Session, group: i64, who: &Session) {
-    let r = api
-        .post(
-            &format!("/conversations/{group}/members"),
-            &admin.token,
-            json!({"user_ids": [who.id]}),
-        )
-        .await;
-    assert!(r.status < 300, "{:?}", r.body);
-}
-
 /// Alice edits her message "secret" (from before Carol joined).
 async fn edit_secret(api: &Api, alice: &Session, secret: i64) {
     let body = json!({"body": "secret, edited"});
@@ -96,7 +85,7 @@ async fn a_group_can_keep_its_history_from_people_added_later() {
     // By default a newcomer sees the history: history, search and files alike.
     let open = api.group(&alice, "open", &[&bob]).await;
     let (_, file) = say_with_file(&api, &alice, open, "earlier").await;
-    add(&api, &alice, open, &carol).await;
+    api.add_member(&alice, open, &carol).await;
     assert_eq!(
         finds(&api, &carol, open, "earlier", file).await,
         (true, true, 200)
@@ -126,7 +115,7 @@ async fn a_group_can_keep_its_history_from_people_added_later() {
 
     // Carol, added after "secret", sees nothing of it anywhere; Bob, there before, does.
     let (secret, secret_file) = say_with_file(&api, &alice, closed, "secret").await;
-    add(&api, &alice, closed, &carol).await;
+    api.add_member(&alice, closed, &carol).await;
     assert_eq!(
         finds(&api, &carol, closed, "secret", secret_file).await,
         (false, false, 404)
@@ -175,7 +164,7 @@ async fn a_group_can_keep_its_history_from_people_added_later() {
     let r = api.remove_member(&alice, closed, carol.id).await;
     assert!(r.status < 300, "{:?}", r.body);
     let (_, away_file) = say_with_file(&api, &alice, closed, "meanwhile").await;
-    add(&api, &alice, closed, &carol).await;
+    api.add_member(&alice, closed, &carol).await;
     assert_eq!(
         finds(&api, &carol, closed, "meanwhile", away_file).await,
         (false, false, 404)
@@ -189,7 +178,7 @@ async fn a_group_can_keep_its_history_from_people_added_later() {
     // Turned on again, it applies to whoever is added from then on.
     let r = patch(&alice, closed, json!({"history_visible": true})).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    add(&api, &alice, closed, &dave).await;
+    api.add_member(&alice, closed, &dave).await;
     assert_eq!(
         finds(&api, &dave, closed, "secret", secret_file).await,
         (true, true, 200)
@@ -218,7 +207,7 @@ async fn a_joined_node_shows_no_more_history_than_the_hub_allows() {
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let (secret, file) = say_with_file(&api, &alice, closed, "secret").await;
-    add(&api, &alice, closed, &carol).await;
+    api.add_member(&alice, closed, &carol).await;
     let (mut c, _) = Ws::connect_url(&node.ws_url(), &carol, None).await;
     assert_eq!(
         finds(&node.api(), &carol, closed, "secret", file).await,

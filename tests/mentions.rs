@@ -13,17 +13,6 @@ async fn say(api: &Api, me: &Session, conversation: i64, client_id: &str, body: 
     reply.body
 }
 
-async fn summary(api: &Api, me: &Session, conversation: i64) -> Value {
-    let list = api.get("/conversations", &me.token).await;
-    list.body
-        .as_array()
-        .expect("list")
-        .iter()
-        .find(|c| c["id"] == conversation)
-        .cloned()
-        .expect("listed")
-}
-
 #[tokio::test]
 async fn members_named_in_the_text_are_recorded_and_counted_until_read() {
     let hub = TestHub::start().await;
@@ -56,12 +45,12 @@ async fn members_named_in_the_text_are_recorded_and_counted_until_read() {
         plain.get("mentions").is_none(),
         "absent when nobody: {plain}"
     );
-    let line = summary(&api, &bob, group).await;
+    let line = api.line(&bob, group).await;
     assert_eq!(
         (line["unread"].clone(), line["mentions"].clone()),
         (json!(2), json!(1))
     );
-    let line = summary(&api, &dave, 1).await;
+    let line = api.line(&dave, 1).await;
     assert_eq!(line["mentions"], 0);
     // Reading clears the count; history keeps what was recorded.
     let r = api
@@ -72,7 +61,7 @@ async fn members_named_in_the_text_are_recorded_and_counted_until_read() {
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(summary(&api, &bob, group).await["mentions"], 0);
+    assert_eq!(api.line(&bob, group).await["mentions"], 0);
     assert_eq!(
         api.history(&bob, group).await[0]["mentions"],
         sent["mentions"]
@@ -124,7 +113,7 @@ async fn here_and_everyone_follow_the_conversations_rule_and_a_refusal_stores_no
     assert_eq!(m["mentions"], json!({"everyone": true}));
     let m = say(&api, &bob, group, "h1", "@here anyone?").await;
     assert_eq!(m["mentions"], json!({"here": true}));
-    assert_eq!(summary(&api, &alice, group).await["mentions"], 2);
+    assert_eq!(api.line(&alice, group).await["mentions"], 2);
 
     // Its admins can keep them to themselves; only an admin may change that.
     let r = api

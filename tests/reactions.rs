@@ -198,14 +198,7 @@ async fn bad_reactions_are_refused_and_store_nothing() {
     }
     let r = react(&api, &carol, message, set[20], true).await;
     assert_eq!(r.status, 404, "carol is still outside");
-    let r = api
-        .post(
-            &format!("/conversations/{group}/members"),
-            &alice.token,
-            json!({"user_ids": [carol.id]}),
-        )
-        .await;
-    assert!(r.status < 300, "{:?}", r.body);
+    api.add_member(&alice, group, &carol).await;
     let r = react(&api, &carol, message, set[20], true).await;
     assert_eq!((r.status, r.code()), (400, "invalid_field"), "{:?}", r.body);
     assert!(r.message().contains("(20)"), "{:?}", r.body);
@@ -235,23 +228,9 @@ async fn a_reaction_to_history_hidden_from_a_newcomer_never_reaches_them() {
     let bob = api.register("bob").await;
     let carol = api.register("carol").await;
     let group = api.group(&alice, "closed", &[&bob]).await;
-    let r = api
-        .patch(
-            &format!("/conversations/{group}"),
-            &alice.token,
-            json!({"history_visible": false}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
+    api.hide_history(&alice, group).await;
     let secret = sent(&api, &alice, group, "s", "secret").await;
-    let r = api
-        .post(
-            &format!("/conversations/{group}/members"),
-            &alice.token,
-            json!({"user_ids": [carol.id]}),
-        )
-        .await;
-    assert!(r.status < 300, "{:?}", r.body);
+    api.add_member(&alice, group, &carol).await;
     let mut c = Ws::connect(&hub, &carol).await;
     let cursor = c.last_event_id;
     let r = react(&api, &bob, secret, "👍", true).await;

@@ -162,14 +162,7 @@ async fn a_wrong_original_is_refused_before_anything_is_written() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     // Carol joins a group that hides what was said before she came.
     let closed = api.group(&alice, "closed", &[&bob]).await;
-    let r = api
-        .patch(
-            &format!("/conversations/{closed}"),
-            &alice.token,
-            json!({"history_visible": false}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
+    api.hide_history(&alice, closed).await;
     let secret = sent(
         &api,
         &alice,
@@ -177,14 +170,7 @@ async fn a_wrong_original_is_refused_before_anything_is_written() {
         json!({"client_id": "s", "body": "secret"}),
     )
     .await;
-    let r = api
-        .post(
-            &format!("/conversations/{closed}/members"),
-            &alice.token,
-            json!({"user_ids": [carol.id]}),
-        )
-        .await;
-    assert!(r.status < 300, "{:?}", r.body);
+    api.add_member(&alice, closed, &carol).await;
 
     let refuse = |who: &Session, conversation: i64, reply_to: Value| {
         let (api, token) = (api.clone(), who.token.clone());

@@ -4,18 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::common::{Api, Session, TestHub, Ws};
-
-async fn summary(api: &Api, me: &Session, conversation: i64) -> Value {
-    let list = api.get("/conversations", &me.token).await;
-    list.body
-        .as_array()
-        .expect("list")
-        .iter()
-        .find(|c| c["id"] == conversation)
-        .cloned()
-        .expect("listed")
-}
+use crate::common::{Session, TestHub, Ws};
 
 fn is_unread_changed(f: &Value) -> bool {
     f["type"] == "event" && f["event"]["kind"] == "unread_changed"
@@ -62,7 +51,7 @@ async fn marking_unread_moves_my_position_back_on_my_devices_only_until_i_read_a
     }
     a.assert_none("Bob's own unread state", is_unread_changed)
         .await;
-    let line = summary(&api, &bob, group).await;
+    let line = api.line(&bob, group).await;
     assert_eq!(
         (
             line["read_seq"].clone(),
@@ -101,7 +90,7 @@ async fn marking_unread_moves_my_position_back_on_my_devices_only_until_i_read_a
             (json!(3), json!(0))
         );
     }
-    let line = summary(&api, &bob, group).await;
+    let line = api.line(&bob, group).await;
     assert_eq!(
         (line["read_seq"].clone(), line["unread"].clone()),
         (json!(3), json!(0))
@@ -124,7 +113,7 @@ async fn marking_unread_moves_my_position_back_on_my_devices_only_until_i_read_a
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(summary(&api, &bob, group).await["unread"], 1);
+    assert_eq!(api.line(&bob, group).await["unread"], 1);
 }
 
 #[tokio::test]
@@ -135,24 +124,10 @@ async fn a_mark_must_name_a_message_i_can_see() {
     let bob = api.register("bob").await;
     let carol = api.register("carol").await;
     let group = api.group(&alice, "closed", &[&bob]).await;
-    let r = api
-        .patch(
-            &format!("/conversations/{group}"),
-            &alice.token,
-            json!({"history_visible": false}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
+    api.hide_history(&alice, group).await;
     let r = api.send(&alice, group, "s", "secret").await;
     assert_eq!(r.status, 201);
-    let r = api
-        .post(
-            &format!("/conversations/{group}/members"),
-            &alice.token,
-            json!({"user_ids": [carol.id]}),
-        )
-        .await;
-    assert!(r.status < 300, "{:?}", r.body);
+    api.add_member(&alice, group, &carol).await;
     let r = api.send(&alice, group, "l", "later").await;
     assert_eq!(r.status, 201);
     let mark = |who: &Session, body: Value| {

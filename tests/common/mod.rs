@@ -567,17 +567,48 @@ impl Api {
         .await
     }
 
-    /// My unread count for a conversation, from the conversation list.
-    pub async fn unread(&self, me: &Session, conversation: i64) -> i64 {
+    /// My line of the conversation list for a conversation: its summary, with my unread
+    /// and mention counts and my read position as I see it.
+    pub async fn line(&self, me: &Session, conversation: i64) -> Value {
         let list = self.get("/conversations", &me.token).await;
         list.body
             .as_array()
             .expect("list")
             .iter()
             .find(|c| c["id"] == conversation)
-            .expect("listed")["unread"]
+            .cloned()
+            .expect("listed")
+    }
+
+    /// My unread count for a conversation, from the conversation list.
+    pub async fn unread(&self, me: &Session, conversation: i64) -> i64 {
+        self.line(me, conversation).await["unread"]
             .as_i64()
             .expect("unread")
+    }
+
+    /// A group admin adds `who` to the group.
+    pub async fn add_member(&self, admin: &Session, group: i64, who: &Session) {
+        let r = self
+            .post(
+                &format!("/conversations/{group}/members"),
+                &admin.token,
+                json!({"user_ids": [who.id]}),
+            )
+            .await;
+        assert!(r.status < 300, "{:?}", r.body);
+    }
+
+    /// A group admin hides what was said before from the people added from now on.
+    pub async fn hide_history(&self, admin: &Session, group: i64) {
+        let r = self
+            .patch(
+                &format!("/conversations/{group}"),
+                &admin.token,
+                json!({"history_visible": false}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
     }
 
     pub async fn history(&self, me: &Session, conversation: i64) -> Vec<Value> {
