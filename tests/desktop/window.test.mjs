@@ -255,6 +255,24 @@ test('notifications: none for the focused conversation; close to tray, notified,
     await notification('control two', (n) => n.body === 'control two');
     assert.ok(!notifications().some((n) => n.body === 'muted one'), 'no notification for a muted conversation');
 
+    // 4b. Direct messages and @mentions only: a mention of me in # general notifies (the hub
+    // recorded it on the message), a message there without one does not.
+    await win.click('#me-button');
+    await win.until('notification settings', 'return !document.getElementById("notify-settings").hidden');
+    await win.run(`document.getElementById("notify-saved").textContent = "";
+      const level = document.getElementById("notify-level");
+      level.value = "direct_and_mentions";
+      level.dispatchEvent(new Event("change"));`);
+    await win.until('saved', 'return document.getElementById("notify-saved").textContent === "Saved."');
+    await win.run('document.getElementById("profile-dialog").close()');
+    await win.run(`document.querySelector('[data-conv="${finnDirect}"]').click()`); // general out of view
+    await sayVia(colleague, eve.body.token, general, 'lunch, anyone?');
+    await sayVia(colleague, eve.body.token, general, '@dana lunch?');
+    const mention = await notification('a mention of me', (n) => n.body === '@dana lunch?');
+    assert.equal(mention.summary, 'Eve in # general');
+    assert.ok(!notifications().some((n) => n.body === 'lunch, anyone?'), 'no notification without a mention');
+    await win.run(`document.querySelector('[data-conv="${general}"]').click()`);
+
     // 5. Previews off (profile dialog): who and where, not what.
     await win.click('#me-button');
     await win.until('notification settings', 'return !document.getElementById("notify-settings").hidden');
