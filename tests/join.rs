@@ -1011,6 +1011,21 @@ async fn the_desktop_node_switches_hubs_reports_the_view_and_keeps_notification_
         "muted"
     );
 
+    // The hub keeps them for Dana's other devices (a browser tab follows the same ones).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let kept = api.get("/me/notifications", &token).await;
+        if kept.body["level"] == "direct_and_mentions" && kept.body["previews"] == false {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the hub never got the node's settings: {:?}",
+            kept.body
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     // Muting on the hub (what the app's Mute does, synced to every device) quiets it too,
     // at once: the node keeps its conversation list current when it relays the change.
     let (status, _) = desktop

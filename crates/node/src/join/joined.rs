@@ -70,6 +70,9 @@ pub struct Joined {
     pub(super) next_id: AtomicU64,
     pub(super) settings_lock: Mutex<()>,
     pub(super) settings_changed: watch::Sender<notify::NotifySettings>,
+    /// Where the settings' trips to the hub run (a change may come from the tray, outside
+    /// the runtime).
+    runtime: tokio::runtime::Handle,
     /// Test hook: how fast the link retries.
     pub(crate) backoff: (Duration, Duration),
 }
@@ -138,6 +141,7 @@ impl Joined {
             next_id: AtomicU64::new(1),
             settings_lock: Mutex::new(()),
             settings_changed: watch::channel(settings).0,
+            runtime: tokio::runtime::Handle::current(),
             backoff,
         });
         if let Some(session) = session {
@@ -288,20 +292,112 @@ impl Joined {
         self.store.notify_settings()
     }
 
-    /// Changes the notification settings; returns the new ones.
+    /// Changes the notification settings here at once, and on the hub, which keeps them for
+    /// the person's every device (`/me/notifications`); while the hub is out of reach the
+    /// change waits and goes when the link is back. A per-conversation mute in the change
+    /// is this computer's own (the app now mutes on the hub). Returns the new settings.
     pub fn change_notify_settings(
-        &self,
+        self: &Arc<Self>,
         change: notify::NotifyChange,
     ) -> Result<notify::NotifySettings, ApiError> {
-        let _guard = lock(&self.settings_lock);
-        let mut settings = self.store.notify_settings();
-        settings.apply(change, now_millis())?;
-        self.store.set_notify_settings(&settings).map_err(|err| {
-            tracing::warn!("cannot save the notification settings: {err}");
-            ApiError::internal()
-        })?;
+        let for_hub =
+            change.level.is_some() || change.previews.is_some() || change.muted_until.is_some();
+        let settings = {
+            let _guard = lock(&self.settings_lock);
+            let mut settings = self.store.notify_settings();
+            settings.apply(change, now_millis())?;
+            self.store.set_notify_settings(&settings).map_err(|err| {
+                tracing::warn!("cannot save the notification settings: {err}");
+                ApiError::internal()
+            })?;
+            settings
+        };
         let _ = self.settings_changed.send(settings.clone());
+        if for_hub {
+            if let Err(err) = self.store.set_notify_unsynced(true) {
+                tracing::warn!("cannot note the settings for the hub: {err}");
+            }
+            let joined = self.clone();
+            self.runtime
+                .spawn(async move { joined.push_notify().await });
+        }
         Ok(settings)
+    }
+
+    /// Gives the hub the settings kept here; true when it took them.
+    async fn push_notify(&self) -> bool {
+        let Some(token) = self.session_token() else {
+            return false;
+        };
+        let settings = self.store.notify_settings();
+        let body = serde_json::json!({
+            "level": settings.level,
+            "previews": settings.previews,
+            "muted_until": settings.muted_until,
+        });
+        let sent = self
+            .http
+            .patch(format!("{}/api/v1/me/notifications", self.hub.http_url()))
+            .bearer_auth(token)
+            .json(&body)
+            .timeout(Duration::from_secs(3))
+            .send()
+            .await;
+        match sent {
+            Ok(reply) if reply.status().is_success() => {
+                if let Err(err) = self.store.set_notify_unsynced(false) {
+                    tracing::warn!("cannot note the settings as sent: {err}");
+                }
+                true
+            }
+            Ok(reply) if reply.status().is_client_error() => {
+                // The hub will never take these (an older hub, say): stop trying.
+                tracing::warn!(
+                    "the hub refused the notification settings: {}",
+                    reply.status()
+                );
+                let _ = self.store.set_notify_unsynced(false);
+                false
+            }
+            _ => false, // out of reach: sent when the link is back
+        }
+    }
+
+    /// On connecting: this computer takes the settings the hub keeps for the person, unless
+    /// its own are newer (changed while the hub was away, or chosen before the hub kept
+    /// them: the hub has only the defaults), which then go to the hub.
+    async fn adopt_hub_notify(&self) {
+        let Some(kept) = self
+            .ask_hub::<notify::NotifySettings>("me/notifications")
+            .await
+        else {
+            return;
+        };
+        let same = |a: &notify::NotifySettings, b: &notify::NotifySettings| {
+            a.level == b.level && a.previews == b.previews && a.muted_until == b.muted_until
+        };
+        let defaults = notify::NotifySettings::default();
+        let local = self.store.notify_settings();
+        if self.store.notify_unsynced() || (same(&kept, &defaults) && !same(&local, &defaults)) {
+            self.push_notify().await;
+            return;
+        }
+        if same(&kept, &local) {
+            return;
+        }
+        let settings = {
+            let _guard = lock(&self.settings_lock);
+            let mut settings = self.store.notify_settings();
+            settings.level = kept.level;
+            settings.previews = kept.previews;
+            settings.muted_until = kept.muted_until;
+            if let Err(err) = self.store.set_notify_settings(&settings) {
+                tracing::warn!("cannot save the notification settings: {err}");
+                return;
+            }
+            settings
+        };
+        let _ = self.settings_changed.send(settings);
     }
 
     /// Sees every change of the notification settings (the tray's "mute" item follows it).
@@ -435,7 +531,12 @@ impl Joined {
     async fn pump(self: Arc<Self>, mut events: mpsc::Receiver<LinkEvent>) {
         while let Some(event) = events.recv().await {
             match event {
-                LinkEvent::Connected { user, hub, .. } => self.connected(user, hub).await,
+                LinkEvent::Connected { user, hub, .. } => {
+                    self.connected(user, hub).await;
+                    // Beside the events, not in their way: a trip to the hub.
+                    let joined = self.clone();
+                    tokio::spawn(async move { joined.adopt_hub_notify().await });
+                }
                 LinkEvent::Synced => {}
                 LinkEvent::Event(frame) => {
                     let body = text(&frame.event);

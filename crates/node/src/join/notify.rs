@@ -2,9 +2,10 @@
 //!
 //! The decision is a pure function of the settings, the message, who sent it and where, and
 //! what the user is looking at, so it is tested here without a desktop; the app only shows
-//! the [`Notice`] this returns. The settings are `chinwag_proto::notify`'s; the desktop's
-//! node keeps them per hub and per user in its store and edits them from the UI
-//! (`/api/v1/node/notifications`) and the tray ("mute for 1 hour").
+//! the [`Notice`] this returns. The settings are `chinwag_proto::notify`'s, kept on the hub
+//! for the person; the desktop's node keeps a copy per hub and per user in its store, edits
+//! it from the UI (`/api/v1/node/notifications`) and the tray ("mute for 1 hour") and sends
+//! each change to the hub (`Joined::change_notify_settings`, `adopt_hub_notify`).
 
 use chinwag_proto::{ConversationId, Message, Millis};
 

@@ -127,11 +127,27 @@ impl NodeStore {
         Ok(())
     }
 
+    /// Whether the notification settings were changed here and the hub has not taken them
+    /// yet (it was out of reach): they go when the link is back.
+    pub fn notify_unsynced(&self) -> bool {
+        self.meta.get("notify_unsynced").ok().flatten().is_some()
+    }
+
+    pub fn set_notify_unsynced(&self, unsynced: bool) -> Result<()> {
+        if unsynced {
+            self.meta.insert("notify_unsynced", &b"1"[..])?;
+        } else {
+            self.meta.remove("notify_unsynced")?;
+        }
+        Ok(())
+    }
+
     /// Forgets everything about the signed-in user: session, outbox, cursor, event log,
     /// history, cached answers and notification settings. The saved hubs stay.
     pub async fn clear_user(&self) -> Result<()> {
         self.meta.remove("session")?;
         self.meta.remove("notify")?;
+        self.meta.remove("notify_unsynced")?;
         self.meta.remove("log_floor")?;
         self.log.clear()?;
         self.log_len.store(0, Ordering::Relaxed);
