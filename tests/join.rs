@@ -1373,3 +1373,49 @@ async fn hub_and_nodes_restarted_in_any_order_converge_on_one_history() {
     }
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn the_desktop_node_takes_the_notification_settings_the_hub_keeps() {
+    use chinwag_node::join::notify::NotifyLevel;
+    let hub = TestHub::start().await;
+    let api = hub.api();
+    // Dana chose her notifications in a browser: the hub keeps them.
+    let dana = api.register("dana").await;
+    let r = api
+        .patch(
+            "/me/notifications",
+            &dana.token,
+            json!({"level": "nothing", "previews": false}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    // Her desktop joins the hub and signs in: it takes them on connecting.
+    let desktop = DesktopNode::start().await;
+    let (status, _) = desktop
+        .post(
+            "/api/v1/node/choose",
+            json!({"mode": "join", "address": hub.addr.to_string()}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, me) = desktop
+        .post(
+            "/api/v1/auth/login",
+            json!({"username": "dana", "password": "dana-password"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{me}");
+    let joined = desktop.node.current().expect("joined");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while joined.notify_settings().level != NotifyLevel::Nothing {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the node never took the hub's settings: {:?}",
+            joined.notify_settings()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!joined.notify_settings().previews);
+    desktop.stop().await;
+    hub.stop().await;
+}
