@@ -194,6 +194,42 @@ async fn results_are_ranked_highlighted_and_follow_edits_and_deletions() {
 }
 
 #[tokio::test]
+async fn results_can_be_bounded_by_when_they_were_sent() {
+    let hub = TestHub::start().await;
+    let api = hub.api();
+    let alice = api.register("alice").await;
+    let mut sent = Vec::new();
+    for (i, body) in ["report draft one", "report draft two", "report draft three"]
+        .iter()
+        .enumerate()
+    {
+        let reply = api.send(&alice, 1, &format!("r{i}"), body).await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        sent.push(reply.body["created_at"].as_i64().expect("created_at"));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    search(&api, &alice, "q=report", 3).await;
+    let after = search(&api, &alice, &format!("q=report&after={}", sent[1]), 2).await;
+    assert_eq!(bodies(&after), ["report draft three", "report draft two"]);
+    let before = search(&api, &alice, &format!("q=report&before={}", sent[1]), 1).await;
+    assert_eq!(bodies(&before), ["report draft one"]);
+    let between = search_once(
+        &api,
+        &alice,
+        &format!("q=report&after={}&before={}", sent[1], sent[2]),
+    )
+    .await;
+    assert_eq!(bodies(&between), ["report draft two"]);
+    for bad in [
+        format!("q=report&after={}&before={}", sent[2], sent[1]),
+        "q=report&before=yesterday".to_owned(),
+    ] {
+        let reply = api.get(&format!("/search?{bad}"), &alice.token).await;
+        assert_eq!(reply.status, 400, "{bad}: {:?}", reply.body);
+    }
+}
+
+#[tokio::test]
 async fn bad_and_hostile_queries_get_clear_errors_or_plain_matches() {
     let hub = TestHub::start().await;
     let api = hub.api();

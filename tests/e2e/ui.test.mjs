@@ -956,7 +956,14 @@ test('composer habits: drafts survive a reload, ↑ edits my last message, a cap
     // Ctrl+Shift+F: message search.
     await alice.keyboard.press('Control+Shift+F');
     await until(alice, () => document.getElementById('search-dialog').open);
-    await alice.keyboard.press('Escape');
+    // Filters in the box, as Slack's: from:, in:.
+    await alice.keyboard.type('notes from:alice in:bob');
+    await until(alice, () => document.querySelectorAll('#search-results li').length === 1);
+    assert.match(await alice.textContent('#search-results li'), /see the notes/);
+    await alice.fill('#search-input', 'notes from:nobody');
+    await until(alice, () => document.getElementById('search-status').textContent === 'Nobody is called nobody.');
+    await alice.click('#search-dialog button[value=cancel]'); // Esc in a filled search box only empties it
+    await until(alice, () => !document.getElementById('search-dialog').open);
 
     // :shortcode completion puts the emoji in the text.
     await alice.fill('#composer-input', '');

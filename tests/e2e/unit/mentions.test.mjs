@@ -93,3 +93,20 @@ test('the quick switcher finds conversations by a word of their name, then peopl
   assert.deepEqual(found('zzz'), []);
   assert.equal(found('').length, 2, 'no query: my conversations');
 });
+
+test('search filters in the box: from:, in:, before:, after:', async () => {
+  const { searchParams } = await import('../../../ui/js/search.js');
+  const s = state();
+  const asked = searchParams(s, 'budget from:ada in:team after:2026-11-01 before:2026-12-01 numbers');
+  assert.equal(asked.error, '');
+  assert.equal(asked.words, 'budget numbers');
+  assert.equal(asked.params.get('sender_id'), '2');
+  assert.equal(asked.params.get('conversation_id'), '7');
+  assert.equal(Number(asked.params.get('after')), new Date(2026, 10, 1).getTime());
+  assert.equal(Number(asked.params.get('before')), new Date(2026, 11, 1).getTime());
+  assert.equal(searchParams(s, 'x from:@Lovelace').params.get('sender_id'), '2', 'a word of the name, with @');
+  assert.match(searchParams(s, 'x from:nobody').error, /Nobody is called nobody/);
+  assert.match(searchParams(s, 'x in:nowhere').error, /no conversation called nowhere/);
+  assert.match(searchParams(s, 'x before:yesterday').error, /date like/);
+  assert.equal(searchParams(s, 'ratio 3:2').words, 'ratio 3:2', 'other colons are words');
+});

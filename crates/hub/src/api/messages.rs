@@ -222,10 +222,10 @@ pub(crate) async fn search(
     hub: &HubState,
     me: UserId,
     text: String,
-    conversation_id: Option<ConversationId>,
-    sender_id: Option<UserId>,
+    mut filter: SearchFilter,
     limit: Option<u32>,
 ) -> Result<Vec<SearchHit>, ApiError> {
+    let (conversation_id, sender_id) = (filter.conversation_id, filter.sender_id);
     if text.chars().count() > queries::MAX_SEARCH_CHARS {
         return Err(ApiError::invalid(format!(
             "`q` is too long: at most {} characters.",
@@ -253,11 +253,12 @@ pub(crate) async fn search(
             )));
         }
     }
-    let filter = SearchFilter {
-        conversation_id,
-        sender_id,
-        limit,
-    };
+    if let (Some(before), Some(after)) = (filter.before, filter.after) {
+        if before <= after {
+            return Err(ApiError::invalid("`before` must be later than `after`."));
+        }
+    }
+    filter.limit = limit;
     read(hub, move |c| {
         if let Some(id) = filter.conversation_id {
             require_member(c, id, me)?;

@@ -4,7 +4,7 @@ use chinwag_proto::rest::{
     EditRequest, MarkUnreadRequest, ReactRequest, ReactionsReply, ReceiptRequest, SearchResults,
 };
 use chinwag_proto::{ApiError, ConversationId, EventId, UserId};
-use chinwag_store::queries::PageFrom;
+use chinwag_store::queries::{PageFrom, SearchFilter};
 use serde::Deserialize;
 
 use crate::api::messages;
@@ -118,22 +118,23 @@ struct SearchQuery {
     q: Option<String>,
     conversation_id: Option<ConversationId>,
     sender_id: Option<UserId>,
+    before: Option<chinwag_proto::Millis>,
+    after: Option<chinwag_proto::Millis>,
     limit: Option<u32>,
 }
 
-/// `GET /api/v1/search?q=&conversation_id=&sender_id=&limit=`: messages I may see with
-/// every word of `q`, best first.
+/// `GET /api/v1/search?q=&conversation_id=&sender_id=&before=&after=&limit=`: messages I may
+/// see with every word of `q`, best first.
 pub(crate) async fn search(req: Request, me: Caller) -> ApiResult {
     let q: SearchQuery = req.query()?;
     let text = q.q.unwrap_or_default();
-    let results = messages::search(
-        &req.hub,
-        me.id(),
-        text,
-        q.conversation_id,
-        q.sender_id,
-        q.limit,
-    )
-    .await?;
+    let filter = SearchFilter {
+        conversation_id: q.conversation_id,
+        sender_id: q.sender_id,
+        before: q.before,
+        after: q.after,
+        limit: 0,
+    };
+    let results = messages::search(&req.hub, me.id(), text, filter, q.limit).await?;
     ok(&SearchResults { results })
 }

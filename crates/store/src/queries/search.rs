@@ -11,6 +11,10 @@ use crate::Result;
 pub struct SearchFilter {
     pub conversation_id: Option<ConversationId>,
     pub sender_id: Option<UserId>,
+    /// Only messages sent before this time (ms since the epoch).
+    pub before: Option<chinwag_proto::Millis>,
+    /// Only messages sent at or after this time.
+    pub after: Option<chinwag_proto::Millis>,
     pub limit: u32,
 }
 
@@ -126,6 +130,8 @@ pub fn search(
                  AND mb.active = 1 AND {visible})
            AND (?4 IS NULL OR m.conversation_id = ?4)
            AND (?5 IS NULL OR m.sender_id = ?5)
+           AND (?7 IS NULL OR m.created_at < ?7)
+           AND (?8 IS NULL OR m.created_at >= ?8)
          ORDER BY f.rowid ASC
          LIMIT ?6",
         visible = visible("mb", "m.seq")
@@ -141,7 +147,9 @@ pub fn search(
                     me,
                     filter.conversation_id,
                     filter.sender_id,
-                    SEARCH_CANDIDATES
+                    SEARCH_CANDIDATES,
+                    filter.before,
+                    filter.after
                 ],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?
