@@ -10,6 +10,27 @@ fn is_unread_changed(f: &Value) -> bool {
     f["type"] == "event" && f["event"]["kind"] == "unread_changed"
 }
 
+/// On the connection that sent frame `reference`: its `ok` and the `unread_changed` it
+/// made, in whichever order they come (the event is fanned out as the write commits, the
+/// `ok` once the writer has answered). Returns the event.
+async fn ok_and_unread_changed(ws: &mut Ws, reference: &str) -> Value {
+    let (mut ok, mut event) = (false, None);
+    while !ok || event.is_none() {
+        let frame = ws
+            .expect("the ok and the unread_changed", |f| {
+                f["ref"] == reference || is_unread_changed(f)
+            })
+            .await;
+        if is_unread_changed(&frame) {
+            event = Some(frame);
+        } else {
+            assert_eq!(frame["type"], "ok", "{frame}");
+            ok = true;
+        }
+    }
+    event.expect("the event")
+}
+
 #[tokio::test]
 async fn marking_unread_moves_my_position_back_on_my_devices_only_until_i_read_again() {
     let hub = TestHub::start().await;
@@ -37,18 +58,16 @@ async fn marking_unread_moves_my_position_back_on_my_devices_only_until_i_read_a
     laptop
         .send(json!({"type": "mark_unread", "ref": "u1", "conversation_id": group, "seq": 2}))
         .await;
-    assert_eq!(
-        laptop.expect("ok", |f| f["ref"] == "u1").await["type"],
-        "ok"
-    );
     let want = json!({"kind": "unread_changed", "conversation_id": group, "user_id": bob.id,
                       "read_seq": 1, "unread": 2, "mentions": 1});
-    for ws in [&mut laptop, &mut phone] {
-        assert_eq!(
-            ws.expect("unread_changed", is_unread_changed).await["event"],
-            want
-        );
-    }
+    assert_eq!(
+        ok_and_unread_changed(&mut laptop, "u1").await["event"],
+        want
+    );
+    assert_eq!(
+        phone.expect("unread_changed", is_unread_changed).await["event"],
+        want
+    );
     a.assert_none("Bob's own unread state", is_unread_changed)
         .await;
     let line = api.line(&bob, group).await;
@@ -79,9 +98,9 @@ async fn marking_unread_moves_my_position_back_on_my_devices_only_until_i_read_a
     phone
         .send(json!({"type": "read", "ref": "r1", "conversation_id": group, "seq": 3}))
         .await;
-    assert_eq!(phone.expect("ok", |f| f["ref"] == "r1").await["type"], "ok");
-    for ws in [&mut laptop, &mut phone] {
-        let ev = ws.expect("unread_changed", is_unread_changed).await;
+    let on_phone = ok_and_unread_changed(&mut phone, "r1").await;
+    let on_laptop = laptop.expect("unread_changed", is_unread_changed).await;
+    for ev in [on_phone, on_laptop] {
         assert_eq!(
             (
                 ev["event"]["read_seq"].clone(),
