@@ -53,14 +53,7 @@ async fn members_named_in_the_text_are_recorded_and_counted_until_read() {
     let line = api.line(&dave, 1).await;
     assert_eq!(line["mentions"], 0);
     // Reading clears the count; history keeps what was recorded.
-    let r = api
-        .post(
-            &format!("/conversations/{group}/receipts"),
-            &bob.token,
-            json!({"read_seq": 2}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
+    api.read_up_to(&bob, group, 2).await;
     assert_eq!(api.line(&bob, group).await["mentions"], 0);
     assert_eq!(
         api.history(&bob, group).await[0]["mentions"],

@@ -42,14 +42,7 @@ async fn marking_unread_moves_my_position_back_on_my_devices_only_until_i_read_a
         let r = api.send(&alice, group, &format!("m{i}"), body).await;
         assert_eq!(r.status, 201, "{:?}", r.body);
     }
-    let r = api
-        .post(
-            &format!("/conversations/{group}/receipts"),
-            &bob.token,
-            json!({"read_seq": 3}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
+    api.read_up_to(&bob, group, 3).await;
     let mut phone = Ws::connect(&hub, &bob).await;
     let mut laptop = Ws::connect(&hub, &bob).await;
     let mut a = Ws::connect(&hub, &alice).await;
@@ -124,14 +117,7 @@ async fn marking_unread_moves_my_position_back_on_my_devices_only_until_i_read_a
         )
         .await;
     assert_eq!(r.status, 204, "{:?}", r.body);
-    let r = api
-        .post(
-            &format!("/conversations/{group}/receipts"),
-            &bob.token,
-            json!({"read_seq": 2}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{:?}", r.body);
+    api.read_up_to(&bob, group, 2).await;
     assert_eq!(api.line(&bob, group).await["unread"], 1);
 }
 

@@ -587,6 +587,18 @@ impl Api {
             .expect("unread")
     }
 
+    /// I have read a conversation up to message `seq` (over REST, written at once).
+    pub async fn read_up_to(&self, me: &Session, conversation: i64, seq: i64) {
+        let r = self
+            .post(
+                &format!("/conversations/{conversation}/receipts"),
+                &me.token,
+                json!({ "read_seq": seq }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+
     /// A group admin adds `who` to the group.
     pub async fn add_member(&self, admin: &Session, group: i64, who: &Session) {
         let r = self
