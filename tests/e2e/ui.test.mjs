@@ -1298,6 +1298,61 @@ test('a reported message reaches the hub admin, who deletes it and disables and 
   });
 });
 
+/**
+ * What sticks out past the right edge of the screen: shown elements whose box ends beyond
+ * it, unless an ancestor clips or scrolls them (a code block, the emoji grid).
+ */
+async function overflowing(page) {
+  return page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    const clipped = (el) => {
+      for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+        const o = getComputedStyle(p).overflowX;
+        if (o === 'auto' || o === 'scroll' || o === 'hidden' || o === 'clip') return true;
+      }
+      return false;
+    };
+    return [...document.querySelectorAll('body *')].filter((el) => {
+      const r = el.getBoundingClientRect();
+      return r.width > 0 && r.height > 0 && r.right > width + 1 && !clipped(el) && !el.closest('.visually-hidden');
+    }).map((el) => `${el.tagName.toLowerCase()}#${el.id}.${el.className}: ${Math.round(el.getBoundingClientRect().right)} > ${width}`);
+  });
+}
+
+test('phone widths from 320 to 430 px: nothing is wider than the screen in the list, the chat or the sign-in', async () => {
+  await withHub(async (hub, open) => {
+    const page = await open({ viewport: { width: 320, height: 700 } });
+    for (const width of [320, 390, 430]) {
+      await page.setViewportSize({ width, height: 700 });
+      assert.deepEqual(await overflowing(page), [], `sign-in at ${width} px`);
+    }
+    await register(page, 'alice', 'Alice Archer-Montgomery-Wolfeschlegelsteinhausen');
+    const bob = await open({ viewport: { width: 320, height: 700 } });
+    await register(bob, 'bob', 'Bob Baker with a rather long display name indeed');
+    await page.bringToFront();
+    await startDirect(page, 'Bob Baker with a rather long display name indeed');
+    await send(page, `A long first line that goes on: ${'word '.repeat(40)}https://example.com/${'x'.repeat(200)}`);
+    await send(page, '```\nconst aVeryLongLineOfCode = "that scrolls sideways inside its block and never widens the page";\n```');
+    await page.click('#back');
+    for (const width of [320, 390, 430]) {
+      await page.setViewportSize({ width, height: 700 });
+      assert.deepEqual(await overflowing(page), [], `the list at ${width} px`);
+      const badge = await page.evaluate(() => {
+        const entry = document.querySelector('#conversation-list button');
+        const time = entry.querySelector('.conv-time').getBoundingClientRect();
+        return { right: time.right, width: document.documentElement.clientWidth };
+      });
+      assert.ok(badge.right <= badge.width, `the time of the newest message shows at ${width} px`);
+    }
+    await openConversation(page, 'Bob Baker');
+    for (const width of [320, 390, 430]) {
+      await page.setViewportSize({ width, height: 700 });
+      assert.deepEqual(await overflowing(page), [], `the chat at ${width} px`);
+    }
+    await shot(page, 'chat-light-phone-320');
+  });
+});
+
 test('phone width: one column, list then chat', async () => {
   await withHub(async (hub, open) => {
     const alice = await open({ viewport: PHONE });
