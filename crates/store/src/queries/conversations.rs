@@ -150,21 +150,14 @@ pub fn conversation_summaries(conn: &Connection, me: UserId) -> Result<Vec<Conve
             joined,
             unread_from,
         ) = row?;
-        // Marked unread: as I see it, I have read up to just before the mark.
-        let read_seq = unread_from.map_or(read_seq, |from| read_seq.min(from - 1));
+        let read_seq = seen_up_to(read_seq, unread_from);
         let seen = conversation.last_seq > joined;
         let last_message = if conversation.last_seq > 0 && seen {
             message_at(conn, conversation.id, conversation.last_seq)?
         } else {
             None
         };
-        // What I may not see is not unread either.
-        let unread = unread_count(conn, conversation.id, me, read_seq.max(joined))?;
-        let mentions = if unread > 0 {
-            unread_mentions(conn, conversation.id, me, read_seq.max(joined))?
-        } else {
-            0
-        };
+        let (unread, mentions) = unread_from_seen(conn, conversation.id, me, read_seq, joined)?;
         out.push(ConversationSummary {
             conversation,
             member_count,
@@ -231,23 +224,34 @@ pub fn my_unread(
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .map_err(|_| crate::StoreError::NotFound("conversation"))?;
-    let seen = unread_from.map_or(read_seq, |from| read_seq.min(from - 1));
-    let from = seen.max(joined);
-    Ok((
-        seen,
-        unread_count(conn, conversation_id, me, from)?,
-        unread_mentions(conn, conversation_id, me, from)?,
-    ))
+    let seen = seen_up_to(read_seq, unread_from);
+    let (unread, mentions) = unread_from_seen(conn, conversation_id, me, seen, joined)?;
+    Ok((seen, unread, mentions))
 }
 
-/// Of the unread messages, those that mention `me` (by name, `@here` or `@everyone`).
-pub(crate) fn unread_mentions(
+/// Where a member has read up to as they see it: their `read_seq`, or just before where
+/// they marked the conversation unread.
+fn seen_up_to(read_seq: Seq, unread_from: Option<Seq>) -> Seq {
+    unread_from.map_or(read_seq, |from| read_seq.min(from - 1))
+}
+
+/// My unread and mention counts after `seen`. What I may not see (up to `joined_seq`) is
+/// not unread either; with nothing unread there is no mention to count.
+fn unread_from_seen(
     conn: &Connection,
     conversation_id: ConversationId,
     me: UserId,
-    read_seq: Seq,
-) -> Result<u32> {
-    count_unread(conn, conversation_id, me, read_seq, true)
+    seen: Seq,
+    joined: Seq,
+) -> Result<(u32, u32)> {
+    let from = seen.max(joined);
+    let unread = unread_count(conn, conversation_id, me, from)?;
+    let mentions = if unread > 0 {
+        count_unread(conn, conversation_id, me, from, true)?
+    } else {
+        0
+    };
+    Ok((unread, mentions))
 }
 
 /// Every active membership, for the hub's fan-out cache.

@@ -18,7 +18,7 @@ pub use search::*;
 
 use std::sync::Arc;
 
-use chinwag_proto::{Conversation, ConversationKind, EventId, Mentions, Message, User, UserId};
+use chinwag_proto::{Conversation, ConversationKind, EventId, Message, User, UserId};
 use rusqlite::{params, Connection, Row};
 
 use crate::{Result, StoreError};
@@ -100,22 +100,17 @@ pub(crate) fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         attachments: json_column(row, 9)?,
         reply_to: row.get(10)?,
         reactions: json_column(row, 11)?,
-        mentions: match row.get_ref(12)?.as_str_or_null()? {
-            None => Mentions::default(),
-            Some(json) => serde_json::from_str(json).map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(12, rusqlite::types::Type::Text, e.into())
-            })?,
-        },
+        mentions: json_column(row, 12)?,
     })
 }
 
-/// A column holding a JSON list (a message's attachments or reactions); NULL is empty.
-fn json_column<T: serde::de::DeserializeOwned>(
+/// A column holding JSON (a message's attachments, reactions or mentions); NULL is empty.
+fn json_column<T: serde::de::DeserializeOwned + Default>(
     row: &Row<'_>,
     i: usize,
-) -> rusqlite::Result<Vec<T>> {
+) -> rusqlite::Result<T> {
     match row.get_ref(i)?.as_str_or_null()? {
-        None => Ok(Vec::new()),
+        None => Ok(T::default()),
         Some(json) => serde_json::from_str(json).map_err(|e| {
             rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
         }),

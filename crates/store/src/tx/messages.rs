@@ -140,7 +140,7 @@ impl Tx<'_> {
                 body,
                 self.now,
                 reply_to,
-                mentions_json(&mentions)?
+                json_or_null(&mentions, mentions.is_empty())?
             ])?;
         let id = MessageId(self.conn.last_insert_rowid());
         self.attach(id, files, &attachments)?;
@@ -351,7 +351,12 @@ impl Tx<'_> {
         let mentions = self.mentions_in(me, message.conversation_id, body)?;
         self.conn.execute(
             "UPDATE messages SET body = ?2, edited_at = ?3, mentions = ?4 WHERE id = ?1",
-            params![message_id, body, self.now, mentions_json(&mentions)?],
+            params![
+                message_id,
+                body,
+                self.now,
+                json_or_null(&mentions, mentions.is_empty())?
+            ],
         )?;
         let message = queries::message(self.conn, message_id)?;
         self.emit(
@@ -459,12 +464,12 @@ impl Tx<'_> {
                 }
             }
         }
-        let json = (!reactions.is_empty())
-            .then(|| serde_json::to_string(&reactions))
-            .transpose()?;
         self.conn
             .prepare_cached("UPDATE messages SET reactions = ?2 WHERE id = ?1")?
-            .execute(params![message_id, json])?;
+            .execute(params![
+                message_id,
+                json_or_null(&reactions, reactions.is_empty())?
+            ])?;
         self.emit(
             &Event::Reaction {
                 conversation_id: message.conversation_id,
@@ -630,9 +635,7 @@ impl Tx<'_> {
     }
 }
 
-/// A message's mentions as stored: NULL when nobody is mentioned.
-fn mentions_json(mentions: &Mentions) -> Result<Option<String>> {
-    Ok((!mentions.is_empty())
-        .then(|| serde_json::to_string(mentions))
-        .transpose()?)
+/// A message's JSON column as stored (its reactions, its mentions): NULL when `empty`.
+fn json_or_null<T: serde::Serialize>(value: &T, empty: bool) -> Result<Option<String>> {
+    Ok((!empty).then(|| serde_json::to_string(value)).transpose()?)
 }
