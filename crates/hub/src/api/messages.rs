@@ -13,7 +13,7 @@ use chinwag_proto::{
 };
 use chinwag_store::queries::{self, PageFrom, SearchFilter};
 
-use super::{read, require_member, Pending};
+use super::{queue, read, require_member, Pending};
 use crate::receipts::Plan;
 use crate::{HubState, MAX_HISTORY_PAGE};
 use chinwag_store::StoreError;
@@ -25,6 +25,8 @@ pub(crate) struct Sent {
     pub duplicate: bool,
 }
 
+/// Results a search returns when it does not say.
+pub(crate) const DEFAULT_SEARCH_RESULTS: u32 = 20;
 /// Most results one search returns.
 const MAX_SEARCH_RESULTS: u32 = 50;
 /// Most events one page of `GET /api/v1/events` returns.
@@ -113,11 +115,7 @@ pub(crate) async fn react(
 ) -> Result<Pending<Vec<Reaction>>, ApiError> {
     validate::reaction(&emoji)?;
     check_send_rate(hub, me)?;
-    let ticket = hub
-        .store
-        .submit(move |tx| tx.react(me, id, &emoji, on))
-        .await?;
-    Ok(Box::pin(async move { Ok(ticket.wait().await?) }))
+    queue(hub, move |tx| tx.react(me, id, &emoji, on)).await
 }
 
 /// Marks a conversation unread for me from message `seq` on (on all my devices).
@@ -128,11 +126,7 @@ pub(crate) async fn mark_unread(
     seq: Seq,
 ) -> Result<Pending<()>, ApiError> {
     check_send_rate(hub, me)?;
-    let ticket = hub
-        .store
-        .submit(move |tx| tx.mark_unread(me, conversation, seq))
-        .await?;
-    Ok(Box::pin(async move { Ok(ticket.wait().await?) }))
+    queue(hub, move |tx| tx.mark_unread(me, conversation, seq)).await
 }
 
 /// Every emoji a reaction may be, for pickers (the same list for everyone, made once).
@@ -184,11 +178,11 @@ pub(crate) async fn receipt(
     let Plan::Now(delivered, read_up_to) = plan else {
         return Ok(None);
     };
-    let ticket = hub
-        .store
-        .submit(move |tx| tx.receipt(me, conversation, delivered, read_up_to))
-        .await?;
-    Ok(Some(Box::pin(async move { Ok(ticket.wait().await?) })))
+    let pending = queue(hub, move |tx| {
+        tx.receipt(me, conversation, delivered, read_up_to)
+    })
+    .await?;
+    Ok(Some(pending))
 }
 
 /// A page of a conversation's history, `limit` messages from `from`.
@@ -222,10 +216,10 @@ pub(crate) async fn search(
     hub: &HubState,
     me: UserId,
     text: String,
-    mut filter: SearchFilter,
-    limit: Option<u32>,
+    filter: SearchFilter,
 ) -> Result<Vec<SearchHit>, ApiError> {
-    let (conversation_id, sender_id) = (filter.conversation_id, filter.sender_id);
+    let (conversation_id, sender_id, limit) =
+        (filter.conversation_id, filter.sender_id, filter.limit);
     if text.chars().count() > queries::MAX_SEARCH_CHARS {
         return Err(ApiError::invalid(format!(
             "`q` is too long: at most {} characters.",
@@ -237,7 +231,6 @@ pub(crate) async fn search(
             "`q` needs at least one word to look for (letters or digits).",
         ));
     }
-    let limit = limit.unwrap_or(20);
     if limit == 0 || limit > MAX_SEARCH_RESULTS {
         return Err(ApiError::invalid(format!(
             "`limit` must be between 1 and {MAX_SEARCH_RESULTS}."
@@ -258,7 +251,6 @@ pub(crate) async fn search(
             return Err(ApiError::invalid("`before` must be later than `after`."));
         }
     }
-    filter.limit = limit;
     read(hub, move |c| {
         if let Some(id) = filter.conversation_id {
             require_member(c, id, me)?;

@@ -34,6 +34,17 @@ where
     Ok(hub.store.write(f).await?)
 }
 
+/// Queues `f` in the store's writer (with its own savepoint) and returns at once; the
+/// [`Pending`] resolves with its result once it is committed.
+pub(crate) async fn queue<T, F>(hub: &HubState, f: F) -> Result<Pending<T>, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut chinwag_store::Tx<'_>) -> chinwag_store::Result<T> + Send + 'static,
+{
+    let ticket = hub.store.submit(f).await?;
+    Ok(Box::pin(async move { Ok(ticket.wait().await?) }))
+}
+
 /// Reads through the store's read pool.
 pub(crate) async fn read<T, F>(hub: &HubState, f: F) -> Result<T, ApiError>
 where

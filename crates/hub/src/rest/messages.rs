@@ -133,8 +133,8 @@ pub(crate) async fn search(req: Request, me: Caller) -> ApiResult {
         sender_id: q.sender_id,
         before: q.before,
         after: q.after,
-        limit: 0,
+        limit: q.limit.unwrap_or(messages::DEFAULT_SEARCH_RESULTS),
     };
-    let results = messages::search(&req.hub, me.id(), text, filter, q.limit).await?;
+    let results = messages::search(&req.hub, me.id(), text, filter).await?;
     ok(&SearchResults { results })
 }
