@@ -188,11 +188,7 @@ impl Joined {
         message: &chinwag_proto::Message,
         attention: notify::Attention,
     ) -> Option<notify::Notice> {
-        let me = lock(&self.session).as_ref().map(|s| notify::Me {
-            id: s.user.id,
-            username: s.user.username.clone(),
-            display_name: s.user.display_name.clone(),
-        })?;
+        let me = lock(&self.session).as_ref().map(|s| s.user.id)?;
         let settings = self.store.notify_settings();
         // Cheap checks first: most messages are mine or in the conversation on screen.
         let quick = notify::Place {
@@ -200,12 +196,12 @@ impl Joined {
             name: None,
             muted: false,
         };
-        notify::decide(&settings, &me, message, "", &quick, attention, now_millis())?;
+        notify::decide(&settings, me, message, "", &quick, attention, now_millis())?;
         let sender = self.user_name(message.sender_id).await;
         let place = self.place(message.conversation_id).await;
         notify::decide(
             &settings,
-            &me,
+            me,
             message,
             &sender,
             &place,
@@ -302,17 +298,7 @@ impl Joined {
     ) -> Result<notify::NotifySettings, ApiError> {
         let for_hub =
             change.level.is_some() || change.previews.is_some() || change.muted_until.is_some();
-        let settings = {
-            let _guard = lock(&self.settings_lock);
-            let mut settings = self.store.notify_settings();
-            settings.apply(change, now_millis())?;
-            self.store.set_notify_settings(&settings).map_err(|err| {
-                tracing::warn!("cannot save the notification settings: {err}");
-                ApiError::internal()
-            })?;
-            settings
-        };
-        let _ = self.settings_changed.send(settings.clone());
+        let settings = self.update_notify(|settings| settings.apply(change, now_millis()))?;
         if for_hub {
             if let Err(err) = self.store.set_notify_unsynced(true) {
                 tracing::warn!("cannot note the settings for the hub: {err}");
@@ -385,19 +371,33 @@ impl Joined {
         if same(&kept, &local) {
             return;
         }
-        let settings = {
-            let _guard = lock(&self.settings_lock);
-            let mut settings = self.store.notify_settings();
+        // A failure is logged where it happens; the next connection tries again.
+        let _ = self.update_notify(|settings| {
             settings.level = kept.level;
             settings.previews = kept.previews;
             settings.muted_until = kept.muted_until;
-            if let Err(err) = self.store.set_notify_settings(&settings) {
+            Ok(())
+        });
+    }
+
+    /// Changes the settings kept here (under the lock, so two changes never lose one) and
+    /// tells who follows them (the desktop's notifier and tray).
+    fn update_notify(
+        &self,
+        change: impl FnOnce(&mut notify::NotifySettings) -> Result<(), ApiError>,
+    ) -> Result<notify::NotifySettings, ApiError> {
+        let settings = {
+            let _guard = lock(&self.settings_lock);
+            let mut settings = self.store.notify_settings();
+            change(&mut settings)?;
+            self.store.set_notify_settings(&settings).map_err(|err| {
                 tracing::warn!("cannot save the notification settings: {err}");
-                return;
-            }
+                ApiError::internal()
+            })?;
             settings
         };
-        let _ = self.settings_changed.send(settings);
+        let _ = self.settings_changed.send(settings.clone());
+        Ok(settings)
     }
 
     /// Sees every change of the notification settings (the tray's "mute" item follows it).

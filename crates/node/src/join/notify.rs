@@ -25,14 +25,6 @@ pub struct Place {
     pub muted: bool,
 }
 
-/// Who I am, for mentions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Me {
-    pub id: chinwag_proto::UserId,
-    pub username: String,
-    pub display_name: String,
-}
-
 /// What the user is looking at: the conversation open in a window that has focus.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Attention {
@@ -52,14 +44,14 @@ pub struct Notice {
 /// edit or deletion, the conversation I am looking at, a muted one, or one the level skips.
 pub fn decide(
     settings: &NotifySettings,
-    me: &Me,
+    me: chinwag_proto::UserId,
     message: &Message,
     sender: &str,
     place: &Place,
     attention: Attention,
     now: Millis,
 ) -> Option<Notice> {
-    if message.sender_id == me.id || message.deleted || message.edited_at.is_some() {
+    if message.sender_id == me || message.deleted || message.edited_at.is_some() {
         return None;
     }
     if attention.focused && attention.conversation == Some(message.conversation_id) {
@@ -76,7 +68,7 @@ pub fn decide(
     match settings.level {
         NotifyLevel::All => {}
         // The hub says who a message mentions, so every client agrees.
-        NotifyLevel::DirectAndMentions if place.direct || message.mentions.include(me.id) => {}
+        NotifyLevel::DirectAndMentions if place.direct || message.mentions.include(me) => {}
         NotifyLevel::DirectAndMentions | NotifyLevel::Nothing => return None,
     }
     let summary = match (&place.name, place.direct) {
@@ -120,13 +112,8 @@ mod tests {
     use super::*;
     use chinwag_proto::{FileId, MessageId, UserId};
 
-    fn me() -> Me {
-        Me {
-            id: UserId(1),
-            username: "ada".into(),
-            display_name: "Ada Lovelace".into(),
-        }
-    }
+    /// Ada, user 1, reading.
+    const ME: UserId = UserId(1);
 
     fn message(conversation: ConversationId, sender: i64, body: &str) -> Message {
         Message {
@@ -187,7 +174,7 @@ mod tests {
     ) -> Option<Notice> {
         decide(
             s,
-            &me(),
+            ME,
             &message(conversation, 2, body),
             "Bob",
             place,
@@ -242,7 +229,7 @@ mod tests {
         assert!(check(&s, ConversationId(6), "x", &direct(), looking, 0).is_some());
         assert!(decide(
             &s,
-            &me(),
+            ME,
             &message(ConversationId(6), 1, "x"),
             "Ada",
             &direct(),
@@ -252,7 +239,7 @@ mod tests {
         .is_none());
         let mut gone = message(ConversationId(6), 2, "");
         gone.deleted = true;
-        assert!(decide(&s, &me(), &gone, "Bob", &direct(), AWAY, 0).is_none());
+        assert!(decide(&s, ME, &gone, "Bob", &direct(), AWAY, 0).is_none());
     }
 
     #[test]
@@ -328,7 +315,7 @@ mod tests {
         }
         let mut quoted = message(ConversationId(5), 2, "see @ada");
         quoted.mentions = chinwag_proto::Mentions::default();
-        assert!(decide(&s, &me(), &quoted, "Bob", &g, AWAY, 0).is_none());
+        assert!(decide(&s, ME, &quoted, "Bob", &g, AWAY, 0).is_none());
     }
 
     #[test]
@@ -359,7 +346,7 @@ mod tests {
         let long = "é".repeat(500);
         let n = decide(
             &NotifySettings::default(),
-            &me(),
+            ME,
             &message(ConversationId(6), 2, &long),
             "Bob",
             &direct(),
@@ -372,7 +359,7 @@ mod tests {
         let formatted = "**Release** is _today_: see `notes`";
         let n = decide(
             &NotifySettings::default(),
-            &me(),
+            ME,
             &message(ConversationId(6), 2, formatted),
             "Bob",
             &direct(),
