@@ -93,12 +93,7 @@ export async function loadAround(/** @type {number} */ id, /** @type {number} */
 export async function jumpToMessage(m) {
   if (!state.convs.has(m.conversation_id)) return;
   if (state.active !== m.conversation_id) await openConversation(m.conversation_id);
-  const hist = state.history.get(m.conversation_id);
-  if (hist && !hist.list.some((x) => x.id === m.id)) await loadAround(m.conversation_id, m.seq);
-  const loaded = state.history.get(m.conversation_id);
-  if (loaded) reveal(loaded, m.seq); // loaded, but above what the page shows
-  changed('messages');
-  flush();
+  await putOnPage(m.conversation_id, m.seq, (hist) => hist.list.some((x) => x.id === m.id));
   const selector = `#messages .msg[data-id="${Number(m.id)}"]`;
   if (!document.querySelector(selector)) {
     flash('That message could not be loaded; it may have been deleted.');
@@ -114,6 +109,22 @@ export async function jumpToMessage(m) {
     state.found = null;
     changed('messages');
   }, 4000);
+}
+
+/**
+ * Makes message `seq` of the open conversation `convId` loaded and on the page: the history
+ * around it is loaded unless `loaded` says what is loaded will do, then the page shows it
+ * (it may be loaded but above what the page shows).
+ * @param {number} convId @param {number} seq
+ * @param {(hist: import('./messages.js').History) => boolean} loaded
+ */
+async function putOnPage(convId, seq, loaded) {
+  const hist = state.history.get(convId);
+  if (!hist || !loaded(hist)) await loadAround(convId, seq);
+  const now = state.history.get(convId);
+  if (now) reveal(now, seq);
+  changed('messages');
+  flush();
 }
 
 /** Originals asked of the hub and not answered yet. */
@@ -212,13 +223,8 @@ async function jumpToFirstUnread() {
   const line = state.unreadLine;
   $('jump-unread').hidden = true;
   if (!line || line.convId !== state.active) return;
-  const loaded = state.history.get(line.convId);
-  const before = loaded && loaded.list.some((m) => (m.seq || 0) < line.seq);
-  if (!loaded || (!before && loaded.hasMore)) await loadAround(line.convId, line.seq);
-  const hist = state.history.get(line.convId);
-  if (hist) reveal(hist, line.seq);
-  changed('messages');
-  flush();
+  // Where the line goes is known once what is before it is loaded, or nothing is.
+  await putOnPage(line.convId, line.seq, (hist) => !hist.hasMore || hist.list.some((m) => (m.seq || 0) < line.seq));
   const divider = document.querySelector('#messages .unread-line');
   if (divider) divider.scrollIntoView({ block: 'start' });
 }

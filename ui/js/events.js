@@ -4,6 +4,8 @@
 // render and what the caller should do about it (sync.js does it); nothing here touches the
 // page or the network, so it is unit-tested with `node --test`.
 
+import { mentionsUser } from './model.js';
+
 /** @typedef {import('./model.js').State} State */
 /** @typedef {import('../types/proto').Message} Message */
 /** @typedef {import('../types/proto').Event} Event */
@@ -126,7 +128,7 @@ export function addMessage(s, message) {
   } else if (isNew) {
     if (message.seq > conv.read_seq) {
       conv.unread += 1;
-      if (mentionsMe(s, message)) conv.mentions = (conv.mentions || 0) + 1;
+      if (mentionsUser(message, s.me.id)) conv.mentions = (conv.mentions || 0) + 1;
     }
     result.delivered = { convId: conv.id, seq: message.seq, already: conv.delivered_seq };
     result.stoppedTyping = { convId: conv.id, userId: message.sender_id };
@@ -138,15 +140,6 @@ export function addMessage(s, message) {
     result.arrived = { isNew, mine };
   }
   return result;
-}
-
-/**
- * Whether the hub recorded that `message` mentions me: by name, `@here` or `@everyone`.
- * @param {State} s @param {Message} message
- */
-export function mentionsMe(s, message) {
-  const m = message.mentions;
-  return Boolean(m && (m.here || m.everyone || (m.user_ids || []).includes(s.me.id)));
 }
 
 /**

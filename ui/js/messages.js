@@ -6,6 +6,7 @@
 
 import { h, clock, dayLabel } from './dom.js';
 import { render } from './format.js';
+import { mentionsUser } from './model.js';
 import { reconcile } from './keyed.js';
 
 /**
@@ -323,8 +324,7 @@ const dayRows = new Map();
 function messageNode(s, view) {
   const { m } = s;
   const mine = m.sender_id === view.me;
-  const mentions = m.mentions;
-  const mentionsMe = Boolean(!mine && mentions && (mentions.here || mentions.everyone || (mentions.user_ids || []).includes(view.me)));
+  const mentionsMe = !mine && mentionsUser(m, view.me);
   const classes = ['msg', mine ? 'mine' : 'theirs', s.first ? 'first' : '', m.pending ? 'pending' : '',
     s.found ? 'found' : '', mentionsMe ? 'mentions-me' : ''];
   const files = (m.pending ? m.files : m.attachments) || [];

@@ -158,6 +158,16 @@ export function quoteOf(s, m) {
 }
 
 /**
+ * Whether the hub recorded that `m` mentions `userId`: by name, `@here` or `@everyone`
+ * (the hub's `Mentions::include`).
+ * @param {{mentions?: {user_ids?: number[], here?: boolean, everyone?: boolean}}} m @param {number} userId
+ */
+export function mentionsUser(m, userId) {
+  const recorded = m.mentions;
+  return Boolean(recorded && (recorded.here || recorded.everyone || (recorded.user_ids || []).includes(userId)));
+}
+
+/**
  * The mentions the hub recorded on `m`, by the name written after `@`: a member named is
  * `me` or `other`; `@here` and `@everyone`, when recorded, mention me too. Anything else
  * after an `@` is text.

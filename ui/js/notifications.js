@@ -8,8 +8,7 @@
 
 import { $ } from './dom.js';
 import { state } from './state.js';
-import { userName, convName, isMuted, filesSummary } from './model.js';
-import { mentionsMe } from './events.js';
+import { userName, convName, isMuted, filesSummary, mentionsUser } from './model.js';
 import { plainText } from './format.js';
 
 /** Characters of message text a notification shows (as the desktop's). */
@@ -40,7 +39,7 @@ export function noticeFor(s, m, here) {
   if (here.now - m.created_at > 60_000) return null;
   if (isMuted(s, conv.id) || (settings.muted_until && here.now < settings.muted_until)) return null;
   if (settings.level === 'nothing') return null;
-  if (settings.level === 'direct_and_mentions' && conv.kind !== 'direct' && !mentionsMe(s, m)) return null;
+  if (settings.level === 'direct_and_mentions' && conv.kind !== 'direct' && !mentionsUser(m, s.me.id)) return null;
   const sender = userName(s, m.sender_id);
   const title = conv.kind === 'direct' ? sender : `${sender} in ${convName(s, conv)}`;
   let body = 'New message';
