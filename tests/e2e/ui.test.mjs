@@ -876,6 +876,9 @@ test('a backlog opens at "New messages", is read only once seen, and a long one 
 
     await openConversation(bob, 'general');
     await bob.evaluate(() => window.dispatchEvent(new Event('focus')));
+    // The history is fetched and laid out after the header changes: wait for the line, then a frame.
+    await until(bob, () => document.querySelector('#messages .unread-line')?.nextElementSibling?.querySelector('.bubble') != null);
+    await bob.evaluate(() => new Promise((resolve) => { requestAnimationFrame(() => requestAnimationFrame(resolve)); }));
     const line = await bob.evaluate(() => {
       const box = document.getElementById('messages');
       const divider = document.querySelector('#messages .unread-line');
