@@ -346,6 +346,7 @@ test('a group of three shows who has seen my message', async () => {
     await alice.waitForSelector('#app-screen:not([hidden])');
     await createGroup(alice, 'Lunch crew', ['Bob Baker', 'Carol Cho']);
     await until(alice, () => document.getElementById('chat-sub').textContent === '3 members');
+    for (let i = 1; i <= 15; i += 1) await send(alice, `Menu item ${i}`); // more than the view holds
     await send(alice, 'Who is in for ramen?');
 
     for (const [page, name] of [[bob, 'Bob Baker'], [carol, 'Carol Cho']]) {
@@ -356,6 +357,9 @@ test('a group of three shows who has seen my message', async () => {
       assert.ok(name);
     }
     await until(alice, () => document.querySelector('#messages .seen-by')?.textContent === 'Seen by Bob Baker, Carol Cho');
+    // "Seen by" came after the view was at the end: the end, with it, is still in view.
+    const gap = await alice.evaluate(() => { const box = document.getElementById('messages'); return box.scrollHeight - box.scrollTop - box.clientHeight; });
+    assert.ok(gap < 2, `the newest line stays in view (${gap} px below it)`);
     await send(bob, 'Me!');
     await until(alice, () => [...document.querySelectorAll('#messages .who')].some((w) => w.textContent === 'Bob Baker'));
     await shot(alice, 'group-light-desktop');

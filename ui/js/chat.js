@@ -281,6 +281,9 @@ const actions = {
   retry: retryItem, discard: discardItem,
 };
 
+/** Whether the view was at the end when last scrolled or drawn (it follows what comes). */
+let following = true;
+
 /** The open conversation's messages (messages.js, touching only what changed), then its scroll. */
 function renderMessages() {
   const intent = state.scroll;
@@ -289,6 +292,8 @@ function renderMessages() {
   const hist = state.history.get(state.active);
   if (!conv || !hist) return;
   const box = $('messages');
+  // Receipts, reactions and edits change heights too: a view at the end stays there.
+  const stick = !intent && following;
   const keep = intent && intent.keep && !intent.bottom
     ? { fromBottom: box.scrollHeight - box.scrollTop, top: box.scrollTop } : null;
   if (intent && intent.bottom) trimToWindow(hist);
@@ -315,6 +320,8 @@ function renderMessages() {
     if (intent.unread) toFirstUnread(hist);
   } else if (keep) box.scrollTop = intent.keep === 'older' ? box.scrollHeight - keep.fromBottom : keep.top;
   else if (intent && intent.isNew) $('jump').hidden = false;
+  else if (stick) box.scrollTop = box.scrollHeight;
+  following = atBottom();
   maybeRead();
 }
 
@@ -322,12 +329,15 @@ function renderMessages() {
 export function wireChat() {
   const box = $('messages');
   box.addEventListener('scroll', () => {
+    following = atBottom();
     if (box.scrollTop < 80 && state.active !== null) loadOlder(state.active);
     if (state.active !== null && atBottom()) {
       loadNewer(state.active);
       maybeRead();
     }
   });
+  // A picture that finishes loading at the end pushes the end down: follow it.
+  box.addEventListener('load', () => { if (following) box.scrollTop = box.scrollHeight; }, true);
   $('jump').addEventListener('click', jumpToLatest);
   $('jump-unread').addEventListener('click', jumpToFirstUnread);
   $('back').addEventListener('click', closeConversation);
