@@ -131,14 +131,28 @@ export async function person(browser, hub, { viewport = DESKTOP, colorScheme = '
   page.on('console', (msg) => {
     if (msg.type() === 'error' && !networkNoise.test(msg.text())) page.errors.push(msg.text());
   });
+  // The page asks in its own dialog (confirm-dialog): a browser alert, confirm or prompt is
+  // a leftover or injected script, and fails the test (withHub checks dialogsSeen).
   page.dialogsSeen = [];
   page.on('dialog', (dialog) => {
-    page.dialogsSeen.push(dialog.message());
-    // Confirm prompts are accepted; an alert() would mean injected script ran.
-    if (dialog.type() === 'confirm') dialog.accept(); else dialog.dismiss();
+    page.dialogsSeen.push(`${dialog.type()}: ${dialog.message()}`);
+    dialog.dismiss();
   });
   await page.goto(hub.url);
   return page;
+}
+
+/**
+ * Answers the page's own confirmation dialog: checks it asks `title`, then presses the
+ * button named `action` (or Cancel). Returns the text it showed.
+ */
+export async function answerConfirm(page, title, action) {
+  await page.waitForFunction(() => document.getElementById('confirm-dialog').open);
+  const dialog = page.getByRole('alertdialog', { name: title });
+  const text = await dialog.locator('#confirm-text').textContent();
+  await dialog.getByRole('button', { name: action, exact: true }).click();
+  await page.waitForFunction(() => !document.getElementById('confirm-dialog').open);
+  return text;
 }
 
 export async function register(page, username, displayName = username) {

@@ -10,12 +10,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   Hub, JoinedNode, launch, person, register, startDirect, openConversation, createGroup, send, bodies, shot, sleep,
-  DESKTOP, PHONE,
+  answerConfirm, DESKTOP, PHONE,
 } from './harness.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser.close(); });
+
+/** No script errors, and no browser alert, confirm or prompt (the page asks in its own dialog). */
+function assertClean(page) {
+  assert.deepEqual(page.errors, [], 'no script errors on the page');
+  assert.deepEqual(page.dialogsSeen, [], 'no browser alert, confirm or prompt');
+}
 
 /** A fresh hub and cleanup for one test. */
 async function withHub(fn) {
@@ -24,7 +30,7 @@ async function withHub(fn) {
   const open = async (opts) => { const p = await person(browser, hub, opts); pages.push(p); return p; };
   try {
     await fn(hub, open);
-    for (const p of pages) assert.deepEqual(p.errors, [], 'no script errors on the page');
+    for (const p of pages) assertClean(p);
   } finally {
     for (const p of pages) await p.context().close();
     await hub.dispose();
@@ -102,6 +108,16 @@ test('two people chat in a direct conversation, with typing and receipts', async
     await shot(bob, 'chat-dark-desktop');
     await mine.hover();
     await mine.getByRole('button', { name: 'Delete message' }).click();
+    // Asked in the page's own dialog: Esc keeps the message, the named button deletes it.
+    await alice.waitForFunction(() => document.getElementById('confirm-dialog').open);
+    assert.equal(await alice.evaluate(() => document.activeElement.id), 'confirm-cancel', 'it opens on the harmless choice');
+    await shot(alice, 'confirm-delete-light-desktop');
+    await alice.keyboard.press('Escape');
+    await alice.waitForFunction(() => !document.getElementById('confirm-dialog').open);
+    assert.ok((await bodies(alice)).includes('Hi Bob! Lunch at 12:30?'), 'Esc deleted nothing');
+    await mine.hover();
+    await mine.getByRole('button', { name: 'Delete message' }).click();
+    assert.equal(await answerConfirm(alice, 'Delete message?', 'Delete message'), 'Delete this message for everyone? This cannot be undone.');
     await until(bob, () => [...document.querySelectorAll('#messages .bubble')].some((b) => b.textContent === 'This message was deleted'));
   });
 });
@@ -368,6 +384,7 @@ test('a group of three shows who has seen my message', async () => {
     await carol.bringToFront();
     await carol.click('#chat-info');
     await carol.click('#leave-group');
+    await answerConfirm(carol, 'Leave Lunch crew?', 'Leave group');
     await until(carol, () => ![...document.querySelectorAll('#conversation-list .conv-name')].some((n) => n.textContent === 'Lunch crew'));
     await alice.bringToFront();
     await until(alice, () => document.getElementById('chat-sub').textContent === '2 members');
@@ -554,7 +571,7 @@ test('a message written while the hub disk is full waits, says why, and goes onc
     const mine = await alice.evaluate((t) => [...document.querySelectorAll('#messages .bubble')]
       .filter((b) => b.textContent === t).length, text);
     assert.equal(mine, 1);
-    for (const p of pages) assert.deepEqual(p.errors, [], 'no script errors on the page');
+    for (const p of pages) assertClean(p);
   } finally {
     clearInterval(keepFull);
     for (const p of pages) await p.context().close();
@@ -1072,6 +1089,7 @@ test('group admins manage members; several typers; the length limit shows before
     await until(alice, () => [...document.querySelectorAll('#info-members li')].some((li) => li.textContent.includes('Dave Diaz')));
     await shot(alice, 'group-details-light-desktop');
     await alice.getByRole('button', { name: 'Remove Carol Cho' }).click();
+    await answerConfirm(alice, 'Remove Carol Cho?', 'Remove Carol Cho');
     await until(alice, () => ![...document.querySelectorAll('#info-members li')].some((li) => li.textContent.includes('Carol Cho')));
     await alice.keyboard.press('Escape');
     assert.equal(await alice.isVisible('#info-dialog'), false, 'Esc closes the dialog');
@@ -1186,11 +1204,11 @@ test('mute quiets a conversation on every device; a blocked person cannot write 
     await startDirect(carol, 'Bob Baker');
     await carol.click('#chat-info');
     await carol.click('#block-peer');
+    assert.match(await answerConfirm(carol, 'Block Bob Baker?', 'Block Bob Baker'), /They are not told/);
     await until(carol, () => document.getElementById('block-peer').textContent === 'Unblock Bob Baker');
     await carol.keyboard.press('Escape');
     await until(carol, () => !document.getElementById('blocked-note').hidden);
     assert.match(await carol.textContent('#blocked-text'), /You blocked Bob Baker/);
-    assert.ok(carol.dialogsSeen.some((m) => m.startsWith('Block Bob Baker?')), 'asked before blocking');
     // Her other tab, in the same chat, shows the block at once.
     await startDirect(carol2, 'Bob Baker');
     await until(carol2, () => !document.getElementById('blocked-note').hidden);
@@ -1260,6 +1278,7 @@ test('a reported message reaches the hub admin, who deletes it and disables and 
     assert.equal(await alice.textContent('#admin-tab-reports'), 'Reports (1)');
     await shot(alice, 'admin-reports-light-desktop');
     await report.getByRole('button', { name: 'Delete message' }).click();
+    await answerConfirm(alice, 'Delete message?', 'Delete message');
     await until(alice, () => document.querySelector('#admin-reports li.report.resolved .report-quote')?.textContent === 'This message was deleted');
     await until(bob, () => [...document.querySelectorAll('#messages .bubble')].some((b) => b.textContent === 'This message was deleted'));
     await until(carol, () => [...document.querySelectorAll('#messages .bubble')].some((b) => b.textContent === 'This message was deleted'));
@@ -1268,6 +1287,7 @@ test('a reported message reaches the hub admin, who deletes it and disables and 
     await alice.click('#admin-tab-people');
     const bobRow = alice.locator('#admin-people li', { hasText: '@bob' });
     await bobRow.getByRole('button', { name: 'Disable' }).click();
+    await answerConfirm(alice, 'Disable Bob Baker?', 'Disable Bob Baker');
     await until(alice, () => document.querySelector('#admin-people li.disabled')?.textContent.includes('@bob'));
     await bob.waitForSelector('#auth-screen:not([hidden])');
     await bob.fill('#auth-form input[name=username]', 'bob');
@@ -1467,7 +1487,7 @@ test('joined through a node: chat, a hub outage with pending messages, an app re
     const seen = await bodies(bob);
     assert.deepEqual(seen.filter((b) => b === 'Written while the hub was away'), ['Written while the hub was away'], 'delivered once');
     assert.deepEqual(await bodies(again), ['Hello from the joined app', 'Hi Alice, got it', 'Written while the hub was away']);
-    for (const p of pages) assert.deepEqual(p.errors, [], 'no script errors on the page');
+    for (const p of pages) assertClean(p);
   } finally {
     for (const p of pages) await p.context().close();
     await node.dispose();

@@ -4,6 +4,7 @@
 // docs/protocol.md; the hub refuses them to anyone but a hub admin.
 
 import { h, avatar, shortWhen, $ } from './dom.js';
+import { confirmAction } from './ask.js';
 
 const POLL_MS = 60000;
 
@@ -123,7 +124,11 @@ function reportRow(report) {
       type: 'button',
       class: 'danger',
       onclick: () => act(async () => {
-        if (!window.confirm(`Delete this message by ${nameOf(m.sender_id)} for everyone?`)) return false;
+        if (!await confirmAction({
+          title: 'Delete message?',
+          text: `Delete this message by ${nameOf(m.sender_id)} for everyone? This cannot be undone.`,
+          action: 'Delete message',
+        })) return false;
         await ctx.call('DELETE', `/messages/${m.id}`);
         if (!report.resolved_at) await ctx.call('PATCH', `/admin/reports/${report.id}`);
         return true;
@@ -160,7 +165,11 @@ function personRow(user) {
       type: 'button',
       class: user.disabled ? '' : 'danger',
       onclick: () => act(async () => {
-        if (!user.disabled && !window.confirm(`Disable ${user.display_name}? They are signed out everywhere at once.`)) return false;
+        if (!user.disabled && !await confirmAction({
+          title: `Disable ${user.display_name}?`,
+          text: 'They are signed out everywhere at once and cannot sign in until an admin enables them again.',
+          action: `Disable ${user.display_name}`,
+        })) return false;
         await ctx.call('PATCH', `/admin/users/${user.id}`, { disabled: !user.disabled });
         return true;
       }),

@@ -15,6 +15,7 @@ import { forgetRetries } from './outbox.js';
 import { mentionKey, updateMentions, closeMentions } from './completion.js';
 import { draftOf, setDraft } from './drafts.js';
 import { maybeOffer } from './notifications.js';
+import { confirmAction } from './ask.js';
 
 /** @typedef {import('../types/proto').Message} Message */
 
@@ -203,7 +204,7 @@ async function submitEdit(/** @type {Event} */ event) {
 /** Deletes a message for everyone, once the person confirms. */
 export async function deleteMessage(/** @type {Message} */ m) {
   const whose = m.sender_id === state.me.id ? 'this message' : `this message by ${userName(state, m.sender_id)}`;
-  if (!window.confirm(`Delete ${whose} for everyone?`)) return;
+  if (!await confirmAction({ title: 'Delete message?', text: `Delete ${whose} for everyone? This cannot be undone.`, action: 'Delete message' })) return;
   try {
     const ack = await request({ type: 'delete', message_id: m.id });
     changed(...replaceMessage(state, ack.message).topics);

@@ -11,6 +11,7 @@ import { carryOut } from './live.js';
 import { refreshMembers } from './chat.js';
 import { personRow, changeNotify } from './people.js';
 import { flash, announce } from './notice.js';
+import { confirmAction } from './ask.js';
 
 const dialog = () => /** @type {HTMLDialogElement} */ ($('info-dialog'));
 const showError = (/** @type {string} */ message) => { $('info-error').textContent = message; };
@@ -80,6 +81,14 @@ function memberRow(/** @type {any} */ conv, /** @type {any} */ m, /** @type {any
 }
 
 async function removeMember(/** @type {number} */ convId, /** @type {number} */ userId) {
+  const user = state.users.get(userId);
+  const name = user ? user.display_name : 'this person';
+  const conv = state.convs.get(convId);
+  if (!await confirmAction({
+    title: `Remove ${name}?`,
+    text: `${name} will stop receiving the messages of ${conv ? convName(state, conv) : 'this group'}. You can add them again.`,
+    action: `Remove ${name}`,
+  })) return;
   try {
     await call('DELETE', `/conversations/${convId}/members/${userId}`);
     await refreshMembers(convId);
@@ -136,7 +145,11 @@ async function setGroup(change, said) {
 
 async function leaveGroup() {
   const conv = state.convs.get(state.active);
-  if (!conv || !window.confirm(`Leave ${convName(state, conv)}? You will stop receiving its messages.`)) return;
+  if (!conv || !await confirmAction({
+    title: `Leave ${convName(state, conv)}?`,
+    text: 'You will stop receiving its messages. A member of the group can add you again.',
+    action: 'Leave group',
+  })) return;
   try {
     await call('POST', `/conversations/${conv.id}/leave`);
     dialog().close();
@@ -166,7 +179,11 @@ async function setMuted(/** @type {number} */ convId, /** @type {boolean} */ mut
 async function setBlocked(/** @type {number} */ userId, /** @type {boolean} */ blocked) {
   const user = state.users.get(userId);
   const name = user ? user.display_name : 'this person';
-  if (blocked && !window.confirm(`Block ${name}? They will not be able to send you direct messages, and you will not see them typing. They are not told.`)) return;
+  if (blocked && !await confirmAction({
+    title: `Block ${name}?`,
+    text: 'They will not be able to send you direct messages, and you will not see them typing. They are not told.',
+    action: `Block ${name}`,
+  })) return;
   try {
     await call(blocked ? 'PUT' : 'DELETE', `/blocks/${userId}`);
     if (blocked) state.blocked.add(userId); else state.blocked.delete(userId);
