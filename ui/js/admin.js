@@ -81,8 +81,8 @@ function render() {
   const reports = tab === 'reports';
   $('admin-tab-reports').setAttribute('aria-selected', String(reports));
   $('admin-tab-people').setAttribute('aria-selected', String(!reports));
-  $('admin-reports').hidden = !reports;
-  $('admin-people').hidden = reports;
+  $('admin-reports-panel').hidden = !reports;
+  $('admin-people-panel').hidden = reports;
   const s = data.stats;
   $('admin-stats').textContent = s
     ? `${count(s.users, 'person', 'people')} (${s.users_online} online), ${count(s.conversations, 'conversation')}, `
@@ -145,7 +145,8 @@ function reportRow(report) {
     h('div', { class: 'report-main' },
       h('p', { class: 'small' },
         h('strong', {}, nameOf(m.sender_id)), ` in ${placeOf(m.conversation_id)} · ${shortWhen(m.created_at)}`),
-      h('blockquote', { class: `report-quote${m.deleted ? ' deleted' : ''}` }, text),
+      // It scrolls when long: focusable, so the keyboard can scroll it too.
+      h('blockquote', { class: `report-quote${m.deleted ? ' deleted' : ''}`, tabindex: '0' }, text),
       h('p', { class: 'muted small' },
         `Reported by ${nameOf(report.reporter_id)} ${shortWhen(report.created_at)}`,
         report.reason ? `: “${report.reason}”` : ''),

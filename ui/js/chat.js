@@ -341,6 +341,12 @@ export function wireChat() {
   $('jump').addEventListener('click', jumpToLatest);
   $('jump-unread').addEventListener('click', jumpToFirstUnread);
   $('back').addEventListener('click', closeConversation);
+  // The skip link: to the message box when a conversation is open, else to the list.
+  $('skip-to-composer').addEventListener('click', (event) => {
+    event.preventDefault();
+    const target = state.active !== null ? $('composer-input') : $('conversation-list').querySelector('button');
+    if (target) /** @type {HTMLElement} */ (target).focus();
+  });
   on('panes', renderPanes);
   on('head', renderChatHead);
   on('messages', renderMessages);

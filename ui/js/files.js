@@ -17,13 +17,73 @@ export function humanSize(bytes) {
   return `${n < 10 ? n.toFixed(1) : Math.round(n)} ${units[unit]}`;
 }
 
-/** A short label for a file's type icon: its extension, or the kind of its media type. */
-export function typeLabel(name, mime) {
+/** Families of files with their own icon, and the extensions in each (lower case). */
+const FAMILIES = {
+  document: { doc: 'Word document', docx: 'Word document', odt: 'OpenDocument text', rtf: 'Rich text document', pages: 'Pages document' },
+  spreadsheet: {
+    xls: 'Excel spreadsheet', xlsx: 'Excel spreadsheet', xlsm: 'Excel spreadsheet', ods: 'OpenDocument spreadsheet',
+    csv: 'CSV spreadsheet', tsv: 'TSV spreadsheet', numbers: 'Numbers spreadsheet',
+  },
+  slides: {
+    ppt: 'PowerPoint presentation', pptx: 'PowerPoint presentation', odp: 'OpenDocument presentation', key: 'Keynote presentation',
+  },
+  pdf: { pdf: 'PDF document' },
+  archive: {
+    zip: 'ZIP archive', '7z': '7-Zip archive', rar: 'RAR archive', tar: 'Tar archive', gz: 'Gzip archive',
+    tgz: 'Tar archive', bz2: 'Bzip2 archive', xz: 'XZ archive', zst: 'Zstandard archive',
+  },
+  audio: { mp3: 'MP3 audio', wav: 'WAV audio', ogg: 'Ogg audio', oga: 'Ogg audio', m4a: 'M4A audio', flac: 'FLAC audio', aac: 'AAC audio', opus: 'Opus audio' },
+  video: { mp4: 'MP4 video', m4v: 'MP4 video', mov: 'QuickTime video', mkv: 'Matroska video', webm: 'WebM video', avi: 'AVI video' },
+  image: {
+    png: 'PNG image', jpg: 'JPEG image', jpeg: 'JPEG image', gif: 'GIF image', webp: 'WebP image', svg: 'SVG image',
+    heic: 'HEIC image', bmp: 'BMP image', tif: 'TIFF image', tiff: 'TIFF image',
+  },
+  code: {
+    js: 'JavaScript source', mjs: 'JavaScript source', ts: 'TypeScript source', py: 'Python source', rs: 'Rust source',
+    go: 'Go source', c: 'C source', h: 'C header', cpp: 'C++ source', cs: 'C# source', java: 'Java source',
+    kt: 'Kotlin source', swift: 'Swift source', rb: 'Ruby source', php: 'PHP source', sh: 'Shell script',
+    ps1: 'PowerShell script', sql: 'SQL', html: 'HTML', css: 'CSS', json: 'JSON', xml: 'XML',
+    yaml: 'YAML', yml: 'YAML', toml: 'TOML', ini: 'Settings file',
+  },
+  text: { txt: 'Text file', md: 'Markdown text', log: 'Log file' },
+};
+
+/** The family of a media type the extension did not place (the hub sniffs pictures). */
+function familyOfMime(/** @type {string} */ mime) {
+  if (mime === 'application/pdf') return 'pdf';
+  if (/^application\/(zip|x-7z-compressed|x-rar|x-tar|gzip|x-bzip2|x-xz|zstd)/.test(mime)) return 'archive';
+  const kind = mime.split('/')[0];
+  return ['audio', 'video', 'image', 'text'].includes(kind) ? kind : 'file';
+}
+
+/**
+ * What a file is, for its card: `family` picks the icon (document, spreadsheet, slides,
+ * pdf, archive, audio, video, image, code, text or file), `kind` is the friendly type
+ * ("PowerPoint presentation"), `ext` the extension shown on the icon ("PPTX", or "").
+ * @param {string} name @param {string} mime
+ */
+export function fileKind(name, mime) {
   const dot = name.lastIndexOf('.');
-  const ext = dot > 0 ? name.slice(dot + 1) : '';
-  if (/^[a-z0-9]{1,4}$/i.test(ext)) return ext.toUpperCase();
-  const kind = (mime || '').split('/')[0];
-  return { image: 'IMG', video: 'VID', audio: 'AUD', text: 'TXT' }[kind] || 'FILE';
+  const ext = dot > 0 && dot < name.length - 1 ? name.slice(dot + 1).toLowerCase() : '';
+  for (const [family, kinds] of Object.entries(FAMILIES)) {
+    if (Object.hasOwn(kinds, ext)) return { family, kind: kinds[ext], ext: ext.toUpperCase() };
+  }
+  const family = familyOfMime((mime || '').toLowerCase());
+  const shortExt = /^[a-z0-9]{1,5}$/.test(ext) ? ext.toUpperCase() : '';
+  const kind = { pdf: 'PDF document', archive: 'Archive', audio: 'Audio', video: 'Video', image: 'Image', text: 'Text file' }[family]
+    || (shortExt ? `${shortExt} file` : 'File');
+  return { family, kind, ext: shortExt };
+}
+
+/**
+ * A long name cut in the middle, so the end (which often tells versions apart, and the
+ * extension) stays: [start, end], shown as "Quarterly revi…v3 final.pptx" by CSS.
+ * @param {string} name
+ */
+export function nameParts(name, keep = 10) {
+  const chars = [...name];
+  if (chars.length <= keep + 2) return [name, ''];
+  return [chars.slice(0, -keep).join(''), chars.slice(-keep).join('')];
 }
 
 /** Size an image is shown at inline: within `box`×`box`, never enlarged. */

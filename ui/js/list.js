@@ -31,6 +31,7 @@ function renderList() {
   }
   const name = state.hub ? state.hub.name : 'Chinwag';
   document.title = totalUnread ? `(${totalUnread}) ${name} · Chinwag` : `${name} · Chinwag`;
+  $('app-title').textContent = name === 'Chinwag' ? 'Chinwag' : `${name} on Chinwag`;
   state.unread = totalUnread;
   reportView();
 }
@@ -41,11 +42,13 @@ function listEntry(conv, quiet) {
   const name = convName(state, conv);
   // A draft left elsewhere shows in place of the last message, as Slack and Teams do.
   const draft = conv.id === state.active ? '' : draftOf(conv.id).replace(/\s+/g, ' ').trim();
-  const label = [name, draft ? 'draft' : '', conv.unread ? `${conv.unread} unread` : '',
+  // What the badges and the muted mark show, for screen readers (read after the preview;
+  // the visible name, time and preview are read as they are, never replaced by a label).
+  const facts = [conv.unread ? `${conv.unread} unread` : '',
     conv.mentions ? `${conv.mentions} ${conv.mentions === 1 ? 'mention' : 'mentions'} of you` : '', quiet ? 'muted' : '',
-    peer ? peer.presence : ''].filter(Boolean).join(', ');
+  ].filter(Boolean).join(', ');
   return {
-    name, label, quiet, unread: conv.unread, mentions: conv.mentions || 0, active: conv.id === state.active,
+    name, facts, quiet, unread: conv.unread, mentions: conv.mentions || 0, active: conv.id === state.active,
     time: conv.last_message ? shortWhen(conv.last_message.created_at) : '',
     preview: previewOf(state, conv), draft, presence: peer ? peer.presence : null, kind: conv.kind,
   };
@@ -56,7 +59,6 @@ function listItem(conv, entry) {
   const button = h('button', {
     type: 'button',
     'aria-current': entry.active ? 'true' : 'false',
-    'aria-label': entry.label,
     dataset: { conv: String(conv.id) },
     class: [entry.unread ? 'unread' : '', entry.quiet ? 'quiet' : ''].filter(Boolean).join(' '),
     onclick: () => openConversation(conv.id),
@@ -66,6 +68,7 @@ function listItem(conv, entry) {
     h('span', { class: 'conv-top' },
       h('span', { class: 'conv-name' }, entry.name,
         entry.quiet ? h('span', { class: 'conv-muted', title: 'Muted' }) : null),
+      entry.presence ? h('span', { class: 'visually-hidden' }, `, ${entry.presence}, `) : null,
       h('span', { class: 'conv-time' }, entry.time)),
     h('span', { class: 'conv-bottom' },
       entry.draft
@@ -73,7 +76,8 @@ function listItem(conv, entry) {
         : h('span', { class: 'conv-preview' }, entry.preview),
       // A mention of me is louder than unread: its own badge, shown even when muted.
       entry.mentions ? h('span', { class: 'badge mention', 'aria-hidden': 'true', title: 'You were mentioned' }, `@${entry.mentions > 99 ? '99+' : entry.mentions}`) : null,
-      entry.unread ? h('span', { class: 'badge', 'aria-hidden': 'true' }, entry.unread > 999 ? '999+' : entry.unread) : null)));
+      entry.unread ? h('span', { class: 'badge', 'aria-hidden': 'true' }, entry.unread > 999 ? '999+' : entry.unread) : null,
+      entry.facts ? h('span', { class: 'visually-hidden conv-facts' }, `. ${entry.facts}`) : null)));
   return h('li', {}, button);
 }
 

@@ -376,13 +376,17 @@ function reactionsNode(m, view) {
  */
 function quoteNode(q, view) {
   const there = q.m && (q.status === 'shown' || q.status === 'deleted');
-  const label = q.status === 'shown' ? `Reply to ${q.who}: ${q.text}. Go to the original message` : q.text;
+  const shown = q.status === 'shown';
+  // Read as it shows, with what the quote is and does around it (no label that replaces it).
   return h('button', {
-    type: 'button', class: `reply-quote ${q.status}`, 'aria-label': label, disabled: !there,
+    type: 'button', class: `reply-quote ${q.status}`, disabled: !there,
     onclick: there ? () => view.actions.jump(q.m) : undefined,
   },
+  shown ? h('span', { class: 'visually-hidden' }, 'Reply to ') : null,
   q.who ? h('span', { class: 'reply-who' }, q.who) : null,
+  shown ? h('span', { class: 'visually-hidden' }, ': ') : null,
   h('span', { class: 'reply-text' }, q.text),
+  shown ? h('span', { class: 'visually-hidden' }, '. Go to the original message') : null,
   q.picture ? view.thumb(q.picture) : null);
 }
 
@@ -398,7 +402,7 @@ function messageActions(/** @type {Message} */ m, /** @type {boolean} */ mine, /
   }
   if (m.deleted) return null;
   const reply = [
-    h('button', { type: 'button', onclick: () => actions.react(m), 'aria-label': 'Add a reaction' }, 'React'),
+    h('button', { type: 'button', onclick: () => actions.react(m), 'aria-label': 'React to message' }, 'React'),
     h('button', { type: 'button', onclick: () => actions.reply(m), 'aria-label': 'Reply to message' }, 'Reply'),
   ];
   if (mine) {

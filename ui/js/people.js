@@ -10,7 +10,7 @@ import { mergeUser } from './events.js';
 import { call, syncWatch } from './session.js';
 import { openConversation } from './chat.js';
 import { loadEverything } from './sync.js';
-import { flash } from './notice.js';
+import { flash, announce } from './notice.js';
 
 /** @typedef {import('./model.js').Person} Person */
 
@@ -99,6 +99,7 @@ function openProfile() {
   field(form, 'status_text').value = state.me.status_text;
   $('profile-error').textContent = '';
   $('notify-saved').textContent = '';
+  /** @type {HTMLSelectElement} */ ($('theme-choice')).value = document.documentElement.dataset.themeChoice || 'system';
   loadNotifySettings();
   dialog('profile-dialog').showModal();
   field(form, 'display_name').focus();
@@ -179,6 +180,12 @@ export function wirePeople() {
   $('directory-filter').addEventListener('input', renderDirectory);
   $('group-form').addEventListener('submit', submitGroup);
   $('profile-form').addEventListener('submit', submitProfile);
+  // The theme is this device's, applied at once (js/theme.js keeps it), not the profile's.
+  $('theme-choice').addEventListener('change', (event) => {
+    const choice = /** @type {HTMLSelectElement} */ (event.target).value;
+    window.dispatchEvent(new CustomEvent('chinwag-theme', { detail: choice }));
+    announce(choice === 'system' ? 'Theme follows the system.' : `${choice === 'dark' ? 'Dark' : 'Light'} theme on this device.`);
+  });
   $('notify-level').addEventListener('change', () => changeNotify({ level: /** @type {HTMLSelectElement} */ ($('notify-level')).value }));
   $('notify-previews').addEventListener('change', () => changeNotify({ previews: input('notify-previews').checked }));
   $('notify-permission').addEventListener('click', async () => {

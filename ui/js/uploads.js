@@ -5,7 +5,7 @@
 import { newClientId } from './hub.js';
 import { h, $, utf8Length } from './dom.js';
 import { messageLimit } from './model.js';
-import { upload, thumbnailUrl, blobUrl, save, humanSize, typeLabel, fitted } from './files.js';
+import { upload, thumbnailUrl, blobUrl, save, humanSize, fileKind, nameParts, fitted } from './files.js';
 import { state, on, changed, wantScroll } from './state.js';
 import { sendItem, signedOut } from './session.js';
 
@@ -30,7 +30,9 @@ export function attachmentNode(/** @type {Attachment} */ file) {
     return h('button', { type: 'button', class: 'thumb', title: `${file.name} · ${humanSize(file.size)}`,
       'aria-label': `Open picture ${file.name}`, onclick: () => openImage(file), dataset: { fileId: String(file.id) } }, img);
   }
-  const status = h('span', { class: 'muted' }, `${humanSize(file.size)} · ${file.mime}`);
+  const { family, kind, ext } = fileKind(file.name, file.mime);
+  const facts = `${humanSize(file.size)} · ${kind}`;
+  const status = h('span', { class: 'muted facts', title: file.mime }, facts);
   const button = /** @type {HTMLButtonElement} */ (h('button', { type: 'button', 'aria-label': `Download ${file.name}` }, 'Download'));
   button.addEventListener('click', async () => {
     button.disabled = true;
@@ -38,17 +40,50 @@ export function attachmentNode(/** @type {Attachment} */ file) {
       await save(state.token, file, (loaded, total) => {
         status.textContent = `Downloading… ${total ? Math.floor((loaded / total) * 100) : 0}%`;
       });
-      status.textContent = `${humanSize(file.size)} · saved`;
+      status.textContent = `${facts} · saved`;
     } catch (err) {
       status.textContent = err.message;
     } finally {
       button.disabled = false;
     }
   });
-  return h('div', { class: 'file-card', dataset: { fileId: String(file.id) } },
-    h('span', { class: 'type', 'aria-hidden': 'true' }, typeLabel(file.name, file.mime)),
-    h('span', { class: 'name-wrap' }, h('span', { class: 'name', title: file.name }, file.name), status),
+  const [start, end] = nameParts(file.name);
+  return h('div', { class: 'file-card', dataset: { fileId: String(file.id), family } },
+    h('span', { class: `type ${family}`, 'aria-hidden': 'true' }, fileIcon(family), ext ? h('span', { class: 'ext' }, ext) : null),
+    h('span', { class: 'name-wrap' },
+      // Cut in the middle when long, so the end and the extension stay; the whole on hover.
+      h('span', { class: 'name', title: file.name }, h('span', { class: 'start' }, start), end ? h('span', { class: 'end' }, end) : null),
+      status),
     button);
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+/** Each family's mark drawn on a page (24×24, stroked in the family's colour). */
+const GLYPHS = {
+  document: 'M9.5 11h5M9.5 14h5M9.5 17h3.5',
+  spreadsheet: 'M9 10.5h6v7H9zM9 14h6M12 10.5v7',
+  slides: 'M9 11h6v4.5H9zM12 15.5V18',
+  pdf: 'M9 18c1.5-1.2 2.5-3.5 3-6.5.5 3 1.5 5.3 3 6.5M10.2 15.5h3.6',
+  archive: 'M12 3v2M11 5v2M12 7v2M11 9v2M10.5 12.5h2.5v3h-2.5z',
+  audio: 'M12 16.5V10.5l3-1M12 16.5a1.5 1.5 0 1 1-3 0 1.5 1.5 0 0 1 3 0',
+  video: 'M10.5 11v6l5-3z',
+  image: 'M8.5 17.5l2.5-3 2 2 1.5-1.5 1.5 2.5zM14 10.5h.01',
+  code: 'M10.5 11.5l-2 2.5 2 2.5M13.5 11.5l2 2.5-2 2.5',
+  text: 'M9.5 11h5M9.5 14h5M9.5 17h5',
+  file: '',
+};
+
+/** A file family's icon: a page with a folded corner and the family's mark. */
+function fileIcon(/** @type {string} */ family) {
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  for (const d of ['M7 3h7l4 4v14H7z', 'M14 3v4h4', GLYPHS[family] || '']) {
+    if (!d) continue;
+    const path = document.createElementNS(SVG, 'path');
+    path.setAttribute('d', d);
+    svg.append(path);
+  }
+  return svg;
 }
 
 /** @type {{file: Attachment, url: string|null}|null} the full-size view */

@@ -1,0 +1,254 @@
+// Accessibility of every main view, checked by axe-core (npm, injected into the real page),
+// in light and dark, at desktop and phone width: no serious or critical violation anywhere.
+// Screenshots of each view go to tests/e2e/artifacts/a11y-*.png.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { crc32, deflateSync } from 'node:zlib';
+import {
+  Hub, launch, person, register, startDirect, openConversation, createGroup, send, shot,
+  DESKTOP, PHONE,
+} from './harness.mjs';
+
+const axeSource = createRequire(import.meta.url)('axe-core').source;
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser.close(); });
+
+/** A PNG of `w`×`h` (a two-colour gradient): a picture message, its thumbnail and the viewer. */
+function png(w, h) {
+  const chunk = (type, data) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const out = Buffer.alloc(body.length + 8);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc32(body), body.length + 4);
+    return out;
+  };
+  const head = Buffer.alloc(13);
+  head.writeUInt32BE(w, 0);
+  head.writeUInt32BE(h, 4);
+  head.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+  const rows = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y += 1) {
+    for (let x = 0; x < w; x += 1) rows.set([79 + (x * 170) / w, 70, 229 - (y * 200) / h], y * (w * 3 + 1) + 1 + x * 3);
+  }
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', head), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+/**
+ * Runs axe on the page as it is now; returns the serious and critical violations, each
+ * with the elements it names, and logs every violation (the moderate ones too).
+ */
+async function audit(page, view) {
+  await page.evaluate(() => document.fonts.ready);
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map((v) => ({
+      id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 4).map((n) => `${n.target.join(' ')}: ${n.failureSummary.split('\n').slice(1, 2).join('')}`),
+    }));
+  });
+  for (const v of violations) console.log(`axe ${view}: ${v.impact} ${v.id} (${v.help}) ${JSON.stringify(v.nodes)}`);
+  await shot(page, `a11y-${view}`);
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => ({ view, ...v }));
+}
+
+/** Opens a dialog with `open`, audits it, closes it (Esc unless `close` says otherwise). */
+async function auditDialog(page, view, id, open, close = () => page.keyboard.press('Escape')) {
+  await open();
+  await page.waitForFunction((d) => document.getElementById(d).open, id);
+  const found = await audit(page, view);
+  await close();
+  await page.waitForFunction((d) => !document.getElementById(d).open, id);
+  return found;
+}
+
+/** The message whose text is `text`, with its actions shown. */
+async function messageWith(page, text) {
+  const msg = page.locator('#messages .msg', { has: page.locator('.bubble', { hasText: text }) }).last();
+  await msg.hover();
+  return msg;
+}
+
+async function signIn(page, username) {
+  await page.fill('#auth-form input[name=username]', username);
+  await page.fill('#auth-form input[name=password]', `${username}-password`);
+  await page.click('#auth-submit');
+  await page.waitForSelector('#app-screen:not([hidden])');
+}
+
+test('axe finds no serious or critical violation on any main view, light and dark, desktop and phone', async () => {
+  const hub = await Hub.start();
+  const pages = [];
+  try {
+    // Alice (the hub's admin), Bob and Carol, with something in each view to look at.
+    const alice = await person(browser, hub);
+    pages.push(alice);
+    await register(alice, 'alice', 'Alice Archer');
+    const bob = await person(browser, hub);
+    pages.push(bob);
+    await register(bob, 'bob', 'Bob Baker');
+    const carol = await person(browser, hub);
+    pages.push(carol);
+    await register(carol, 'carol', 'Carol Cho');
+    // The app draws in animation frames, which only the page in front gets.
+    await bob.bringToFront();
+    await startDirect(bob, 'Alice Archer');
+    await send(bob, 'Morning! The **draft** is in `reports/q3.md`:\n- figures\n- charts');
+    await bob.setInputFiles('#file-input', [
+      { name: 'chart.png', mimeType: 'image/png', buffer: png(400, 240) },
+      { name: 'Quarterly review.pptx', mimeType: 'application/vnd.openxmlformats-officedocument.presentationml.presentation', buffer: Buffer.from('slides') },
+    ]);
+    await bob.waitForFunction(() => document.querySelectorAll('#messages .msg:not(.pending) :is(.thumb img, .file-card)').length >= 2);
+    // An Office file's card: its family's icon, a friendly type, the name cut in the middle
+    // (the whole on hover), and Download beside it, not under it.
+    const card = await bob.evaluate(() => {
+      const el = document.querySelector('#messages .file-card');
+      const box = (sel) => el.querySelector(sel).getBoundingClientRect();
+      return {
+        family: el.dataset.family, ext: el.querySelector('.type .ext').textContent, icon: el.querySelector('.type svg') !== null,
+        facts: el.querySelector('.facts').textContent, title: el.querySelector('.name').title, end: el.querySelector('.name .end').textContent,
+        sideBySide: box('button').top < box('.name').bottom && box('button').left > box('.name').right - 1,
+      };
+    });
+    assert.deepEqual(card, {
+      family: 'slides', ext: 'PPTX', icon: true, facts: '6 B · PowerPoint presentation', title: 'Quarterly review.pptx', end: 'eview.pptx', sideBySide: true,
+    });
+    await alice.bringToFront();
+    await createGroup(alice, 'Planning', ['Bob Baker', 'Carol Cho']);
+    await send(alice, '@bob the agenda for Friday');
+    await alice.waitForFunction(() => document.querySelector('#messages .msg.mine:not(.pending)') !== null);
+    await carol.bringToFront();
+    await openConversation(carol, 'Planning');
+    await send(carol, 'Here is a message to report');
+    await carol.waitForFunction(() => document.querySelector('#messages .msg.mine:not(.pending)') !== null);
+    await bob.bringToFront();
+    await openConversation(bob, 'Planning');
+    await bob.waitForFunction(() => document.querySelectorAll('#messages .msg').length >= 2);
+    await (await messageWith(bob, 'Here is a message to report')).getByRole('button', { name: 'Report message' }).click();
+    await bob.click('#report-form button[type=submit]');
+    await bob.waitForFunction(() => !document.getElementById('report-dialog').open);
+
+    const found = [];
+    for (const [theme, viewport, width] of [
+      ['light', DESKTOP, 'desktop'], ['dark', DESKTOP, 'desktop'], ['light', PHONE, 'phone'], ['dark', PHONE, 'phone'],
+    ]) {
+      const at = (view) => `${view}-${theme}-${width}`;
+      const page = await person(browser, hub, { viewport, colorScheme: theme });
+      pages.push(page);
+      await page.bringToFront();
+      found.push(...await audit(page, at('sign-in')));
+      await page.click('#tab-register');
+      found.push(...await audit(page, at('create-account')));
+      await page.click('#tab-login');
+      await signIn(page, 'alice');
+      found.push(...await audit(page, at('list')));
+
+      await openConversation(page, 'Bob Baker');
+      await page.waitForFunction(() => document.querySelectorAll('#messages .msg').length >= 2);
+      // A reaction and a reply, so both show.
+      const first = await messageWith(page, 'Morning!');
+      if (theme === 'light' && width === 'desktop') {
+        await first.getByRole('button', { name: 'React to message' }).click();
+        await page.locator('#emoji-dialog button', { hasText: '👍' }).first().click();
+        await (await messageWith(page, 'Morning!')).getByRole('button', { name: 'Reply to message' }).click();
+        await send(page, 'Thanks, reading it now');
+        await page.waitForFunction(() => document.querySelector('#messages .msg.mine:not(.pending) .reply-quote') !== null);
+      }
+      found.push(...await audit(page, at('direct-chat')));
+      found.push(...await auditDialog(page, at('emoji-picker'), 'emoji-dialog',
+        async () => (await messageWith(page, 'Morning!')).getByRole('button', { name: 'React to message' }).click()));
+      found.push(...await auditDialog(page, at('picture'), 'image-dialog', () => page.locator('#messages .thumb img').first().click()));
+      found.push(...await auditDialog(page, at('edit'), 'edit-dialog',
+        async () => (await messageWith(page, 'Thanks, reading it now')).getByRole('button', { name: 'Edit message' }).click()));
+      found.push(...await auditDialog(page, at('confirm-delete'), 'confirm-dialog',
+        async () => (await messageWith(page, 'Thanks, reading it now')).getByRole('button', { name: 'Delete message' }).click()));
+      found.push(...await auditDialog(page, at('details-direct'), 'info-dialog', () => page.click('#chat-info')));
+
+      if (width === 'phone') await page.click('#back');
+      await openConversation(page, 'Planning');
+      found.push(...await audit(page, at('group-chat')));
+      found.push(...await auditDialog(page, at('details-group'), 'info-dialog', () => page.click('#chat-info')));
+      found.push(...await auditDialog(page, at('report'), 'report-dialog',
+        async () => (await messageWith(page, 'Here is a message to report')).getByRole('button', { name: 'Report message' }).click()));
+      if (width === 'phone') await page.click('#back');
+
+      found.push(...await auditDialog(page, at('new-direct'), 'directory-dialog', () => page.click('#new-direct')));
+      found.push(...await auditDialog(page, at('new-group'), 'group-dialog', () => page.click('#new-group')));
+      found.push(...await auditDialog(page, at('profile'), 'profile-dialog', () => page.click('#me-button')));
+      found.push(...await auditDialog(page, at('switcher'), 'switcher-dialog', () => page.keyboard.press('Control+k')));
+      found.push(...await auditDialog(page, at('search'), 'search-dialog', async () => {
+        await page.click('#open-search');
+        await page.fill('#search-input', 'draft');
+        await page.waitForFunction(() => document.querySelectorAll('#search-results li').length > 0);
+      }, () => page.click('#search-dialog button[value=cancel]')));
+      await page.click('#open-admin');
+      await page.waitForFunction(() => document.querySelectorAll('#admin-reports li').length > 0);
+      found.push(...await audit(page, at('admin-reports')));
+      await page.click('#admin-tab-people');
+      found.push(...await audit(page, at('admin-people')));
+      await page.keyboard.press('Escape');
+    }
+    assert.deepEqual(found, [], 'no serious or critical accessibility violations');
+    for (const p of pages) assert.deepEqual(p.errors, [], 'no script errors on the page');
+  } finally {
+    for (const p of pages) await p.context().close();
+    await hub.dispose();
+  }
+});
+
+test('a theme chosen in the profile is kept on this device only; the skip link and the heading are there', async () => {
+  const hub = await Hub.start();
+  const pages = [];
+  try {
+    const laptop = await person(browser, hub);
+    pages.push(laptop);
+    await register(laptop, 'alice', 'Alice Archer');
+    const theme = (page) => page.evaluate(() => [document.documentElement.dataset.theme, getComputedStyle(document.body).backgroundColor]);
+    assert.deepEqual(await theme(laptop), ['light', 'rgb(246, 247, 251)']);
+    assert.equal(await laptop.textContent('#app-title'), 'Test Office on Chinwag');
+
+    await laptop.click('#me-button');
+    assert.equal(await laptop.inputValue('#theme-choice'), 'system');
+    await laptop.selectOption('#theme-choice', 'dark');
+    assert.deepEqual(await theme(laptop), ['dark', 'rgb(15, 17, 23)'], 'applied at once');
+    await shot(laptop, 'theme-dark-chosen');
+    await laptop.keyboard.press('Escape');
+    await laptop.reload();
+    await laptop.waitForSelector('#app-screen:not([hidden])');
+    assert.equal((await theme(laptop))[0], 'dark', 'kept across a reload');
+
+    // Another device (another browser profile) still follows its system.
+    const phone = await person(browser, hub, { viewport: PHONE });
+    pages.push(phone);
+    await signIn(phone, 'alice');
+    assert.equal((await theme(phone))[0], 'light');
+    await phone.emulateMedia({ colorScheme: 'dark' });
+    await phone.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
+
+    // Back to the system's on the laptop: light again.
+    await laptop.bringToFront();
+    await laptop.click('#me-button');
+    await laptop.selectOption('#theme-choice', 'system');
+    assert.equal((await theme(laptop))[0], 'light');
+    await laptop.keyboard.press('Escape');
+
+    // The keyboard's first stop is the skip link; it leads to the message box.
+    await openConversation(laptop, 'general');
+    await laptop.reload();
+    await laptop.waitForSelector('#app-screen:not([hidden])');
+    await laptop.keyboard.press('Tab');
+    assert.equal(await laptop.evaluate(() => document.activeElement.id), 'skip-to-composer');
+    assert.ok(await laptop.isVisible('#skip-to-composer'));
+    await shot(laptop, 'skip-link-light-desktop');
+    await laptop.keyboard.press('Enter');
+    assert.equal(await laptop.evaluate(() => document.activeElement.id), 'composer-input');
+    for (const p of pages) assert.deepEqual(p.errors, [], 'no script errors on the page');
+  } finally {
+    for (const p of pages) await p.context().close();
+    await hub.dispose();
+  }
+});
