@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { crc32, deflateSync } from 'node:zlib';
 import {
-  Hub, launch, person, register, startDirect, openConversation, createGroup, send, shot,
+  Hub, launch, person, register, startDirect, openConversation, createGroup, send, shot, messageMenu,
   DESKTOP, PHONE,
 } from './harness.mjs';
 
@@ -128,7 +128,7 @@ test('axe finds no serious or critical violation on any main view, light and dar
     await bob.bringToFront();
     await openConversation(bob, 'Planning');
     await bob.waitForFunction(() => document.querySelectorAll('#messages .msg').length >= 2);
-    await (await messageWith(bob, 'Here is a message to report')).getByRole('button', { name: 'Report message' }).click();
+    await messageMenu(bob, await messageWith(bob, 'Here is a message to report'), 'Report message');
     await bob.click('#report-form button[type=submit]');
     await bob.waitForFunction(() => !document.getElementById('report-dialog').open);
 
@@ -159,13 +159,16 @@ test('axe finds no serious or critical violation on any main view, light and dar
         await page.waitForFunction(() => document.querySelector('#messages .msg.mine:not(.pending) .reply-quote') !== null);
       }
       found.push(...await audit(page, at('direct-chat')));
+      await (await messageWith(page, 'Morning!')).getByRole('button', { name: 'More actions' }).click();
+      found.push(...await audit(page, at('message-menu')));
+      await page.keyboard.press('Escape');
       found.push(...await auditDialog(page, at('emoji-picker'), 'emoji-dialog',
         async () => (await messageWith(page, 'Morning!')).getByRole('button', { name: 'React to message' }).click()));
       found.push(...await auditDialog(page, at('picture'), 'image-dialog', () => page.locator('#messages .thumb img').first().click()));
       found.push(...await auditDialog(page, at('edit'), 'edit-dialog',
-        async () => (await messageWith(page, 'Thanks, reading it now')).getByRole('button', { name: 'Edit message' }).click()));
+        async () => messageMenu(page, await messageWith(page, 'Thanks, reading it now'), 'Edit message')));
       found.push(...await auditDialog(page, at('confirm-delete'), 'confirm-dialog',
-        async () => (await messageWith(page, 'Thanks, reading it now')).getByRole('button', { name: 'Delete message' }).click()));
+        async () => messageMenu(page, await messageWith(page, 'Thanks, reading it now'), 'Delete message')));
       found.push(...await auditDialog(page, at('details-direct'), 'info-dialog', () => page.click('#chat-info')));
 
       if (width === 'phone') await page.click('#back');
@@ -173,7 +176,7 @@ test('axe finds no serious or critical violation on any main view, light and dar
       found.push(...await audit(page, at('group-chat')));
       found.push(...await auditDialog(page, at('details-group'), 'info-dialog', () => page.click('#chat-info')));
       found.push(...await auditDialog(page, at('report'), 'report-dialog',
-        async () => (await messageWith(page, 'Here is a message to report')).getByRole('button', { name: 'Report message' }).click()));
+        async () => messageMenu(page, await messageWith(page, 'Here is a message to report'), 'Report message')));
       if (width === 'phone') await page.click('#back');
 
       found.push(...await auditDialog(page, at('new-direct'), 'directory-dialog', () => page.click('#new-direct')));
@@ -247,6 +250,161 @@ test('a theme chosen in the profile is kept on this device only; the skip link a
     await laptop.keyboard.press('Enter');
     assert.equal(await laptop.evaluate(() => document.activeElement.id), 'composer-input');
     for (const p of pages) assert.deepEqual(p.errors, [], 'no script errors on the page');
+  } finally {
+    for (const p of pages) await p.context().close();
+    await hub.dispose();
+  }
+});
+
+/** Presses Tab (Shift+Tab when `back`) until focus is on `selector`; fails after 40 presses. */
+async function tabTo(page, selector, back = false) {
+  for (let i = 0; i < 40; i += 1) {
+    if (await page.evaluate((sel) => document.activeElement && document.activeElement.matches(sel), selector)) return;
+    await page.keyboard.press(back ? 'Shift+Tab' : 'Tab');
+  }
+  throw new Error(`Tab never reached ${selector}`);
+}
+
+/** The focused element, described: a message by its text, anything else by its id. */
+function focused(page) {
+  return page.evaluate(() => {
+    const el = document.activeElement;
+    if (el.classList.contains('msg')) return `message: ${el.querySelector('.bubble')?.textContent}`;
+    if (el.getAttribute('role') === 'menuitem') return `menuitem: ${el.textContent}`;
+    return `${el.tagName.toLowerCase()}#${el.id}`;
+  });
+}
+
+test('a whole conversation by keyboard alone: sign up, open, send, move to a message, edit, react, report, delete', async () => {
+  const hub = await Hub.start();
+  const pages = [];
+  try {
+    const bob = await person(browser, hub);
+    pages.push(bob);
+    await register(bob, 'bob', 'Bob Baker');
+    const alice = await person(browser, hub);
+    pages.push(alice);
+    const keys = alice.keyboard;
+    await alice.bringToFront();
+
+    // Create an account: Tab to the tab, the fields, Enter.
+    await tabTo(alice, '#tab-register');
+    await keys.press('Enter');
+    await tabTo(alice, '#auth-form input[name=username]');
+    await keys.type('alice');
+    await keys.press('Tab');
+    await keys.type('Alice Archer');
+    await keys.press('Tab');
+    await keys.type('alice-password');
+    await keys.press('Enter');
+    await alice.waitForSelector('#app-screen:not([hidden])');
+
+    // Open the chat with Bob through Ctrl+K, and send.
+    await keys.press('Control+k');
+    await keys.type('Bob');
+    await keys.press('Enter');
+    await alice.waitForFunction(() => document.getElementById('chat-name').textContent === 'Bob Baker');
+    // Opening a conversation puts me in its message box (once its messages are in).
+    await alice.waitForFunction(() => document.activeElement.id === 'composer-input');
+    await keys.type('Lunch at noon?');
+    await keys.press('Enter');
+    await alice.waitForFunction(() => document.querySelector('#messages .msg.mine:not(.pending)') !== null);
+    await bob.bringToFront();
+    await openConversation(bob, 'Alice Archer');
+    await send(bob, 'Sounds good');
+    await alice.bringToFront();
+    await alice.waitForFunction(() => document.querySelectorAll('#messages .msg:not(.pending)').length === 2);
+
+    // To the messages (Shift+Tab from the box), ↑ to the last and again to mine.
+    await tabTo(alice, '#messages', true);
+    await keys.press('ArrowUp');
+    assert.equal(await focused(alice), 'message: Sounds good');
+    await keys.press('ArrowUp');
+    assert.equal(await focused(alice), 'message: Lunch at noon?');
+    await keys.press('ArrowUp');
+    assert.equal(await focused(alice), 'message: Lunch at noon?', 'the first stays the first');
+    const name = await alice.evaluate(() => {
+      const ids = document.activeElement.getAttribute('aria-labelledby').split(' ');
+      return ids.map((id) => document.getElementById(id).textContent).join(' ');
+    });
+    assert.match(name, /^You Lunch at noon\? \d\d?:\d\d/, `the message is read with its sender and time (${name})`);
+    await shot(alice, 'keyboard-message-focused-light-desktop');
+
+    // A live update does not move focus: Bob writes again while mine is focused.
+    await bob.bringToFront();
+    await send(bob, 'See you there');
+    await alice.bringToFront();
+    await alice.waitForFunction(() => document.querySelectorAll('#messages .msg:not(.pending)').length === 3);
+    assert.equal(await focused(alice), 'message: Lunch at noon?', 'focus stays where it was');
+
+    // Enter opens its menu: ↓ to Edit, Enter, change it, Tab to Save.
+    await keys.press('Enter');
+    assert.equal(await focused(alice), 'menuitem: Reply');
+    await shot(alice, 'keyboard-message-menu-light-desktop');
+    await keys.press('ArrowDown');
+    await keys.press('ArrowDown');
+    assert.equal(await focused(alice), 'menuitem: Edit message');
+    await keys.press('Enter');
+    await alice.waitForFunction(() => document.getElementById('edit-dialog').open);
+    await keys.press('Control+a');
+    await keys.type('Lunch at 12:30?');
+    await tabTo(alice, '#edit-form button[type=submit]');
+    await keys.press('Enter');
+    await alice.waitForFunction(() => !document.getElementById('edit-dialog').open);
+    await alice.waitForFunction(() => [...document.querySelectorAll('#messages .bubble')].some((b) => b.textContent === 'Lunch at 12:30?'));
+    assert.match(await focused(alice), /^(message: Lunch at 12:30\?|button#)/, 'focus comes back to the message');
+    await alice.locator('#messages .msg.mine').focus(); // where it came back to, if on its button
+
+    // React from the menu: the picker, type, ↓ into the grid, Enter.
+    await keys.press('Enter');
+    await keys.press('ArrowDown');
+    assert.equal(await focused(alice), 'menuitem: React');
+    await keys.press('Enter');
+    await alice.waitForFunction(() => document.getElementById('emoji-dialog').open);
+    await keys.type('thumbs up');
+    await alice.waitForFunction(() => document.querySelector('#emoji-grid .emoji-choice')?.dataset.emoji === '👍');
+    await keys.press('ArrowDown');
+    await keys.press('Enter');
+    await alice.waitForFunction(() => document.querySelector('#messages .msg.mine .reaction[data-emoji="👍"]') !== null);
+    assert.match(await focused(alice), /^(message: Lunch at 12:30\?|button#)/);
+
+    // Report Bob's message: ↓ to it, Enter, End (the last item; Bob made the hub, so Alice
+    // is no admin and has no Delete there), ↑ wraps from the first to it too.
+    await alice.locator('#messages .msg.mine').focus();
+    await keys.press('ArrowDown');
+    assert.equal(await focused(alice), 'message: Sounds good');
+    await keys.press('Enter');
+    await keys.press('End');
+    assert.equal(await focused(alice), 'menuitem: Report message');
+    await keys.press('Home');
+    await keys.press('ArrowUp');
+    assert.equal(await focused(alice), 'menuitem: Report message');
+    await keys.press('Enter');
+    await alice.waitForFunction(() => document.getElementById('report-dialog').open);
+    await keys.type('testing the report');
+    await tabTo(alice, '#report-form button[type=submit]');
+    await keys.press('Enter');
+    await alice.waitForFunction(() => !document.getElementById('report-dialog').open);
+
+    // Delete mine with the in-app dialog: it opens on Cancel; Tab to "Delete message".
+    await alice.locator('#messages .msg.mine').focus();
+    await keys.press('Enter');
+    await keys.press('End');
+    assert.equal(await focused(alice), 'menuitem: Delete message');
+    await keys.press('Enter');
+    await alice.waitForFunction(() => document.getElementById('confirm-dialog').open);
+    assert.equal(await focused(alice), 'button#confirm-cancel');
+    await keys.press('Tab');
+    assert.equal(await focused(alice), 'button#confirm-ok');
+    await keys.press('Enter');
+    await alice.waitForFunction(() => [...document.querySelectorAll('#messages .bubble')].some((b) => b.textContent === 'This message was deleted'));
+    assert.equal(await focused(alice), 'message: This message was deleted', 'focus stays on the deleted message');
+
+    // Esc from a message goes back to the message box.
+    await keys.press('Escape');
+    assert.equal(await focused(alice), 'textarea#composer-input');
+    for (const p of pages) assert.deepEqual(p.errors, [], 'no script errors on the page');
+    for (const p of pages) assert.deepEqual(p.dialogsSeen, [], 'no browser alert, confirm or prompt');
   } finally {
     for (const p of pages) await p.context().close();
     await hub.dispose();

@@ -155,6 +155,22 @@ export async function answerConfirm(page, title, action) {
   return text;
 }
 
+/** Chooses `action` from a message's menu (its ⋯ "More actions" button), as a mouse does. */
+export async function messageMenu(page, message, action) {
+  await message.hover();
+  await message.getByRole('button', { name: 'More actions' }).click();
+  await page.locator('#popup-menu').getByRole('menuitem', { name: action, exact: true }).click();
+}
+
+/** What a message's menu offers (the menu is closed again with Esc). */
+export async function menuOf(page, message) {
+  await message.hover();
+  await message.getByRole('button', { name: 'More actions' }).click();
+  const items = await page.locator('#popup-menu [role=menuitem]').allTextContents();
+  await page.keyboard.press('Escape');
+  return items;
+}
+
 export async function register(page, username, displayName = username) {
   await page.click('#tab-register');
   await page.fill('#auth-form input[name=username]', username);

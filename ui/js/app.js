@@ -8,7 +8,7 @@
 import { api, Connection, Outbox } from './hub.js';
 import { h, $ } from './dom.js';
 import { state, on, changed, TOKEN_KEY } from './state.js';
-import { everyoneOffline, mergeUser } from './events.js';
+import { presenceUnknown, mergeUser } from './events.js';
 import { userName, convName } from './model.js';
 import { call, settleRequest, syncWatch, maybeRead, reportView, signedOut, logout } from './session.js';
 import { receive, carryOut } from './live.js';
@@ -125,7 +125,7 @@ function onConnectionState(/** @type {{online: boolean, retryInMs: number}} */ {
   }
   banner.hidden = false;
   // While disconnected nobody's presence is known; `ready` restores it.
-  carryOut(everyoneOffline(state));
+  carryOut(presenceUnknown(state));
   const until = Date.now() + retryInMs;
   const tick = () => {
     const secs = Math.max(0, Math.ceil((until - Date.now()) / 1000));
@@ -150,7 +150,7 @@ function onLinkState(/** @type {{state: string}} */ frame) {
     syncWatch({ now: true });
     return;
   }
-  carryOut(everyoneOffline(state));
+  carryOut(presenceUnknown(state));
   $('banner-retry').hidden = true; // the app retries by itself
   banner.hidden = false;
   $('banner-text').textContent = frame.state === 'signed_out'
@@ -230,6 +230,8 @@ function wireWindow() {
   document.addEventListener('visibilitychange', reportView);
   document.addEventListener('visibilitychange', () => {
     if (!state.conn) return;
+    // A page coming back into view (a laptop's lid opened) reconnects at once if it must.
+    if (!document.hidden) state.conn.retryNow();
     state.conn.send({ type: 'presence', status: document.hidden ? 'away' : 'online' });
     maybeRead();
   });

@@ -6,7 +6,7 @@
 
 import { $ } from './dom.js';
 import { state, on, changed, flush, wantScroll } from './state.js';
-import { convName, peerOf, userName, quoteOf, originalOf, mentionOf } from './model.js';
+import { convName, peerOf, userName, quoteOf, originalOf, mentionOf, presenceText } from './model.js';
 import { forgetConversation } from './events.js';
 import { call, request, reportView, maybeRead, atBottom } from './session.js';
 import { carryOut } from './live.js';
@@ -16,6 +16,7 @@ import { attachmentNode, smallThumb } from './uploads.js';
 import { flash, announce } from './notice.js';
 import { openPicker, toggleReaction } from './reactions.js';
 import { renderMessageList, trimToWindow, revealOlder, reveal, firstShown } from './messages.js';
+import { openMenu, wireMenu } from './menu.js';
 
 const PAGE = 50;
 
@@ -253,7 +254,7 @@ function renderChatHead() {
   let sub = '';
   const peer = conv.kind === 'direct' ? peerOf(state, conv) : null;
   if (conv.kind === 'direct') {
-    if (peer) sub = [peer.presence, peer.status_text].filter(Boolean).join(' · ');
+    if (peer) sub = [presenceText(peer.presence), peer.status_text].filter(Boolean).join(' · ');
   } else {
     sub = `${conv.member_count} ${conv.member_count === 1 ? 'member' : 'members'}`;
   }
@@ -278,8 +279,45 @@ async function markUnread(/** @type {import('../types/proto').Message} */ m) {
 
 const actions = {
   reply: replyTo, react: openPicker, toggle: toggleReaction, unread: markUnread, jump: jumpToMessage, edit: editMessage, remove: deleteMessage, report: reportMessage,
-  retry: retryItem, discard: discardItem,
+  retry: retryItem, discard: discardItem, menu: openMenu,
 };
+
+/**
+ * The keyboard in the message list (as in Slack and Element): ↑/↓ from the list or a
+ * message move between messages, Home/End go to the first and last shown, Enter opens the
+ * focused message's menu, Esc goes back to the message box. Tab goes into a message's
+ * buttons. Moving up to the first loads older ones, as scrolling does.
+ * @param {KeyboardEvent} event
+ */
+function moveInMessages(event) {
+  if (event.altKey || event.ctrlKey || event.metaKey) return;
+  const box = $('messages');
+  const target = /** @type {HTMLElement} */ (event.target);
+  const onMessage = target.classList.contains('msg');
+  if (target !== box && !onMessage) return; // keys in a message's buttons stay theirs
+  const all = /** @type {HTMLElement[]} */ ([...box.querySelectorAll(':scope > .msg')]);
+  if (!all.length) return;
+  const at = onMessage ? all.indexOf(target) : -1;
+  /** @type {HTMLElement|null} */
+  let next = null;
+  if (event.key === 'ArrowUp') next = at === -1 ? all[all.length - 1] : all[Math.max(0, at - 1)];
+  else if (event.key === 'ArrowDown') next = at === -1 ? all[all.length - 1] : all[Math.min(all.length - 1, at + 1)];
+  else if (event.key === 'Home') next = all[0];
+  else if (event.key === 'End') next = all[all.length - 1];
+  else if (event.key === 'Escape' && onMessage && !$('composer').hidden) next = $('composer-input');
+  else if (event.key === 'Enter' && onMessage) {
+    const more = /** @type {HTMLElement|null} */ (target.querySelector('.msg-actions .more'));
+    if (more) {
+      event.preventDefault();
+      more.click();
+    }
+    return;
+  }
+  if (!next) return;
+  event.preventDefault();
+  next.focus({ preventScroll: true });
+  next.scrollIntoView({ block: 'nearest' });
+}
 
 /** Whether the view was at the end when last scrolled or drawn (it follows what comes). */
 let following = true;
@@ -341,6 +379,21 @@ export function wireChat() {
   $('jump').addEventListener('click', jumpToLatest);
   $('jump-unread').addEventListener('click', jumpToFirstUnread);
   $('back').addEventListener('click', closeConversation);
+  box.addEventListener('keydown', moveInMessages);
+  wireMenu();
+  // A dialog opened from a message (edit, report, the emoji picker, a confirmation) gives
+  // focus back where it was; when that control went (the message was drawn again, or
+  // deleted), the message gets it, not the page's body.
+  let lastMessage = '';
+  box.addEventListener('focusin', (event) => {
+    const msg = /** @type {HTMLElement} */ (event.target).closest('.msg');
+    lastMessage = msg instanceof HTMLElement ? msg.dataset.id || '' : '';
+  });
+  document.addEventListener('close', () => setTimeout(() => {
+    if (document.activeElement !== document.body || !lastMessage || document.querySelector('dialog[open]')) return;
+    const msg = /** @type {HTMLElement|null} */ (box.querySelector(`.msg[data-id="${CSS.escape(lastMessage)}"]`));
+    if (msg) msg.focus({ preventScroll: true });
+  }), true);
   // The skip link: to the message box when a conversation is open, else to the list.
   $('skip-to-composer').addEventListener('click', (event) => {
     event.preventDefault();

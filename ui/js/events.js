@@ -270,8 +270,12 @@ export function freshest(live, fetched) {
   return merged;
 }
 
-/** Everyone but me shows offline (the connection or the node's link is down). @param {State} s */
-export function everyoneOffline(s) {
-  for (const user of s.users.values()) if (user.id !== s.me.id) user.presence = 'offline';
+/**
+ * Nobody's presence is known while I am the one cut off (the connection or the node's link
+ * is down): everyone but me shows "unknown", not "offline", until `ready` says again.
+ * @param {State} s
+ */
+export function presenceUnknown(s) {
+  for (const user of s.users.values()) if (user.id !== s.me.id) user.presence = 'unknown';
   return outcome('list', 'head');
 }

@@ -2,8 +2,9 @@
 // A keyed list: the rows a view wants, reconciled with the nodes already on the page, so an
 // update touches only the rows that changed. A row whose `sig` (everything its node shows)
 // is the same as last time keeps its node, with its listeners, loaded pictures and focus;
-// a row that changed gets a new node; rows that went are removed; the rest are moved only
-// when out of order. Appending one message to a long conversation is one DOM insertion.
+// a row that changed gets a new node (focus inside it moves to the same place in the new
+// one); rows that went are removed; the rest are moved only when out of order. Appending
+// one message to a long conversation is one DOM insertion.
 
 /**
  * @typedef {object} Row
@@ -24,6 +25,7 @@ const kept = new WeakMap();
  */
 export function reconcile(container, rows) {
   const before = kept.get(container) || new Map();
+  const focus = focusIn(container, before);
   const after = new Map();
   const wanted = new Set();
   let made = 0;
@@ -56,7 +58,44 @@ export function reconcile(container, rows) {
     }
   }
   kept.set(container, after);
+  if (focus) refocus(focus, after);
   return made;
+}
+
+/**
+ * Where focus is, when it is in one of the container's rows: a live update that makes that
+ * row anew must not throw focus to the page's body.
+ * @param {any} container @param {Map<string, {sig: string, node: Node}>} before
+ */
+function focusIn(container, before) {
+  if (typeof document === 'undefined' || typeof container.contains !== 'function') return null;
+  const active = /** @type {HTMLElement|null} */ (document.activeElement);
+  if (!active || active === container || !container.contains(active)) return null;
+  for (const [key, old] of before) {
+    if (old.node.contains(active)) return { key, node: old.node, active, label: labelOf(active) };
+  }
+  return null;
+}
+
+/**
+ * Gives focus back in the row's new node: to the row itself, or the control with the same
+ * name, or else the row's first focusable part.
+ * @param {NonNullable<ReturnType<typeof focusIn>>} focus @param {Map<string, {sig: string, node: Node}>} after
+ */
+function refocus(focus, after) {
+  const now = after.get(focus.key);
+  if (!now || now.node === focus.node || document.activeElement === focus.active) return;
+  const node = /** @type {HTMLElement} */ (now.node);
+  const same = focus.active === focus.node ? node
+    : [...node.querySelectorAll(focus.active.tagName)].find((el) => labelOf(/** @type {HTMLElement} */ (el)) === focus.label);
+  const target = /** @type {HTMLElement|null} */ (same
+    || (node.hasAttribute('tabindex') ? node : node.querySelector('button, a[href], input, textarea, select, [tabindex]')));
+  if (target) target.focus({ preventScroll: true });
+}
+
+/** @param {HTMLElement} el */
+function labelOf(el) {
+  return el.getAttribute('aria-label') || el.textContent || '';
 }
 
 /** Forgets what `container` showed, so the next reconcile builds every row anew. */

@@ -1,12 +1,12 @@
 // @ts-check
 // The conversation list, keyed like the message list (keyed.js): an arrival rebuilds its
-// conversation's entry, not the whole list, and a focused entry that did not change keeps
-// its focus. It also owns the page title's unread count.
+// conversation's entry, not the whole list, and a focused entry keeps its focus. It also
+// owns the page title's unread count.
 
 import { h, avatar, shortWhen, $ } from './dom.js';
 import { reconcile } from './keyed.js';
 import { state, on } from './state.js';
-import { convName, peerOf, previewOf, sortedConversations, isMuted } from './model.js';
+import { convName, peerOf, previewOf, sortedConversations, isMuted, presenceText } from './model.js';
 import { reportView, syncWatch } from './session.js';
 import { openConversation } from './chat.js';
 import { draftOf } from './drafts.js';
@@ -16,7 +16,6 @@ import { draftOf } from './drafts.js';
 function renderList() {
   syncWatch(); // whose presence is shown may change
   const list = $('conversation-list');
-  const focused = /** @type {HTMLElement|null} */ (document.activeElement)?.dataset?.conv;
   let totalUnread = 0;
   const rows = sortedConversations(state).map((conv) => {
     const quiet = isMuted(state, conv.id);
@@ -24,11 +23,7 @@ function renderList() {
     const entry = listEntry(conv, quiet);
     return { key: `conv-${conv.id}`, sig: JSON.stringify(entry), make: () => listItem(conv, entry) };
   });
-  reconcile(list, rows);
-  if (focused && /** @type {HTMLElement|null} */ (document.activeElement)?.dataset?.conv !== focused) {
-    const again = /** @type {HTMLElement|null} */ (list.querySelector(`[data-conv="${CSS.escape(focused)}"]`));
-    if (again) again.focus();
-  }
+  reconcile(list, rows); // keeps focus on an entry that is made anew
   const name = state.hub ? state.hub.name : 'Chinwag';
   document.title = totalUnread ? `(${totalUnread}) ${name} · Chinwag` : `${name} · Chinwag`;
   $('app-title').textContent = name === 'Chinwag' ? 'Chinwag' : `${name} on Chinwag`;
@@ -68,7 +63,7 @@ function listItem(conv, entry) {
     h('span', { class: 'conv-top' },
       h('span', { class: 'conv-name' }, entry.name,
         entry.quiet ? h('span', { class: 'conv-muted', title: 'Muted' }) : null),
-      entry.presence ? h('span', { class: 'visually-hidden' }, `, ${entry.presence}, `) : null,
+      entry.presence ? h('span', { class: 'visually-hidden' }, `, ${presenceText(entry.presence)}, `) : null,
       h('span', { class: 'conv-time' }, entry.time)),
     h('span', { class: 'conv-bottom' },
       entry.draft

@@ -70,6 +70,7 @@ import { reconcile } from './keyed.js';
  * @property {(m: Message) => void} report
  * @property {(clientId: string) => void} retry
  * @property {(clientId: string) => void} discard
+ * @property {(button: HTMLElement, items: import('./menu.js').MenuItem[]) => void} menu  opens a message's menu
  */
 
 /**
@@ -328,22 +329,32 @@ function messageNode(s, view) {
   const classes = ['msg', mine ? 'mine' : 'theirs', s.first ? 'first' : '', m.pending ? 'pending' : '',
     s.found ? 'found' : '', mentionsMe ? 'mentions-me' : ''];
   const files = (m.pending ? m.files : m.attachments) || [];
+  // A message is one item for the keyboard (↑/↓ move between them, chat.js) and is read as
+  // who, what, when and its receipt: the parts its label names by id.
+  const id = `m${m.id}`;
   let bubble = null;
-  if (m.deleted) bubble = h('div', { class: 'bubble deleted' }, 'This message was deleted');
-  else if (m.body.trim() || !files.length) bubble = h('div', { class: 'bubble' }, render(m.body, m.mentions ? view.mentionOf(m) : null));
+  if (m.deleted) bubble = h('div', { class: 'bubble deleted', id: `${id}-text` }, 'This message was deleted');
+  else if (m.body.trim() || !files.length) bubble = h('div', { class: 'bubble', id: `${id}-text` }, render(m.body, m.mentions ? view.mentionOf(m) : null));
   const attached = files.length && !m.deleted
-    ? h('div', { class: 'attachments' }, files.map(view.attachment))
+    ? h('div', { class: 'attachments', id: `${id}-files` }, files.map(view.attachment))
     : null;
-  const meta = h('div', { class: 'meta' }, h('time', { datetime: new Date(m.created_at).toISOString() }, clock(m.created_at)));
-  if (m.edited_at && !m.deleted) meta.append(h('span', {}, '· edited'));
-  if (mine) meta.append(ticks(m, s.receipt));
+  const meta = h('div', { class: 'meta' }, h('time', { id: `${id}-time`, datetime: new Date(m.created_at).toISOString() }, clock(m.created_at)));
+  if (m.edited_at && !m.deleted) meta.append(h('span', { id: `${id}-edited` }, '· edited'));
+  if (mine) meta.append(ticks(m, s.receipt, `${id}-receipt`));
   const actions = messageActions(m, mine, view);
   if (actions) meta.append(actions);
-  const who = s.who ? h('span', { class: 'who' }, s.who) : null;
+  // The sender, spoken for every message, shown for the first of a run in a group.
+  const sender = mine ? 'You' : view.name(m.sender_id);
+  const who = s.who ? h('span', { class: 'who', id: `${id}-who` }, s.who)
+    : h('span', { class: 'visually-hidden', id: `${id}-who` }, sender);
   const quote = s.quote && !m.deleted ? quoteNode(s.quote, view) : null;
   const reactions = m.reactions && m.reactions.length && !m.deleted ? reactionsNode(m, view) : null;
-  return h('div', { class: classes.filter(Boolean).join(' '), dataset: { id: String(m.id), seq: String(m.seq || '') } },
-    who, quote, bubble, attached, reactions, meta);
+  const parts = [`${id}-who`, bubble ? `${id}-text` : '', attached ? `${id}-files` : '', `${id}-time`,
+    m.edited_at && !m.deleted ? `${id}-edited` : '', mine ? `${id}-receipt` : ''].filter(Boolean);
+  return h('div', {
+    class: classes.filter(Boolean).join(' '), dataset: { id: String(m.id), seq: String(m.seq || '') },
+    role: 'article', tabindex: '-1', 'aria-labelledby': parts.join(' '),
+  }, who, quote, bubble, attached, reactions, meta);
 }
 
 /**
@@ -401,32 +412,52 @@ function messageActions(/** @type {Message} */ m, /** @type {boolean} */ mine, /
       h('button', { type: 'button', onclick: () => actions.discard(clientId) }, 'Discard'));
   }
   if (m.deleted) return null;
-  const reply = [
+  // React and Reply at hand; the rest in the message's menu (also Enter on the message).
+  const more = h('button', {
+    type: 'button', class: 'more', 'aria-label': 'More actions', title: 'More actions', 'aria-haspopup': 'menu', 'aria-expanded': 'false',
+    onclick: () => actions.menu(more, menuItems(m, mine, view)),
+  }, '⋯');
+  return h('span', { class: 'msg-actions' },
     h('button', { type: 'button', onclick: () => actions.react(m), 'aria-label': 'React to message' }, 'React'),
     h('button', { type: 'button', onclick: () => actions.reply(m), 'aria-label': 'Reply to message' }, 'Reply'),
-  ];
-  if (mine) {
-    return h('span', { class: 'msg-actions' }, reply,
-      h('button', { type: 'button', onclick: () => actions.edit(m), 'aria-label': 'Edit message' }, 'Edit'),
-      h('button', { type: 'button', onclick: () => actions.remove(m), 'aria-label': 'Delete message' }, 'Delete'));
-  }
-  // Anyone may report; a hub admin may also delete it.
-  return h('span', { class: 'msg-actions' }, reply,
-    h('button', { type: 'button', onclick: () => actions.unread(m), 'aria-label': 'Mark unread from here' }, 'Mark unread'),
-    h('button', { type: 'button', onclick: () => actions.report(m), 'aria-label': 'Report message' }, 'Report'),
-    view.admin
-      ? h('button', { type: 'button', onclick: () => actions.remove(m), 'aria-label': 'Delete message (admin)' }, 'Delete')
-      : null);
+    more);
 }
 
-/** The ticks of my message: sending, waiting (and why), failed, sent, delivered or read. */
-function ticks(/** @type {Message} */ m, /** @type {string} */ status) {
+/**
+ * What a message's menu offers: mine to edit or delete; others' to mark unread or report
+ * (and, for a hub admin, to delete).
+ * @param {Message} m @param {boolean} mine @param {ListView} view
+ * @returns {import('./menu.js').MenuItem[]}
+ */
+export function menuItems(m, mine, view) {
+  const { actions } = view;
+  const items = [
+    { label: 'Reply', run: () => actions.reply(m) },
+    { label: 'React', run: () => actions.react(m) },
+  ];
+  if (mine) {
+    items.push({ label: 'Edit message', run: () => actions.edit(m) }, { label: 'Delete message', run: () => actions.remove(m), danger: true });
+  } else {
+    items.push({ label: 'Mark unread from here', run: () => actions.unread(m) }, { label: 'Report message', run: () => actions.report(m) });
+    if (view.admin) items.push({ label: 'Delete message (admin)', run: () => actions.remove(m), danger: true });
+  }
+  return items;
+}
+
+/**
+ * The ticks of my message: sending, waiting (and why), failed, sent, delivered or read.
+ * The marks are drawn, the word is read (after a pause, not glued to what follows); read
+ * differs from delivered in shape (filled), not only in colour.
+ */
+function ticks(/** @type {Message} */ m, /** @type {string} */ status, /** @type {string} */ id) {
+  const said = (/** @type {string} */ word) => h('span', { class: 'visually-hidden', id }, `, ${word}.`);
   if (m.pending) {
-    if (m.state === 'failed') return h('span', { class: 'ticks failed', title: m.error }, `Not sent: ${m.error}`);
-    if (m.error) return h('span', { class: 'ticks pending waiting', title: m.error, 'aria-label': `Waiting: ${m.error}` }, '◷ Not sent yet: the hub cannot save right now. Retrying…');
-    return h('span', { class: 'ticks pending', 'aria-label': 'Sending', title: 'Sending' }, '◷');
+    if (m.state === 'failed') return h('span', { class: 'ticks failed', title: m.error, id }, `Not sent: ${m.error}`);
+    if (m.error) return h('span', { class: 'ticks pending waiting', title: m.error, id }, '◷ Not sent yet: the hub cannot save right now. Retrying…');
+    return h('span', { class: 'ticks pending', title: 'Sending' }, h('span', { 'aria-hidden': 'true' }, '◷'), said('Sending'));
   }
   const marks = { sent: '✓', delivered: '✓✓', read: '✓✓' }[status];
   const label = { sent: 'Sent', delivered: 'Delivered', read: 'Read' }[status];
-  return h('span', { class: `ticks ${status}`, 'aria-label': label, title: label, dataset: { receipt: status } }, marks);
+  return h('span', { class: `ticks ${status}`, title: label, dataset: { receipt: status } },
+    h('span', { class: 'marks', 'aria-hidden': 'true' }, marks), said(label));
 }

@@ -13,6 +13,11 @@ import { plainText } from './format.js';
 
 /** @typedef {User & {presence: string}} Person  a user with the presence last heard */
 
+/** A presence as words: online, away, offline, or unknown while I am not connected. */
+export function presenceText(/** @type {string} */ presence) {
+  return presence === 'unknown' ? 'presence unknown while reconnecting' : presence;
+}
+
 /**
  * @typedef {object} History  the loaded stretch of a conversation
  * @property {Message[]} list  by seq
