@@ -14,6 +14,25 @@ pub(crate) use settings::settings;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// An address people open to reach the hub (`--url`): http or https, a host, no spaces.
+pub(crate) fn parse_url(text: &str) -> Result<String, String> {
+    let url = text.trim();
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("{url:?} is not an http:// or https:// address"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty()
+        || url.len() > 200
+        || url.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "{url:?} is not an address people can open (a host, at most 200 characters, no spaces)"
+        ));
+    }
+    Ok(url.to_owned())
+}
+
 use chinwag_node::config::{LogFormat, SyncMode};
 use clap::Parser;
 
@@ -115,6 +134,12 @@ pub(crate) struct Cli {
         value_name = "ORIGIN"
     )]
     pub(crate) allow_origins: Vec<String>,
+
+    /// The address people open to reach this hub (repeatable), e.g. http://chat.office.lan:7117/,
+    /// shown to admins to hand out (with a QR code). Default: the LAN addresses it listens on.
+    #[arg(long = "url", env = "CHINWAG_URLS", value_delimiter = ',', value_name = "URL",
+          value_parser = parse_url)]
+    pub(crate) urls: Vec<String>,
 
     /// When a message counts as saved: `full` flushes every commit to the disk (survives a
     /// power cut); `normal` lets the OS flush it (survives a crash of Chinwag; faster on

@@ -76,6 +76,10 @@ pub(crate) fn settings(
         file.allow_origins,
         cli.allow_origins.clone(),
     );
+    let urls = m.take("urls", "urls", file.urls, cli.urls.clone());
+    for url in &urls {
+        parse_url(url).map_err(|err| anyhow::anyhow!("urls: {err}"))?;
+    }
     let limits = &file.limits;
     let max_message_bytes = m.take(
         "limits.max_message_bytes",
@@ -122,6 +126,7 @@ pub(crate) fn settings(
         log_format,
         sync,
         allow_origins,
+        urls,
         max_message_bytes,
         max_upload_mb,
         messages_per_second,

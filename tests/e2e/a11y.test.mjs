@@ -410,3 +410,85 @@ test('a whole conversation by keyboard alone: sign up, open, send, move to a mes
     await hub.dispose();
   }
 });
+
+/** A hub with a join code and an address to hand out (TEST-NET-1: nothing is sent there). */
+class InvitingHub extends Hub {
+  args(bind) {
+    return [...super.args(bind), '--join-code', 'tea-time', '--url', 'http://192.0.2.10:7117/'];
+  }
+}
+
+async function createAccount(page, username, name) {
+  await page.click('#tab-register');
+  await page.fill('#auth-form input[name=username]', username);
+  await page.fill('#auth-form input[name=display_name]', name);
+  await page.fill('#auth-form input[name=password]', `${username}-password`);
+  await page.fill('#auth-form input[name=join_code]', 'tea-time');
+  await page.click('#auth-submit');
+  await page.waitForSelector('#app-screen:not([hidden])');
+}
+
+test('first run: a new hub opens on Create account; its admin gets the address, a QR code and the join code to hand out', async () => {
+  const hub = await InvitingHub.start();
+  const pages = [];
+  try {
+    const alice = await person(browser, hub);
+    pages.push(alice);
+    assert.equal(await alice.getAttribute('#tab-register', 'aria-selected'), 'true', 'nobody is here yet: Create account');
+    assert.ok(await alice.isVisible('#first-account-note'));
+    await shot(alice, 'first-run-create-account-light-desktop');
+    await createAccount(alice, 'alice', 'Alice Archer');
+    await openConversation(alice, 'general');
+
+    // The panel: the address to copy, its QR code, the join code, and Done.
+    await alice.waitForSelector('#invite:not([hidden])');
+    assert.equal(await alice.inputValue('#invite-addresses input'), 'http://192.0.2.10:7117/');
+    assert.equal(await alice.getAttribute('#invite-qr', 'aria-label'), 'QR code for http://192.0.2.10:7117/: scan it with a phone to open the chat');
+    const qr = await alice.evaluate(() => {
+      const svg = document.querySelector('#invite-qr svg');
+      const side = Number(svg.getAttribute('viewBox').split(' ')[2]);
+      return { side, dark: (svg.querySelector('path').getAttribute('d').match(/M/g) || []).length };
+    });
+    assert.ok(qr.side >= 25 && qr.dark > 100, `a QR code of the address (${JSON.stringify(qr)})`);
+    await alice.waitForFunction(() => document.getElementById('invite-code-value').textContent === 'tea-time');
+    await alice.getByRole('button', { name: 'Copy http://192.0.2.10:7117/' }).click();
+    await alice.waitForFunction(() => document.getElementById('invite-status').textContent !== '');
+    await shot(alice, 'first-run-invite-light-desktop');
+    const found = await audit(alice, 'invite-light-desktop');
+    assert.deepEqual(found, [], 'the panel passes axe');
+
+    // Bob, no admin, sees no panel in general.
+    const bob = await person(browser, hub, { colorScheme: 'dark', viewport: PHONE });
+    pages.push(bob);
+    assert.equal(await bob.getAttribute('#tab-register', 'aria-selected'), 'false', 'accounts exist now: Sign in');
+    await createAccount(bob, 'bob', 'Bob Baker');
+    await openConversation(bob, 'general');
+    assert.equal(await bob.isVisible('#invite'), false);
+
+    // Done hides it for good on this device; Administration brings it back.
+    await alice.bringToFront();
+    await alice.click('#invite-done');
+    assert.equal(await alice.isVisible('#invite'), false);
+    await alice.reload();
+    await alice.waitForSelector('#app-screen:not([hidden])');
+    await openConversation(alice, 'general');
+    assert.equal(await alice.isVisible('#invite'), false, 'still done after a reload');
+    await alice.click('#open-admin');
+    await alice.click('#admin-invite');
+    await alice.waitForSelector('#invite:not([hidden])');
+
+    // At phone width, in the dark, it fits.
+    const phone = await person(browser, hub, { colorScheme: 'dark', viewport: PHONE });
+    pages.push(phone);
+    await signIn(phone, 'alice');
+    await openConversation(phone, 'general');
+    await phone.waitForSelector('#invite:not([hidden])');
+    assert.ok(await phone.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'nothing wider than the screen');
+    await shot(phone, 'first-run-invite-dark-phone');
+    assert.deepEqual(await audit(phone, 'invite-dark-phone'), []);
+    for (const p of pages) assert.deepEqual(p.errors, [], 'no script errors on the page');
+  } finally {
+    for (const p of pages) await p.context().close();
+    await hub.dispose();
+  }
+});

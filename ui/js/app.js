@@ -28,6 +28,7 @@ import { loadDrafts } from './drafts.js';
 import { openSwitcher, wireSwitcher } from './switcher.js';
 import { setOpener, wireNotifications } from './notifications.js';
 import { wireAdmin, adminChanged } from './admin.js';
+import { wireInvite, showInvite } from './invite.js';
 
 async function boot() {
   document.body.append(h('div', { id: 'announcer', class: 'visually-hidden', 'aria-live': 'polite' }));
@@ -58,6 +59,7 @@ async function boot() {
 /** Signed in: show the app and connect. */
 function start(/** @type {string} */ token, /** @type {any} */ me) {
   state.token = token;
+  if (state.hub) state.hub.first_account = false; // someone is signed in: accounts exist
   state.me = me;
   state.users.set(me.id, { ...me, presence: 'online' });
   state.outbox = new Outbox(me.id);
@@ -194,6 +196,14 @@ function wire() {
   wireSearch();
   wireReactions();
   wireSwitcher();
+  wireInvite();
+  // "Invite people" in Administration: the panel again, in # general.
+  $('admin-invite').addEventListener('click', () => {
+    /** @type {HTMLDialogElement} */ ($('admin-dialog')).close();
+    const general = [...state.convs.values()].find((c) => c.kind === 'general');
+    showInvite();
+    if (general) openConversation(general.id);
+  });
   setOpener((id) => openConversation(id));
   wireNotifications(loadNotifySettings);
   wireAdmin({

@@ -17,7 +17,10 @@ const input = (/** @type {string} */ name) => field(form(), name);
 export function showAuth() {
   $('app-screen').hidden = true;
   $('auth-screen').hidden = false;
-  setAuthMode(authMode);
+  // A hub nobody has an account on yet opens on "Create account": its first is the admin.
+  const first = Boolean(state.hub && state.hub.first_account);
+  setAuthMode(first ? 'register' : authMode);
+  $('first-account-note').hidden = !first;
   input('username').focus();
 }
 

@@ -876,6 +876,16 @@ export interface EventPage {
  */
 export interface HubInfo {
   /**
+   * The addresses people open to reach the hub (its LAN addresses, or the ones its admin
+   * set with `--url`), to hand to colleagues; empty when it listens only on loopback.
+   */
+  addresses?: string[];
+  /**
+   * No account exists yet: whoever registers first becomes the hub's admin (in
+   * `GET /api/v1/hub` only; the page then opens on "Create account").
+   */
+  first_account?: boolean;
+  /**
    * Stable across restarts of the same data directory.
    */
   id: string;
@@ -989,6 +999,11 @@ export interface HubStats {
   disabled_users: number;
   file_bytes: number;
   files: number;
+  /**
+   * The code registration needs, for admins to hand out with the address (none: anyone
+   * who reaches the hub may register).
+   */
+  join_code?: string | null;
   messages: number;
   open_reports: number;
   retention_days: number;

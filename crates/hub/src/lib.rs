@@ -92,6 +92,8 @@ pub struct HubConfig {
     pub max_bad_frames: u32,
     /// Extra `Origin`s allowed to open WebSockets (the hub's own origin always is).
     pub allowed_origins: Vec<String>,
+    /// The addresses people open to reach the hub (`HubInfo::addresses`).
+    pub urls: Vec<String>,
     /// Messages (and their files) older than this many days are deleted; 0 keeps them all.
     pub retention_days: u32,
     /// Sessions not used for this many days are signed out; 0 keeps them until sign-out.
@@ -146,6 +148,7 @@ impl Default for HubConfig {
             conversation_changes_burst: 30,
             max_bad_frames: 20,
             allowed_origins: Vec::new(),
+            urls: Vec::new(),
             retention_days: 0,
             session_idle_days: 90,
             admin_token: None,
@@ -198,6 +201,8 @@ pub(crate) struct HubState {
     pub tasks: TaskTracker,
     /// Delivered/read reports, coalesced per person and conversation.
     pub receipts: receipts::Receipts,
+    /// Whether any account exists (`HubInfo::first_account` is its opposite).
+    pub accounts_exist: std::sync::atomic::AtomicBool,
 }
 
 impl Hub {
@@ -219,13 +224,14 @@ impl Hub {
                 files_dir.display()
             ))
         })?;
-        let (hub_id, memberships, last_event_id, blocks) = store
+        let (hub_id, memberships, last_event_id, blocks, accounts_exist) = store
             .read(|c| {
                 Ok((
                     queries::hub_id(c)?,
                     queries::all_memberships(c)?,
                     queries::last_event_id(c)?,
                     queries::all_blocks(c)?,
+                    queries::any_user(c)?,
                 ))
             })
             .await?;
@@ -255,6 +261,8 @@ impl Hub {
                 max_reactions_per_person: chinwag_proto::validate::MAX_REACTIONS_PER_PERSON,
             },
             online: None,
+            addresses: config.urls.clone(),
+            first_account: false,
         };
         let hashers = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -283,6 +291,7 @@ impl Hub {
             ),
             shutdown: watch::channel(false).0,
             receipts: receipts::Receipts::new(receipts::WINDOW),
+            accounts_exist: accounts_exist.into(),
             tasks: TaskTracker::new(),
             config,
             info,

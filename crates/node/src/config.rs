@@ -55,6 +55,7 @@ pub struct FileSettings {
     pub log_format: Option<LogFormat>,
     pub sync: Option<SyncMode>,
     pub allow_origins: Option<Vec<String>>,
+    pub urls: Option<Vec<String>>,
     #[serde(default)]
     pub limits: FileLimits,
     #[serde(default)]
@@ -179,6 +180,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub sync: SyncMode,
     pub allow_origins: Vec<String>,
+    /// The addresses people open to reach the hub, when not the LAN addresses it listens on.
+    pub urls: Vec<String>,
     pub max_message_bytes: u32,
     pub max_upload_mb: u64,
     pub messages_per_second: u32,
@@ -245,6 +248,8 @@ impl Settings {
             "allow_origins",
             format!("[{}]", origins.join(", ")),
         );
+        let urls: Vec<String> = self.urls.iter().map(|u| quoted(u)).collect();
+        line(&mut out, "urls", "urls", format!("[{}]", urls.join(", ")));
         out.push_str("\n[limits]\n");
         line(
             &mut out,
@@ -329,6 +334,12 @@ impl Settings {
             .iter()
             .map(|o| o.trim().trim_end_matches('/').to_owned())
             .filter(|o| !o.is_empty())
+            .collect();
+        hub.urls = self
+            .urls
+            .iter()
+            .map(|u| u.trim().to_owned())
+            .filter(|u| !u.is_empty())
             .collect();
         options
     }

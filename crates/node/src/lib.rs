@@ -81,6 +81,13 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
     })
 }
 
+/// URLs people on the LAN can open to reach a hub listening on `addr` (not loopback ones:
+/// those reach only this machine). Empty when it listens on loopback only.
+pub fn lan_urls(addr: SocketAddr) -> Vec<String> {
+    let loopback = |u: &String| u.starts_with("http://127.") || u.starts_with("http://[::1]");
+    urls(addr).into_iter().filter(|u| !loopback(u)).collect()
+}
+
 /// URLs people can open to reach a hub listening on `addr`.
 pub fn urls(addr: SocketAddr) -> Vec<String> {
     let port = addr.port();
@@ -165,6 +172,9 @@ pub async fn prepare(mut options: ServerOptions) -> Result<Prepared> {
     let addr = listener.local_addr().context("reading the bound address")?;
     let token = chinwag_hub::auth::new_token();
     options.hub.admin_token = Some(token.clone());
+    if options.hub.urls.is_empty() {
+        options.hub.urls = lan_urls(addr);
+    }
     let db = data_dir.join(DB_FILE);
     let hub = Hub::open(options.hub, &db)
         .await
@@ -263,5 +273,10 @@ mod tests {
         assert_eq!(urls(addr), vec!["http://127.0.0.1:7117/".to_owned()]);
         let any: SocketAddr = "0.0.0.0:7117".parse().expect("addr");
         assert_eq!(urls(any)[0], "http://127.0.0.1:7117/");
+        assert!(
+            lan_urls(addr).is_empty(),
+            "loopback is no address to hand out"
+        );
+        assert!(lan_urls(any).iter().all(|u| !u.contains("127.0.0.1")));
     }
 }

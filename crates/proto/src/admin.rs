@@ -76,6 +76,10 @@ pub struct HubStats {
     /// Sessions unused this many days are signed out; 0: never.
     #[serde(default)]
     pub session_idle_days: u32,
+    /// The code registration needs, for admins to hand out with the address (none: anyone
+    /// who reaches the hub may register).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_code: Option<String>,
 }
 
 /// `POST /api/v1/messages/{id}/report`.

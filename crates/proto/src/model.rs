@@ -54,6 +54,14 @@ pub struct HubInfo {
     /// How many people are connected right now (in `GET /api/v1/hub` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub online: Option<u32>,
+    /// The addresses people open to reach the hub (its LAN addresses, or the ones its admin
+    /// set with `--url`), to hand to colleagues; empty when it listens only on loopback.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<String>,
+    /// No account exists yet: whoever registers first becomes the hub's admin (in
+    /// `GET /api/v1/hub` only; the page then opens on "Create account").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub first_account: bool,
 }
 
 /// A user's public profile.

@@ -275,6 +275,8 @@ mod tests {
                     max_reactions_per_person: 10,
                 },
                 online: None,
+                addresses: vec!["http://192.0.2.10:7117/".into()],
+                first_account: false,
             }),
             ..ready
         };

@@ -1,6 +1,7 @@
 //! Accounts and sessions: register, sign in and out, profiles, the directory.
 
 use std::net::IpAddr;
+use std::sync::atomic::Ordering;
 
 use chinwag_proto::notify::{NotifyChange, NotifySettings};
 use chinwag_proto::rest::{LoginRequest, RegisterRequest, SessionResponse, UpdateProfileRequest};
@@ -14,6 +15,7 @@ use crate::{auth, HubState};
 pub(crate) fn hub_info(hub: &HubState) -> HubInfo {
     HubInfo {
         online: Some(hub.fanout.online_count()),
+        first_account: !hub.accounts_exist.load(Ordering::Relaxed),
         ..hub.info.clone()
     }
 }
@@ -53,6 +55,7 @@ pub(crate) async fn register(
         Ok(user)
     })
     .await?;
+    hub.accounts_exist.store(true, Ordering::Relaxed);
     tracing::info!(user = user.id.get(), "registered {}", user.username);
     Ok(SessionResponse { token, user })
 }

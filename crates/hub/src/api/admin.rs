@@ -179,6 +179,7 @@ pub(crate) async fn stats(state: &HubState) -> Result<HubStats, ApiError> {
         users_online: state.fanout.online_count(),
         retention_days: state.config.retention_days,
         session_idle_days: state.config.session_idle_days,
+        join_code: state.config.join_code.clone(),
     })
 }
 

@@ -134,6 +134,11 @@ pub fn hub_id(conn: &Connection) -> Result<String> {
     .map_err(not_found("hub id"))
 }
 
+/// Whether any account exists.
+pub fn any_user(conn: &Connection) -> Result<bool> {
+    Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM users)", [], |r| r.get(0))?)
+}
+
 /// The newest event id (0 on an empty hub).
 pub fn last_event_id(conn: &Connection) -> Result<EventId> {
     Ok(conn.query_row("SELECT coalesce(max(id), 0) FROM events", [], |r| r.get(0))?)
