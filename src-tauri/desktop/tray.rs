@@ -76,22 +76,20 @@ pub(super) fn update_tray(shared: &Shared, unread: u32) {
 /// The window's menu: the hub in use, switching hubs, About and Quit.
 pub(super) fn window_menu(app: &AppHandle, shared: &Shared) -> tauri::Result<Menu<tauri::Wry>> {
     let current = shared.node.get().and_then(|n| n.current());
-    let hub = match &current {
-        Some(j) => match j.hub_name() {
-            Some(name) => format!("{name} ({})", j.hub()),
-            None => j.hub().to_string(),
-        },
-        None => "none chosen yet".into(),
-    };
     let hosting = lock(&shared.hosted).is_some();
+    let comments = match &current {
+        Some(j) => about_text(
+            j.hub_name().as_deref(),
+            &j.hub_addresses(),
+            hosting,
+            &shared.data_dir,
+        ),
+        None => about_text(None, &[], false, &shared.data_dir),
+    };
     let about = AboutMetadata {
         name: Some("Chinwag".into()),
         version: Some(env!("CARGO_PKG_VERSION").into()),
-        comments: Some(format!(
-            "A LAN messenger in one program.\n\nHub: {hub}{}\nData: {}",
-            if hosting { ", hosted here" } else { "" },
-            shared.data_dir.display()
-        )),
+        comments: Some(comments),
         license: Some("MIT OR Apache-2.0".into()),
         icon: app.default_window_icon().cloned(),
         ..AboutMetadata::default()
@@ -122,6 +120,45 @@ pub(super) fn window_menu(app: &AppHandle, shared: &Shared) -> tauri::Result<Men
         )?],
     )?;
     Menu::with_items(app, &[&chinwag, &help])
+}
+
+/// About's text: the hub by name and by the addresses colleagues open (its LAN addresses,
+/// not the loopback one this app talks to), whether it is hosted here, and the data folder.
+fn about_text(
+    name: Option<&str>,
+    addresses: &[String],
+    hosting: bool,
+    data: &std::path::Path,
+) -> String {
+    let hub = match (name, addresses.is_empty()) {
+        (None, _) => "none chosen yet".to_owned(),
+        (Some(name), true) => name.to_owned(),
+        (Some(name), false) => format!("{name}, at {}", addresses.join(" or ")),
+    };
+    format!(
+        "A LAN messenger in one program.\n\nHub: {hub}{}\nData: {}",
+        if hosting { " (hosted here)" } else { "" },
+        data.display()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::about_text;
+    use std::path::Path;
+
+    #[test]
+    fn about_names_the_lan_addresses_not_loopback() {
+        let lan = ["http://192.168.1.20:7117/".to_owned()];
+        let text = about_text(Some("Office"), &lan, true, Path::new("/data"));
+        assert!(
+            text.contains("Hub: Office, at http://192.168.1.20:7117/ (hosted here)"),
+            "{text}"
+        );
+        assert!(!text.contains("127.0.0.1"), "{text}");
+        let none = about_text(None, &[], false, Path::new("/data"));
+        assert!(none.contains("Hub: none chosen yet\n"), "{none}");
+    }
 }
 
 /// Rebuilds the window menu when the hub in use changes (About names it).

@@ -36,8 +36,28 @@ test('first launch: host a chat, register, chat with a second client; relaunch g
 
     await win.run('document.querySelector("#conversation-list button").click()');
     await win.until('# general open', 'return document.getElementById("chat-name").textContent.includes("general")');
+    // Dana hosts it and is its admin: # general invites colleagues with the LAN address (not
+    // the loopback one the window talks to) and a QR code.
+    await win.until('the invite panel', 'return !document.getElementById("invite").hidden');
+    const handed = await win.run('return [...document.querySelectorAll("#invite-addresses input")].map((i) => i.value)');
+    assert.ok(handed.every((a) => !a.includes('127.0.0.1')), `no loopback address to hand out: ${handed}`);
+    if (process.env.CHINWAG_TEST_LAN) {
+      assert.ok(handed.includes(`http://${process.env.CHINWAG_TEST_LAN}:7117/`), `the LAN address: ${handed}`);
+      await win.until('its QR code', 'return document.querySelector("#invite-qr svg path") !== null');
+    }
+    await win.screenshot('desktop-invite');
     await win.type('#composer-input', 'Hello from the desktop app\uE007');
     await win.until('my message shown', `${bubbles}.includes("Hello from the desktop app")`);
+    // Delete asks in the page's own dialog (not WebKit's "JavaScript" box); Cancel keeps it.
+    await win.until('sent', 'return document.querySelector("#messages .msg.mine:not(.pending)") !== null');
+    await win.run(`const m = document.querySelector('#messages .msg.mine'); m.focus(); m.querySelector('.more').click();
+      [...document.querySelectorAll('#popup-menu [role=menuitem]')].find((b) => b.textContent === 'Delete message').click();`);
+    await win.until('the in-app dialog', 'return document.getElementById("confirm-dialog").open');
+    assert.equal(await win.run('return document.getElementById("confirm-ok").textContent'), 'Delete message');
+    await win.screenshot('desktop-confirm-delete');
+    await win.click('#confirm-cancel');
+    await win.until('closed', 'return !document.getElementById("confirm-dialog").open');
+    assert.ok((await win.run(bubbles)).includes('Hello from the desktop app'), 'Cancel deleted nothing');
     const sent = await rest('POST', `/conversations/${general.id}/messages`, eve.body.token, { client_id: 'eve-1', body: 'Hi Dana, from a browser' });
     assert.equal(sent.status, 201);
     await win.until("Eve's message shown", `${bubbles}.includes("Hi Dana, from a browser")`);

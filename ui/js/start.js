@@ -55,6 +55,12 @@ function renderHubs(hubs) {
       button);
   }));
   countOnline(hubs);
+  // A chat found on the network is the one to join: hosting another is then the lesser way
+  // (a big "Host a chat" invites everyone to start a hub of their own).
+  const joinable = hubs.some((hub) => !(current && current.id && hub.id === current.id));
+  $('host-button').classList.toggle('primary', !joinable);
+  $('host-heading').textContent = joinable ? 'Or host a separate chat here' : 'Host a chat on this computer';
+  $('host-note').hidden = !joinable;
   $('hub-empty').hidden = hubs.length > 0;
   if (!hubs.length) $('hub-empty').textContent = 'No chats found on this network yet. You can host one, or join by address.';
 }

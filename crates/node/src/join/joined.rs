@@ -170,6 +170,14 @@ impl Joined {
         self.store.hub_info().map(|h| h.name)
     }
 
+    /// The addresses the hub says people open to reach it, once the node has met it.
+    pub fn hub_addresses(&self) -> Vec<String> {
+        self.store
+            .hub_info()
+            .map(|h| h.addresses)
+            .unwrap_or_default()
+    }
+
     /// The hub's id, once the node has met it.
     pub fn hub_id(&self) -> Option<String> {
         self.store.hub_info().map(|h| h.id)
