@@ -1347,14 +1347,19 @@ async function overflowing(page) {
       }
       return false;
     };
-    return [...document.querySelectorAll('body *')].filter((el) => {
+    const out = [...document.querySelectorAll('body *')].filter((el) => {
       const r = el.getBoundingClientRect();
       return r.width > 0 && r.height > 0 && r.right > width + 1 && !clipped(el) && !el.closest('.visually-hidden');
     }).map((el) => `${el.tagName.toLowerCase()}#${el.id}.${el.className}: ${Math.round(el.getBoundingClientRect().right)} > ${width}`);
+    // An open dialog clips what is too wide for it: that is a sideways scroll inside it.
+    for (const d of document.querySelectorAll('dialog[open]')) {
+      if (d.scrollWidth > d.clientWidth + 1) out.push(`dialog#${d.id} scrolls sideways: ${d.scrollWidth} > ${d.clientWidth}`);
+    }
+    return out;
   });
 }
 
-test('phone widths from 320 to 430 px: nothing is wider than the screen in the list, the chat or the sign-in', async () => {
+test('phone widths from 320 to 430 px: nothing is wider than the screen in the sign-in, the list, the chat, each dialog or the admin panel', async () => {
   await withHub(async (hub, open) => {
     const page = await open({ viewport: { width: 320, height: 700 } });
     for (const width of [320, 390, 430]) {
@@ -1385,6 +1390,30 @@ test('phone widths from 320 to 430 px: nothing is wider than the screen in the l
       assert.deepEqual(await overflowing(page), [], `the chat at ${width} px`);
     }
     await shot(page, 'chat-light-phone-320');
+
+    // Every dialog, and the admin panel (Alice made the hub), at each width.
+    const dialogs = [ // opened from the chat, or from the list
+      ['info-dialog', 'chat', () => page.click('#chat-info')],
+      ['emoji-dialog', 'chat', () => page.evaluate(() => { const m = document.querySelector('#messages .msg'); m.focus(); m.querySelector('.msg-actions button').click(); })],
+      ['switcher-dialog', 'chat', () => page.keyboard.press('Control+k')],
+      ['profile-dialog', 'list', () => page.click('#me-button')],
+      ['search-dialog', 'list', async () => { await page.click('#open-search'); await page.fill('#search-input', 'first line'); await until(page, () => document.querySelectorAll('#search-results li').length > 0); }],
+      ['directory-dialog', 'list', () => page.click('#new-direct')],
+      ['group-dialog', 'list', () => page.click('#new-group')],
+      ['admin-dialog', 'list', () => page.click('#open-admin')],
+    ];
+    for (const [id, from, openIt] of dialogs) {
+      if (from === 'list' && await page.isVisible('#back')) await page.click('#back');
+      await openIt();
+      await until(page, (d) => document.getElementById(d).open, id);
+      for (const width of [320, 390, 430]) {
+        await page.setViewportSize({ width, height: 700 });
+        assert.deepEqual(await overflowing(page), [], `${id} at ${width} px`);
+      }
+      await shot(page, `${id.replace('-dialog', '')}-light-phone-430`);
+      await page.evaluate((d) => document.getElementById(d).close(), id);
+      await page.setViewportSize({ width: 320, height: 700 });
+    }
   });
 });
 
