@@ -244,3 +244,59 @@ async fn export_gives_a_users_conversations_and_nobody_elses() {
     let bob_export: Value = serde_json::from_slice(&stdout.stdout).expect("JSON on stdout");
     assert_eq!(bob_export["user"]["username"], "bob");
 }
+
+#[tokio::test]
+async fn a_new_hub_opens_for_its_first_account_and_gives_its_admin_what_to_hand_out() {
+    let hub = crate::common::TestHub::start_with(chinwag_hub::HubConfig {
+        join_code: Some("tea-time".into()),
+        urls: vec!["http://192.0.2.10:7117/".into()],
+        ..chinwag_hub::HubConfig::default()
+    })
+    .await;
+    let api = hub.api();
+    let info = api.call("GET", "/hub", None, None).await;
+    assert_eq!(info.body["first_account"], true, "{}", info.body);
+    assert_eq!(
+        info.body["addresses"],
+        serde_json::json!(["http://192.0.2.10:7117/"])
+    );
+    let register = |name: &'static str| {
+        let api = hub.api();
+        async move {
+            let body = serde_json::json!({ "username": name, "password": format!("{name}-password"), "join_code": "tea-time" });
+            api.call("POST", "/auth/register", None, Some(body)).await
+        }
+    };
+    let admin = register("alice").await;
+    assert_eq!(admin.status, 201, "{}", admin.body);
+    let info = api.call("GET", "/hub", None, None).await;
+    assert!(
+        info.body.get("first_account").is_none(),
+        "said only while nobody is here: {}",
+        info.body
+    );
+    let token = admin.body["token"].as_str().expect("token").to_owned();
+    let stats = api.get("/admin/stats", &token).await;
+    assert_eq!(
+        stats.body["join_code"], "tea-time",
+        "the admin hands it out"
+    );
+    // Anyone else: not the join code.
+    let bob = register("bob").await;
+    let token = bob.body["token"].as_str().expect("token").to_owned();
+    assert_eq!(api.get("/admin/stats", &token).await.status, 403);
+    // A hub with no code says none.
+    let open = crate::common::TestHub::start().await;
+    let api = open.api();
+    let first = api.register("carol").await;
+    let stats = api.get("/admin/stats", &first.token).await;
+    assert!(stats.body.get("join_code").is_none(), "{}", stats.body);
+    assert!(
+        api.call("GET", "/hub", None, None)
+            .await
+            .body
+            .get("addresses")
+            .is_none(),
+        "loopback only: nothing to hand out"
+    );
+}

@@ -187,6 +187,33 @@ fn cli_errors_are_one_clear_line() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("data directory"), "{stderr}");
 
+    // An address to hand out must be one people can open.
+    for bad in [
+        "ftp://files.office.lan/",
+        "http://",
+        "http://a b/",
+        "office.lan:7117",
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_chinwag"))
+            .args([
+                "--server",
+                "--bind",
+                "127.0.0.1:0",
+                "--url",
+                bad,
+                "--data-dir",
+            ])
+            .arg(dir.path().join("urls"))
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("--url") && stderr.contains("address"),
+            "{bad}: {stderr}"
+        );
+    }
+
     // Settings come from the environment too.
     let out = Command::new(env!("CARGO_BIN_EXE_chinwag"))
         .args(["--server", "--data-dir"])

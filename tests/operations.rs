@@ -166,6 +166,10 @@ fn a_bad_config_file_is_refused_with_the_reason() {
         ("bind = \"not an address\"\n", "bind"),
         ("name = \"open\n", "line 1"),
         ("[retention]\ndays = -1\n", "days"),
+        (
+            "urls = [\"ftp://files.office.lan/\"]\n",
+            "not an http:// or https:// address",
+        ),
     ];
     for (i, (body, expected)) in cases.iter().enumerate() {
         let file = dir.path().join(format!("bad{i}.toml"));

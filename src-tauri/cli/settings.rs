@@ -78,7 +78,10 @@ pub(crate) fn settings(
     );
     let urls = m.take("urls", "urls", file.urls, cli.urls.clone());
     for url in &urls {
-        parse_url(url).map_err(|err| anyhow::anyhow!("urls: {err}"))?;
+        parse_url(url).map_err(|err| match (&cli.config, m.sources.get("urls")) {
+            (Some(file), Some(Source::File)) => anyhow::anyhow!("{}: urls: {err}", file.display()),
+            _ => anyhow::anyhow!("urls: {err}"),
+        })?;
     }
     let limits = &file.limits;
     let max_message_bytes = m.take(

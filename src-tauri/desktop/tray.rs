@@ -142,25 +142,6 @@ fn about_text(
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::about_text;
-    use std::path::Path;
-
-    #[test]
-    fn about_names_the_lan_addresses_not_loopback() {
-        let lan = ["http://192.168.1.20:7117/".to_owned()];
-        let text = about_text(Some("Office"), &lan, true, Path::new("/data"));
-        assert!(
-            text.contains("Hub: Office, at http://192.168.1.20:7117/ (hosted here)"),
-            "{text}"
-        );
-        assert!(!text.contains("127.0.0.1"), "{text}");
-        let none = about_text(None, &[], false, Path::new("/data"));
-        assert!(none.contains("Hub: none chosen yet\n"), "{none}");
-    }
-}
-
 /// Rebuilds the window menu when the hub in use changes (About names it).
 pub(super) async fn menu_loop(shared: Arc<Shared>, node: Arc<NodeApi>) {
     let mut current = node.watch_current();
@@ -210,4 +191,23 @@ pub(super) fn quit(app: &AppHandle, shared: &Shared) {
         save_placement(&placement_path(&shared.data_dir), &window.as_ref().window());
     }
     app.exit(0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::about_text;
+    use std::path::Path;
+
+    #[test]
+    fn about_names_the_lan_addresses_not_loopback() {
+        let lan = ["http://192.168.1.20:7117/".to_owned()];
+        let text = about_text(Some("Office"), &lan, true, Path::new("/data"));
+        assert!(
+            text.contains("Hub: Office, at http://192.168.1.20:7117/ (hosted here)"),
+            "{text}"
+        );
+        assert!(!text.contains("127.0.0.1"), "{text}");
+        let none = about_text(None, &[], false, Path::new("/data"));
+        assert!(none.contains("Hub: none chosen yet\n"), "{none}");
+    }
 }
