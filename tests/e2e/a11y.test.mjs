@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { crc32, deflateSync } from 'node:zlib';
 import {
-  Hub, launch, person, register, startDirect, openConversation, createGroup, send, shot, messageMenu,
+  Hub, launch, register, startDirect, openConversation, createGroup, send, shot, messageMenu, hubTest,
   DESKTOP, PHONE,
 } from './harness.mjs';
 
@@ -81,18 +81,13 @@ async function signIn(page, username) {
 }
 
 test('axe finds no serious or critical violation on any main view, light and dark, desktop and phone', async () => {
-  const hub = await Hub.start();
-  const pages = [];
-  try {
+  await hubTest(browser, async (hub, open) => {
     // Alice (the hub's admin), Bob and Carol, with something in each view to look at.
-    const alice = await person(browser, hub);
-    pages.push(alice);
+    const alice = await open();
     await register(alice, 'alice', 'Alice Archer');
-    const bob = await person(browser, hub);
-    pages.push(bob);
+    const bob = await open();
     await register(bob, 'bob', 'Bob Baker');
-    const carol = await person(browser, hub);
-    pages.push(carol);
+    const carol = await open();
     await register(carol, 'carol', 'Carol Cho');
     // The app draws in animation frames, which only the page in front gets.
     await bob.bringToFront();
@@ -137,8 +132,7 @@ test('axe finds no serious or critical violation on any main view, light and dar
       ['light', DESKTOP, 'desktop'], ['dark', DESKTOP, 'desktop'], ['light', PHONE, 'phone'], ['dark', PHONE, 'phone'],
     ]) {
       const at = (view) => `${view}-${theme}-${width}`;
-      const page = await person(browser, hub, { viewport, colorScheme: theme });
-      pages.push(page);
+      const page = await open({ viewport, colorScheme: theme });
       await page.bringToFront();
       found.push(...await audit(page, at('sign-in')));
       await page.click('#tab-register');
@@ -196,19 +190,12 @@ test('axe finds no serious or critical violation on any main view, light and dar
       await page.keyboard.press('Escape');
     }
     assert.deepEqual(found, [], 'no serious or critical accessibility violations');
-    for (const p of pages) assert.deepEqual(p.errors, [], 'no script errors on the page');
-  } finally {
-    for (const p of pages) await p.context().close();
-    await hub.dispose();
-  }
+  });
 });
 
 test('a theme chosen in the profile is kept on this device only; the skip link and the heading are there', async () => {
-  const hub = await Hub.start();
-  const pages = [];
-  try {
-    const laptop = await person(browser, hub);
-    pages.push(laptop);
+  await hubTest(browser, async (hub, open) => {
+    const laptop = await open();
     await register(laptop, 'alice', 'Alice Archer');
     const theme = (page) => page.evaluate(() => [document.documentElement.dataset.theme, getComputedStyle(document.body).backgroundColor]);
     assert.deepEqual(await theme(laptop), ['light', 'rgb(246, 247, 251)']);
@@ -225,8 +212,7 @@ test('a theme chosen in the profile is kept on this device only; the skip link a
     assert.equal((await theme(laptop))[0], 'dark', 'kept across a reload');
 
     // Another device (another browser profile) still follows its system.
-    const phone = await person(browser, hub, { viewport: PHONE });
-    pages.push(phone);
+    const phone = await open({ viewport: PHONE });
     await signIn(phone, 'alice');
     assert.equal((await theme(phone))[0], 'light');
     await phone.emulateMedia({ colorScheme: 'dark' });
@@ -249,11 +235,7 @@ test('a theme chosen in the profile is kept on this device only; the skip link a
     await shot(laptop, 'skip-link-light-desktop');
     await laptop.keyboard.press('Enter');
     assert.equal(await laptop.evaluate(() => document.activeElement.id), 'composer-input');
-    for (const p of pages) assert.deepEqual(p.errors, [], 'no script errors on the page');
-  } finally {
-    for (const p of pages) await p.context().close();
-    await hub.dispose();
-  }
+  });
 });
 
 /** Presses Tab (Shift+Tab when `back`) until focus is on `selector`; fails after 40 presses. */
@@ -275,15 +257,18 @@ function focused(page) {
   });
 }
 
+/** In an open menu: presses `moves`, checks focus is on `item`, and chooses it with Enter. */
+async function choose(page, moves, item) {
+  for (const key of moves) await page.keyboard.press(key);
+  assert.equal(await focused(page), `menuitem: ${item}`);
+  await page.keyboard.press('Enter');
+}
+
 test('a whole conversation by keyboard alone: sign up, open, send, move to a message, edit, react, report, delete', async () => {
-  const hub = await Hub.start();
-  const pages = [];
-  try {
-    const bob = await person(browser, hub);
-    pages.push(bob);
+  await hubTest(browser, async (hub, open) => {
+    const bob = await open();
     await register(bob, 'bob', 'Bob Baker');
-    const alice = await person(browser, hub);
-    pages.push(alice);
+    const alice = await open();
     const keys = alice.keyboard;
     await alice.bringToFront();
 
@@ -341,10 +326,7 @@ test('a whole conversation by keyboard alone: sign up, open, send, move to a mes
     await keys.press('Enter');
     assert.equal(await focused(alice), 'menuitem: Reply');
     await shot(alice, 'keyboard-message-menu-light-desktop');
-    await keys.press('ArrowDown');
-    await keys.press('ArrowDown');
-    assert.equal(await focused(alice), 'menuitem: Edit message');
-    await keys.press('Enter');
+    await choose(alice, ['ArrowDown', 'ArrowDown'], 'Edit message');
     await alice.waitForFunction(() => document.getElementById('edit-dialog').open);
     await keys.press('Control+a');
     await keys.type('Lunch at 12:30?');
@@ -357,9 +339,7 @@ test('a whole conversation by keyboard alone: sign up, open, send, move to a mes
 
     // React from the menu: the picker, type, ↓ into the grid, Enter.
     await keys.press('Enter');
-    await keys.press('ArrowDown');
-    assert.equal(await focused(alice), 'menuitem: React');
-    await keys.press('Enter');
+    await choose(alice, ['ArrowDown'], 'React');
     await alice.waitForFunction(() => document.getElementById('emoji-dialog').open);
     await keys.type('thumbs up');
     await alice.waitForFunction(() => document.querySelector('#emoji-grid .emoji-choice')?.dataset.emoji === '👍');
@@ -376,10 +356,7 @@ test('a whole conversation by keyboard alone: sign up, open, send, move to a mes
     await keys.press('Enter');
     await keys.press('End');
     assert.equal(await focused(alice), 'menuitem: Report message');
-    await keys.press('Home');
-    await keys.press('ArrowUp');
-    assert.equal(await focused(alice), 'menuitem: Report message');
-    await keys.press('Enter');
+    await choose(alice, ['Home', 'ArrowUp'], 'Report message');
     await alice.waitForFunction(() => document.getElementById('report-dialog').open);
     await keys.type('testing the report');
     await tabTo(alice, '#report-form button[type=submit]');
@@ -389,9 +366,7 @@ test('a whole conversation by keyboard alone: sign up, open, send, move to a mes
     // Delete mine with the in-app dialog: it opens on Cancel; Tab to "Delete message".
     await alice.locator('#messages .msg.mine').focus();
     await keys.press('Enter');
-    await keys.press('End');
-    assert.equal(await focused(alice), 'menuitem: Delete message');
-    await keys.press('Enter');
+    await choose(alice, ['End'], 'Delete message');
     await alice.waitForFunction(() => document.getElementById('confirm-dialog').open);
     assert.equal(await focused(alice), 'button#confirm-cancel');
     await keys.press('Tab');
@@ -403,12 +378,7 @@ test('a whole conversation by keyboard alone: sign up, open, send, move to a mes
     // Esc from a message goes back to the message box.
     await keys.press('Escape');
     assert.equal(await focused(alice), 'textarea#composer-input');
-    for (const p of pages) assert.deepEqual(p.errors, [], 'no script errors on the page');
-    for (const p of pages) assert.deepEqual(p.dialogsSeen, [], 'no browser alert, confirm or prompt');
-  } finally {
-    for (const p of pages) await p.context().close();
-    await hub.dispose();
-  }
+  });
 });
 
 /** A hub with a join code and an address to hand out (TEST-NET-1: nothing is sent there). */
@@ -418,26 +388,13 @@ class InvitingHub extends Hub {
   }
 }
 
-async function createAccount(page, username, name) {
-  await page.click('#tab-register');
-  await page.fill('#auth-form input[name=username]', username);
-  await page.fill('#auth-form input[name=display_name]', name);
-  await page.fill('#auth-form input[name=password]', `${username}-password`);
-  await page.fill('#auth-form input[name=join_code]', 'tea-time');
-  await page.click('#auth-submit');
-  await page.waitForSelector('#app-screen:not([hidden])');
-}
-
 test('first run: a new hub opens on Create account; its admin gets the address, a QR code and the join code to hand out', async () => {
-  const hub = await InvitingHub.start();
-  const pages = [];
-  try {
-    const alice = await person(browser, hub);
-    pages.push(alice);
+  await hubTest(browser, async (hub, open) => {
+    const alice = await open();
     assert.equal(await alice.getAttribute('#tab-register', 'aria-selected'), 'true', 'nobody is here yet: Create account');
     assert.ok(await alice.isVisible('#first-account-note'));
     await shot(alice, 'first-run-create-account-light-desktop');
-    await createAccount(alice, 'alice', 'Alice Archer');
+    await register(alice, 'alice', 'Alice Archer', { joinCode: 'tea-time' });
     await openConversation(alice, 'general');
 
     // The panel: the address to copy, its QR code, the join code, and Done.
@@ -458,10 +415,9 @@ test('first run: a new hub opens on Create account; its admin gets the address, 
     assert.deepEqual(found, [], 'the panel passes axe');
 
     // Bob, no admin, sees no panel in general.
-    const bob = await person(browser, hub, { colorScheme: 'dark', viewport: PHONE });
-    pages.push(bob);
+    const bob = await open({ colorScheme: 'dark', viewport: PHONE });
     assert.equal(await bob.getAttribute('#tab-register', 'aria-selected'), 'false', 'accounts exist now: Sign in');
-    await createAccount(bob, 'bob', 'Bob Baker');
+    await register(bob, 'bob', 'Bob Baker', { joinCode: 'tea-time' });
     await openConversation(bob, 'general');
     assert.equal(await bob.isVisible('#invite'), false);
 
@@ -478,17 +434,12 @@ test('first run: a new hub opens on Create account; its admin gets the address, 
     await alice.waitForSelector('#invite:not([hidden])');
 
     // At phone width, in the dark, it fits.
-    const phone = await person(browser, hub, { colorScheme: 'dark', viewport: PHONE });
-    pages.push(phone);
+    const phone = await open({ colorScheme: 'dark', viewport: PHONE });
     await signIn(phone, 'alice');
     await openConversation(phone, 'general');
     await phone.waitForSelector('#invite:not([hidden])');
     assert.ok(await phone.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'nothing wider than the screen');
     await shot(phone, 'first-run-invite-dark-phone');
     assert.deepEqual(await audit(phone, 'invite-dark-phone'), []);
-    for (const p of pages) assert.deepEqual(p.errors, [], 'no script errors on the page');
-  } finally {
-    for (const p of pages) await p.context().close();
-    await hub.dispose();
-  }
+  }, InvitingHub);
 });

@@ -6,6 +6,7 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -171,11 +172,35 @@ export async function menuOf(page, message) {
   return items;
 }
 
-export async function register(page, username, displayName = username) {
+/** No script errors, and no browser alert, confirm or prompt (the page asks in its own dialog). */
+export function assertClean(page) {
+  assert.deepEqual(page.errors, [], 'no script errors on the page');
+  assert.deepEqual(page.dialogsSeen, [], 'no browser alert, confirm or prompt');
+}
+
+/**
+ * One test's hub (a fresh `kind`, Hub unless said) and its pages: `fn(hub, open)`, where
+ * `open(options)` is a new person's page; each page must end clean; all is removed after.
+ */
+export async function hubTest(browser, fn, kind = Hub) {
+  const hub = await kind.start();
+  const pages = [];
+  const open = async (opts) => { const p = await person(browser, hub, opts); pages.push(p); return p; };
+  try {
+    await fn(hub, open);
+    for (const p of pages) assertClean(p);
+  } finally {
+    for (const p of pages) await p.context().close();
+    await hub.dispose();
+  }
+}
+
+export async function register(page, username, displayName = username, { joinCode = null } = {}) {
   await page.click('#tab-register');
   await page.fill('#auth-form input[name=username]', username);
   await page.fill('#auth-form input[name=display_name]', displayName);
   await page.fill('#auth-form input[name=password]', `${username}-password`);
+  if (joinCode) await page.fill('#auth-form input[name=join_code]', joinCode);
   await page.click('#auth-submit');
   await page.waitForSelector('#app-screen:not([hidden])');
 }

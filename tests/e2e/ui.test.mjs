@@ -10,32 +10,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   Hub, JoinedNode, launch, person, register, startDirect, openConversation, createGroup, send, bodies, shot, sleep,
-  answerConfirm, messageMenu, menuOf, DESKTOP, PHONE,
+  answerConfirm, messageMenu, menuOf, hubTest, assertClean, DESKTOP, PHONE,
 } from './harness.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser.close(); });
 
-/** No script errors, and no browser alert, confirm or prompt (the page asks in its own dialog). */
-function assertClean(page) {
-  assert.deepEqual(page.errors, [], 'no script errors on the page');
-  assert.deepEqual(page.dialogsSeen, [], 'no browser alert, confirm or prompt');
-}
-
-/** A fresh hub and cleanup for one test. */
-async function withHub(fn) {
-  const hub = await Hub.start();
-  const pages = [];
-  const open = async (opts) => { const p = await person(browser, hub, opts); pages.push(p); return p; };
-  try {
-    await fn(hub, open);
-    for (const p of pages) assertClean(p);
-  } finally {
-    for (const p of pages) await p.context().close();
-    await hub.dispose();
-  }
-}
+/** A fresh hub and cleanup for one test (harness.mjs `hubTest`). */
+const withHub = (fn) => hubTest(browser, fn);
 
 /** Waits for `fn` in the page; on timeout, says what the conversation list showed. */
 async function until(page, fn, arg, timeout = 10000) {
