@@ -712,6 +712,7 @@ async fn every_endpoint_and_frame_allows_exactly_whom_it_should() {
                 .expect("connects"),
             ready: Value::Null,
             last_event_id: 0,
+            held: Default::default(),
         };
         ws.send(first.clone()).await;
         let code = ws.closed().await;

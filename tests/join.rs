@@ -261,6 +261,7 @@ async fn resume_raw(url: &str, session: &Session, cursor: i64) -> (Vec<Value>, V
         socket: raw_socket(url, None).await.expect("connects"),
         ready: Value::Null,
         last_event_id: cursor,
+        held: Default::default(),
     };
     ws.send(json!({"type": "auth", "token": session.token, "resume_from": cursor}))
         .await;
@@ -459,6 +460,7 @@ async fn the_node_refuses_hostile_and_malformed_input() {
         socket: raw_socket(&node.ws_url(), None).await.expect("connects"),
         ready: Value::Null,
         last_event_id: 0,
+        held: Default::default(),
     };
     socket
         .send(json!({"type": "auth", "token": "forged"}))
@@ -469,6 +471,7 @@ async fn the_node_refuses_hostile_and_malformed_input() {
         socket: raw_socket(&node.ws_url(), None).await.expect("connects"),
         ready: Value::Null,
         last_event_id: 0,
+        held: Default::default(),
     };
     socket.send(json!({"type": "ping"})).await;
     let close = socket.expect("close", |f| f["type"] == "__close").await;

@@ -143,6 +143,7 @@ async fn ws_to(addr: &str, session: &Session) -> Ws {
         socket,
         ready: serde_json::Value::Null,
         last_event_id: 0,
+        held: Default::default(),
     };
     ws.send(json!({ "type": "auth", "token": session.token }))
         .await;

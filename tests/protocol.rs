@@ -11,6 +11,7 @@ async fn unauthenticated(url: &str) -> Ws {
         socket: raw_socket(url, None).await.expect("connects"),
         ready: Value::Null,
         last_event_id: 0,
+        held: Default::default(),
     }
 }
 

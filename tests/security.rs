@@ -654,6 +654,7 @@ async fn websocket_authentication_failures_close_the_socket() {
                 socket,
                 ready: serde_json::Value::Null,
                 last_event_id: 0,
+                held: Default::default(),
             };
             ws.send_text(frame).await;
             let err = ws.frame("error").await;
@@ -671,6 +672,7 @@ async fn websocket_authentication_failures_close_the_socket() {
         socket,
         ready: serde_json::Value::Null,
         last_event_id: 0,
+        held: Default::default(),
     };
     assert_eq!(ws.frame("error").await["code"], "unauthorized");
     assert_eq!(ws.closed().await, 1008);
@@ -682,6 +684,7 @@ async fn websocket_authentication_failures_close_the_socket() {
         socket,
         ready: serde_json::Value::Null,
         last_event_id: 0,
+        held: Default::default(),
     };
     ws.send(json!({ "type": "ping" })).await;
     assert_eq!(ws.closed().await, 4401);

@@ -678,6 +678,9 @@ pub struct Ws {
     pub ready: Value,
     /// The id of the last `event` frame seen.
     pub last_event_id: i64,
+    /// Frames that came while a reply was awaited ([`Ws::say`], [`Ws::reply`]): later reads
+    /// take them first, so an event the hub sent before the ack is not lost to the test.
+    pub held: std::collections::VecDeque<Value>,
 }
 
 pub fn client_config() -> WebSocketConfig {
@@ -756,6 +759,7 @@ impl Ws {
             socket,
             ready: Value::Null,
             last_event_id: 0,
+            held: Default::default(),
         };
         let mut auth = json!({ "type": "auth", "token": session.token });
         if let Some(from) = resume_from {
@@ -804,6 +808,9 @@ impl Ws {
     }
 
     pub async fn try_next(&mut self, wait: Duration) -> Option<Value> {
+        if let Some(held) = self.held.pop_front() {
+            return Some(held);
+        }
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let message = tokio::time::timeout_at(deadline, self.socket.next())
@@ -909,10 +916,30 @@ impl Ws {
 
     /// The next reply to a message operation: its `ack` or `error` (for pipelined sends).
     pub async fn reply(&mut self) -> Value {
-        self.expect("an ack or error", |f| {
+        self.await_reply("an ack or error", |f| {
             f["type"] == "ack" || f["type"] == "error"
         })
         .await
+    }
+
+    /// Like [`Ws::expect`], but the frames read past on the way are kept for later reads:
+    /// the hub may send an event (my own message, say) before the ack it belongs to.
+    async fn await_reply(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut skipped = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.try_next(left).await {
+                Some(frame) if pred(&frame) => {
+                    let rest: Vec<Value> = self.held.drain(..).collect();
+                    self.held.extend(skipped);
+                    self.held.extend(rest);
+                    return frame;
+                }
+                Some(frame) => skipped.push(frame),
+                None => panic!("expected {what} within {WAIT:?}"),
+            }
+        }
     }
 
     /// Sends a message and returns its `ack`.
@@ -923,7 +950,7 @@ impl Ws {
         }))
         .await;
         let reference = client_id.to_owned();
-        self.expect("ack", move |f| {
+        self.await_reply("ack", move |f| {
             (f["type"] == "ack" || f["type"] == "error") && f["ref"] == reference.as_str()
         })
         .await
