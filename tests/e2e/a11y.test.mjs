@@ -375,9 +375,15 @@ test('a whole conversation by keyboard alone: sign up, open, send, move to a mes
     await alice.waitForFunction(() => [...document.querySelectorAll('#messages .bubble')].some((b) => b.textContent === 'This message was deleted'));
     assert.equal(await focused(alice), 'message: This message was deleted', 'focus stays on the deleted message');
 
-    // Esc from a message goes back to the message box.
+    // Esc from a message goes back to the message box; so does typing on one.
     await keys.press('Escape');
     assert.equal(await focused(alice), 'textarea#composer-input');
+    await keys.press('Shift+Tab');
+    await tabTo(alice, '#messages', true);
+    await keys.press('ArrowUp');
+    await keys.type('Thanks!');
+    assert.equal(await focused(alice), 'textarea#composer-input');
+    assert.equal(await alice.inputValue('#composer-input'), 'Thanks!', 'nothing typed is lost');
   });
 });
 

@@ -285,8 +285,8 @@ const actions = {
 /**
  * The keyboard in the message list (as in Slack and Element): ↑/↓ from the list or a
  * message move between messages, Home/End go to the first and last shown, Enter opens the
- * focused message's menu, Esc goes back to the message box. Tab goes into a message's
- * buttons. Moving up to the first loads older ones, as scrolling does.
+ * focused message's menu, Esc goes back to the message box, and a typed character goes
+ * there too. Tab goes into a message's buttons.
  * @param {KeyboardEvent} event
  */
 function moveInMessages(event) {
@@ -295,6 +295,11 @@ function moveInMessages(event) {
   const target = /** @type {HTMLElement} */ (event.target);
   const onMessage = target.classList.contains('msg');
   if (target !== box && !onMessage) return; // keys in a message's buttons stay theirs
+  // Typing while on a message (or after clicking one) writes in the message box, as in Slack.
+  if (event.key.length === 1 && !$('composer').hidden && event.key !== ' ') {
+    $('composer-input').focus();
+    return;
+  }
   const all = /** @type {HTMLElement[]} */ ([...box.querySelectorAll(':scope > .msg')]);
   if (!all.length) return;
   const at = onMessage ? all.indexOf(target) : -1;
