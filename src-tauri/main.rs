@@ -15,7 +15,7 @@ use chinwag_node::config::FileSettings;
 use chinwag_node::join::JoinOptions;
 use clap::{CommandFactory, FromArgMatches};
 
-use cli::{admin, discover, hub_admin, init_logging, settings, AdminCommand, Cli};
+use cli::{admin, discover, doctor, hub_admin, init_logging, settings, AdminCommand, Cli};
 
 fn main() -> ExitCode {
     // Whatever umask it was started with, what Chinwag writes is its owner's alone.
@@ -50,6 +50,7 @@ fn main() -> ExitCode {
 
     match cli.command {
         Some(AdminCommand::Admin { what }) => return run(hub_admin(what, settings.data_dir)),
+        Some(AdminCommand::Doctor { address, json }) => return doctor(&address, json),
         Some(command) => return admin(command, settings.data_dir),
         None => {}
     }

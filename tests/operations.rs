@@ -1078,3 +1078,68 @@ async fn sessions_left_idle_past_the_limit_are_signed_out_and_open_ones_are_kept
     let alice = api.login("alice").await;
     assert_eq!(api.get("/me", &alice.token).await.status, 200);
 }
+
+#[test]
+fn doctor_says_a_hub_answers_or_why_it_does_not() {
+    let dir = tempfile::tempdir().expect("dir");
+    let bin = crate::common::Binary::start(dir.path());
+    let doctor = |address: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_chinwag"))
+            .args(["doctor", address, "--json"])
+            .output()
+            .expect("runs")
+    };
+    let out = doctor(&bin.addr);
+    let verdicts: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let checks: Vec<(&str, bool)> = verdicts
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|v| {
+            (
+                v["check"].as_str().expect("check"),
+                v["ok"].as_bool().expect("ok"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            ("address", true),
+            ("name", true),
+            ("connection", true),
+            ("hub", true),
+            ("version", true)
+        ],
+        "{verdicts}"
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(verdicts[3]["says"]
+        .as_str()
+        .expect("says")
+        .contains("A Chinwag hub answers"));
+
+    // Nothing listening: refused, with the fix; exit 1. In words without --json.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = free.local_addr().expect("addr").port();
+    drop(free);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chinwag"))
+        .args(["doctor", &format!("127.0.0.1:{port}")])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains("FAIL connection") && said.contains("nothing listens"),
+        "{said}"
+    );
+    assert!(said.contains("Start the hub"), "{said}");
+    // A name that does not exist (.invalid never resolves).
+    let out = doctor("no-such-hub.invalid");
+    let verdicts: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        verdicts.as_array().expect("array").last().expect("one")["check"],
+        "name"
+    );
+    assert_eq!(out.status.code(), Some(1));
+}

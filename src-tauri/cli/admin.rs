@@ -242,7 +242,9 @@ pub(crate) fn admin(command: AdminCommand, dir: PathBuf) -> ExitCode {
     use chinwag_store::admin;
     let db = dir.join(chinwag_node::DB_FILE);
     let outcome = match command {
-        AdminCommand::Admin { .. } => unreachable!("run by hub_admin"),
+        AdminCommand::Admin { .. } | AdminCommand::Doctor { .. } => {
+            unreachable!("run by hub_admin and doctor")
+        }
         AdminCommand::Backup { file } => {
             admin::backup(&db, &file).map(|s| {
                 format!(

@@ -7,7 +7,7 @@ mod logging;
 mod settings;
 
 pub(crate) use admin::{admin, hub_admin};
-pub(crate) use discover::discover;
+pub(crate) use discover::{discover, doctor};
 pub(crate) use logging::init_logging;
 pub(crate) use settings::settings;
 
@@ -179,6 +179,16 @@ pub(crate) enum AdminCommand {
     Restore {
         #[arg(value_name = "FILE")]
         file: PathBuf,
+    },
+    /// Why a hub at ADDRESS can or cannot be reached: its name, a connection, the hub's
+    /// answer and version, each with what to do. Exits 1 when a check fails.
+    Doctor {
+        /// As you would type it to join: 192.168.1.20, office-pc.local, host:7117.
+        #[arg(value_name = "ADDRESS")]
+        address: String,
+        /// The verdicts as JSON (an array of {check, ok, says, fix}), for scripts.
+        #[arg(long)]
+        json: bool,
     },
     /// Write one user's account, conversations and messages as JSON (a data export request).
     Export {

@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 
 pub mod admin;
 pub mod config;
+pub mod doctor;
 pub mod join;
 mod private;
 

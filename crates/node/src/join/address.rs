@@ -62,6 +62,14 @@ impl HubAddress {
         Ok(HubAddress { host, port })
     }
 
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     pub fn http_url(&self) -> String {
         format!("http://{self}")
     }
