@@ -374,7 +374,7 @@ export function wireChat() {
   box.addEventListener('scroll', () => {
     following = atBottom();
     if (box.scrollTop < 80 && state.active !== null) loadOlder(state.active);
-    if (state.active !== null && atBottom()) {
+    if (state.active !== null && following) {
       loadNewer(state.active);
       maybeRead();
     }

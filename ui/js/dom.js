@@ -4,13 +4,22 @@
 
 /** Creates an element: h('p', {class: 'x', onclick: f}, 'text', child, ...). */
 export function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
+  return fill(document.createElement(tag), attrs, children);
+}
+
+/** Creates an SVG element the same way: svg('path', {d: 'M0 0h1'}). */
+export function svg(tag, attrs = {}, ...children) {
+  return fill(document.createElementNS('http://www.w3.org/2000/svg', tag), attrs, children);
+}
+
+/** Sets `attrs` on `el` (listeners, class, dataset, attributes) and appends `children`. */
+function fill(el, attrs, children) {
   for (const [key, value] of Object.entries(attrs)) {
     if (value === undefined || value === null || value === false) continue;
     if (key.startsWith('on') && typeof value === 'function') {
       el.addEventListener(key.slice(2), value);
     } else if (key === 'class') {
-      el.className = value;
+      el.setAttribute('class', value); // an SVG element's className cannot be set
     } else if (key === 'dataset') {
       Object.assign(el.dataset, value);
     } else if (value === true) {

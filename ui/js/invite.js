@@ -5,12 +5,10 @@
 // Done (kept per hub on this device); the Administration dialog brings it back.
 
 import { encode } from '../vendor/uqr.mjs';
-import { h, $ } from './dom.js';
+import { h, svg, $ } from './dom.js';
 import { state, on, changed } from './state.js';
 import { call } from './session.js';
 import { announce } from './notice.js';
-
-const SVG = 'http://www.w3.org/2000/svg';
 
 /** The key that remembers, on this device, that the admin closed the panel for this hub. */
 const doneKey = () => `chinwag.invite-done.${state.hub ? state.hub.id : ''}`;
@@ -38,20 +36,11 @@ function wanted() {
  */
 export function qrSvg(text) {
   const { data, size } = encode(text, { ecc: 'M', border: 2 });
-  const svg = document.createElementNS(SVG, 'svg');
-  svg.setAttribute('viewBox', `0 0 ${size} ${size}`);
-  svg.setAttribute('shape-rendering', 'crispEdges');
-  const back = document.createElementNS(SVG, 'rect');
-  back.setAttribute('width', String(size));
-  back.setAttribute('height', String(size));
-  back.setAttribute('fill', '#fff');
   let d = '';
   data.forEach((row, y) => row.forEach((dark, x) => { if (dark) d += `M${x} ${y}h1v1h-1z`; }));
-  const modules = document.createElementNS(SVG, 'path');
-  modules.setAttribute('d', d);
-  modules.setAttribute('fill', '#000');
-  svg.append(back, modules);
-  return svg;
+  return svg('svg', { viewBox: `0 0 ${size} ${size}`, 'shape-rendering': 'crispEdges' },
+    svg('rect', { width: size, height: size, fill: '#fff' }),
+    svg('path', { d, fill: '#000' }));
 }
 
 /** Copies `text`; where the page may not (plain http), selects it for Ctrl+C instead. */

@@ -3,7 +3,7 @@
 // message once it is up), attachments as messages show them, and the full-size picture view.
 
 import { newClientId } from './hub.js';
-import { h, $, utf8Length } from './dom.js';
+import { h, svg, $, utf8Length } from './dom.js';
 import { messageLimit } from './model.js';
 import { upload, thumbnailUrl, blobUrl, save, humanSize, fileKind, nameParts, fitted } from './files.js';
 import { state, on, changed, wantScroll } from './state.js';
@@ -57,7 +57,6 @@ export function attachmentNode(/** @type {Attachment} */ file) {
     button);
 }
 
-const SVG = 'http://www.w3.org/2000/svg';
 /** Each family's mark drawn on a page (24×24, stroked in the family's colour). */
 const GLYPHS = {
   document: 'M9.5 11h5M9.5 14h5M9.5 17h3.5',
@@ -75,15 +74,8 @@ const GLYPHS = {
 
 /** A file family's icon: a page with a folded corner and the family's mark. */
 function fileIcon(/** @type {string} */ family) {
-  const svg = document.createElementNS(SVG, 'svg');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  for (const d of ['M7 3h7l4 4v14H7z', 'M14 3v4h4', GLYPHS[family] || '']) {
-    if (!d) continue;
-    const path = document.createElementNS(SVG, 'path');
-    path.setAttribute('d', d);
-    svg.append(path);
-  }
-  return svg;
+  const marks = ['M7 3h7l4 4v14H7z', 'M14 3v4h4', GLYPHS[family]].filter(Boolean);
+  return svg('svg', { viewBox: '0 0 24 24' }, marks.map((d) => svg('path', { d })));
 }
 
 /** @type {{file: Attachment, url: string|null}|null} the full-size view */
