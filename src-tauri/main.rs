@@ -50,7 +50,15 @@ fn main() -> ExitCode {
 
     match cli.command {
         Some(AdminCommand::Admin { what }) => return run(hub_admin(what, settings.data_dir)),
-        Some(AdminCommand::Doctor { address, json }) => return doctor(&address, json),
+        Some(AdminCommand::Doctor { address, json }) => {
+            return match runtime() {
+                Ok(rt) => doctor(
+                    &rt.block_on(chinwag_node::doctor::check_address(&address)),
+                    json,
+                ),
+                Err(code) => code,
+            };
+        }
         Some(command) => return admin(command, settings.data_dir),
         None => {}
     }

@@ -48,26 +48,16 @@ pub(crate) fn discover(seconds: f64, first: bool, loopback: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `chinwag doctor ADDRESS`: each check's verdict, in words or as JSON; exits 1 when one fails.
-pub(crate) fn doctor(address: &str, json: bool) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("chinwag: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let verdicts = runtime.block_on(chinwag_node::doctor::check_address(address));
+/// `chinwag doctor ADDRESS`: prints each check's verdict, in words or as JSON; exits 1 when
+/// one failed.
+pub(crate) fn doctor(verdicts: &[chinwag_node::doctor::Verdict], json: bool) -> ExitCode {
     if json {
         println!(
             "{}",
             serde_json::to_string_pretty(&verdicts).unwrap_or_default()
         );
     } else {
-        for v in &verdicts {
+        for v in verdicts {
             println!(
                 "{} {:<11} {}",
                 if v.ok { "ok  " } else { "FAIL" },

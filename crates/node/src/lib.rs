@@ -85,21 +85,32 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
 /// URLs people on the LAN can open to reach a hub listening on `addr` (not loopback ones:
 /// those reach only this machine). Empty when it listens on loopback only.
 pub fn lan_urls(addr: SocketAddr) -> Vec<String> {
-    let loopback = |u: &String| u.starts_with("http://127.") || u.starts_with("http://[::1]");
-    urls(addr).into_iter().filter(|u| !loopback(u)).collect()
+    let lan = listening_ips(addr)
+        .into_iter()
+        .filter(|ip| !ip.is_loopback());
+    lan.map(|ip| url(ip, addr.port())).collect()
 }
 
 /// URLs people can open to reach a hub listening on `addr`.
 pub fn urls(addr: SocketAddr) -> Vec<String> {
-    let port = addr.port();
-    let url = |ip: IpAddr| match ip {
+    let ips = listening_ips(addr);
+    ips.into_iter().map(|ip| url(ip, addr.port())).collect()
+}
+
+fn url(ip: IpAddr, port: u16) -> String {
+    match ip {
         IpAddr::V4(v4) => format!("http://{v4}:{port}/"),
         IpAddr::V6(v6) => format!("http://[{v6}]:{port}/"),
-    };
-    if !addr.ip().is_unspecified() {
-        return vec![url(addr.ip())];
     }
-    let mut out = vec![url(IpAddr::V4(Ipv4Addr::LOCALHOST))];
+}
+
+/// The addresses a hub listening on `addr` is reached at: that one, or for a wildcard,
+/// loopback first and then each usable interface address.
+fn listening_ips(addr: SocketAddr) -> Vec<IpAddr> {
+    if !addr.ip().is_unspecified() {
+        return vec![addr.ip()];
+    }
+    let mut out = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
     if let Ok(interfaces) = if_addrs::get_if_addrs() {
         for iface in interfaces {
             let ip = iface.ip();
@@ -110,11 +121,8 @@ pub fn urls(addr: SocketAddr) -> Vec<String> {
                     addr.is_ipv6() && !v6.is_loopback() && (v6.segments()[0] & 0xffc0) != 0xfe80
                 }
             };
-            if usable {
-                let u = url(ip);
-                if !out.contains(&u) {
-                    out.push(u);
-                }
+            if usable && !out.contains(&ip) {
+                out.push(ip);
             }
         }
     }
