@@ -227,6 +227,9 @@ test('a theme chosen in the profile is kept on this device only; the skip link a
 
     // The keyboard's first stop is the skip link; it leads to the message box.
     await openConversation(laptop, 'general');
+    // (This hub listens on loopback only: the invite panel says so, and offers no address.)
+    await laptop.waitForSelector('#invite:not([hidden])');
+    assert.deepEqual([await laptop.isVisible('#invite-none'), await laptop.isVisible('#invite-how')], [true, false]);
     await laptop.reload();
     await laptop.waitForSelector('#app-screen:not([hidden])');
     await laptop.keyboard.press('Tab');
@@ -406,6 +409,7 @@ test('first run: a new hub opens on Create account; its admin gets the address, 
     // The panel: the address to copy, its QR code, the join code, and Done.
     await alice.waitForSelector('#invite:not([hidden])');
     assert.equal(await alice.inputValue('#invite-addresses input'), 'http://192.0.2.10:7117/');
+    assert.equal(await alice.isVisible('#invite-none'), false, 'an address to hand out: no "only this computer" note');
     assert.equal(await alice.getAttribute('#invite-qr', 'aria-label'), 'QR code for http://192.0.2.10:7117/: scan it with a phone to open the chat');
     const qr = await alice.evaluate(() => {
       const svg = document.querySelector('#invite-qr svg');

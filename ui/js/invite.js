@@ -73,6 +73,7 @@ function render() {
         : null);
   }));
   $('invite-none').hidden = addresses.length > 0;
+  $('invite-how').hidden = addresses.length === 0; // no address to open: only the note says why
   const qr = $('invite-qr');
   qr.hidden = !chosen;
   if (chosen && qr.dataset.text !== chosen) {
