@@ -921,6 +921,34 @@ test('a backlog opens at "New messages", is read only once seen, and a long one 
   });
 });
 
+test('messages that came while I was away from the open conversation get "New messages" above them', async () => {
+  await withHub(async (hub, open) => {
+    const [bob, alice] = await signUp(open, [['bob', 'Bob Baker'], ['alice', 'Alice Archer']]);
+    // Bob's page opened general by itself at sign-in; he has not touched it since.
+    await until(bob, () => document.getElementById('chat-name').textContent.includes('general'));
+    await alice.bringToFront();
+    await openConversation(alice, 'general');
+    for (const text of ['while you were out', 'and **this** too']) await send(alice, text);
+    await until(bob, () => document.querySelector('#conversation-list .badge')?.textContent === '2');
+    await bob.bringToFront();
+    const lineAbove = () => bob.evaluate(() => document.querySelector('#messages .unread-line')
+      ?.nextElementSibling?.querySelector('.bubble')?.textContent);
+    await until(bob, () => document.querySelector('#messages .unread-line') != null);
+    assert.equal(await lineAbove(), 'while you were out');
+    // His click on the conversation reads it, and the line stays while it is open.
+    await openConversation(bob, 'general');
+    await until(bob, () => document.querySelector('#conversation-list .badge') === null);
+    assert.equal(await lineAbove(), 'while you were out');
+    const top = await bob.evaluate(() => document.querySelector('#messages .unread-line').getBoundingClientRect().top
+      - document.getElementById('messages').getBoundingClientRect().top);
+    assert.ok(top >= 0, `the line is in view (${top} px)`);
+    // What he sends himself while looking draws no line of its own.
+    await send(bob, 'back now');
+    await until(bob, () => [...document.querySelectorAll('#messages .msg:not(.pending) .bubble')].some((b) => b.textContent === 'back now'));
+    assert.equal(await bob.locator('#messages .unread-line').count(), 1);
+  });
+});
+
 test('composer habits: drafts survive a reload, ↑ edits my last message, a caption goes with files, Ctrl+K and Ctrl+Shift+F', async () => {
   await withHub(async (hub, open) => {
     const [alice] = await signUp(open, [['alice', 'Alice Archer'], ['bob', 'Bob Baker']]);

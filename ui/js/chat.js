@@ -22,14 +22,18 @@ const PAGE = 50;
 
 /** Shows conversation `id` at its newest messages (loading them the first time). */
 export async function openConversation(/** @type {number} */ id, { focus = true } = {}) {
-  if (state.active !== id) sendTyping(false);
+  const again = state.active === id;
+  if (!again) sendTyping(false);
   state.active = id;
   state.markedUnread = null; // opened anew: what shows is read as usual
   reportView();
   $('jump').hidden = true;
-  // Where the unread begin, kept while the conversation stays open ("New messages").
+  // Where the unread begin, kept while the conversation stays open ("New messages"); a
+  // click on the open conversation keeps the line its first click or key has just read.
   const conv = state.convs.get(id);
-  state.unreadLine = conv && conv.unread > 0 ? { convId: id, seq: conv.read_seq + 1 } : null;
+  if (!(again && state.unreadLine && state.unreadLine.convId === id)) {
+    state.unreadLine = conv && conv.unread > 0 ? { convId: id, seq: conv.read_seq + 1 } : null;
+  }
   changed('panes', 'list', 'head', 'typing', 'uploads');
   flush(); // the composer is shown before its draft is measured
   loadDraft(id);
@@ -202,21 +206,23 @@ async function loadPage(/** @type {number} */ id, /** @type {boolean} */ older) 
 /**
  * Just opened at the end: when the first unread is above what shows, the view goes up to
  * it instead ("New messages" at the top); when it is not even loaded (a long backlog), a
- * bar offers to jump there. Either way nothing is read until it has been seen.
+ * bar offers to jump there. Either way nothing is read until it has been seen. Whether the
+ * view went up to the line.
  * @param {import('./messages.js').History} hist
  */
 function toFirstUnread(hist) {
   const line = state.unreadLine;
   $('jump-unread').hidden = true;
-  if (!line || line.convId !== state.active) return;
+  if (!line || line.convId !== state.active) return false;
   const box = $('messages');
   const divider = /** @type {HTMLElement|null} */ (box.querySelector('.unread-line'));
   if (divider) {
     const above = divider.getBoundingClientRect().top - box.getBoundingClientRect().top;
     if (above < 0) box.scrollTop += above - 8;
-  } else if (hist.list.length) {
-    $('jump-unread').hidden = false; // not loaded, or above the messages on the page
+    return above < 0;
   }
+  if (hist.list.length) $('jump-unread').hidden = false; // not loaded, or above the messages on the page
+  return false;
 }
 
 /** Loads the history around the first unread and shows it at the top. */
@@ -327,6 +333,15 @@ function moveInMessages(event) {
 /** Whether the view was at the end when last scrolled or drawn (it follows what comes). */
 let following = true;
 
+/**
+ * Right at the end (atBottom allows 40 px, for reading): a view brought a little up to
+ * "New messages" is not at the end, and is not pulled back there.
+ * @param {HTMLElement} box
+ */
+function atEnd(box) {
+  return box.scrollHeight - box.scrollTop - box.clientHeight < 2;
+}
+
 /** The open conversation's messages (messages.js, touching only what changed), then its scroll. */
 function renderMessages() {
   const intent = state.scroll;
@@ -358,13 +373,15 @@ function renderMessages() {
     actions,
   });
   fetchOriginals(conv.id);
+  let atLine = false;
   if (intent && intent.bottom) {
     scrollToBottom();
-    if (intent.unread) toFirstUnread(hist);
+    if (intent.unread) atLine = toFirstUnread(hist);
   } else if (keep) box.scrollTop = intent.keep === 'older' ? box.scrollHeight - keep.fromBottom : keep.top;
   else if (intent && intent.isNew) $('jump').hidden = false;
   else if (stick) box.scrollTop = box.scrollHeight;
-  following = atBottom();
+  // Brought up to "New messages" (if only a little): what settles below does not pull it away.
+  following = !atLine && atEnd(box);
   maybeRead();
 }
 
@@ -372,9 +389,9 @@ function renderMessages() {
 export function wireChat() {
   const box = $('messages');
   box.addEventListener('scroll', () => {
-    following = atBottom();
+    following = atEnd(box);
     if (box.scrollTop < 80 && state.active !== null) loadOlder(state.active);
-    if (state.active !== null && following) {
+    if (state.active !== null && atBottom()) {
       loadNewer(state.active);
       maybeRead();
     }

@@ -206,6 +206,22 @@ export function unreadChanged(s, ev) {
   return result;
 }
 
+/**
+ * Someone else's message came into the open conversation while nobody was looking at it (the
+ * page hidden or in the background, opened by itself, or scrolled up): "New messages" goes
+ * above the first unread, unless a line there still marks messages not yet read. Whether
+ * the line changed.
+ * @param {State} s @param {number} convId
+ */
+export function markUnseen(s, convId) {
+  const conv = s.convs.get(convId);
+  const line = s.unreadLine;
+  if (!conv || conv.unread === 0) return false;
+  if (line && line.convId === convId && conv.read_seq < line.seq) return false;
+  s.unreadLine = { convId, seq: conv.read_seq + 1 };
+  return true;
+}
+
 /** @param {Message[]} list @param {Message} message */
 export function insertSorted(list, message) {
   let i = list.length;

@@ -4,7 +4,7 @@
 // for screen readers, and a reload when the summaries went stale (sync.js listens).
 
 import { state, changed, wantScroll } from './state.js';
-import { applyEvent, addMessage } from './events.js';
+import { applyEvent, addMessage, markUnseen } from './events.js';
 import { convName, userName } from './model.js';
 import { atBottom, reportDelivered } from './session.js';
 import { clearTyping } from './typing.js';
@@ -42,5 +42,12 @@ export function carryOut(o, wasAtBottom = false) {
   // In the open conversation the list stays at the end if it was there when the first of
   // the messages since the last render came, or if one was mine.
   if (o.arrived) wantScroll({ bottom: wasAtBottom || o.arrived.mine, isNew: o.arrived.isNew });
+  // Someone else's message that nobody is looking at yet: "New messages" goes above it.
+  if (o.arrived && o.arrived.isNew && !o.arrived.mine && !watched(wasAtBottom)) markUnseen(state, state.active);
   changed(...o.topics);
+}
+
+/** Whether the person is looking at the open conversation's end. @param {boolean} atEnd */
+function watched(atEnd) {
+  return atEnd && !state.untouched && !document.hidden && document.hasFocus();
 }

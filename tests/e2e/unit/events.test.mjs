@@ -3,7 +3,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { newState } from '../../../ui/js/model.js';
-import { applyEvent, addMessage, applyReceipt, freshest, forgetConversation, mergeUser } from '../../../ui/js/events.js';
+import { applyEvent, addMessage, applyReceipt, freshest, forgetConversation, mergeUser, markUnseen } from '../../../ui/js/events.js';
 
 const ME = 1;
 const BOB = 2;
@@ -231,4 +231,24 @@ test('unread_changed sets my position and counts, backwards too, and draws the l
   assert.ok(o.topics.has('list') && o.topics.has('messages'));
   applyEvent(s, { kind: 'unread_changed', conversation_id: GROUP, user_id: ME, read_seq: 5, unread: 0, mentions: 0 });
   assert.deepEqual([conv.read_seq, conv.unread, conv.mentions], [5, 0, 0]);
+});
+
+test('messages nobody looked at get "New messages" above the first unread; a line still unread stays', () => {
+  const s = signedIn();
+  s.convs.set(GROUP, summary(GROUP, { last_seq: 4, read_seq: 4 }));
+  s.active = GROUP;
+  s.history.set(GROUP, { list: [], hasMore: false });
+  assert.equal(markUnseen(s, GROUP), false, 'nothing unread: no line');
+  applyEvent(s, { kind: 'message_new', message: msg(5, BOB) });
+  assert.equal(markUnseen(s, GROUP), true);
+  assert.deepEqual(s.unreadLine, { convId: GROUP, seq: 5 });
+  applyEvent(s, { kind: 'message_new', message: msg(6, BOB) });
+  assert.equal(markUnseen(s, GROUP), false, 'the line above 5 still marks what is unread');
+  assert.deepEqual(s.unreadLine, { convId: GROUP, seq: 5 });
+  // Read, then away again: the line moves to the first message not seen since.
+  s.convs.get(GROUP).read_seq = 6;
+  s.convs.get(GROUP).unread = 0;
+  applyEvent(s, { kind: 'message_new', message: msg(7, BOB) });
+  assert.equal(markUnseen(s, GROUP), true);
+  assert.deepEqual(s.unreadLine, { convId: GROUP, seq: 7 });
 });
