@@ -174,38 +174,45 @@ pub fn conversation_summaries(conn: &Connection, me: UserId) -> Result<Vec<Conve
     Ok(out)
 }
 
+/// Messages from others after `read_seq`, not deleted, capped at [`UNREAD_CAP`].
 pub(crate) fn unread_count(
     conn: &Connection,
     conversation_id: ConversationId,
     me: UserId,
     read_seq: Seq,
 ) -> Result<u32> {
-    count_unread(conn, conversation_id, me, read_seq, false)
-}
-
-/// Messages from others after `read_seq`, not deleted, capped at [`UNREAD_CAP`]; with
-/// `mentions_only`, those of them that mention `me` (by name, `@here` or `@everyone`).
-fn count_unread(
-    conn: &Connection,
-    conversation_id: ConversationId,
-    me: UserId,
-    read_seq: Seq,
-    mentions_only: bool,
-) -> Result<u32> {
     Ok(conn
         .prepare_cached(
             "SELECT count(*) FROM (SELECT 1 FROM messages
              WHERE conversation_id = ?1 AND seq > ?2 AND sender_id != ?3 AND deleted = 0
-               AND (?5 = 0 OR (mentions IS NOT NULL
-                    AND (json_extract(mentions, '$.here') OR json_extract(mentions, '$.everyone')
-                         OR EXISTS (SELECT 1 FROM json_each(mentions, '$.user_ids')
-                                    WHERE value = ?3))))
              LIMIT ?4)",
         )?
-        .query_row(
-            params![conversation_id, read_seq, me, UNREAD_CAP, mentions_only],
-            |r| r.get(0),
-        )?)
+        .query_row(params![conversation_id, read_seq, me, UNREAD_CAP], |r| {
+            r.get(0)
+        })?)
+}
+
+/// Of those, the ones that mention `me` (by name, `@here` or `@everyone`). Only messages
+/// that mention someone are read (`messages_mentioning`, a partial index: the
+/// `mentions IS NOT NULL` term must stay in the statement for SQLite to use it).
+fn mention_count(
+    conn: &Connection,
+    conversation_id: ConversationId,
+    me: UserId,
+    read_seq: Seq,
+) -> Result<u32> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM (SELECT 1 FROM messages INDEXED BY messages_mentioning
+             WHERE conversation_id = ?1 AND seq > ?2 AND mentions IS NOT NULL
+               AND sender_id != ?3 AND deleted = 0
+               AND (json_extract(mentions, '$.here') OR json_extract(mentions, '$.everyone')
+                    OR EXISTS (SELECT 1 FROM json_each(mentions, '$.user_ids') WHERE value = ?3))
+             LIMIT ?4)",
+        )?
+        .query_row(params![conversation_id, read_seq, me, UNREAD_CAP], |r| {
+            r.get(0)
+        })?)
 }
 
 /// Where `me` is in a conversation as they see it (their `read_seq`, or just before where
@@ -247,7 +254,7 @@ fn unread_from_seen(
     let from = seen.max(joined);
     let unread = unread_count(conn, conversation_id, me, from)?;
     let mentions = if unread > 0 {
-        count_unread(conn, conversation_id, me, from, true)?
+        mention_count(conn, conversation_id, me, from)?
     } else {
         0
     };

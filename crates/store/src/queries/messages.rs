@@ -12,16 +12,20 @@ pub(crate) fn message_at(
     seq: Seq,
 ) -> Result<Option<Message>> {
     Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 AND seq = ?2"
+        .prepare_cached(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE conversation_id = ?1 AND seq = ?2"
         ))?
         .query_row(params![conversation_id, seq], message_from_row)
         .optional()?)
 }
 
 pub fn message(conn: &Connection, id: MessageId) -> Result<Message> {
-    conn.prepare_cached(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1"
+    conn.prepare_cached(concat!(
+        "SELECT ",
+        message_columns!(),
+        " FROM messages WHERE id = ?1"
     ))?
     .query_row([id], message_from_row)
     .map_err(not_found("message"))

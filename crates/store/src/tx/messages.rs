@@ -9,7 +9,7 @@ use chinwag_proto::{
 use rusqlite::{params, OptionalExtension};
 
 use super::*;
-use crate::queries::{self, MESSAGE_COLUMNS};
+use crate::queries;
 use crate::{validate, Result, StoreError};
 
 impl Tx<'_> {
@@ -63,8 +63,10 @@ impl Tx<'_> {
         }
         let existing = self
             .conn
-            .prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE sender_id = ?1 AND client_id = ?2"
+            .prepare_cached(concat!(
+                "SELECT ",
+                queries::message_columns!(),
+                " FROM messages WHERE sender_id = ?1 AND client_id = ?2"
             ))?
             .query_row(params![me, client_id], queries::message_from_row)
             .optional()?;
