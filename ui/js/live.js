@@ -6,7 +6,7 @@
 import { state, changed, wantScroll } from './state.js';
 import { applyEvent, addMessage, markUnseen } from './events.js';
 import { convName, userName } from './model.js';
-import { atBottom, reportDelivered } from './session.js';
+import { atBottom, looking, reportDelivered } from './session.js';
 import { clearTyping } from './typing.js';
 import { announce } from './notice.js';
 import { plainText } from './format.js';
@@ -43,11 +43,6 @@ export function carryOut(o, wasAtBottom = false) {
   // the messages since the last render came, or if one was mine.
   if (o.arrived) wantScroll({ bottom: wasAtBottom || o.arrived.mine, isNew: o.arrived.isNew });
   // Someone else's message that nobody is looking at yet: "New messages" goes above it.
-  if (o.arrived && o.arrived.isNew && !o.arrived.mine && !watched(wasAtBottom)) markUnseen(state, state.active);
+  if (o.arrived && o.arrived.isNew && !o.arrived.mine && !(wasAtBottom && looking())) markUnseen(state, state.active);
   changed(...o.topics);
-}
-
-/** Whether the person is looking at the open conversation's end. @param {boolean} atEnd */
-function watched(atEnd) {
-  return atEnd && !state.untouched && !document.hidden && document.hasFocus();
 }

@@ -100,10 +100,18 @@ export function atBottom() {
   return box.scrollHeight - box.scrollTop - box.clientHeight < 40;
 }
 
+/**
+ * Whether the person is at the open conversation: the page shown and focused, and touched
+ * since the app opened the conversation by itself. Read receipts and "New messages" ask it.
+ */
+export function looking() {
+  return !state.untouched && !document.hidden && document.hasFocus();
+}
+
 /** Reports "read" when the open conversation is visible, focused and scrolled to the end. */
 export function maybeRead() {
   const conv = state.convs.get(state.active);
-  if (!conv || state.untouched || state.markedUnread === conv.id || document.hidden || !document.hasFocus() || !atBottom()) return;
+  if (!conv || !looking() || state.markedUnread === conv.id || !atBottom()) return;
   const hist = state.history.get(conv.id);
   if (!hist || hist.hasNewer) return; // an older stretch is shown, not the latest
   const last = conv.last_seq;
